@@ -1,0 +1,173 @@
+//! The one error type of keygate, and the one place that renders it as JSON (SPEC §4).
+//!
+//! Every refusal — from the edge pipeline, the admin API or the sandbox — is an [`Error`];
+//! the worker turns it into a response with [`Error::to_json`] and [`Error::headers`].
+
+use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt;
+
+/// A field-level complaint inside an error body: `{"field": "...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// A refusal with its HTTP status, a human-readable message that says what to do,
+/// optional field errors, and the few headers some statuses require.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub status: u16,
+    pub message: Cow<'static, str>,
+    pub errors: Vec<FieldError>,
+    /// `WWW-Authenticate: Basic realm="keygate"` accompanies a 401 for a missing credential.
+    pub challenge: bool,
+    /// The `Allow` header of a 405.
+    pub allow: Option<String>,
+    /// The `Retry-After` header (seconds) of a 429 or 503.
+    pub retry_after: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    status: u16,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl Error {
+    pub fn new(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            errors: Vec::new(),
+            challenge: false,
+            allow: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, message)
+    }
+    pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(401, message)
+    }
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(403, message)
+    }
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(404, message)
+    }
+    pub fn method_not_allowed(allow: impl Into<String>) -> Self {
+        let allow = allow.into();
+        let mut e = Self::new(405, format!("Method not allowed here; use one of: {allow}."));
+        e.allow = Some(allow);
+        e
+    }
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(409, message)
+    }
+    pub fn payload_too_large(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(413, message)
+    }
+    pub fn too_many_requests(message: impl Into<Cow<'static, str>>, retry_after: u32) -> Self {
+        Self::new(429, message).with_retry_after(retry_after)
+    }
+    pub fn internal() -> Self {
+        Self::new(500, "Internal error. Retry later; if it persists, contact support with the X-Request-Id.")
+    }
+    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(503, message)
+    }
+
+    /// 400 carrying one field error per entry; the message summarises.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let mut e = Self::bad_request("The request is invalid; see `errors` for each field at fault.");
+        e.errors = errors;
+        e
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(field, message));
+        self
+    }
+    pub fn with_challenge(mut self) -> Self {
+        self.challenge = true;
+        self
+    }
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The SPEC §4 body: `{"status": …, "message": …, "errors": […]}` (`errors` only when non-empty).
+    pub fn to_json(&self) -> String {
+        let body = Body { status: self.status, message: &self.message, errors: &self.errors };
+        // Serialising plain strings and integers cannot fail.
+        serde_json::to_string(&body).unwrap_or_else(|_| {
+            format!("{{\"status\":{},\"message\":\"error\"}}", self.status)
+        })
+    }
+
+    /// Headers that belong with this error besides `Content-Type` and `X-Request-Id`.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("Content-Type", "application/json".to_string())];
+        if self.challenge {
+            headers.push(("WWW-Authenticate", "Basic realm=\"keygate\"".to_string()));
+        }
+        if let Some(allow) = &self.allow {
+            headers.push(("Allow", allow.clone()));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.push(("Retry-After", seconds.to_string()));
+        }
+        headers
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_omits_empty_errors() {
+        let e = Error::unauthorized("No API key.");
+        assert_eq!(e.to_json(), r#"{"status":401,"message":"No API key."}"#);
+    }
+
+    #[test]
+    fn body_lists_field_errors_and_escapes() {
+        let e = Error::invalid(vec![FieldError::new("name", "must be at most 200 \"characters\"")]);
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["errors"][0]["field"], "name");
+        assert_eq!(v["errors"][0]["message"], "must be at most 200 \"characters\"");
+    }
+
+    #[test]
+    fn headers_follow_status_needs() {
+        let e = Error::unauthorized("x").with_challenge();
+        assert!(e.headers().contains(&("WWW-Authenticate", "Basic realm=\"keygate\"".into())));
+        let e = Error::method_not_allowed("GET, POST");
+        assert!(e.headers().contains(&("Allow", "GET, POST".into())));
+        let e = Error::too_many_requests("slow down", 7);
+        assert!(e.headers().contains(&("Retry-After", "7".into())));
+    }
+}
