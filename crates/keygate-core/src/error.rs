@@ -16,7 +16,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -69,7 +72,10 @@ impl Error {
     }
     pub fn method_not_allowed(allow: impl Into<String>) -> Self {
         let allow = allow.into();
-        let mut e = Self::new(405, format!("Method not allowed here; use one of: {allow}."));
+        let mut e = Self::new(
+            405,
+            format!("Method not allowed here; use one of: {allow}."),
+        );
         e.allow = Some(allow);
         e
     }
@@ -83,7 +89,10 @@ impl Error {
         Self::new(429, message).with_retry_after(retry_after)
     }
     pub fn internal() -> Self {
-        Self::new(500, "Internal error. Retry later; if it persists, contact support with the X-Request-Id.")
+        Self::new(
+            500,
+            "Internal error. Retry later; if it persists, contact support with the X-Request-Id.",
+        )
     }
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(503, message)
@@ -91,7 +100,8 @@ impl Error {
 
     /// 400 carrying one field error per entry; the message summarises.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
-        let mut e = Self::bad_request("The request is invalid; see `errors` for each field at fault.");
+        let mut e =
+            Self::bad_request("The request is invalid; see `errors` for each field at fault.");
         e.errors = errors;
         e
     }
@@ -111,11 +121,14 @@ impl Error {
 
     /// The SPEC §4 body: `{"status": …, "message": …, "errors": […]}` (`errors` only when non-empty).
     pub fn to_json(&self) -> String {
-        let body = Body { status: self.status, message: &self.message, errors: &self.errors };
+        let body = Body {
+            status: self.status,
+            message: &self.message,
+            errors: &self.errors,
+        };
         // Serialising plain strings and integers cannot fail.
-        serde_json::to_string(&body).unwrap_or_else(|_| {
-            format!("{{\"status\":{},\"message\":\"error\"}}", self.status)
-        })
+        serde_json::to_string(&body)
+            .unwrap_or_else(|_| format!("{{\"status\":{},\"message\":\"error\"}}", self.status))
     }
 
     /// Headers that belong with this error besides `Content-Type` and `X-Request-Id`.
@@ -154,17 +167,26 @@ mod tests {
 
     #[test]
     fn body_lists_field_errors_and_escapes() {
-        let e = Error::invalid(vec![FieldError::new("name", "must be at most 200 \"characters\"")]);
+        let e = Error::invalid(vec![FieldError::new(
+            "name",
+            "must be at most 200 \"characters\"",
+        )]);
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["status"], 400);
         assert_eq!(v["errors"][0]["field"], "name");
-        assert_eq!(v["errors"][0]["message"], "must be at most 200 \"characters\"");
+        assert_eq!(
+            v["errors"][0]["message"],
+            "must be at most 200 \"characters\""
+        );
     }
 
     #[test]
     fn headers_follow_status_needs() {
         let e = Error::unauthorized("x").with_challenge();
-        assert!(e.headers().contains(&("WWW-Authenticate", "Basic realm=\"keygate\"".into())));
+        assert!(
+            e.headers()
+                .contains(&("WWW-Authenticate", "Basic realm=\"keygate\"".into()))
+        );
         let e = Error::method_not_allowed("GET, POST");
         assert!(e.headers().contains(&("Allow", "GET, POST".into())));
         let e = Error::too_many_requests("slow down", 7);

@@ -15,14 +15,19 @@ pub struct PageParams {
 
 impl Default for PageParams {
     fn default() -> Self {
-        Self { limit: DEFAULT_LIMIT, starting_after: None }
+        Self {
+            limit: DEFAULT_LIMIT,
+            starting_after: None,
+        }
     }
 }
 
 impl PageParams {
     /// Reads `limit` and `starting_after` from decoded query pairs; other pairs are ignored here
     /// (they may be filters). Each bad value is reported as its own field error.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Error> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Error> {
         let mut params = Self::default();
         let mut errors = Vec::new();
         for (name, value) in pairs {
@@ -41,12 +46,20 @@ impl PageParams {
                 _ => {}
             }
         }
-        if errors.is_empty() { Ok(params) } else { Err(Error::invalid(errors)) }
+        if errors.is_empty() {
+            Ok(params)
+        } else {
+            Err(Error::invalid(errors))
+        }
     }
 
     /// Cuts one page out of `items` (already in list order). `starting_after` must name an item
     /// of the list, else 400 — a cursor that silently restarts the walk would loop forever.
-    pub fn page<'a, T>(&self, items: &'a [T], id_of: impl Fn(&T) -> &str) -> Result<(&'a [T], bool), Error> {
+    pub fn page<'a, T>(
+        &self,
+        items: &'a [T],
+        id_of: impl Fn(&T) -> &str,
+    ) -> Result<(&'a [T], bool), Error> {
         let start = match &self.starting_after {
             None => 0,
             Some(after) => match items.iter().position(|item| id_of(item) == after) {
@@ -55,7 +68,7 @@ impl PageParams {
                     return Err(Error::invalid(vec![FieldError::new(
                         "starting_after",
                         "no object with this id in the list",
-                    )]))
+                    )]));
                 }
             },
         };
@@ -74,13 +87,19 @@ pub struct ListPage<T: Serialize> {
 
 impl<T: Serialize> ListPage<T> {
     pub fn new(data: Vec<T>, has_more: bool) -> Self {
-        Self { object: "list", data, has_more }
+        Self {
+            object: "list",
+            data,
+            has_more,
+        }
     }
 }
 
 /// Decodes an `application/x-www-form-urlencoded` query string into pairs.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .into_owned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,7 +126,10 @@ mod tests {
     fn walks_pages_without_gaps() {
         let items: Vec<String> = (0..25).map(|i| format!("id_{i:02}")).collect();
         let mut seen = Vec::new();
-        let mut p = PageParams { limit: 10, starting_after: None };
+        let mut p = PageParams {
+            limit: 10,
+            starting_after: None,
+        };
         loop {
             let (page, more) = p.page(&items, |s| s.as_str()).unwrap();
             seen.extend(page.iter().cloned());
@@ -122,12 +144,18 @@ mod tests {
     #[test]
     fn unknown_cursor_is_rejected() {
         let items = vec!["a".to_string()];
-        let p = PageParams { limit: 10, starting_after: Some("zz".into()) };
+        let p = PageParams {
+            limit: 10,
+            starting_after: Some("zz".into()),
+        };
         assert_eq!(p.page(&items, |s| s.as_str()).unwrap_err().status, 400);
     }
 
     #[test]
     fn query_is_percent_decoded() {
-        assert_eq!(query_pairs("?a=b%20c&d=%2F"), vec![("a".into(), "b c".into()), ("d".into(), "/".into())]);
+        assert_eq!(
+            query_pairs("?a=b%20c&d=%2F"),
+            vec![("a".into(), "b c".into()), ("d".into(), "/".into())]
+        );
     }
 }

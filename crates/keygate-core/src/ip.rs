@@ -1,0 +1,248 @@
+//! IP allowlists (SPEC §3 step 7): the client address is `CF-Connecting-IP` and nothing else.
+//!
+//! Entries are IPv4/IPv6 addresses (taken as /32 or /128) or CIDR ranges. A CIDR with host bits
+//! set (`10.0.0.1/8`) is refused rather than silently widened or narrowed: the operator almost
+//! certainly meant something specific, and the message names the network they probably meant.
+//! IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is folded to IPv4 on both sides, so one rule written
+//! either way matches a client arriving either way.
+
+use crate::error::FieldError;
+use ipnet::{IpNet, Ipv4Net};
+use std::net::IpAddr;
+
+/// Most entries one allowlist may hold (each list: the account's and each key's).
+pub const MAX_ENTRIES: usize = 100;
+
+/// A validated allowlist. Empty means "no restriction".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpAllowlist(Vec<IpNet>);
+
+impl IpAllowlist {
+    /// Parses every entry, reporting each bad one as `allowed_ips[i]`.
+    pub fn parse(entries: &[String]) -> Result<Self, Vec<FieldError>> {
+        Self::parse_field("allowed_ips", entries)
+    }
+
+    /// As [`IpAllowlist::parse`], with `field` naming the list in errors.
+    pub fn parse_field(field: &str, entries: &[String]) -> Result<Self, Vec<FieldError>> {
+        if entries.len() > MAX_ENTRIES {
+            return Err(vec![FieldError::new(
+                field,
+                format!(
+                    "has {} entries; at most {MAX_ENTRIES} are allowed (use CIDR ranges)",
+                    entries.len()
+                ),
+            )]);
+        }
+        let mut nets = Vec::with_capacity(entries.len());
+        let mut errors = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            match parse_entry(entry) {
+                Ok(net) => nets.push(net),
+                Err(message) => errors.push(FieldError::new(format!("{field}[{i}]"), message)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self(nets))
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn nets(&self) -> &[IpNet] {
+        &self.0
+    }
+
+    /// The canonical spelling of each entry (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7/32`), to
+    /// store instead of what was typed, so the edge never re-parses anything odd.
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
+
+    /// Whether `client` may pass. An empty list lets anything through, even an unknown address;
+    /// a non-empty list refuses an unknown address (fail closed).
+    pub fn permits(&self, client: Option<IpAddr>) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        match client {
+            None => false,
+            Some(addr) => {
+                let addr = addr.to_canonical();
+                self.0.iter().any(|net| net.contains(&addr))
+            }
+        }
+    }
+}
+
+fn parse_entry(entry: &str) -> Result<IpNet, String> {
+    if entry.is_empty() {
+        return Err("must be an IP address or CIDR range, e.g. 203.0.113.0/24".into());
+    }
+    if entry.len() > 64 || entry.trim() != entry {
+        return Err("is not an IP address or CIDR range".into());
+    }
+    let net = if entry.contains('/') {
+        let net: IpNet = entry.parse().map_err(|_| {
+            "is not a CIDR range; write it like 203.0.113.0/24 or 2001:db8::/32".to_string()
+        })?;
+        let net = fold_mapped(net);
+        if net.trunc() != net {
+            return Err(format!(
+                "has host bits set; the network is {}, write that (or a single address without a prefix length)",
+                net.trunc()
+            ));
+        }
+        net
+    } else {
+        let addr: IpAddr = entry.parse().map_err(|_| {
+            "is not an IP address; write it like 203.0.113.7 or 2001:db8::7".to_string()
+        })?;
+        IpNet::from(addr.to_canonical())
+    };
+    Ok(net)
+}
+
+/// `::ffff:a.b.c.d/n` with n ≥ 96 is the IPv4 range `a.b.c.d/(n-96)`.
+fn fold_mapped(net: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = net
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && v6.prefix_len() >= 96
+        && let Ok(folded) = Ipv4Net::new(v4, v6.prefix_len() - 96)
+    {
+        return IpNet::V4(folded);
+    }
+    net
+}
+
+/// The client address, from `CF-Connecting-IP` only. Other forwarding headers are set by the
+/// client and prove nothing. IPv4-mapped IPv6 is folded to IPv4.
+pub fn client_ip(cf_connecting_ip: Option<&str>) -> Option<IpAddr> {
+    let text = cf_connecting_ip?.trim();
+    let addr: IpAddr = text.parse().ok()?;
+    Some(addr.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn list(entries: &[&str]) -> IpAllowlist {
+        IpAllowlist::parse(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+    fn errors(entries: &[&str]) -> Vec<FieldError> {
+        IpAllowlist::parse(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err()
+    }
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn empty_list_permits_everything_including_unknown() {
+        let l = list(&[]);
+        assert!(l.is_empty());
+        assert!(l.permits(None));
+        assert!(l.permits(ip("203.0.113.9")));
+    }
+
+    #[test]
+    fn non_empty_list_refuses_unknown_address() {
+        assert!(!list(&["0.0.0.0/0"]).permits(None));
+    }
+
+    #[test]
+    fn addresses_and_ranges() {
+        let l = list(&["203.0.113.7", "10.0.0.0/8", "2001:db8::/32", "::1"]);
+        assert!(l.permits(ip("203.0.113.7")));
+        assert!(!l.permits(ip("203.0.113.8")));
+        assert!(l.permits(ip("10.255.1.2")));
+        assert!(!l.permits(ip("11.0.0.1")));
+        assert!(l.permits(ip("2001:db8:ffff::1")));
+        assert!(!l.permits(ip("2001:db9::1")));
+        assert!(l.permits(ip("::1")));
+        assert_eq!(
+            l.to_strings(),
+            ["203.0.113.7/32", "10.0.0.0/8", "2001:db8::/32", "::1/128"]
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_clients_match_ipv4_rules() {
+        let l = list(&["192.0.2.0/24"]);
+        assert!(l.permits(client_ip(Some("::ffff:192.0.2.33"))));
+        assert!(l.permits(ip("::ffff:192.0.2.33")));
+        assert!(!l.permits(client_ip(Some("::ffff:192.0.3.1"))));
+    }
+
+    #[test]
+    fn ipv4_mapped_rules_are_folded_to_ipv4() {
+        let l = list(&["::ffff:192.0.2.0/120", "::ffff:198.51.100.4"]);
+        assert_eq!(l.to_strings(), ["192.0.2.0/24", "198.51.100.4/32"]);
+        assert!(l.permits(ip("192.0.2.200")));
+        assert!(l.permits(ip("198.51.100.4")));
+        // A range wider than the mapped block stays IPv6.
+        assert_eq!(list(&["::/64"]).to_strings(), ["::/64"]);
+    }
+
+    #[test]
+    fn host_bits_set_is_refused_naming_the_network() {
+        let e = errors(&["10.0.0.0/8", "10.1.2.3/8"]);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].field, "allowed_ips[1]");
+        assert!(e[0].message.contains("10.0.0.0/8"), "{}", e[0].message);
+        let e = errors(&["2001:db8::1/32"]);
+        assert!(e[0].message.contains("2001:db8::/32"));
+    }
+
+    #[test]
+    fn every_bad_entry_is_reported_with_its_index() {
+        let e = errors(&[
+            "1.2.3.4",
+            "nope",
+            "",
+            "10.0.0.0/33",
+            " 1.2.3.4",
+            "1.2.3.4/8/8",
+            "fe80::1%eth0",
+        ]);
+        let fields: Vec<_> = e.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "allowed_ips[1]",
+                "allowed_ips[2]",
+                "allowed_ips[3]",
+                "allowed_ips[4]",
+                "allowed_ips[5]",
+                "allowed_ips[6]"
+            ]
+        );
+    }
+
+    #[test]
+    fn list_size_is_bounded() {
+        let entries: Vec<String> = (0..=MAX_ENTRIES)
+            .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+            .collect();
+        let e = IpAllowlist::parse(&entries).unwrap_err();
+        assert_eq!(e[0].field, "allowed_ips");
+        assert!(IpAllowlist::parse(&entries[..MAX_ENTRIES]).is_ok());
+    }
+
+    #[test]
+    fn client_ip_parsing() {
+        assert_eq!(client_ip(Some(" 203.0.113.5 ")), ip("203.0.113.5"));
+        assert_eq!(client_ip(Some("2001:db8::5")), ip("2001:db8::5"));
+        assert_eq!(client_ip(Some("::ffff:203.0.113.5")), ip("203.0.113.5"));
+        assert_eq!(client_ip(Some("203.0.113.5, 10.0.0.1")), None);
+        assert_eq!(client_ip(Some("")), None);
+        assert_eq!(client_ip(Some("[::1]")), None);
+        assert_eq!(client_ip(None), None);
+    }
+}

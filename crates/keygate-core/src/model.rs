@@ -1,0 +1,303 @@
+//! Stored records (timestamps are unix seconds) and the key-state check (SPEC §3 step 6).
+//!
+//! Records do not deny unknown fields: during a deploy, isolates of the old and the new version
+//! read the same store, and an old isolate must not fail closed on a field it does not know.
+//! Admin *input* is strict instead (see [`crate::admin`]).
+
+use crate::error::Error;
+use crate::keys::{Environment, KeyHash};
+use serde::{Deserialize, Serialize};
+
+/// What an account's contract allows: `test` accounts hold test keys only and never reach the
+/// origin; `production` accounts may hold test and live keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Agreement {
+    Test,
+    Production,
+}
+
+impl Agreement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agreement::Test => "test",
+            Agreement::Production => "production",
+        }
+    }
+
+    /// Whether keys of `environment` may exist under this agreement.
+    pub fn allows(self, environment: Environment) -> bool {
+        matches!(
+            (self, environment),
+            (_, Environment::Test) | (Agreement::Production, Environment::Live)
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Disabled,
+}
+
+/// A customer of the API provider. Serialised with `"object": "account"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "object", rename = "account")]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub agreement: Agreement,
+    pub status: AccountStatus,
+    /// Canonical CIDR strings; empty means any address.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An API key as the admin API shows it: no hash and no secret, ever. Serialised with
+/// `"object": "api_key"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "object", rename = "api_key")]
+pub struct ApiKey {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub environment: Environment,
+    pub status: KeyStatus,
+    /// `["*"]` means every permission.
+    pub scopes: Vec<String>,
+    /// Canonical CIDR strings; empty means no restriction beyond the account's.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    /// Product ids this key may use; empty means every product the account is entitled to.
+    #[serde(default)]
+    pub products: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub leaked_at: Option<i64>,
+    #[serde(default)]
+    pub revoke_at: Option<i64>,
+    #[serde(default)]
+    pub rolled_to: Option<String>,
+    /// Display fragments, e.g. `sk_test_4eC3` and `x9Qz`.
+    pub start: String,
+    pub end: String,
+}
+
+impl ApiKey {
+    /// Revoked at `now`: a grace period that has run out, or an immediate revocation.
+    pub fn is_revoked(&self, now: i64) -> bool {
+        self.revoke_at.is_some_and(|at| at <= now)
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// One entitlement's product key, as the edge needs it: which product and environment the
+/// `pk_` key with this hash identifies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductKeyRef {
+    pub product_id: String,
+    pub environment: Environment,
+    pub hash: KeyHash,
+}
+
+/// The one value the edge reads per request, stored under the secret key's hash: everything
+/// the decision needs, denormalised so that it takes a single read. `product_keys` are the
+/// account's current entitlements' product keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeRecord {
+    pub key: ApiKey,
+    pub account: Account,
+    #[serde(default)]
+    pub product_keys: Vec<ProductKeyRef>,
+}
+
+/// SPEC §3 step 6: whether the key may be used at `now`. Each refusal is a 401 with its own
+/// message saying what to do.
+pub fn key_state(key: &ApiKey, account: &Account, now: i64) -> Result<(), Error> {
+    let refuse = |message: &'static str| Err(Error::unauthorized(message).with_challenge());
+    if key.status == KeyStatus::Disabled {
+        return refuse(
+            "This API key is disabled. Ask the account's administrator to re-enable it, or use \
+             another key.",
+        );
+    }
+    if key.is_expired(now) {
+        return refuse("This API key has expired. Create a new key and use it instead.");
+    }
+    if key.is_revoked(now) {
+        return if key.leaked_at.is_some() {
+            refuse(
+                "This API key was reported as leaked and has been revoked. Create a new key, and \
+                 remove the leaked one from wherever it was published.",
+            )
+        } else if key.rolled_to.is_some() {
+            refuse(
+                "This API key was rolled and its grace period is over. Use the key that replaced \
+                 it.",
+            )
+        } else {
+            refuse("This API key has been revoked. Create a new key and use it instead.")
+        };
+    }
+    if account.status == AccountStatus::Suspended {
+        return refuse(
+            "The account that owns this API key is suspended. Contact the API provider.",
+        );
+    }
+    if !account.agreement.allows(key.environment) {
+        // Cannot be created this way; can arise if an agreement is downgraded after the fact.
+        return refuse(
+            "Live keys need a production agreement, and this account has a test agreement. Use \
+             a test key, or contact the API provider.",
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{account, key};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const NOW: i64 = 10_000;
+
+    fn refusal(k: &ApiKey, a: &Account) -> String {
+        let e = key_state(k, a, NOW).unwrap_err();
+        assert_eq!(e.status, 401);
+        e.message.into_owned()
+    }
+
+    #[test]
+    fn a_plain_active_key_passes() {
+        key_state(&key(Environment::Live), &account(), NOW).unwrap();
+        key_state(&key(Environment::Test), &account(), NOW).unwrap();
+    }
+
+    #[test]
+    fn each_state_has_its_own_message() {
+        let a = account();
+        let mut k = key(Environment::Test);
+        k.status = KeyStatus::Disabled;
+        let disabled = refusal(&k, &a);
+
+        let mut k = key(Environment::Test);
+        k.expires_at = Some(NOW);
+        let expired = refusal(&k, &a);
+        k.expires_at = Some(NOW + 1);
+        key_state(&k, &a, NOW).unwrap();
+
+        let mut k = key(Environment::Test);
+        k.revoke_at = Some(NOW);
+        let revoked = refusal(&k, &a);
+        k.revoke_at = Some(NOW + 1);
+        key_state(&k, &a, NOW).unwrap();
+
+        let mut k = key(Environment::Test);
+        k.revoke_at = Some(NOW - 1);
+        k.rolled_to = Some("key_2".into());
+        let rolled = refusal(&k, &a);
+        k.leaked_at = Some(NOW - 100);
+        let leaked = refusal(&k, &a);
+
+        let mut suspended_account = account();
+        suspended_account.status = AccountStatus::Suspended;
+        let suspended = refusal(&key(Environment::Test), &suspended_account);
+
+        let mut test_account = account();
+        test_account.agreement = Agreement::Test;
+        let live_on_test = refusal(&key(Environment::Live), &test_account);
+        key_state(&key(Environment::Test), &test_account, NOW).unwrap();
+
+        let all = [
+            &disabled,
+            &expired,
+            &revoked,
+            &rolled,
+            &leaked,
+            &suspended,
+            &live_on_test,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert!(disabled.contains("disabled"));
+        assert!(expired.contains("expired"));
+        assert!(rolled.contains("rolled"));
+        assert!(leaked.contains("leaked"));
+        assert!(suspended.contains("suspended"));
+        assert!(live_on_test.contains("production agreement"));
+    }
+
+    #[test]
+    fn key_problems_are_reported_before_account_problems() {
+        let mut a = account();
+        a.status = AccountStatus::Suspended;
+        let mut k = key(Environment::Test);
+        k.status = KeyStatus::Disabled;
+        assert!(refusal(&k, &a).contains("disabled"));
+        k.status = KeyStatus::Active;
+        k.expires_at = Some(1);
+        assert!(refusal(&k, &a).contains("expired"));
+    }
+
+    #[test]
+    fn records_serialise_with_object_tags_and_no_secrets() {
+        let k = key(Environment::Live);
+        let v = serde_json::to_value(&k).unwrap();
+        assert_eq!(v["object"], "api_key");
+        assert_eq!(v["environment"], "live");
+        assert_eq!(v["status"], "active");
+        assert!(v.get("hash").is_none() && v.get("secret").is_none());
+        assert_eq!(serde_json::from_value::<ApiKey>(v).unwrap(), k);
+
+        let a = account();
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["object"], "account");
+        assert_eq!(v["agreement"], "production");
+        assert_eq!(serde_json::from_value::<Account>(v).unwrap(), a);
+    }
+
+    #[test]
+    fn records_tolerate_unknown_and_missing_optional_fields() {
+        let json = r#"{"id":"acct_1","name":"A","agreement":"test","status":"active",
+                       "created_at":1,"updated_at":2,"added_in_a_later_version":true}"#;
+        let a: Account = serde_json::from_str(json).unwrap();
+        assert!(a.allowed_ips.is_empty());
+        assert_eq!(a.agreement, Agreement::Test);
+    }
+
+    #[test]
+    fn edge_record_round_trip() {
+        let record = EdgeRecord {
+            key: key(Environment::Test),
+            account: account(),
+            product_keys: vec![ProductKeyRef {
+                product_id: "bank_data".into(),
+                environment: Environment::Test,
+                hash: KeyHash::of("pk_test_x"),
+            }],
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<EdgeRecord>(&json).unwrap(), record);
+    }
+}

@@ -1,0 +1,58 @@
+//! Fixtures shared by the unit tests.
+
+use crate::config::GatewayConfig;
+use crate::keys::Environment;
+use crate::model::{Account, AccountStatus, Agreement, ApiKey, KeyStatus};
+
+pub(crate) const CONFIG: &str = r#"{
+  "products": [
+    {"id": "bank_data", "name": "Bank data", "prefixes": ["/v1/owners", "/v1/accounts", "/v1/transactions"]},
+    {"id": "insurance", "name": "Insurance", "prefixes": ["/v1/quotes"]}
+  ],
+  "routes": [
+    {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read"},
+    {"method": "GET", "path": "/v1/accounts*", "scope": "accounts:read"},
+    {"method": "GET", "path": "/v1/transactions*", "scope": "transactions:read"},
+    {"method": "GET", "path": "/v1/quotes*", "scope": "quotes:read"},
+    {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write"},
+    {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "environments": ["test"]},
+    {"method": "GET", "path": "/", "scope": "meta:read"}
+  ]
+}"#;
+
+pub(crate) fn config() -> GatewayConfig {
+    GatewayConfig::from_json(CONFIG).unwrap()
+}
+
+pub(crate) fn account() -> Account {
+    Account {
+        id: "acct_1".into(),
+        name: "Acme".into(),
+        agreement: Agreement::Production,
+        status: AccountStatus::Active,
+        allowed_ips: vec![],
+        created_at: 1_000,
+        updated_at: 1_000,
+    }
+}
+
+pub(crate) fn key(environment: Environment) -> ApiKey {
+    ApiKey {
+        id: "key_1".into(),
+        account_id: "acct_1".into(),
+        name: "backend".into(),
+        environment,
+        status: KeyStatus::Active,
+        scopes: vec!["*".into()],
+        allowed_ips: vec![],
+        products: vec![],
+        created_at: 1_000,
+        updated_at: 1_000,
+        expires_at: None,
+        leaked_at: None,
+        revoke_at: None,
+        rolled_to: None,
+        start: "sk_test_abcd".into(),
+        end: "wxyz".into(),
+    }
+}
