@@ -1,6 +1,43 @@
-//! keygate's core: every decision the gateway makes, with no I/O and no clock of its own.
+//! keygate's core: every decision the gateway makes, with no I/O and no clock of its own
+//! (time is passed in as unix seconds). Compiles natively and for `wasm32-unknown-unknown`,
+//! and its test suite runs both natively and in a headless browser.
+//!
+//! - [`keys`]: the key format, hashing, generation; [`ids`]: object and request ids.
+//! - [`credentials`], [`ip`], [`scope`], [`path`]: the pieces of a request the edge judges.
+//! - [`config`]: products and the route → scope table; [`model`]: stored records.
+//! - [`policy`]: the edge decision (SPEC §3); [`signing`]: what the origin receives.
+//! - [`admin`]: admin API validation and the key lifecycle; [`page`]: list pagination.
+//! - [`error`]: the one error type and its JSON body.
 
+mod base62;
+
+pub mod admin;
+pub mod config;
+pub mod credentials;
 pub mod error;
+pub mod ids;
+pub mod ip;
+pub mod keys;
+pub mod model;
 pub mod page;
+pub mod path;
+pub mod policy;
+pub mod scope;
+pub mod signing;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use config::{GatewayConfig, Product, Route, RouteMatch};
+pub use credentials::extract_credential;
 pub use error::{Error, FieldError};
+pub use ip::IpAllowlist;
+pub use keys::{Environment, IssuedKey, KeyHash, KeyKind, ParsedKey, parse_key};
+pub use model::{
+    Account, AccountStatus, Agreement, ApiKey, EdgeRecord, KeyStatus, ProductKeyRef, key_state,
+};
+pub use policy::{Credential, Grant, RequestFacts, Settings, authenticate, authorize};
+pub use scope::Scope;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

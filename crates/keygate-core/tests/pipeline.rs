@@ -1,0 +1,821 @@
+//! The edge decision through the public API, SPEC §3 steps 2–9: each check, and that each
+//! earlier check answers before a later one.
+
+use keygate_core::keys::{IssuedKey, key_from_entropy};
+use keygate_core::policy::{
+    self, Credential, RequestFacts, Settings, authenticate, authorize, authorize_key_manager,
+    forwardable_request_header,
+};
+use keygate_core::{
+    Account, AccountStatus, Agreement, ApiKey, EdgeRecord, Environment, Error, GatewayConfig,
+    Grant, KeyHash, KeyKind, KeyStatus, ProductKeyRef,
+};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+const NOW: i64 = 1_700_000_000;
+const CLIENT: &str = "203.0.113.5";
+
+const CONFIG: &str = r#"{
+  "products": [
+    {"id": "bank_data", "name": "Bank data", "prefixes": ["/v1/owners", "/v1/accounts", "/v1/transactions"]},
+    {"id": "insurance", "name": "Insurance", "prefixes": ["/v1/quotes"]}
+  ],
+  "routes": [
+    {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read"},
+    {"method": "GET", "path": "/v1/accounts*", "scope": "accounts:read"},
+    {"method": "GET", "path": "/v1/transactions*", "scope": "transactions:read"},
+    {"method": "GET", "path": "/v1/quotes*", "scope": "quotes:read"},
+    {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write"},
+    {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "environments": ["test"]},
+    {"method": "GET", "path": "/v1/status", "scope": "status:read"}
+  ]
+}"#;
+
+/// One account with a live and a test secret key, entitled to `bank_data` (both environments)
+/// and to `insurance` (live only).
+struct World {
+    config: GatewayConfig,
+    live: IssuedKey,
+    test: IssuedKey,
+    pk_bank_live: String,
+    pk_bank_test: String,
+    pk_insurance_live: String,
+    /// A well-formed bank_data product key of some other account.
+    pk_foreign: String,
+    record: EdgeRecord,
+}
+
+fn world() -> World {
+    let live = IssuedKey::from_entropy(KeyKind::Secret, Environment::Live, &[1; 32]);
+    let test = IssuedKey::from_entropy(KeyKind::Secret, Environment::Test, &[2; 32]);
+    let pk = |env, seed| key_from_entropy(KeyKind::Product, env, &[seed; 32]);
+    let pk_bank_live = pk(Environment::Live, 10);
+    let pk_bank_test = pk(Environment::Test, 11);
+    let pk_insurance_live = pk(Environment::Live, 12);
+    let pk_foreign = pk(Environment::Live, 13);
+    let entitlement = |product: &str, env, key: &str| ProductKeyRef {
+        product_id: product.into(),
+        environment: env,
+        hash: KeyHash::of(key),
+    };
+    let account = Account {
+        id: "acct_1".into(),
+        name: "Acme".into(),
+        agreement: Agreement::Production,
+        status: AccountStatus::Active,
+        allowed_ips: vec![],
+        created_at: 0,
+        updated_at: 0,
+    };
+    let key = api_key(&live, Environment::Live);
+    let record = EdgeRecord {
+        key,
+        account,
+        product_keys: vec![
+            entitlement("bank_data", Environment::Live, &pk_bank_live),
+            entitlement("bank_data", Environment::Test, &pk_bank_test),
+            entitlement("insurance", Environment::Live, &pk_insurance_live),
+        ],
+    };
+    World {
+        config: GatewayConfig::from_json(CONFIG).unwrap(),
+        live,
+        test,
+        pk_bank_live,
+        pk_bank_test,
+        pk_insurance_live,
+        pk_foreign,
+        record,
+    }
+}
+
+fn api_key(secret: &IssuedKey, environment: Environment) -> ApiKey {
+    ApiKey {
+        id: "key_1".into(),
+        account_id: "acct_1".into(),
+        name: "backend".into(),
+        environment,
+        status: KeyStatus::Active,
+        scopes: vec![
+            "accounts:read".into(),
+            "transactions:*".into(),
+            "quotes:read".into(),
+        ],
+        allowed_ips: vec![],
+        products: vec![],
+        created_at: 0,
+        updated_at: 0,
+        expires_at: None,
+        leaked_at: None,
+        revoke_at: None,
+        rolled_to: None,
+        start: secret.start.clone(),
+        end: secret.end.clone(),
+    }
+}
+
+const STRICT: Settings = Settings {
+    require_https: true,
+    hide_forbidden: false,
+};
+const HIDING: Settings = Settings {
+    require_https: true,
+    hide_forbidden: true,
+};
+
+fn facts<'a>(w: &'a World, method: &'a str, path: &'a str) -> RequestFacts<'a> {
+    RequestFacts {
+        https: true,
+        method,
+        path,
+        authorization: None,
+        x_api_key: Some(&w.live.text),
+        x_product_key: Some(&w.pk_bank_live),
+        cf_connecting_ip: Some(CLIENT),
+    }
+}
+
+/// The whole pipeline as the worker runs it, with `record` standing in for the lookup.
+fn run(
+    w: &World,
+    f: &RequestFacts<'_>,
+    record: &EdgeRecord,
+    settings: &Settings,
+) -> Result<Grant, Error> {
+    let credential = authenticate(f, settings)?;
+    assert_eq!(credential.hash, KeyHash::of(&credential.text));
+    authorize(f, record, &w.config, settings, NOW)
+}
+
+fn status(r: Result<Grant, Error>) -> u16 {
+    r.map(|_| 200).unwrap_or_else(|e| e.status)
+}
+
+// ---- the happy paths ----
+
+#[test]
+fn a_valid_request_is_granted() {
+    let w = world();
+    let grant = run(
+        &w,
+        &facts(&w, "GET", "/v1/accounts/acc_9/transactions"),
+        &w.record,
+        &STRICT,
+    )
+    .unwrap();
+    assert_eq!(
+        grant,
+        Grant {
+            account_id: "acct_1".into(),
+            key_id: "key_1".into(),
+            environment: Environment::Live,
+            product: Some("bank_data".into()),
+            scope: "transactions:read".into(),
+        }
+    );
+}
+
+#[test]
+fn a_route_outside_every_product_needs_no_product_key() {
+    let w = world();
+    let mut record = w.record.clone();
+    record.key.scopes = vec!["*".into()];
+    let mut f = facts(&w, "GET", "/v1/status");
+    f.x_product_key = None;
+    let grant = run(&w, &f, &record, &STRICT).unwrap();
+    assert_eq!(grant.product, None);
+    assert_eq!(grant.scope, "status:read");
+}
+
+#[test]
+fn every_credential_form_is_accepted() {
+    use base64::Engine;
+    let w = world();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:", w.live.text))
+    );
+    let bearer = format!("Bearer {}", w.live.text);
+    for (authorization, x_api_key) in [
+        (Some(basic.as_str()), None),
+        (Some(bearer.as_str()), None),
+        (None, Some(w.live.text.as_str())),
+    ] {
+        let f = RequestFacts {
+            authorization,
+            x_api_key,
+            ..facts(&w, "GET", "/v1/accounts")
+        };
+        let credential: Credential = authenticate(&f, &STRICT).unwrap();
+        assert_eq!(credential.environment, Environment::Live);
+        assert_eq!(credential.hash, w.live.hash);
+        assert!(!format!("{credential:?}").contains(&w.live.text[8..]));
+    }
+}
+
+// ---- step 2: HTTPS ----
+
+#[test]
+fn plain_http_is_403_unless_disabled() {
+    let w = world();
+    let f = RequestFacts {
+        https: false,
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    let e = authenticate(&f, &STRICT).unwrap_err();
+    assert_eq!(e.status, 403);
+    assert!(e.message.contains("HTTPS is required"));
+    let dev = Settings {
+        require_https: false,
+        hide_forbidden: false,
+    };
+    assert!(run(&w, &f, &w.record, &dev).is_ok());
+}
+
+#[test]
+fn https_is_checked_before_the_credential() {
+    let w = world();
+    let f = RequestFacts {
+        https: false,
+        x_api_key: None,
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    assert_eq!(authenticate(&f, &STRICT).unwrap_err().status, 403);
+}
+
+// ---- step 3: credential ----
+
+#[test]
+fn no_credential_is_401_with_challenge() {
+    let w = world();
+    let f = RequestFacts {
+        x_api_key: None,
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    let e = authenticate(&f, &STRICT).unwrap_err();
+    assert_eq!(e.status, 401);
+    assert!(e.challenge);
+    assert!(
+        e.headers()
+            .contains(&("WWW-Authenticate", "Basic realm=\"keygate\"".into()))
+    );
+}
+
+#[test]
+fn an_unknown_scheme_is_reported_rather_than_a_missing_key() {
+    let w = world();
+    let f = RequestFacts {
+        x_api_key: None,
+        authorization: Some("Digest abc"),
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    let e = authenticate(&f, &STRICT).unwrap_err();
+    assert_eq!(e.status, 401);
+    assert!(e.message.contains("Unsupported"));
+}
+
+#[test]
+fn two_different_keys_are_400_even_if_one_is_valid() {
+    let w = world();
+    let bearer = format!("Bearer {}", w.test.text);
+    let f = RequestFacts {
+        authorization: Some(&bearer),
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    assert_eq!(authenticate(&f, &STRICT).unwrap_err().status, 400);
+}
+
+#[test]
+fn a_malformed_header_is_400_before_the_key_format_is_judged() {
+    let w = world();
+    let f = RequestFacts {
+        x_api_key: Some("not a key"),
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    let e = authenticate(&f, &STRICT).unwrap_err();
+    assert_eq!(e.status, 400);
+    assert_eq!(e.errors[0].field, "X-API-Key");
+}
+
+// ---- step 4: format, offline ----
+
+#[test]
+fn malformed_keys_are_401_without_a_lookup() {
+    let w = world();
+    let mut typo = w.live.text.clone().into_bytes();
+    typo[20] = if typo[20] == b'x' { b'y' } else { b'x' };
+    let typo = String::from_utf8(typo).unwrap();
+    let short = &w.live.text[..45];
+    let bad_char = format!("{}!{}", &w.live.text[..20], &w.live.text[21..]);
+    for key in [
+        typo.as_str(),
+        short,
+        bad_char.as_str(),
+        "rk_live_abc",
+        "sk_prod_0123456789012345678901234567890123456789",
+    ] {
+        let f = RequestFacts {
+            x_api_key: Some(key),
+            ..facts(&w, "GET", "/v1/accounts")
+        };
+        // `authenticate` failing is what guarantees the worker never reads storage for it.
+        let e = authenticate(&f, &STRICT).unwrap_err();
+        assert_eq!(e.status, 401, "{key}");
+        assert!(!e.to_json().contains(key));
+    }
+}
+
+#[test]
+fn a_product_key_cannot_authenticate() {
+    let w = world();
+    let f = RequestFacts {
+        x_api_key: Some(&w.pk_bank_live),
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    let e = authenticate(&f, &STRICT).unwrap_err();
+    assert_eq!(e.status, 401);
+    assert!(
+        e.message
+            .contains("Product keys identify a product; authenticate with")
+    );
+}
+
+// ---- step 5: lookup (the worker's), with the errors defined here ----
+
+#[test]
+fn lookup_outcomes() {
+    let e = policy::unknown_key();
+    assert_eq!(e.status, 401);
+    assert!(e.challenge);
+    let e = policy::store_unavailable();
+    assert_eq!(e.status, 503);
+    assert!(e.retry_after.is_some());
+}
+
+// ---- step 6: state ----
+
+#[test]
+fn key_state_comes_before_ip_route_product_and_scope() {
+    let w = world();
+    let mut record = w.record.clone();
+    record.key.status = KeyStatus::Disabled;
+    record.key.allowed_ips = vec!["10.0.0.0/8".into()];
+    record.key.scopes = vec![];
+    let mut f = facts(&w, "DELETE", "/v1/nowhere");
+    f.x_product_key = None;
+    let e = run(&w, &f, &record, &STRICT).unwrap_err();
+    assert_eq!(e.status, 401);
+    assert!(e.message.contains("disabled"));
+}
+
+#[test]
+fn suspended_expired_and_revoked_are_401() {
+    let w = world();
+    let f = facts(&w, "GET", "/v1/accounts");
+    let mut r = w.record.clone();
+    r.account.status = AccountStatus::Suspended;
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 401);
+    let mut r = w.record.clone();
+    r.key.expires_at = Some(NOW);
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 401);
+    let mut r = w.record.clone();
+    r.key.revoke_at = Some(NOW - 1);
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 401);
+    r.key.revoke_at = Some(NOW + 1);
+    assert_eq!(
+        status(run(&w, &f, &r, &STRICT)),
+        200,
+        "still in its grace period"
+    );
+}
+
+// ---- step 7: IP allowlists ----
+
+#[test]
+fn both_allowlists_must_pass() {
+    let w = world();
+    let f = facts(&w, "GET", "/v1/accounts");
+    let mut r = w.record.clone();
+    r.account.allowed_ips = vec!["203.0.113.0/24".into()];
+    r.key.allowed_ips = vec!["203.0.113.5/32".into()];
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 200);
+
+    r.key.allowed_ips = vec!["203.0.113.6/32".into()];
+    let e = run(&w, &f, &r, &STRICT).unwrap_err();
+    assert_eq!(e.status, 403);
+    assert!(e.message.contains("key"));
+
+    r.key.allowed_ips = vec![];
+    r.account.allowed_ips = vec!["198.51.100.0/24".into()];
+    let e = run(&w, &f, &r, &STRICT).unwrap_err();
+    assert_eq!(e.status, 403);
+    assert!(e.message.contains("account"));
+}
+
+#[test]
+fn a_missing_or_unparsable_client_address_is_denied_when_a_list_is_set() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.allowed_ips = vec!["0.0.0.0/0".into(), "::/0".into()];
+    for ip in [
+        None,
+        Some(""),
+        Some("unknown"),
+        Some("203.0.113.5, 10.0.0.1"),
+    ] {
+        let f = RequestFacts {
+            cf_connecting_ip: ip,
+            ..facts(&w, "GET", "/v1/accounts")
+        };
+        assert_eq!(status(run(&w, &f, &r, &STRICT)), 403, "{ip:?}");
+    }
+    let f = RequestFacts {
+        cf_connecting_ip: None,
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    assert_eq!(
+        status(run(&w, &f, &w.record, &STRICT)),
+        200,
+        "no list, no restriction"
+    );
+}
+
+#[test]
+fn ipv4_mapped_client_addresses_match_ipv4_rules() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.account.allowed_ips = vec!["203.0.113.0/24".into()];
+    let f = RequestFacts {
+        cf_connecting_ip: Some("::ffff:203.0.113.5"),
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 200);
+}
+
+#[test]
+fn ip_denial_comes_before_path_route_product_and_scope() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.allowed_ips = vec!["10.0.0.0/8".into()];
+    r.key.scopes = vec![];
+    for (method, path, pk) in [
+        ("GET", "/v1/../admin", None),
+        ("GET", "/v1/nowhere", None),
+        ("DELETE", "/v1/accounts", None),
+        ("GET", "/v1/accounts", None),
+        ("GET", "/v1/accounts", Some("pk_live_garbage")),
+    ] {
+        let f = RequestFacts {
+            x_product_key: pk,
+            ..facts(&w, method, path)
+        };
+        assert_eq!(status(run(&w, &f, &r, &STRICT)), 403, "{method} {path}");
+    }
+}
+
+#[test]
+fn a_corrupt_stored_allowlist_fails_closed() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.account.allowed_ips = vec!["not an ip".into()];
+    assert_eq!(
+        status(run(&w, &facts(&w, "GET", "/v1/accounts"), &r, &STRICT)),
+        500
+    );
+}
+
+// ---- step 8: path, route, product key ----
+
+#[test]
+fn bad_paths_are_400() {
+    let w = world();
+    for path in [
+        "/v1/accounts/../quotes",
+        "/v1//accounts",
+        "/v1/accounts%2f..",
+        "/v1\\accounts",
+    ] {
+        assert_eq!(
+            status(run(&w, &facts(&w, "GET", path), &w.record, &STRICT)),
+            400,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn unknown_routes_are_404_and_wrong_methods_405_before_product_keys() {
+    let w = world();
+    let f = RequestFacts {
+        x_product_key: None,
+        ..facts(&w, "GET", "/v1/accountsX")
+    };
+    let e = run(&w, &f, &w.record, &STRICT).unwrap_err();
+    assert_eq!(e, policy::route_not_found());
+    let f = RequestFacts {
+        x_product_key: None,
+        ..facts(&w, "DELETE", "/v1/quotes")
+    };
+    let e = run(&w, &f, &w.record, &STRICT).unwrap_err();
+    assert_eq!(e.status, 405);
+    assert_eq!(e.allow.as_deref(), Some("GET, POST"));
+}
+
+#[test]
+fn a_route_of_the_other_environment_is_an_ordinary_404() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.scopes = vec!["*".into()];
+    let f = facts(&w, "POST", "/v1/sandbox/reset");
+    assert_eq!(
+        run(&w, &f, &r, &STRICT).unwrap_err(),
+        policy::route_not_found()
+    );
+
+    r.key = api_key(&w.test, Environment::Test);
+    r.key.scopes = vec!["*".into()];
+    let f = RequestFacts {
+        x_api_key: Some(&w.test.text),
+        ..facts(&w, "POST", "/v1/sandbox/reset")
+    };
+    assert_eq!(
+        run(&w, &f, &r, &STRICT).unwrap().environment,
+        Environment::Test
+    );
+}
+
+#[test]
+fn a_missing_product_key_is_400_naming_the_header() {
+    let w = world();
+    for pk in [None, Some(""), Some("   ")] {
+        let f = RequestFacts {
+            x_product_key: pk,
+            ..facts(&w, "GET", "/v1/accounts")
+        };
+        let e = run(&w, &f, &w.record, &STRICT).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.errors[0].field, "X-Product-Key");
+    }
+}
+
+#[test]
+fn every_product_key_failure_is_the_same_404() {
+    let w = world();
+    let mut typo = w.pk_bank_live.clone().into_bytes();
+    typo[30] = if typo[30] == b'Q' { b'R' } else { b'Q' };
+    let typo = String::from_utf8(typo).unwrap();
+    let mut restricted = w.record.clone();
+    restricted.key.products = vec!["insurance".into()];
+    let mut unentitled = w.record.clone();
+    unentitled
+        .product_keys
+        .retain(|p| p.product_id != "bank_data");
+    let mut mislabelled = w.record.clone();
+    // A stored reference with the right hash but recorded for the other environment.
+    mislabelled.product_keys = vec![ProductKeyRef {
+        product_id: "bank_data".into(),
+        environment: Environment::Test,
+        hash: KeyHash::of(&w.pk_bank_live),
+    }];
+
+    let cases: Vec<(&str, &str, &EdgeRecord)> = vec![
+        ("malformed", "pk_live_nope", &w.record),
+        ("checksum", &typo, &w.record),
+        ("a secret key", &w.live.text, &w.record),
+        ("another account's", &w.pk_foreign, &w.record),
+        ("the other environment's", &w.pk_bank_test, &w.record),
+        ("another product's", &w.pk_insurance_live, &w.record),
+        (
+            "a product this key may not use",
+            &w.pk_bank_live,
+            &restricted,
+        ),
+        (
+            "a product the account is not entitled to",
+            &w.pk_bank_live,
+            &unentitled,
+        ),
+        (
+            "a reference of the wrong environment",
+            &w.pk_bank_live,
+            &mislabelled,
+        ),
+    ];
+    for (what, pk, record) in cases {
+        let f = RequestFacts {
+            x_product_key: Some(pk),
+            ..facts(&w, "GET", "/v1/accounts")
+        };
+        let e = run(&w, &f, record, &STRICT).unwrap_err();
+        assert_eq!(e, policy::product_key_not_found(), "{what}");
+    }
+    // And the right key for the right product passes, including with a products list.
+    let mut allowed = w.record.clone();
+    allowed.key.products = vec!["bank_data".into()];
+    assert_eq!(
+        status(run(
+            &w,
+            &facts(&w, "GET", "/v1/accounts"),
+            &allowed,
+            &STRICT
+        )),
+        200
+    );
+    let f = RequestFacts {
+        x_product_key: Some(&w.pk_insurance_live),
+        ..facts(&w, "GET", "/v1/quotes")
+    };
+    assert_eq!(
+        run(&w, &f, &w.record, &STRICT).unwrap().product.as_deref(),
+        Some("insurance")
+    );
+}
+
+#[test]
+fn product_key_errors_come_before_scope_errors() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.scopes = vec!["quotes:read".into()];
+    let f = RequestFacts {
+        x_product_key: None,
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 400);
+    let f = RequestFacts {
+        x_product_key: Some(&w.pk_foreign),
+        ..facts(&w, "GET", "/v1/accounts")
+    };
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 404);
+}
+
+// ---- step 9: scope ----
+
+#[test]
+fn a_missing_scope_is_403_naming_it() {
+    let w = world();
+    let f = RequestFacts {
+        x_product_key: Some(&w.pk_insurance_live),
+        ..facts(&w, "POST", "/v1/quotes")
+    };
+    let e = run(&w, &f, &w.record, &STRICT).unwrap_err();
+    assert_eq!(e.status, 403);
+    assert!(e.message.contains("`quotes:write`"));
+}
+
+#[test]
+fn a_hidden_403_is_indistinguishable_from_an_unknown_route() {
+    let w = world();
+    let f = RequestFacts {
+        x_product_key: Some(&w.pk_insurance_live),
+        ..facts(&w, "POST", "/v1/quotes")
+    };
+    let hidden = run(&w, &f, &w.record, &HIDING).unwrap_err();
+    let g = RequestFacts {
+        x_product_key: None,
+        ..facts(&w, "GET", "/v1/nothing/here")
+    };
+    let unknown = run(&w, &g, &w.record, &HIDING).unwrap_err();
+    assert_eq!(hidden.status, 404);
+    assert_eq!(hidden.to_json(), unknown.to_json());
+    assert_eq!(hidden.headers(), unknown.headers());
+}
+
+#[test]
+fn wildcard_scopes_grant() {
+    let w = world();
+    let f = RequestFacts {
+        x_product_key: Some(&w.pk_insurance_live),
+        ..facts(&w, "POST", "/v1/quotes")
+    };
+    for scopes in [
+        vec!["*"],
+        vec!["quotes:*"],
+        vec!["*:write"],
+        vec!["accounts:read", "quotes:write"],
+    ] {
+        let mut r = w.record.clone();
+        r.key.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        assert_eq!(status(run(&w, &f, &r, &STRICT)), 200, "{scopes:?}");
+    }
+}
+
+// ---- beyond the pipeline ----
+
+#[test]
+fn a_record_whose_key_and_account_disagree_fails_closed() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.account.id = "acct_other".into();
+    assert_eq!(
+        status(run(&w, &facts(&w, "GET", "/v1/accounts"), &r, &STRICT)),
+        500
+    );
+}
+
+#[test]
+fn key_managers() {
+    let w = world();
+    let f = facts(&w, "GET", "/admin/v1/accounts/acct_1/keys");
+    let mut r = w.record.clone();
+    assert_eq!(
+        authorize_key_manager(&f, &r, &STRICT, NOW)
+            .unwrap_err()
+            .status,
+        403
+    );
+    r.key.scopes.push("keys:manage".into());
+    assert_eq!(
+        authorize_key_manager(&f, &r, &STRICT, NOW).unwrap(),
+        "acct_1"
+    );
+    r.key.allowed_ips = vec!["10.0.0.0/8".into()];
+    assert_eq!(
+        authorize_key_manager(&f, &r, &STRICT, NOW)
+            .unwrap_err()
+            .status,
+        403
+    );
+    r.key.status = KeyStatus::Disabled;
+    assert_eq!(
+        authorize_key_manager(&f, &r, &STRICT, NOW)
+            .unwrap_err()
+            .status,
+        401
+    );
+    let plain = RequestFacts { https: false, ..f };
+    assert_eq!(
+        authorize_key_manager(&plain, &r, &STRICT, NOW)
+            .unwrap_err()
+            .status,
+        403
+    );
+}
+
+#[test]
+fn settings_from_variables_fail_safe() {
+    assert_eq!(Settings::from_vars(None, None), Settings::default());
+    assert!(Settings::default().require_https);
+    assert!(!Settings::from_vars(Some("false"), None).require_https);
+    for not_false in ["False", "0", "no", "", "true"] {
+        assert!(
+            Settings::from_vars(Some(not_false), None).require_https,
+            "{not_false}"
+        );
+    }
+    assert!(Settings::from_vars(None, Some("true")).hide_forbidden);
+    assert!(!Settings::from_vars(None, Some("yes")).hide_forbidden);
+}
+
+#[test]
+fn credentials_and_identity_headers_are_not_forwarded() {
+    for name in [
+        "Authorization",
+        "x-api-key",
+        "X-Product-Key",
+        "X-Keygate-Account",
+        "x-keygate-signature",
+        "X-Request-Id",
+        "Connection",
+        "Keep-Alive",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Host",
+        "Content-Length",
+        "Proxy-Authorization",
+        "CF-Connecting-IP",
+        "cf-ray",
+        "X-Forwarded-For",
+        "X-Forwarded-Proto",
+        "X-Real-IP",
+        "Forwarded",
+    ] {
+        assert!(!forwardable_request_header(name, ""), "{name}");
+    }
+    for name in [
+        "Accept",
+        "Content-Type",
+        "Idempotency-Key",
+        "User-Agent",
+        "X-Custom",
+    ] {
+        assert!(forwardable_request_header(name, ""), "{name}");
+    }
+    assert!(!forwardable_request_header(
+        "X-Custom",
+        "keep-alive, x-custom"
+    ));
+    assert!(!forwardable_request_header(
+        "x-custom",
+        "Keep-Alive,X-Custom"
+    ));
+    assert_eq!(
+        policy::connection_listed(" close , X-Foo,,"),
+        ["close", "x-foo"]
+    );
+}
