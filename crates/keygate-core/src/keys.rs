@@ -513,6 +513,32 @@ mod tests {
         );
     }
 
+    /// Exhaustive, so it runs in the browser too (proptest runs natively only): every position,
+    /// every base62 symbol and a few non-alphabet characters, for keys of each kind.
+    #[test]
+    fn every_single_substitution_of_a_key_is_rejected() {
+        let others = ['-', '_', ' ', '/', '+', '=', '\u{e9}'];
+        for (kind, env, seed) in [
+            (KeyKind::Secret, Environment::Test, 3u8),
+            (KeyKind::Product, Environment::Live, 4),
+        ] {
+            let key = key_from_entropy(kind, env, &[seed; 32]);
+            for position in 0..KEY_LEN {
+                let original = char::from(key.as_bytes()[position]);
+                let replacements = base62::ALPHABET
+                    .iter()
+                    .map(|&b| char::from(b))
+                    .chain(others);
+                for replacement in replacements.filter(|&c| c != original) {
+                    let mut edited: Vec<char> = key.chars().collect();
+                    edited[position] = replacement;
+                    let edited: String = edited.into_iter().collect();
+                    assert!(parse_key(&edited).is_err(), "{position} -> {replacement:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn hash_hex_round_trip_and_strictness() {
         let h = KeyHash::of("sk_test_x");

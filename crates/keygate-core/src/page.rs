@@ -105,6 +105,8 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn params(q: &str) -> Result<PageParams, Error> {
         let pairs = query_pairs(q);
