@@ -1,6 +1,59 @@
-use worker::*;
+//! keygate's Cloudflare Worker: the only crate that touches the runtime. It reads requests,
+//! storage and secrets, hands the facts to `keygate-core` and `keygate-sandbox`, and turns
+//! their answers into responses. Every response carries a fresh `X-Request-Id`.
+
+mod admin;
+mod config;
+mod demo;
+mod edge;
+mod http;
+mod keystore;
+mod lock;
+mod origin;
+mod registry;
+mod sandbox;
+mod settings;
+
+pub use registry::Registry;
+pub use sandbox::SandboxStore;
+
+use http::{error_response, with_request_id};
+use keygate_core::Error;
+use keygate_core::ids::new_request_id;
+use keygate_core::policy;
+use settings::Vars;
+use worker::{Context, Env, Request, Response, event};
 
 #[event(fetch)]
-async fn fetch(_req: Request, _env: Env, _ctx: Context) -> Result<Response> {
-    Response::ok("keygate")
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let request_id = new_request_id();
+    let response = match serve(req, &env, &request_id).await {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status >= 500 {
+                console_log(&request_id, &error);
+            }
+            error_response(&error)
+        }
+    };
+    Ok(with_request_id(response, &request_id))
+}
+
+/// Server-side failures are logged with the request id so support can find them; the log
+/// line carries the status and message only, never credentials.
+fn console_log(request_id: &str, error: &Error) {
+    worker::console_error!("{request_id} {} {}", error.status, error.message);
+}
+
+async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
+    let vars = Vars::from_env(env);
+    let url = req.url().map_err(|_| Error::bad_request("The request URL is invalid."))?;
+    // HTTPS first for every path, admin included: a token sent in clear is already exposed.
+    policy::check_https(url.scheme() == "https", &vars.settings)?;
+    let path = url.path();
+    if path == admin::PREFIX || path.starts_with("/admin/") {
+        admin::handle(req, env, &vars, &url).await
+    } else {
+        edge::handle(req, env, &vars, &url, request_id).await
+    }
 }

@@ -1,0 +1,161 @@
+//! The admin API's HTTP side (SPEC §6): authenticate the caller, map method + path to a
+//! registry command, and relay the Registry's answer. Validation and state changes happen in
+//! the `Registry` Durable Object, on the core's rules.
+
+use crate::edge::CredentialHeaders;
+use crate::http::{json_body, now_seconds};
+use crate::keystore;
+use crate::registry::{self, Command, Envelope, Principal};
+use crate::settings::Vars;
+use keygate_core::credentials::extract_credential;
+use keygate_core::keys::constant_time_eq;
+use keygate_core::page::{PageParams, query_pairs};
+use keygate_core::policy;
+use keygate_core::{Error, FieldError};
+use worker::{Env, Method, Request, Response, Url};
+
+pub const PREFIX: &str = "/admin/v1";
+
+/// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage`.
+async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<Principal, Error> {
+    let headers = CredentialHeaders::read(req)?;
+    let credential =
+        extract_credential(headers.authorization.as_deref(), headers.x_api_key.as_deref())?;
+    if let Some(token) = vars.admin_token.as_deref() {
+        if constant_time_eq(credential.as_bytes(), token.as_bytes()) {
+            return Ok(Principal::Operator);
+        }
+    }
+    let method = req.method().to_string();
+    let facts = headers.facts(url, &method);
+    let credential = policy::authenticate(&facts, &vars.settings).map_err(|error| {
+        if error.status == 401 && !credential.starts_with("sk_") && !credential.starts_with("pk_") {
+            Error::unauthorized(
+                "The admin token is not valid. Send `Authorization: Bearer <ADMIN_TOKEN>`, or a \
+                 secret key with the `keys:manage` scope.",
+            )
+        } else {
+            error
+        }
+    })?;
+    let record = keystore::lookup(env, &credential.hash).await?.ok_or_else(policy::unknown_key)?;
+    let account_id = policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
+    Ok(Principal::Account(account_id))
+}
+
+enum Route<'a> {
+    Accounts,
+    Account(&'a str),
+    Entitlement(&'a str, &'a str),
+    AccountKeys(&'a str),
+    Key(&'a str),
+    KeyRoll(&'a str),
+    KeyLeaked(&'a str),
+    Leaks,
+}
+
+impl<'a> Route<'a> {
+    fn parse(rest: &'a str) -> Option<Self> {
+        let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return None;
+        }
+        Some(match segments.as_slice() {
+            ["accounts"] => Route::Accounts,
+            ["accounts", id] => Route::Account(id),
+            ["accounts", id, "products", product] => Route::Entitlement(id, product),
+            ["accounts", id, "keys"] => Route::AccountKeys(id),
+            ["keys", id] => Route::Key(id),
+            ["keys", id, "roll"] => Route::KeyRoll(id),
+            ["keys", id, "leaked"] => Route::KeyLeaked(id),
+            ["leaks"] => Route::Leaks,
+            _ => return None,
+        })
+    }
+
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::Accounts | Route::AccountKeys(_) => "GET, POST",
+            Route::Account(_) => "GET, PATCH",
+            Route::Entitlement(..) => "GET, PUT, DELETE",
+            Route::Key(_) => "GET, PATCH, DELETE",
+            Route::KeyRoll(_) | Route::KeyLeaked(_) | Route::Leaks => "POST",
+        }
+    }
+}
+
+fn not_found() -> Error {
+    Error::not_found("No such admin endpoint. See the admin API in the README.")
+}
+
+fn page(url: &Url) -> Result<PageParams, Error> {
+    let pairs = query_pairs(url.query().unwrap_or_default());
+    for (name, _) in &pairs {
+        if name != "limit" && name != "starting_after" {
+            return Err(Error::invalid(vec![FieldError::new(
+                name.clone(),
+                "unknown query parameter; use `limit` and `starting_after`",
+            )]));
+        }
+    }
+    PageParams::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+async fn required_body(req: &mut Request) -> Result<serde_json::Value, Error> {
+    json_body(req)
+        .await?
+        .ok_or_else(|| Error::bad_request("A JSON object body is required."))
+}
+
+pub async fn handle(mut req: Request, env: &Env, vars: &Vars, url: &Url) -> Result<Response, Error> {
+    let rest = url.path().strip_prefix(PREFIX).unwrap_or_default();
+    let route = Route::parse(rest).ok_or_else(not_found)?;
+    let method = req.method();
+    let principal = principal(&req, env, vars, url).await?;
+    let id = |s: &str| s.to_string();
+
+    let command = match (&route, method) {
+        (Route::Accounts, Method::Get) => Command::ListAccounts { page: page(url)?.into() },
+        (Route::Accounts, Method::Post) => Command::CreateAccount { body: required_body(&mut req).await? },
+        (Route::Account(a), Method::Get) => Command::GetAccount { account_id: id(a) },
+        (Route::Account(a), Method::Patch) => {
+            Command::UpdateAccount { account_id: id(a), body: required_body(&mut req).await? }
+        }
+        (Route::Entitlement(a, p), Method::Get) => {
+            Command::GetEntitlement { account_id: id(a), product_id: id(p) }
+        }
+        (Route::Entitlement(a, p), Method::Put) => {
+            Command::Entitle { account_id: id(a), product_id: id(p) }
+        }
+        (Route::Entitlement(a, p), Method::Delete) => {
+            Command::Withdraw { account_id: id(a), product_id: id(p) }
+        }
+        (Route::AccountKeys(a), Method::Get) => {
+            Command::ListKeys { account_id: id(a), page: page(url)?.into() }
+        }
+        (Route::AccountKeys(a), Method::Post) => {
+            Command::CreateKey { account_id: id(a), body: required_body(&mut req).await? }
+        }
+        (Route::Key(k), Method::Get) => Command::GetKey { key_id: id(k) },
+        (Route::Key(k), Method::Patch) => {
+            Command::UpdateKey { key_id: id(k), body: required_body(&mut req).await? }
+        }
+        (Route::Key(k), Method::Delete) => Command::DeleteKey { key_id: id(k) },
+        (Route::KeyRoll(k), Method::Post) => {
+            Command::RollKey { key_id: id(k), body: json_body(&mut req).await? }
+        }
+        (Route::KeyLeaked(k), Method::Post) => {
+            Command::LeakKey { key_id: id(k), body: json_body(&mut req).await? }
+        }
+        (Route::Leaks, Method::Post) => Command::LeakReport { body: required_body(&mut req).await? },
+        _ => return Err(Error::method_not_allowed(route.allow())),
+    };
+
+    let reply = registry::call(
+        env,
+        &Envelope { principal, now: now_seconds(), demo_seed: vars.demo_seed, command },
+    )
+    .await?;
+    keystore::apply(reply.edge.clone());
+    Ok(reply.into_response())
+}

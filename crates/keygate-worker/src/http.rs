@@ -1,0 +1,88 @@
+//! Translation between `worker` requests/responses and the core's types. The JSON error body
+//! itself is rendered by `keygate_core::Error::to_json`; this only wraps it in a response.
+
+use keygate_core::Error;
+use worker::{Headers, Request, Response};
+
+/// Admin and sandbox bodies are small JSON documents; anything larger is refused unread.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+pub fn error_response(error: &Error) -> Response {
+    let headers = Headers::new();
+    for (name, value) in error.headers() {
+        let _ = headers.set(name, &value);
+    }
+    Response::from_bytes(error.to_json().into_bytes())
+        .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response()))
+        .with_status(error.status)
+        .with_headers(headers)
+}
+
+/// `Response::empty` cannot fail in practice; this keeps the signature total without a panic.
+fn unreachable_response() -> Response {
+    Response::builder().with_status(500).empty()
+}
+
+pub fn raw_json_response(status: u16, body: Vec<u8>) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", "application/json");
+    Response::builder().with_status(status).with_headers(headers).fixed(body)
+}
+
+/// A header value as text. A value the runtime cannot give as a string is a malformed request.
+pub fn header(req: &Request, name: &str) -> Result<Option<String>, Error> {
+    req.headers().get(name).map_err(|_| {
+        Error::bad_request("A request header could not be read.")
+            .with_field(name, "must be valid header text")
+    })
+}
+
+/// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes. An empty body is `None`.
+pub async fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, Error> {
+    let bytes = bounded_body(req, MAX_JSON_BODY).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Error::bad_request(format!(
+            "The body is not valid JSON (line {}, column {}); send a JSON object.",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+pub async fn bounded_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::payload_too_large(format!("The body is larger than {limit} bytes."));
+    if let Some(length) = header(req, "Content-Length")? {
+        if length.trim().parse::<u64>().map_or(true, |n| n > limit as u64) {
+            return Err(too_large());
+        }
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| Error::bad_request("The request body could not be read."))?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Adds the request id to any response, replacing one an origin might have set.
+pub fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if response.headers_mut().set("X-Request-Id", request_id).is_err() {
+        // Immutable headers (a response passed through from a fetch): copy them.
+        let headers = Headers::new();
+        for (name, value) in response.headers().entries() {
+            let _ = headers.append(&name, &value);
+        }
+        let _ = headers.set("X-Request-Id", request_id);
+        response = response.with_headers(headers);
+    }
+    response
+}
+
+pub fn now_seconds() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}

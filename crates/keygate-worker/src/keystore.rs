@@ -1,0 +1,99 @@
+//! The edge's read path: one KV read per secret-key hash, behind a short in-isolate cache.
+//!
+//! KV holds one denormalised `EdgeRecord` per secret key under `sk:<sha256 hex>`, written
+//! through by the `Registry` Durable Object. This isolate's cache is updated directly by admin
+//! writes that this isolate served, so those take effect here at once; other isolates see a
+//! change within [`CACHE_TTL_MS`] plus KV's own propagation (see docs/storage.md).
+
+use keygate_core::Error;
+use keygate_core::keys::KeyHash;
+use keygate_core::model::EdgeRecord;
+use keygate_core::policy;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use worker::Env;
+
+pub const KV_BINDING: &str = "KEYS";
+/// How long this isolate trusts a record it read from KV.
+pub const CACHE_TTL_MS: u64 = 10_000;
+/// KV's own edge cache for reads; 30 s is the minimum KV accepts.
+pub const KV_CACHE_TTL_S: u64 = 30;
+const CACHE_CAPACITY: usize = 10_000;
+
+pub fn kv_key(hash: &KeyHash) -> String {
+    format!("sk:{}", hash.to_hex())
+}
+
+/// A change the Registry made, handed back so this isolate's cache reflects it at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeUpdate {
+    pub hash: KeyHash,
+    pub record: Option<EdgeRecord>,
+}
+
+struct Entry {
+    record: EdgeRecord,
+    fetched_at_ms: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<HashMap<KeyHash, Entry>> = RefCell::new(HashMap::new());
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// `Ok(None)` for an unknown key; `Err` (503) when KV cannot answer — the caller fails closed.
+pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<EdgeRecord>, Error> {
+    let now = now_ms();
+    let cached = CACHE.with(|cache| {
+        cache
+            .borrow()
+            .get(hash)
+            .filter(|entry| now.saturating_sub(entry.fetched_at_ms) < CACHE_TTL_MS)
+            .map(|entry| entry.record.clone())
+    });
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    let kv = env.kv(KV_BINDING).map_err(|_| policy::store_unavailable())?;
+    let record: Option<EdgeRecord> = kv
+        .get(&kv_key(hash))
+        .cache_ttl(KV_CACHE_TTL_S)
+        .json()
+        .await
+        .map_err(|_| policy::store_unavailable())?;
+    // Unknown keys are not cached: a key created a moment ago must work at once.
+    if let Some(record) = &record {
+        remember(hash.clone(), record.clone(), now);
+    }
+    Ok(record)
+}
+
+fn remember(hash: KeyHash, record: EdgeRecord, now: u64) {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= CACHE_CAPACITY {
+            cache.retain(|_, entry| now.saturating_sub(entry.fetched_at_ms) < CACHE_TTL_MS);
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(hash, Entry { record, fetched_at_ms: now });
+    });
+}
+
+/// Applies the Registry's write-through results to this isolate's cache.
+pub fn apply(updates: Vec<EdgeUpdate>) {
+    let now = now_ms();
+    for update in updates {
+        match update.record {
+            Some(record) => remember(update.hash, record, now),
+            None => CACHE.with(|cache| {
+                cache.borrow_mut().remove(&update.hash);
+            }),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Test keys end here: the request is answered by the compiled-in sandbox, with the account's
+//! sandbox state kept in a `SandboxStore` Durable Object (one per test account). Nothing in
+//! this file can reach the origin.
+
+use crate::http::{MAX_JSON_BODY, bounded_body, header, now_seconds};
+use keygate_core::Error;
+use keygate_core::ids::new_id;
+use keygate_core::policy::Grant;
+use keygate_sandbox::{AccountState, Sandbox, SandboxRequest};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::time::Duration;
+use worker::{
+    DurableObject, Env, Headers, Method, Request, RequestInit, Response, State, Url, durable_object,
+};
+
+pub const DO_BINDING: &str = "SANDBOX";
+const STATE_KEY: &str = "state";
+
+/// One sandbox request as the worker hands it to the account's Durable Object.
+#[derive(Serialize, Deserialize)]
+struct Call {
+    method: String,
+    path: String,
+    query: String,
+    body: String,
+    idempotency_key: Option<String>,
+    scenario: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Answer {
+    status: u16,
+    body: String,
+    headers: Vec<(String, String)>,
+    delay_ms: u32,
+}
+
+fn unavailable() -> Error {
+    Error::unavailable("The sandbox state store is not available. Retry later.")
+}
+
+pub async fn serve(mut req: Request, env: &Env, grant: &Grant, url: &Url) -> Result<Response, Error> {
+    let method = req.method();
+    let body = match method {
+        Method::Get | Method::Head | Method::Options => String::new(),
+        _ => String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY).await?)
+            .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?,
+    };
+    let call = Call {
+        method: method.to_string(),
+        path: url.path().to_string(),
+        query: url.query().unwrap_or_default().to_string(),
+        body,
+        idempotency_key: header(&req, "Idempotency-Key")?,
+        scenario: header(&req, "X-Sandbox-Scenario")?,
+    };
+    let answer = call_store(env, &grant.account_id, &call).await?;
+    if answer.delay_ms > 0 {
+        worker::Delay::from(Duration::from_millis(u64::from(answer.delay_ms))).await;
+    }
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", "application/json");
+    for (name, value) in &answer.headers {
+        let _ = headers.set(name, value);
+    }
+    let _ = headers.set("X-Sandbox", "true");
+    Ok(Response::builder()
+        .with_status(answer.status)
+        .with_headers(headers)
+        .fixed(answer.body.into_bytes()))
+}
+
+async fn call_store(env: &Env, account_id: &str, call: &Call) -> Result<Answer, Error> {
+    let body = serde_json::to_string(call).map_err(|_| Error::internal())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let request = Request::new_with_init("https://sandbox.internal/", &init).map_err(|_| Error::internal())?;
+    let stub = env
+        .durable_object(DO_BINDING)
+        .and_then(|ns| ns.get_by_name(account_id))
+        .map_err(|_| unavailable())?;
+    let mut response = stub.fetch_with_request(request).await.map_err(|_| unavailable())?;
+    response.json::<Answer>().await.map_err(|_| unavailable())
+}
+
+/// The per-account sandbox state. Requests are applied one at a time in memory (the sandbox is
+/// synchronous), then persisted before answering.
+#[durable_object]
+pub struct SandboxStore {
+    state: State,
+    account_state: RefCell<Option<AccountState>>,
+}
+
+impl DurableObject for SandboxStore {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state, account_state: RefCell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let call: Call = req.json().await?;
+        let answer = match self.run(&call).await {
+            Ok(answer) => answer,
+            Err(error) => Answer {
+                status: error.status,
+                body: error.to_json(),
+                headers: error.headers().into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+                delay_ms: 0,
+            },
+        };
+        Response::from_json(&answer)
+    }
+}
+
+impl SandboxStore {
+    async fn run(&self, call: &Call) -> Result<Answer, Error> {
+        let sandbox = Sandbox::embedded()?;
+        if self.account_state.borrow().is_none() {
+            let stored: Option<String> =
+                self.state.storage().get(STATE_KEY).await.map_err(|_| unavailable())?;
+            let loaded = match stored {
+                Some(text) => serde_json::from_str(&text).map_err(|_| Error::internal())?,
+                None => AccountState::default(),
+            };
+            // Another request may have loaded it while we awaited; keep the first.
+            self.account_state.borrow_mut().get_or_insert(loaded);
+        }
+        let request = SandboxRequest {
+            method: &call.method,
+            path: &call.path,
+            query: &call.query,
+            body: call.body.as_bytes(),
+            idempotency_key: call.idempotency_key.as_deref(),
+            scenario: call.scenario.as_deref(),
+        };
+        let mut ids = |prefix: &str| {
+            new_id(prefix).unwrap_or_else(|_| format!("{prefix}{}", worker::Date::now().as_millis()))
+        };
+        let (response, snapshot) = {
+            let mut guard = self.account_state.borrow_mut();
+            let state = guard.get_or_insert_with(AccountState::default);
+            let response = sandbox.handle(&request, state, now_seconds(), &mut ids);
+            let snapshot = if response.state_changed {
+                Some(serde_json::to_string(state).map_err(|_| Error::internal())?)
+            } else {
+                None
+            };
+            (response, snapshot)
+        };
+        if let Some(snapshot) = snapshot {
+            if self.state.storage().put(STATE_KEY, snapshot).await.is_err() {
+                // Memory must not run ahead of storage: reload from what was persisted.
+                *self.account_state.borrow_mut() = None;
+                return Err(unavailable());
+            }
+        }
+        Ok(Answer {
+            status: response.status,
+            body: response.body,
+            headers: response.headers,
+            delay_ms: response.delay_ms,
+        })
+    }
+}
