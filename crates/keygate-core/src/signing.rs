@@ -75,14 +75,12 @@ fn mac(secret: &[u8], canonical: &str) -> HmacSha256 {
 
 /// Lowercase hex HMAC-SHA256 of the canonical string.
 pub fn sign(secret: &[u8], fields: &SignedFields<'_>) -> String {
-    let tag = mac(secret, &canonical_string(fields))
+    let tag: [u8; 32] = mac(secret, &canonical_string(fields))
         .finalize()
-        .into_bytes();
-    let mut out = String::with_capacity(64);
-    for byte in tag {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+        .into_bytes()
+        .into();
+    // Same lowercase-hex encoding as a key hash.
+    crate::keys::KeyHash::from_bytes(tag).to_hex()
 }
 
 /// The headers to add to a request forwarded to the origin, in a fixed order:

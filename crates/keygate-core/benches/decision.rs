@@ -1,0 +1,197 @@
+//! The per-request cost of the edge decision, without I/O: what every API call pays at the
+//! edge before the sandbox or the origin sees it. Numbers and machine: `docs/performance.md`.
+//!
+//! `cargo bench -p keygate-core --bench decision`
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use criterion::{Criterion, criterion_group};
+    use keygate_core::keys::{IssuedKey, key_from_entropy};
+    use keygate_core::policy::{RequestFacts, Settings, authenticate, authorize};
+    use keygate_core::signing::origin_headers;
+    use keygate_core::{
+        Account, AccountStatus, Agreement, ApiKey, EdgeRecord, Environment, GatewayConfig, KeyHash,
+        KeyKind, KeyStatus, ProductKeyRef, parse_key,
+    };
+    use std::hint::black_box;
+
+    /// Shaped like the shipped configuration: three products, fifteen routes, the matching
+    /// route near the end of the table.
+    const CONFIG: &str = r#"{
+      "products": [
+        {"id": "bank_data", "name": "Bank data", "prefixes": ["/v1/owners", "/v1/accounts", "/v1/transactions"]},
+        {"id": "payments", "name": "Payments", "prefixes": ["/v1/statements", "/v1/payment_orders"]},
+        {"id": "insurance", "name": "Insurance", "prefixes": ["/v1/insurance_products", "/v1/quotes", "/v1/policies"]}
+      ],
+      "routes": [
+        {"method": "GET", "path": "/v1/owners/*/accounts", "scope": "accounts:read"},
+        {"method": "GET", "path": "/v1/owners*", "scope": "owners:read"},
+        {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read"},
+        {"method": "GET", "path": "/v1/accounts*", "scope": "accounts:read"},
+        {"method": "GET", "path": "/v1/transactions*", "scope": "transactions:read"},
+        {"method": "GET", "path": "/v1/statements*", "scope": "statements:read"},
+        {"method": "GET", "path": "/v1/payment_orders*", "scope": "payment_orders:read"},
+        {"method": "POST", "path": "/v1/payment_orders", "scope": "payment_orders:write"},
+        {"method": "GET", "path": "/v1/insurance_products*", "scope": "insurance_products:read"},
+        {"method": "GET", "path": "/v1/quotes*", "scope": "quotes:read"},
+        {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write"},
+        {"method": "GET", "path": "/v1/policies*", "scope": "policies:read"},
+        {"method": "POST", "path": "/v1/policies", "scope": "policies:write"},
+        {"method": "GET", "path": "/v1/sandbox/scenarios", "scope": "sandbox:read", "environments": ["test"]},
+        {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "environments": ["test"]}
+      ]
+    }"#;
+
+    struct Fixture {
+        config: GatewayConfig,
+        secret: IssuedKey,
+        product_key: String,
+        record: EdgeRecord,
+        record_json: String,
+    }
+
+    fn fixture() -> Fixture {
+        let secret = IssuedKey::from_entropy(KeyKind::Secret, Environment::Live, &[7; 32]);
+        let product_key = key_from_entropy(KeyKind::Product, Environment::Live, &[8; 32]);
+        // 20 account CIDRs; the client matches only the last, so every entry is tried.
+        let account_ips: Vec<String> = (0..19)
+            .map(|i| format!("10.{i}.0.0/16"))
+            .chain(["203.0.113.0/24".to_string()])
+            .collect();
+        let account = Account {
+            id: "acct_bench".into(),
+            name: "Bench".into(),
+            agreement: Agreement::Production,
+            status: AccountStatus::Active,
+            allowed_ips: account_ips,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let key = ApiKey {
+            id: "key_bench".into(),
+            account_id: "acct_bench".into(),
+            name: "bench".into(),
+            environment: Environment::Live,
+            status: KeyStatus::Active,
+            scopes: vec![
+                "owners:read".into(),
+                "accounts:read".into(),
+                "statements:read".into(),
+                "payment_orders:*".into(),
+                "transactions:read".into(),
+            ],
+            allowed_ips: vec!["203.0.113.0/28".into(), "2001:db8::/32".into()],
+            products: vec!["payments".into(), "bank_data".into()],
+            created_at: 0,
+            updated_at: 0,
+            expires_at: Some(i64::MAX),
+            leaked_at: None,
+            revoke_at: None,
+            rolled_to: None,
+            start: secret.start.clone(),
+            end: secret.end.clone(),
+        };
+        let product_keys = ["insurance", "payments", "bank_data"]
+            .iter()
+            .enumerate()
+            .flat_map(|(i, product)| {
+                let test = key_from_entropy(KeyKind::Product, Environment::Test, &[i as u8; 32]);
+                let live = if *product == "bank_data" {
+                    product_key.clone()
+                } else {
+                    key_from_entropy(KeyKind::Product, Environment::Live, &[i as u8; 32])
+                };
+                [(Environment::Test, test), (Environment::Live, live)].map(|(environment, k)| {
+                    ProductKeyRef {
+                        product_id: product.to_string(),
+                        environment,
+                        hash: KeyHash::of(&k),
+                    }
+                })
+            })
+            .collect();
+        let record = EdgeRecord {
+            key,
+            account,
+            product_keys,
+        };
+        let record_json = serde_json::to_string(&record).unwrap();
+        Fixture {
+            config: GatewayConfig::from_json(CONFIG).unwrap(),
+            secret,
+            product_key,
+            record,
+            record_json,
+        }
+    }
+
+    fn bench(c: &mut Criterion) {
+        let f = fixture();
+        let settings = Settings::default();
+        let bearer = format!("Bearer {}", f.secret.text);
+        let facts = RequestFacts {
+            https: true,
+            method: "GET",
+            path: "/v1/accounts/acc_123/transactions",
+            authorization: Some(&bearer),
+            x_api_key: None,
+            x_product_key: Some(&f.product_key),
+            cf_connecting_ip: Some("203.0.113.9"),
+        };
+        // The benchmark is only meaningful if the decision is a grant.
+        let grant = authorize(&facts, &f.record, &f.config, &settings, 1).unwrap();
+        assert_eq!(grant.product.as_deref(), Some("bank_data"));
+
+        c.bench_function("parse_key + sha256", |b| {
+            b.iter(|| parse_key(black_box(&f.secret.text)).map(|k| k.hash()))
+        });
+        c.bench_function("authenticate (steps 2-4)", |b| {
+            b.iter(|| authenticate(black_box(&facts), &settings))
+        });
+        c.bench_function("decode EdgeRecord JSON", |b| {
+            b.iter(|| serde_json::from_str::<EdgeRecord>(black_box(&f.record_json)))
+        });
+        c.bench_function("authorize (steps 6-9, 20 CIDRs)", |b| {
+            b.iter(|| authorize(black_box(&facts), &f.record, &f.config, &settings, 1))
+        });
+        c.bench_function("full decision (authenticate + decode + authorize)", |b| {
+            b.iter(|| {
+                let credential = authenticate(black_box(&facts), &settings).unwrap();
+                let record: EdgeRecord = serde_json::from_str(black_box(&f.record_json)).unwrap();
+                black_box(credential.hash);
+                authorize(&facts, &record, &f.config, &settings, 1)
+            })
+        });
+        c.bench_function("origin_headers (HMAC-SHA256)", |b| {
+            b.iter(|| {
+                origin_headers(
+                    b"signing secret",
+                    black_box(&grant),
+                    "req_0123456789abcdefghijklmn",
+                    1,
+                    "GET",
+                    facts.path,
+                )
+            })
+        });
+        c.bench_function("GatewayConfig::from_json (once per isolate)", |b| {
+            b.iter(|| GatewayConfig::from_json(black_box(CONFIG)))
+        });
+    }
+
+    criterion_group!(benches, bench);
+
+    pub fn main() {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    native::main();
+}
+
+// The wasm test build compiles every target; there is nothing to measure there.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
