@@ -1,8 +1,11 @@
 //! Routing and the REST semantics of the sandbox.
 
 use crate::data::{Collection, MagicValue, Scenario};
-use crate::rules::{BASE_FIELDS, Record, Resolver, Validator, display, get_path};
-use crate::state::{AccountState, IdempotencyRecord, MAX_CREATED_OBJECTS, MAX_IDEMPOTENCY_KEYS};
+use crate::rules::{BASE_FIELDS, Record, Resolver, Validator, display, get_path, shown};
+use crate::state::{
+    AccountState, IdempotencyRecord, MAX_CREATED_OBJECTS, MAX_IDEMPOTENCY_KEYS, MAX_STATE_BYTES,
+    json_size,
+};
 use crate::{
     MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH, SCENARIO_HEADER, Sandbox, SandboxRequest,
     SandboxResponse, date,
@@ -54,12 +57,20 @@ fn id_of(record: &Record) -> &str {
     record.get("id").and_then(Value::as_str).unwrap_or_default()
 }
 
-/// At most 80 characters of a request-supplied string, for messages.
-fn shown(text: &str) -> Cow<'_, str> {
-    match text.char_indices().nth(80) {
-        None => Cow::Borrowed(text),
-        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+/// Most `errors` entries in one answer; a body or query with more faults gets the first ones
+/// and a last entry saying there are more.
+const MAX_ERRORS: usize = 50;
+
+fn capped(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    if errors.len() > MAX_ERRORS {
+        let more = errors.len() - MAX_ERRORS;
+        errors.truncate(MAX_ERRORS);
+        errors.push(FieldError::new(
+            "(more)",
+            format!("{more} more errors not shown; fix these first"),
+        ));
     }
+    errors
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
@@ -380,7 +391,7 @@ impl Sandbox {
             }
         }
         if !errors.is_empty() {
-            return Err(Error::invalid(errors));
+            return Err(Error::invalid(capped(errors)));
         }
         let params = PageParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let items: Vec<Cow<Record>> = self
@@ -481,7 +492,7 @@ impl Sandbox {
             }
         }
         if !errors.is_empty() {
-            return Err(Error::invalid(errors));
+            return Err(Error::invalid(capped(errors)));
         }
         let mut obj = validator.with_defaults(&write.fields, &body, &body)?;
 
@@ -550,7 +561,9 @@ impl Sandbox {
                 );
                 let mut response = SandboxResponse::from_error(&error);
                 if let Some(key) = key {
-                    remember(state, key, fingerprint, now, &response);
+                    let record = idempotency_record(key, fingerprint, now, &response);
+                    check_budget(state, json_size(&record) + 2)?;
+                    remember(state, record, now);
                     response.state_changed = true;
                 }
                 return Ok(response);
@@ -589,6 +602,18 @@ impl Sandbox {
         let rendered = to_json(&Ordered(&obj))?;
         let mut response = SandboxResponse::json(201, rendered);
         response.state_changed = true;
+        let record = key.map(|key| idempotency_record(key, fingerprint, now, &response));
+        // What the state grows by: the object, the updates (with their collection and id, as
+        // they may be new entries), the idempotency record, and separators.
+        let growth = json_size(&obj)
+            + changes
+                .iter()
+                .map(|(c, id, patch)| json_size(patch) + c.len() + id.len() + 12)
+                .sum::<usize>()
+            + record.as_ref().map_or(0, json_size)
+            + coll.name.len()
+            + 12;
+        check_budget(state, growth)?;
         state
             .created
             .entry(coll.name.clone())
@@ -597,8 +622,8 @@ impl Sandbox {
         for (target, id, patch) in changes {
             apply_update(state, &target, &id, patch);
         }
-        if let Some(key) = key {
-            remember(state, key, fingerprint, now, &response);
+        if let Some(record) = record {
+            remember(state, record, now);
         }
         Ok(response)
     }
@@ -635,21 +660,35 @@ fn apply_update(state: &mut AccountState, collection: &str, id: &str, patch: Rec
         .extend(patch);
 }
 
-fn remember(
-    state: &mut AccountState,
+fn idempotency_record(
     key: &str,
     fingerprint: String,
     now: i64,
     response: &SandboxResponse,
-) {
-    state.prune_idempotency(now);
-    state.idempotency.push(IdempotencyRecord {
+) -> IdempotencyRecord {
+    IdempotencyRecord {
         key: key.to_string(),
         fingerprint,
         at: now,
         status: response.status,
         body: response.body.clone(),
-    });
+    }
+}
+
+fn remember(state: &mut AccountState, record: IdempotencyRecord, now: i64) {
+    state.prune_idempotency(now);
+    state.idempotency.push(record);
+}
+
+/// Refuses a write that would make the serialised state larger than [`MAX_STATE_BYTES`].
+fn check_budget(state: &AccountState, growth: usize) -> Result<(), Error> {
+    if state.serialized_size() + growth > MAX_STATE_BYTES {
+        return Err(Error::conflict(format!(
+            "This test account's sandbox state is at its size limit ({} KiB). POST /v1/sandbox/reset to clear it, then retry.",
+            MAX_STATE_BYTES / 1024
+        )));
+    }
+    Ok(())
 }
 
 fn reset(state: &mut AccountState) -> SandboxResponse {

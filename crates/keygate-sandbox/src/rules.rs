@@ -380,6 +380,14 @@ fn type_matches(ty: FieldType, v: &Value) -> bool {
     }
 }
 
+/// At most 80 characters of a request-supplied string, for messages.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(80) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+    }
+}
+
 pub fn join(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_string()
@@ -437,7 +445,7 @@ impl Validator<'_> {
             if rules.contains(key) {
                 continue;
             }
-            let full = join(path, key);
+            let full = shown(&join(path, key)).into_owned();
             if path.is_empty() && server_fields.contains(&key.as_str()) {
                 errors.push(FieldError::new(full, "is set by the server; leave it out"));
             } else {

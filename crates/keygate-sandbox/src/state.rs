@@ -15,6 +15,9 @@ pub const MAX_CREATED_OBJECTS: usize = 500;
 pub const MAX_IDEMPOTENCY_KEYS: usize = 500;
 /// How long an `Idempotency-Key` is remembered: 24 hours.
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
+/// Most bytes the serialised state may take (`serde_json::to_string(&state)`), whatever the
+/// counts: a write that would pass it is refused with 409 until `POST /v1/sandbox/reset`.
+pub const MAX_STATE_BYTES: usize = 1024 * 1024;
 
 /// The sandbox state of one test account. `Default` is the empty state (nothing created).
 /// Serialised with serde; unknown fields are ignored and missing ones default, so a state blob
@@ -62,6 +65,11 @@ impl AccountState {
         self.idempotency.len()
     }
 
+    /// The length of `serde_json::to_string(self)`, without building the string.
+    pub fn serialized_size(&self) -> usize {
+        json_size(self)
+    }
+
     pub(crate) fn live_idempotency_count(&self, now: i64) -> usize {
         self.idempotency
             .iter()
@@ -81,4 +89,22 @@ impl AccountState {
             .iter()
             .find(|r| r.key == key && now.saturating_sub(r.at) < IDEMPOTENCY_TTL_SECONDS)
     }
+}
+
+/// The length of the compact JSON of `value`, counted without allocating it.
+pub(crate) fn json_size<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Serialising maps, strings and numbers into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }

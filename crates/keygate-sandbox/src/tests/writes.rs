@@ -860,3 +860,96 @@ fn colliding_ids_from_the_generator_are_skipped() {
     assert_eq!(response.status, 500);
     assert_eq!(state.created_count(), 1);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn the_state_blob_never_passes_its_byte_budget() {
+    // The largest objects the rules allow: four-byte characters in every long string, each
+    // request with a 255-character key (so its response is stored twice).
+    let wide = |n: usize| "𝔸".repeat(n);
+    let body = json!({
+        "product_id": product("Motor")["id"],
+        "coverage": "comprehensive",
+        "holder": {"name": wide(140), "email": format!("{}@{}.de", "a".repeat(64), wide(180)), "date_of_birth": "1980-02-02"},
+        "risk": {"vehicle_make": wide(40), "vehicle_model": wide(60), "first_registration_year": 2020,
+            "annual_mileage_km": 12000, "driver_date_of_birth": "1980-02-02", "no_claims_years": 3},
+    });
+    let mut client = Client::new();
+    let mut created = 0;
+    let refused = loop {
+        let key = format!("{created:0>255}");
+        let response = client.send_raw(
+            "POST",
+            "/v1/quotes",
+            body.to_string().as_bytes(),
+            Some(&key),
+            None,
+        );
+        if response.status != 201 {
+            break response;
+        }
+        created += 1;
+        assert!(
+            created < crate::MAX_CREATED_OBJECTS,
+            "the byte budget binds first for such objects"
+        );
+    };
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        json(&refused)["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/sandbox/reset")
+    );
+    let blob = serde_json::to_string(&client.state).unwrap();
+    assert_eq!(client.state.serialized_size(), blob.len());
+    assert!(blob.len() <= crate::MAX_STATE_BYTES, "{} bytes", blob.len());
+    assert!(
+        blob.len() > crate::MAX_STATE_BYTES - 12 * 1024,
+        "the budget is used, not wasted: {} bytes",
+        blob.len()
+    );
+    assert!(created > 100, "{created}");
+    // Replays still work at the limit; a reset frees it.
+    let replay = client.send(
+        "POST",
+        "/v1/quotes",
+        body.to_string().as_bytes(),
+        Some(&format!("{:0>255}", 0)),
+        None,
+    );
+    assert_eq!(replay.header("Idempotent-Replayed"), Some("true"));
+    client.send("POST", "/v1/sandbox/reset", b"", None, None);
+    assert_eq!(client.post("/v1/quotes", &body).0, 201);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn error_lists_are_capped_and_echoes_are_short() {
+    let mut client = Client::new();
+    let mut body = travel_quote("IT");
+    for n in 0..200 {
+        body[format!("extra_{n}")] = json!(n);
+    }
+    body["k".repeat(500)] = json!(1);
+    let (status, error) = client.post("/v1/quotes", &body);
+    assert_eq!(status, 400);
+    let fields = error_fields(&error);
+    assert_eq!(fields.len(), 51);
+    assert_eq!(fields.last().map(String::as_str), Some("(more)"));
+    assert!(error_for(&error, "(more)").starts_with("151 more errors"));
+    assert!(
+        fields.iter().all(|f| f.chars().count() <= 81),
+        "long names are cut"
+    );
+
+    let query: Vec<String> = (0..120).map(|n| format!("f{n}=1")).collect();
+    let (status, error) = client.get(&format!("/v1/owners?{}", query.join("&")));
+    assert_eq!(status, 400);
+    assert_eq!(error_fields(&error).len(), 51);
+
+    let long_id = "x".repeat(2_000);
+    let (status, error) = client.get(&format!("/v1/accounts/{long_id}"));
+    assert_eq!(status, 404);
+    assert!(error["message"].as_str().unwrap().len() < 300);
+}
