@@ -514,9 +514,10 @@ mod tests {
     }
 
     /// Exhaustive, so it runs in the browser too (proptest runs natively only): every position,
-    /// every base62 symbol and a few non-alphabet characters, for keys of each kind.
+    /// every base62 symbol and a few non-alphabet characters, and every adjacent transposition,
+    /// for keys of each kind.
     #[test]
-    fn every_single_substitution_of_a_key_is_rejected() {
+    fn every_single_substitution_or_adjacent_swap_is_rejected() {
         let others = ['-', '_', ' ', '/', '+', '=', '\u{e9}'];
         for (kind, env, seed) in [
             (KeyKind::Secret, Environment::Test, 3u8),
@@ -534,6 +535,14 @@ mod tests {
                     edited[position] = replacement;
                     let edited: String = edited.into_iter().collect();
                     assert!(parse_key(&edited).is_err(), "{position} -> {replacement:?}");
+                }
+                if position + 1 < KEY_LEN
+                    && key.as_bytes()[position] != key.as_bytes()[position + 1]
+                {
+                    let mut swapped = key.clone().into_bytes();
+                    swapped.swap(position, position + 1);
+                    let swapped = String::from_utf8(swapped).unwrap();
+                    assert!(parse_key(&swapped).is_err(), "swap at {position}");
                 }
             }
         }

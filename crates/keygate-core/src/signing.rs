@@ -186,7 +186,11 @@ pub fn verify(
     let Ok(timestamp) = timestamp.parse::<i64>() else {
         return false;
     };
-    if now.abs_diff(timestamp) > max_age_seconds.unsigned_abs() {
+    // A negative window accepts nothing rather than being read as its absolute value.
+    let Ok(max_age) = u64::try_from(max_age_seconds) else {
+        return false;
+    };
+    if now.abs_diff(timestamp) > max_age {
         return false;
     }
     let Some(tag) = decode_hex_32(signature) else {
@@ -412,6 +416,8 @@ mod tests {
         assert!(!verify(SECRET, &ok, "GET", "/v1/y", NOW, 300));
         assert!(!verify(SECRET, &ok, "GET", "/v1/x", NOW + 301, 300));
         assert!(!verify(SECRET, &ok, "GET", "/v1/x", NOW - 301, 300));
+        assert!(!verify(SECRET, &ok, "GET", "/v1/x", NOW, -1));
+        assert!(verify(SECRET, &ok, "GET", "/v1/x", NOW, 0));
         for field in 0..7 {
             let mut fields = [
                 ok.account,
