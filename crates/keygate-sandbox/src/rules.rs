@@ -222,6 +222,10 @@ pub struct WriteSpec {
     pub updates: Vec<Update>,
 }
 
+/// Largest day offset from today a rule or expression may use (about 10,000 years), so date
+/// arithmetic stays far from integer limits.
+pub const MAX_DAY_OFFSET: i64 = 3_660_000;
+
 /// Fields every created object gets from the server.
 pub const BASE_FIELDS: [&str; 4] = ["id", "object", "livemode", "created"];
 
@@ -294,6 +298,16 @@ fn check_rule(
     {
         return Err(format!("{here}: min_length is above max_length"));
     }
+    let offsets = [rule.min_days_from_today, rule.max_days_from_today];
+    if offsets
+        .iter()
+        .flatten()
+        .any(|days| days.unsigned_abs() > MAX_DAY_OFFSET.unsigned_abs())
+    {
+        return Err(format!(
+            "{here}: *_days_from_today must be within ±{MAX_DAY_OFFSET} days"
+        ));
+    }
     if let (Some(min), Some(max)) = (rule.min_days_from_today, rule.max_days_from_today)
         && min > max
     {
@@ -357,9 +371,9 @@ pub fn check_via(via: &str, vias: &[&str], here: &str) -> Result<(), String> {
 pub fn check_expr(expr: &Expr, vias: &[&str], here: &str) -> Result<(), String> {
     match expr {
         Expr::Const(_) | Expr::Field(_) => Ok(()),
-        Expr::Today(n) if n.abs() > 3_660_000 => {
-            Err(format!("{here}: `today` offset out of range"))
-        }
+        Expr::Today(n) if n.unsigned_abs() > MAX_DAY_OFFSET.unsigned_abs() => Err(format!(
+            "{here}: `today` must be within ±{MAX_DAY_OFFSET} days"
+        )),
         Expr::Today(_) => Ok(()),
         Expr::Ref(r) => check_via(&r.via, vias, here),
         Expr::Lookup(l) => check_via(&l.via, vias, here),

@@ -558,6 +558,21 @@ fn integrity_checks_catch_broken_manifests() {
         }),
         &["statements.json", "not used"],
     );
+    expect_error(
+        broken("collections.json", |m| {
+            let i = collection(m, "payment_orders");
+            m["collections"][i]["write"]["fields"]["requested_execution_date"]["min_days_from_today"] =
+                json!(i64::MIN);
+        }),
+        &["requested_execution_date", "days_from_today"],
+    );
+    expect_error(
+        broken("collections.json", |m| {
+            let i = collection(m, "quotes");
+            m["collections"][i]["write"]["set"]["valid_until"] = json!({"today": i64::MAX});
+        }),
+        &["valid_until", "today"],
+    );
     let mut files = files();
     files.retain(|(n, _)| n != "policies.json");
     expect_error(load(&files).unwrap_err(), &["policies.json", "missing"]);

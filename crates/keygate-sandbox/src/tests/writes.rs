@@ -953,3 +953,31 @@ fn error_lists_are_capped_and_echoes_are_short() {
     assert_eq!(status, 404);
     assert!(error["message"].as_str().unwrap().len() < 300);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn extreme_clocks_never_panic() {
+    for now in [i64::MIN, -1, 0, 253_402_300_799, i64::MAX] {
+        let mut client = Client::new();
+        client.now = now;
+        let quote = client.send(
+            "POST",
+            "/v1/quotes",
+            travel_quote("IT").to_string().as_bytes(),
+            Some("k"),
+            None,
+        );
+        let id = json(&quote)["id"].as_str().unwrap_or("qt_none").to_string();
+        let policy = json!({"quote_id": id}).to_string();
+        client.send("POST", "/v1/policies", policy.as_bytes(), None, None);
+        client.send(
+            "POST",
+            "/v1/payment_orders",
+            order(100).to_string().as_bytes(),
+            Some("k2"),
+            None,
+        );
+        client.send("GET", "/v1/quotes?limit=100", b"", None, None);
+        client.send("POST", "/v1/sandbox/reset", b"", None, None);
+    }
+}
