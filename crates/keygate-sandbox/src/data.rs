@@ -266,7 +266,8 @@ pub fn load(files: &[(&str, &str)]) -> Result<Loaded, String> {
                 .any(|(child, _)| *child == c)
             {
                 return Err(format!(
-                    "{at}: two references to `{target_name}`; the nested list /v1/{target_name}/{{id}}/{} would be ambiguous",
+                    "{at}: two references to `{target_name}`; the nested list \
+                    /v1/{target_name}/{{id}}/{} would be ambiguous",
                     def.name
                 ));
             }
@@ -285,7 +286,8 @@ pub fn load(files: &[(&str, &str)]) -> Result<Loaded, String> {
                 || field == "starting_after"
             {
                 return Err(format!(
-                    "{at}: `{field}` cannot be a filter (top-level fields only, not limit/starting_after)"
+                    "{at}: `{field}` cannot be a filter (top-level fields only, not \
+                    limit/starting_after)"
                 ));
             }
             let written = def
@@ -344,7 +346,8 @@ fn parse_records(
             Some(Value::String(id)) if id.starts_with(&def.id_prefix) && is_id(id) => id.clone(),
             _ => {
                 return Err(format!(
-                    "{}: element {n}: `id` must be a string starting with `{}` of at most 64 letters, digits and `_`",
+                    "{}: element {n}: `id` must be a string starting with `{}` of at most 64 \
+                    letters, digits and `_`",
                     def.file, def.id_prefix
                 ));
             }

@@ -130,11 +130,16 @@ impl Sandbox {
                 None => {
                     let names: Vec<&str> = self.scenarios.iter().map(|s| s.name.as_str()).collect();
                     let error = Error::bad_request(format!(
-                        "Unknown {SCENARIO_HEADER}; leave the header out or use one of the values in errors."
+                        "Unknown {SCENARIO_HEADER}; leave the header out or use one of the \
+                        values in errors."
                     ))
                     .with_field(
                         SCENARIO_HEADER,
-                        format!("unknown scenario `{}`; valid scenarios: {}", shown(name), names.join(", ")),
+                        format!(
+                            "unknown scenario `{}`; valid scenarios: {}",
+                            shown(name),
+                            names.join(", ")
+                        ),
                     );
                     return SandboxResponse::from_error(&error);
                 }
@@ -179,7 +184,8 @@ impl Sandbox {
 
     fn unknown_route(&self, path: &str) -> Error {
         Error::not_found(format!(
-            "No sandbox route for {}. Collections are at /v1/{{collection}}; see GET /v1/sandbox/scenarios for the test tools.",
+            "No sandbox route for {}. Collections are at /v1/{{collection}}; see GET \
+            /v1/sandbox/scenarios for the test tools.",
             shown(path)
         ))
     }
@@ -210,7 +216,8 @@ impl Sandbox {
             ["sandbox", "scenarios"] => Ok(Route::Scenarios),
             ["sandbox", "reset"] => Ok(Route::Reset),
             ["sandbox", ..] => Err(Error::not_found(
-                "Unknown sandbox endpoint; there are GET /v1/sandbox/scenarios and POST /v1/sandbox/reset.",
+                "Unknown sandbox endpoint; there are GET /v1/sandbox/scenarios and POST \
+                /v1/sandbox/reset.",
             )),
             [name] => Ok(Route::List(self.find(name)?)),
             [name, id] => Ok(Route::Item(self.find(name)?, id)),
@@ -372,10 +379,14 @@ impl Sandbox {
                 errors.push(FieldError::new(
                     shown(name),
                     if coll.filterable.is_empty() {
-                        format!("unknown query parameter; {} take only limit and starting_after", coll.name)
+                        format!(
+                            "unknown query parameter; {} take only limit and starting_after",
+                            coll.name
+                        )
                     } else {
                         format!(
-                            "unknown query parameter; {} can be filtered by: {} (and paged with limit, starting_after)",
+                            "unknown query parameter; {} can be filtered by: {} (and paged with \
+                            limit, starting_after)",
                             coll.name,
                             coll.filterable.join(", ")
                         )
@@ -426,7 +437,8 @@ impl Sandbox {
         let write = coll.write.as_ref().ok_or_else(Error::internal)?;
         if req.body.len() > MAX_BODY_BYTES {
             return Err(Error::payload_too_large(format!(
-                "The request body is over {MAX_BODY_BYTES} bytes (64 KiB); send a smaller JSON object."
+                "The request body is over {MAX_BODY_BYTES} bytes (64 KiB); send a smaller JSON \
+                object."
             )));
         }
         let key = req.idempotency_key.map(check_idempotency_key).transpose()?;
@@ -443,20 +455,21 @@ impl Sandbox {
                 return Ok(response);
             }
             return Err(Error::conflict(
-                "This Idempotency-Key was used in the last 24 hours for a different request (another path or body). \
-                 Send a new key for a new request.",
+                "This Idempotency-Key was used in the last 24 hours for a different request \
+                 (another path or body). Send a new key for a new request.",
             ));
         }
         if state.created_count() >= MAX_CREATED_OBJECTS {
             return Err(Error::conflict(format!(
-                "This test account's sandbox already holds {MAX_CREATED_OBJECTS} created objects, the most it keeps. \
-                 POST /v1/sandbox/reset to delete them, then retry."
+                "This test account's sandbox already holds {MAX_CREATED_OBJECTS} created \
+                 objects, the most it keeps. POST /v1/sandbox/reset to delete them, then retry."
             )));
         }
         if key.is_some() && state.live_idempotency_count(now) >= MAX_IDEMPOTENCY_KEYS {
             return Err(Error::conflict(format!(
-                "This test account's sandbox already remembers {MAX_IDEMPOTENCY_KEYS} idempotency keys of the last 24 hours, \
-                 the most it keeps. POST /v1/sandbox/reset to clear them, or retry without a new key later."
+                "This test account's sandbox already remembers {MAX_IDEMPOTENCY_KEYS} \
+                 idempotency keys of the last 24 hours, the most it keeps. POST \
+                 /v1/sandbox/reset to clear them, or retry without a new key later."
             )));
         }
 
@@ -521,7 +534,8 @@ impl Sandbox {
         }
         if !conflicts.is_empty() {
             let mut error = Error::conflict(
-                "The request conflicts with the current state of the objects it references; see errors.",
+                "The request conflicts with the current state of the objects it references; see \
+                errors.",
             );
             error.errors = conflicts;
             return Err(error);
@@ -555,7 +569,8 @@ impl Sandbox {
                 let error = Error::new(reject.status, reject.message.clone()).with_field(
                     magic.field.as_str(),
                     format!(
-                        "{} is a sandbox magic value that is always refused; see GET /v1/sandbox/scenarios",
+                        "{} is a sandbox magic value that is always refused; see GET \
+                        /v1/sandbox/scenarios",
                         display(&magic.equals)
                     ),
                 );
@@ -684,7 +699,8 @@ fn remember(state: &mut AccountState, record: IdempotencyRecord, now: i64) {
 fn check_budget(state: &AccountState, growth: usize) -> Result<(), Error> {
     if state.serialized_size() + growth > MAX_STATE_BYTES {
         return Err(Error::conflict(format!(
-            "This test account's sandbox state is at its size limit ({} KiB). POST /v1/sandbox/reset to clear it, then retry.",
+            "This test account's sandbox state is at its size limit ({} KiB). POST \
+            /v1/sandbox/reset to clear it, then retry.",
             MAX_STATE_BYTES / 1024
         )));
     }

@@ -631,7 +631,8 @@ impl Validator<'_> {
                 }
             },
             Some(Format::Iban) if !iban::is_valid(text) => fail(
-                "must be a valid IBAN in electronic format (upper case, no spaces), e.g. DE89370400440532013000"
+                "must be a valid IBAN in electronic format (upper case, no spaces), e.g. \
+                DE89370400440532013000"
                     .into(),
             ),
             Some(Format::Email) if !is_email(text) => fail("must be an email address".into()),
