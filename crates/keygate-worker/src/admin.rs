@@ -40,7 +40,7 @@ async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<P
     })?;
     let record = keystore::lookup(env, &credential.hash).await?.ok_or_else(policy::unknown_key)?;
     let account_id = policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
-    Ok(Principal::Account(account_id))
+    Ok(Principal::KeyManager { account_id, scopes: record.key.scopes })
 }
 
 enum Route<'a> {

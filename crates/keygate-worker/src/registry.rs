@@ -34,10 +34,11 @@ const REGISTRY_NAME: &str = "registry";
 const OUTBOX_RETRY_MS: i64 = 10_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "kind", content = "account_id", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
     Operator,
-    Account(String),
+    /// A key with `keys:manage`: its account, and the scopes it may hand on.
+    KeyManager { account_id: String, scopes: Vec<String> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,7 +247,7 @@ fn key_not_found() -> Error {
 fn operator_only(principal: &Principal) -> Result<(), Error> {
     match principal {
         Principal::Operator => Ok(()),
-        Principal::Account(_) => Err(Error::forbidden(
+        Principal::KeyManager { .. } => Err(Error::forbidden(
             "This endpoint needs the operator's admin token; a `keys:manage` key may only manage \
              its own account's keys.",
         )),
@@ -257,7 +258,17 @@ fn operator_only(principal: &Principal) -> Result<(), Error> {
 fn visible(principal: &Principal, account_id: &str) -> bool {
     match principal {
         Principal::Operator => true,
-        Principal::Account(own) => own == account_id,
+        Principal::KeyManager { account_id: own, .. } => own == account_id,
+    }
+}
+
+/// A key manager may only grant scopes it holds itself, so `keys:manage` cannot mint a `*` key.
+fn check_grantable(principal: &Principal, requested: Option<&[String]>) -> Result<(), Error> {
+    match (principal, requested) {
+        (Principal::KeyManager { scopes, .. }, Some(requested)) => {
+            admin::check_delegation(scopes, requested)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -391,6 +402,7 @@ impl Registry {
                 }
                 let account = self.account(&account_id)?.ok_or_else(account_not_found)?;
                 let new = admin::new_key(&body, &account, gateway_config()?, now)?;
+                check_grantable(principal, Some(&new.template.scopes))?;
                 let (key, secret, hash) = self.issue_key(&account, new.into_template(), now)?;
                 self.insert_key(&key, &hash)?;
                 Ok(Reply::json(201, &json!({ "key": view(&key)?, "secret": secret })))
@@ -414,6 +426,7 @@ impl Registry {
             Command::UpdateKey { key_id, body } => {
                 let patch = admin::key_patch(&body, gateway_config()?, now)?;
                 let (mut key, hash) = self.visible_key(principal, &key_id)?;
+                check_grantable(principal, patch.scopes.as_deref())?;
                 patch.apply(&mut key, now)?;
                 self.save_key(&key, &hash)?;
                 Ok(Reply::json(200, &view(&key)?))
