@@ -58,7 +58,7 @@ pub async fn handle(
 
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     match grant.environment {
-        Environment::Test => sandbox::serve(req, env, &grant, url).await,
+        Environment::Test => Ok(sandbox::serve(req, env, &grant, url, request_id).await),
         Environment::Live => origin::forward(req, vars, &grant, url, request_id).await,
     }
 }

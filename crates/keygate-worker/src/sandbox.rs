@@ -2,7 +2,7 @@
 //! sandbox state kept in a `SandboxStore` Durable Object (one per test account). Nothing in
 //! this file can reach the origin.
 
-use crate::http::{MAX_JSON_BODY, bounded_body, header, now_seconds};
+use crate::http::{MAX_JSON_BODY, bounded_body, error_response, header, now_seconds};
 use keygate_core::Error;
 use keygate_core::ids::new_id;
 use keygate_core::policy::Grant;
@@ -40,7 +40,30 @@ fn unavailable() -> Error {
     Error::unavailable("The sandbox state store is not available. Retry later.")
 }
 
-pub async fn serve(mut req: Request, env: &Env, grant: &Grant, url: &Url) -> Result<Response, Error> {
+/// Answers a test key's request. Every answer is a sandbox answer with `X-Sandbox: true` (SPEC
+/// §5), the sandbox's refusals of the request itself included (a body over 64 KiB, a body that
+/// is not UTF-8, the state store unavailable), not only those the sandbox crate renders.
+pub async fn serve(
+    req: Request,
+    env: &Env,
+    grant: &Grant,
+    url: &Url,
+    request_id: &str,
+) -> Response {
+    match answer(req, env, grant, url).await {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status >= 500 {
+                worker::console_error!("{request_id} {} {}", error.status, error.message);
+            }
+            let mut response = error_response(&error);
+            let _ = response.headers_mut().set("X-Sandbox", "true");
+            response
+        }
+    }
+}
+
+async fn answer(mut req: Request, env: &Env, grant: &Grant, url: &Url) -> Result<Response, Error> {
     let method = req.method();
     let body = match method {
         Method::Get | Method::Head | Method::Options => String::new(),
