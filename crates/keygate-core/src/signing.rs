@@ -9,6 +9,7 @@
 //! separator is unambiguous. The signature is lowercase hex HMAC-SHA256 under
 //! `ORIGIN_SIGNING_SECRET`.
 
+use crate::keys::KeyHash;
 use crate::policy::Grant;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
@@ -80,7 +81,7 @@ pub fn sign(secret: &[u8], fields: &SignedFields<'_>) -> String {
         .into_bytes()
         .into();
     // Same lowercase-hex encoding as a key hash.
-    crate::keys::KeyHash::from_bytes(tag).to_hex()
+    KeyHash::from_bytes(tag).to_hex()
 }
 
 /// The headers to add to a request forwarded to the origin, in a fixed order:
@@ -193,7 +194,8 @@ pub fn verify(
     if now.abs_diff(timestamp) > max_age {
         return false;
     }
-    let Some(tag) = decode_hex_32(signature) else {
+    // Exactly 64 lowercase hex digits, the same encoding as a key hash.
+    let Some(tag) = KeyHash::from_hex(signature) else {
         return false;
     };
     let fields = SignedFields {
@@ -221,27 +223,8 @@ pub fn verify(
         return false;
     }
     mac(secret, &canonical_string(&fields))
-        .verify_slice(&tag)
+        .verify_slice(tag.as_bytes())
         .is_ok()
-}
-
-fn decode_hex_32(hex: &str) -> Option<[u8; 32]> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        *slot = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
