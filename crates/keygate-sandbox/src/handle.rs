@@ -577,7 +577,8 @@ impl Sandbox {
                 let mut response = SandboxResponse::from_error(&error);
                 if let Some(key) = key {
                     let record = idempotency_record(key, fingerprint, now, &response);
-                    check_budget(state, json_size(&record) + 2)?;
+                    let growth = state.growth_of_create(&coll.name, 0, &[], Some(&record));
+                    check_budget(state, growth)?;
                     remember(state, record, now);
                     response.state_changed = true;
                 }
@@ -618,16 +619,7 @@ impl Sandbox {
         let mut response = SandboxResponse::json(201, rendered);
         response.state_changed = true;
         let record = key.map(|key| idempotency_record(key, fingerprint, now, &response));
-        // What the state grows by: the object, the updates (with their collection and id, as
-        // they may be new entries), the idempotency record, and separators.
-        let growth = json_size(&obj)
-            + changes
-                .iter()
-                .map(|(c, id, patch)| json_size(patch) + c.len() + id.len() + 12)
-                .sum::<usize>()
-            + record.as_ref().map_or(0, json_size)
-            + coll.name.len()
-            + 12;
+        let growth = state.growth_of_create(&coll.name, json_size(&obj), &changes, record.as_ref());
         check_budget(state, growth)?;
         state
             .created
@@ -696,15 +688,15 @@ fn remember(state: &mut AccountState, record: IdempotencyRecord, now: i64) {
 }
 
 /// Refuses a write that would make the serialised state larger than [`MAX_STATE_BYTES`].
-fn check_budget(state: &AccountState, growth: usize) -> Result<(), Error> {
-    if state.serialized_size() + growth > MAX_STATE_BYTES {
-        return Err(Error::conflict(format!(
-            "This test account's sandbox state is at its size limit ({} KiB). POST \
-            /v1/sandbox/reset to clear it, then retry.",
-            MAX_STATE_BYTES / 1024
-        )));
+fn check_budget(state: &mut AccountState, growth: usize) -> Result<(), Error> {
+    if state.reserve(growth) {
+        return Ok(());
     }
-    Ok(())
+    Err(Error::conflict(format!(
+        "This test account's sandbox state is at its size limit ({} KiB). POST \
+         /v1/sandbox/reset to clear it, then retry.",
+        MAX_STATE_BYTES / 1024
+    )))
 }
 
 fn reset(state: &mut AccountState) -> SandboxResponse {

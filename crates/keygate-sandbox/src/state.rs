@@ -22,7 +22,7 @@ pub const MAX_STATE_BYTES: usize = 1024 * 1024;
 /// The sandbox state of one test account. `Default` is the empty state (nothing created).
 /// Serialised with serde; unknown fields are ignored and missing ones default, so a state blob
 /// written by an older version still loads.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AccountState {
     /// Created objects per collection name, oldest first (the list order).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -33,6 +33,20 @@ pub struct AccountState {
     /// Idempotency records, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) idempotency: Vec<IdempotencyRecord>,
+    /// An upper bound of [`AccountState::serialized_size`], kept so a write need not
+    /// re-serialise the whole state: measured exactly on the first write after a load, then
+    /// raised by each write's (over-)estimate and re-measured before refusing one. Not stored.
+    #[serde(skip)]
+    size_bound: Option<usize>,
+}
+
+/// Equality of content; the size cache does not count.
+impl PartialEq for AccountState {
+    fn eq(&self, other: &Self) -> bool {
+        self.created == other.created
+            && self.updated == other.updated
+            && self.idempotency == other.idempotency
+    }
 }
 
 /// The stored outcome of a POST made with an `Idempotency-Key`.
@@ -77,11 +91,81 @@ impl AccountState {
             .count()
     }
 
-    pub(crate) fn prune_idempotency(&mut self, now: i64) -> bool {
-        let before = self.idempotency.len();
-        self.idempotency
-            .retain(|r| now.saturating_sub(r.at) < IDEMPOTENCY_TTL_SECONDS);
-        before != self.idempotency.len()
+    pub(crate) fn prune_idempotency(&mut self, now: i64) {
+        let mut removed = 0;
+        self.idempotency.retain(|r| {
+            let keep = now.saturating_sub(r.at) < IDEMPOTENCY_TTL_SECONDS;
+            if !keep {
+                removed += json_size(r) + 1;
+            }
+            keep
+        });
+        // Removing a record and its comma shrinks the JSON by at least that much.
+        self.size_bound = self.size_bound.map(|bound| bound.saturating_sub(removed));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn size_bound(&self) -> Option<usize> {
+        self.size_bound
+    }
+
+    /// An upper bound of how many bytes the serialised state grows by when an object of
+    /// `object_size` bytes (0 = none) is added to `collection`, the `changes` (collection, id,
+    /// fields) are merged into records, and `record` is remembered. Counts the keys, brackets
+    /// and commas each piece brings; a merge adds at most the size of its own JSON object.
+    pub(crate) fn growth_of_create(
+        &self,
+        collection: &str,
+        object_size: usize,
+        changes: &[(String, String, Record)],
+        record: Option<&IdempotencyRecord>,
+    ) -> usize {
+        // `"name":[` … `]` plus a comma, and `"created":{` … `}` plus a comma for the first.
+        let new_list =
+            |map_empty: bool, name: &str| name.len() + 6 + if map_empty { 13 } else { 0 };
+        let mut growth = 0;
+        if object_size > 0 {
+            growth += object_size
+                + match self.created.get(collection) {
+                    Some(list) if !list.is_empty() => 1,
+                    _ => new_list(self.created.is_empty(), collection),
+                };
+        }
+        for (target, id, fields) in changes {
+            let size = json_size(fields);
+            let in_created = self.created.get(target).is_some_and(|l| {
+                l.iter()
+                    .any(|r| r.get("id").and_then(|v| v.as_str()) == Some(id))
+            });
+            let patched = self.updated.get(target).is_some_and(|u| u.contains_key(id));
+            growth += size
+                + if in_created || patched {
+                    0
+                } else {
+                    // `"id":{…}` plus a comma, inside a possibly new `"target":{…}` map.
+                    id.len() + 4 + new_list(self.updated.is_empty(), target)
+                };
+        }
+        if let Some(record) = record {
+            growth += json_size(record) + if self.idempotency.is_empty() { 17 } else { 1 };
+        }
+        growth
+    }
+
+    /// Makes room for a write that grows the serialised state by at most `growth` bytes:
+    /// `false` if the state would then pass [`MAX_STATE_BYTES`]. Call right before the write.
+    pub(crate) fn reserve(&mut self, growth: usize) -> bool {
+        let bound = match self.size_bound {
+            Some(bound) if bound + growth <= MAX_STATE_BYTES => bound,
+            // Unknown, or the estimate says full: measure before deciding.
+            _ => self.serialized_size(),
+        };
+        if bound + growth > MAX_STATE_BYTES {
+            self.size_bound = Some(bound);
+            return false;
+        }
+        self.size_bound = Some(bound + growth);
+        true
     }
 
     pub(crate) fn find_idempotency(&self, key: &str, now: i64) -> Option<&IdempotencyRecord> {

@@ -716,6 +716,12 @@ fn idempotency_records_are_capped_until_they_expire_or_reset() {
         201
     );
     assert_eq!(client.state.idempotency_count(), 1);
+    let bound = client.state.size_bound().expect("measured");
+    let exact = client.state.serialized_size();
+    assert!(
+        bound >= exact && bound < exact + 4 * 1024,
+        "pruning lowers the bound: {bound} vs {exact}"
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -874,19 +880,25 @@ fn the_state_blob_never_passes_its_byte_budget() {
         "risk": {"vehicle_make": wide(40), "vehicle_model": wide(60), "first_registration_year": 2020,
             "annual_mileage_km": 12000, "driver_date_of_birth": "1980-02-02", "no_claims_years": 3},
     });
+    let body_text = body.to_string();
     let mut client = Client::new();
     let mut created = 0;
     let refused = loop {
         let key = format!("{created:0>255}");
-        let response = client.send_raw(
-            "POST",
-            "/v1/quotes",
-            body.to_string().as_bytes(),
-            Some(&key),
-            None,
-        );
+        let response =
+            client.send_raw("POST", "/v1/quotes", body_text.as_bytes(), Some(&key), None);
         if response.status != 201 {
             break response;
+        }
+        if created % 25 == 0 {
+            let bound = client
+                .state
+                .size_bound()
+                .expect("measured on the first write");
+            assert!(
+                bound >= client.state.serialized_size(),
+                "the cached size is an upper bound"
+            );
         }
         created += 1;
         assert!(
