@@ -434,6 +434,8 @@ impl Registry {
             Command::RollKey { key_id, body } => {
                 let grace = admin::grace_seconds(body.as_ref(), admin::ROLL_GRACE_DEFAULT)?;
                 let (mut old, old_hash) = self.visible_key(principal, &key_id)?;
+                // The successor's secret goes to the caller with the old key's scopes.
+                check_grantable(principal, Some(&old.scopes))?;
                 let account = self.account(&old.account_id)?.ok_or_else(account_not_found)?;
                 let (successor, secret, hash) =
                     self.issue_key(&account, admin::KeyTemplate::from_key(&old), now)?;
