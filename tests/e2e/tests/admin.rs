@@ -35,6 +35,7 @@ fn main() {
             manager_key_gets_404_for_other_accounts_ids,
             manager_key_cannot_use_operator_endpoints,
             manager_key_must_hold_keys_manage_and_be_usable,
+            manager_key_grants_only_scopes_it_holds,
             // Accounts.
             account_create_read_update,
             account_list_paginates,
@@ -864,6 +865,93 @@ fn manager_key_must_hold_keys_manage_and_be_usable(c: &Ctx) {
     .expect_status(200);
     let r = manage(c, &star, "GET", &keys_path, None);
     assert_eq!(r.status, 401, "a suspended account's key: {r}");
+}
+
+/// `keys:manage` must not be a way to mint a more powerful key: a manager may create, patch
+/// or roll only keys whose scopes it holds itself (docs/admin-api.md, core `check_delegation`).
+fn manager_key_grants_only_scopes_it_holds(c: &Ctx) {
+    let account = account_id(c, "delegation", "test");
+    let pk = pk_test(&entitle(c, &account, "bank_data"));
+    let (_, m) = create_key(
+        c,
+        &account,
+        &json!({"name": "manager", "environment": "test",
+                "scopes": ["keys:manage", "accounts:read"]}),
+    );
+    let keys = format!("/accounts/{account}/keys");
+    let create = |body: Value| manage(c, &m, "POST", &keys, Some(&body));
+
+    // More than it holds: 403, and nothing is issued.
+    for scopes in [
+        json!(["*"]),
+        json!(["accounts:*"]),
+        json!(["accounts:read", "transactions:read"]),
+    ] {
+        let r = create(json!({"name": "wider", "environment": "test", "scopes": scopes}));
+        assert_eq!(r.status, 403, "a manager granting {scopes}: {r}");
+    }
+    // No scopes means `*`.
+    let r = create(json!({"name": "default", "environment": "test"}));
+    assert_eq!(r.status, 403, "a manager granting the default [\"*\"]: {r}");
+    let before = admin(c, "GET", &keys, None).json["data"].clone();
+    assert_eq!(
+        before.as_array().unwrap().len(),
+        1,
+        "only the manager: {before}"
+    );
+
+    // What it holds: fine.
+    let r = create(json!({"name": "narrow", "environment": "test", "scopes": ["accounts:read"]}));
+    r.expect_status(201);
+    let narrow = r.json["key"].clone();
+    let r = manage(
+        c,
+        &m,
+        "PATCH",
+        &format!("/keys/{}", id_of(&narrow)),
+        Some(&json!({"scopes": ["*"]})),
+    );
+    assert_eq!(r.status, 403, "a manager widening a key: {r}");
+    assert_eq!(
+        admin(c, "GET", &format!("/keys/{}", id_of(&narrow)), None).json["scopes"],
+        json!(["accounts:read"])
+    );
+    let r = manage(
+        c,
+        &m,
+        "POST",
+        &format!("/keys/{}/roll", id_of(&narrow)),
+        None,
+    );
+    r.expect_status(200);
+
+    // Rolling the operator's `*` key would hand the manager a `*` secret: 403.
+    let (wide, wide_secret) =
+        create_key(c, &account, &json!({"name": "wide", "environment": "test"}));
+    let r = manage(
+        c,
+        &m,
+        "POST",
+        &format!("/keys/{}/roll", id_of(&wide)),
+        Some(&json!({"grace_seconds": 0})),
+    );
+    assert_eq!(
+        r.status, 403,
+        "a manager rolling a key wider than itself: {r}"
+    );
+    let after = admin(c, "GET", &format!("/keys/{}", id_of(&wide)), None);
+    assert_eq!(after.json, wide, "the refused roll changed the key");
+    assert_sandbox_ok(c, &wide_secret, &pk);
+    // It may still disable or delete it (that only takes access away).
+    manage(
+        c,
+        &m,
+        "PATCH",
+        &format!("/keys/{}", id_of(&wide)),
+        Some(&json!({"status": "disabled"})),
+    )
+    .expect_status(200);
+    manage(c, &m, "DELETE", &format!("/keys/{}", id_of(&wide)), None).expect_status(204);
 }
 
 // ------------------------------------------------------------------------------------------
