@@ -31,6 +31,7 @@ fn main() {
             audit_detects_secret_material,
             // Authentication and authorisation.
             admin_requires_the_operator_token,
+            admin_over_plain_http_is_refused_when_https_is_required,
             manager_key_manages_its_own_accounts_keys,
             manager_key_gets_404_for_other_accounts_ids,
             manager_key_cannot_use_operator_endpoints,
@@ -59,6 +60,7 @@ fn main() {
             roll_with_zero_grace_replaces_the_key_at_once,
             roll_grace_keeps_the_old_key_until_it_ends,
             roll_grace_is_validated,
+            roll_never_extends_an_earlier_revocation,
             roll_refuses_rolled_disabled_and_revoked_keys,
             leaked_default_grace_is_three_days,
             leaked_grace_ends_in_revocation,
@@ -544,6 +546,32 @@ fn admin_requires_the_operator_token(c: &Ctx) {
 
     // The right token works.
     admin(c, "GET", "/accounts", None).expect_status(200);
+}
+
+/// HTTPS comes first for admin requests too: a token sent in clear is refused, not served,
+/// and never redirected. (wrangler.toml's `[vars]` has `REQUIRE_HTTPS = "true"`.)
+fn admin_over_plain_http_is_refused_when_https_is_required(_c: &Ctx) {
+    let gw = Gateway::builder().unset("REQUIRE_HTTPS").start();
+    for (method, path) in [
+        ("GET", "/admin/v1/accounts"),
+        ("POST", "/admin/v1/accounts"),
+        ("POST", "/admin/v1/leaks"),
+    ] {
+        let r = gw
+            .admin(method, path)
+            .json(&json!({"name": "clear text", "agreement": "test"}))
+            .send();
+        audit(&r);
+        assert_eq!(r.status, 403, "{method} {path} over http: {r}");
+        assert!(r.header("location").is_none(), "a redirect: {r}");
+        assert!(
+            r.json["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("HTTPS"),
+            "{r}"
+        );
+    }
 }
 
 fn manager_key_manages_its_own_accounts_keys(c: &Ctx) {
@@ -2085,6 +2113,45 @@ fn roll_grace_is_validated(c: &Ctx) {
         r.json["data"].as_array().unwrap().len(),
         1,
         "no successor: {r}"
+    );
+}
+
+fn roll_never_extends_an_earlier_revocation(c: &Ctx) {
+    let s = sandboxed(c, "roll after leak");
+    // Leaked with a minute to go: a roll with a week of grace keeps that minute.
+    let t0 = now();
+    let r = admin(
+        c,
+        "POST",
+        &format!("/keys/{}/leaked", id_of(&s.key)),
+        Some(&json!({"grace_seconds": 60})),
+    );
+    r.expect_status(200);
+    let leaked_revoke_at = r.json["revoke_at"].clone();
+    assert_near(&leaked_revoke_at, t0 + 60, "leaked revoke_at");
+    let r = admin(
+        c,
+        "POST",
+        &format!("/keys/{}/roll", id_of(&s.key)),
+        Some(&json!({"grace_seconds": 7 * DAY})),
+    );
+    r.expect_status(200);
+    assert_eq!(r.json["previous"]["revoke_at"], leaked_revoke_at, "{r}");
+    assert_near(&r.json["previous"]["leaked_at"], t0, "still marked leaked");
+    // The successor is a fresh key: not leaked, not revoked.
+    assert!(r.json["key"]["leaked_at"].is_null(), "{r}");
+    assert!(r.json["key"]["revoke_at"].is_null(), "{r}");
+
+    // Leaked with three days to go: a default roll brings it to one day.
+    let (k, _) = create_key(c, &s.account, &json!({"name": "k", "environment": "test"}));
+    let t0 = now();
+    admin(c, "POST", &format!("/keys/{}/leaked", id_of(&k)), None).expect_status(200);
+    let r = admin(c, "POST", &format!("/keys/{}/roll", id_of(&k)), None);
+    r.expect_status(200);
+    assert_near(
+        &r.json["previous"]["revoke_at"],
+        t0 + DAY,
+        "the shorter grace wins",
     );
 }
 
