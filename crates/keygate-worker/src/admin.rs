@@ -19,12 +19,14 @@ pub const PREFIX: &str = "/admin/v1";
 /// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage`.
 async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<Principal, Error> {
     let headers = CredentialHeaders::read(req)?;
-    let credential =
-        extract_credential(headers.authorization.as_deref(), headers.x_api_key.as_deref())?;
-    if let Some(token) = vars.admin_token.as_deref() {
-        if constant_time_eq(credential.as_bytes(), token.as_bytes()) {
-            return Ok(Principal::Operator);
-        }
+    let credential = extract_credential(
+        headers.authorization.as_deref(),
+        headers.x_api_key.as_deref(),
+    )?;
+    if let Some(token) = vars.admin_token.as_deref()
+        && constant_time_eq(credential.as_bytes(), token.as_bytes())
+    {
+        return Ok(Principal::Operator);
     }
     let method = req.method().to_string();
     let facts = headers.facts(url, &method);
@@ -38,9 +40,14 @@ async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<P
             error
         }
     })?;
-    let record = keystore::lookup(env, &credential.hash).await?.ok_or_else(policy::unknown_key)?;
+    let record = keystore::lookup(env, &credential.hash)
+        .await?
+        .ok_or_else(policy::unknown_key)?;
     let account_id = policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
-    Ok(Principal::KeyManager { account_id, scopes: record.key.scopes })
+    Ok(Principal::KeyManager {
+        account_id,
+        scopes: record.key.scopes,
+    })
 }
 
 enum Route<'a> {
@@ -107,7 +114,12 @@ async fn required_body(req: &mut Request) -> Result<serde_json::Value, Error> {
         .ok_or_else(|| Error::bad_request("A JSON object body is required."))
 }
 
-pub async fn handle(mut req: Request, env: &Env, vars: &Vars, url: &Url) -> Result<Response, Error> {
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    vars: &Vars,
+    url: &Url,
+) -> Result<Response, Error> {
     let rest = url.path().strip_prefix(PREFIX).unwrap_or_default();
     let route = Route::parse(rest).ok_or_else(not_found)?;
     let method = req.method();
@@ -115,45 +127,65 @@ pub async fn handle(mut req: Request, env: &Env, vars: &Vars, url: &Url) -> Resu
     let id = |s: &str| s.to_string();
 
     let command = match (&route, method) {
-        (Route::Accounts, Method::Get) => Command::ListAccounts { page: page(url)?.into() },
-        (Route::Accounts, Method::Post) => Command::CreateAccount { body: required_body(&mut req).await? },
+        (Route::Accounts, Method::Get) => Command::ListAccounts {
+            page: page(url)?.into(),
+        },
+        (Route::Accounts, Method::Post) => Command::CreateAccount {
+            body: required_body(&mut req).await?,
+        },
         (Route::Account(a), Method::Get) => Command::GetAccount { account_id: id(a) },
-        (Route::Account(a), Method::Patch) => {
-            Command::UpdateAccount { account_id: id(a), body: required_body(&mut req).await? }
-        }
-        (Route::Entitlement(a, p), Method::Get) => {
-            Command::GetEntitlement { account_id: id(a), product_id: id(p) }
-        }
-        (Route::Entitlement(a, p), Method::Put) => {
-            Command::Entitle { account_id: id(a), product_id: id(p) }
-        }
-        (Route::Entitlement(a, p), Method::Delete) => {
-            Command::Withdraw { account_id: id(a), product_id: id(p) }
-        }
-        (Route::AccountKeys(a), Method::Get) => {
-            Command::ListKeys { account_id: id(a), page: page(url)?.into() }
-        }
-        (Route::AccountKeys(a), Method::Post) => {
-            Command::CreateKey { account_id: id(a), body: required_body(&mut req).await? }
-        }
+        (Route::Account(a), Method::Patch) => Command::UpdateAccount {
+            account_id: id(a),
+            body: required_body(&mut req).await?,
+        },
+        (Route::Entitlement(a, p), Method::Get) => Command::GetEntitlement {
+            account_id: id(a),
+            product_id: id(p),
+        },
+        (Route::Entitlement(a, p), Method::Put) => Command::Entitle {
+            account_id: id(a),
+            product_id: id(p),
+        },
+        (Route::Entitlement(a, p), Method::Delete) => Command::Withdraw {
+            account_id: id(a),
+            product_id: id(p),
+        },
+        (Route::AccountKeys(a), Method::Get) => Command::ListKeys {
+            account_id: id(a),
+            page: page(url)?.into(),
+        },
+        (Route::AccountKeys(a), Method::Post) => Command::CreateKey {
+            account_id: id(a),
+            body: required_body(&mut req).await?,
+        },
         (Route::Key(k), Method::Get) => Command::GetKey { key_id: id(k) },
-        (Route::Key(k), Method::Patch) => {
-            Command::UpdateKey { key_id: id(k), body: required_body(&mut req).await? }
-        }
+        (Route::Key(k), Method::Patch) => Command::UpdateKey {
+            key_id: id(k),
+            body: required_body(&mut req).await?,
+        },
         (Route::Key(k), Method::Delete) => Command::DeleteKey { key_id: id(k) },
-        (Route::KeyRoll(k), Method::Post) => {
-            Command::RollKey { key_id: id(k), body: json_body(&mut req).await? }
-        }
-        (Route::KeyLeaked(k), Method::Post) => {
-            Command::LeakKey { key_id: id(k), body: json_body(&mut req).await? }
-        }
-        (Route::Leaks, Method::Post) => Command::LeakReport { body: required_body(&mut req).await? },
+        (Route::KeyRoll(k), Method::Post) => Command::RollKey {
+            key_id: id(k),
+            body: json_body(&mut req).await?,
+        },
+        (Route::KeyLeaked(k), Method::Post) => Command::LeakKey {
+            key_id: id(k),
+            body: json_body(&mut req).await?,
+        },
+        (Route::Leaks, Method::Post) => Command::LeakReport {
+            body: required_body(&mut req).await?,
+        },
         _ => return Err(Error::method_not_allowed(route.allow())),
     };
 
     let reply = registry::call(
         env,
-        &Envelope { principal, now: now_seconds(), demo_seed: vars.demo_seed, command },
+        &Envelope {
+            principal,
+            now: now_seconds(),
+            demo_seed: vars.demo_seed,
+            command,
+        },
     )
     .await?;
     keystore::apply(reply.edge.clone());

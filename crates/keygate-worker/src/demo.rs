@@ -21,7 +21,11 @@ pub fn secret_key() -> String {
 
 /// The demo account's test product key for the product at `index` in `gateway.json`.
 pub fn product_key(index: usize) -> String {
-    key_from_entropy(KeyKind::Product, Environment::Test, &[0x70u8.wrapping_add(index as u8); 32])
+    key_from_entropy(
+        KeyKind::Product,
+        Environment::Test,
+        &[0x70u8.wrapping_add(index as u8); 32],
+    )
 }
 
 pub fn seed(registry: &Registry, now: i64) -> Result<(), Error> {

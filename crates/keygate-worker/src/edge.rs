@@ -53,8 +53,16 @@ pub async fn handle(
     let facts = headers.facts(url, &method);
 
     let credential = policy::authenticate(&facts, &vars.settings)?;
-    let record = keystore::lookup(env, &credential.hash).await?.ok_or_else(policy::unknown_key)?;
-    let grant = policy::authorize(&facts, &record, gateway_config()?, &vars.settings, now_seconds())?;
+    let record = keystore::lookup(env, &credential.hash)
+        .await?
+        .ok_or_else(policy::unknown_key)?;
+    let grant = policy::authorize(
+        &facts,
+        &record,
+        gateway_config()?,
+        &vars.settings,
+        now_seconds(),
+    )?;
 
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     match grant.environment {

@@ -26,7 +26,10 @@ fn unreachable_response() -> Response {
 pub fn raw_json_response(status: u16, body: Vec<u8>) -> Response {
     let headers = Headers::new();
     let _ = headers.set("Content-Type", "application/json");
-    Response::builder().with_status(status).with_headers(headers).fixed(body)
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body)
 }
 
 /// A header value as text. A value the runtime cannot give as a string is a malformed request.
@@ -54,10 +57,13 @@ pub async fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, E
 
 pub async fn bounded_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
     let too_large = || Error::payload_too_large(format!("The body is larger than {limit} bytes."));
-    if let Some(length) = header(req, "Content-Length")? {
-        if length.trim().parse::<u64>().map_or(true, |n| n > limit as u64) {
-            return Err(too_large());
-        }
+    if let Some(length) = header(req, "Content-Length")?
+        && length
+            .trim()
+            .parse::<u64>()
+            .map_or(true, |n| n > limit as u64)
+    {
+        return Err(too_large());
     }
     let bytes = req
         .bytes()
@@ -71,7 +77,11 @@ pub async fn bounded_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Er
 
 /// Adds the request id to any response, replacing one an origin might have set.
 pub fn with_request_id(mut response: Response, request_id: &str) -> Response {
-    if response.headers_mut().set("X-Request-Id", request_id).is_err() {
+    if response
+        .headers_mut()
+        .set("X-Request-Id", request_id)
+        .is_err()
+    {
         // Immutable headers (a response passed through from a fetch): copy them.
         let headers = Headers::new();
         for (name, value) in response.headers().entries() {

@@ -58,7 +58,9 @@ pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<EdgeRecord>, Err
     if cached.is_some() {
         return Ok(cached);
     }
-    let kv = env.kv(KV_BINDING).map_err(|_| policy::store_unavailable())?;
+    let kv = env
+        .kv(KV_BINDING)
+        .map_err(|_| policy::store_unavailable())?;
     let record: Option<EdgeRecord> = kv
         .get(&kv_key(hash))
         .cache_ttl(KV_CACHE_TTL_S)
@@ -67,7 +69,7 @@ pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<EdgeRecord>, Err
         .map_err(|_| policy::store_unavailable())?;
     // Unknown keys are not cached: a key created a moment ago must work at once.
     if let Some(record) = &record {
-        remember(hash.clone(), record.clone(), now);
+        remember(*hash, record.clone(), now);
     }
     Ok(record)
 }
@@ -81,7 +83,13 @@ fn remember(hash: KeyHash, record: EdgeRecord, now: u64) {
                 cache.clear();
             }
         }
-        cache.insert(hash, Entry { record, fetched_at_ms: now });
+        cache.insert(
+            hash,
+            Entry {
+                record,
+                fetched_at_ms: now,
+            },
+        );
     });
 }
 

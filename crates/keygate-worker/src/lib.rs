@@ -47,7 +47,9 @@ fn console_log(request_id: &str, error: &Error) {
 
 async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
     let vars = Vars::from_env(env);
-    let url = req.url().map_err(|_| Error::bad_request("The request URL is invalid."))?;
+    let url = req
+        .url()
+        .map_err(|_| Error::bad_request("The request URL is invalid."))?;
     // HTTPS first for every path, admin included: a token sent in clear is already exposed.
     policy::check_https(url.scheme() == "https", &vars.settings)?;
     let path = url.path();

@@ -34,7 +34,9 @@ impl WriteLock {
             // the lock is now ours.
             let _ = rx.await;
         }
-        Guard { inner: self.inner.clone() }
+        Guard {
+            inner: self.inner.clone(),
+        }
     }
 }
 

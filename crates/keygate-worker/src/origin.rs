@@ -17,11 +17,20 @@ use worker::{
 const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 /// Response headers that describe this hop's connection or a body length that re-encoding
 /// may change; the runtime sets its own.
-const HOP_RESPONSE_HEADERS: &[&str] =
-    &["connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "x-request-id"];
+const HOP_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "x-request-id",
+];
 
 fn timeout(vars: &Vars) -> Duration {
-    Duration::from_secs(vars.origin_timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS))
+    Duration::from_secs(
+        vars.origin_timeout_seconds
+            .unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+    )
 }
 
 pub async fn forward(
@@ -66,7 +75,9 @@ pub async fn forward(
     }
 
     let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers).with_redirect(RequestRedirect::Manual);
+    init.with_method(method)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
     if let Some(body) = req.inner().body() {
         init.with_body(Some(body.into()));
     }
@@ -81,11 +92,17 @@ pub async fn forward(
     let response = match select(sent, deadline).await {
         Either::Left((Ok(response), _)) => response,
         Either::Left((Err(_), _)) => {
-            return Err(Error::new(502, "The origin could not be reached. Retry later."));
+            return Err(Error::new(
+                502,
+                "The origin could not be reached. Retry later.",
+            ));
         }
         Either::Right(_) => {
             controller.abort();
-            return Err(Error::new(504, "The origin did not answer in time. Retry later."));
+            return Err(Error::new(
+                504,
+                "The origin did not answer in time. Retry later.",
+            ));
         }
     };
     Ok(relay(response))
@@ -105,5 +122,8 @@ fn relay(response: Response) -> Response {
         ResponseBody::Body(bytes) => ResponseBody::Body(bytes.clone()),
         ResponseBody::Empty => ResponseBody::Empty,
     };
-    Response::builder().with_status(status).with_headers(headers).body(body)
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .body(body)
 }

@@ -14,17 +14,15 @@ use crate::lock::WriteLock;
 use keygate_core::admin;
 use keygate_core::ids::new_id;
 use keygate_core::keys::{Environment, KeyHash, KeyKind, generate_key, parse_key};
-use keygate_core::model::{
-    Account, AccountStatus, Agreement, ApiKey, EdgeRecord, ProductKeyRef,
-};
+use keygate_core::model::{Account, AccountStatus, Agreement, ApiKey, EdgeRecord, ProductKeyRef};
 use keygate_core::page::{ListPage, PageParams};
 use keygate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::cell::Cell;
 use worker::{
-    DurableObject, Env, Method, Request, RequestInit, Response, SqlStorage,
-    SqlStorageValue, State, durable_object,
+    DurableObject, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue, State,
+    durable_object,
 };
 
 pub const DO_BINDING: &str = "REGISTRY";
@@ -38,7 +36,10 @@ const OUTBOX_RETRY_MS: i64 = 10_000;
 pub enum Principal {
     Operator,
     /// A key with `keys:manage`: its account, and the scopes it may hand on.
-    KeyManager { account_id: String, scopes: Vec<String> },
+    KeyManager {
+        account_id: String,
+        scopes: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,28 +50,70 @@ pub struct Page {
 
 impl From<PageParams> for Page {
     fn from(p: PageParams) -> Self {
-        Self { limit: p.limit, starting_after: p.starting_after }
+        Self {
+            limit: p.limit,
+            starting_after: p.starting_after,
+        }
     }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
-    CreateAccount { body: Value },
-    ListAccounts { page: Page },
-    GetAccount { account_id: String },
-    UpdateAccount { account_id: String, body: Value },
-    GetEntitlement { account_id: String, product_id: String },
-    Entitle { account_id: String, product_id: String },
-    Withdraw { account_id: String, product_id: String },
-    CreateKey { account_id: String, body: Value },
-    ListKeys { account_id: String, page: Page },
-    GetKey { key_id: String },
-    UpdateKey { key_id: String, body: Value },
-    RollKey { key_id: String, body: Option<Value> },
-    LeakKey { key_id: String, body: Option<Value> },
-    DeleteKey { key_id: String },
-    LeakReport { body: Value },
+    CreateAccount {
+        body: Value,
+    },
+    ListAccounts {
+        page: Page,
+    },
+    GetAccount {
+        account_id: String,
+    },
+    UpdateAccount {
+        account_id: String,
+        body: Value,
+    },
+    GetEntitlement {
+        account_id: String,
+        product_id: String,
+    },
+    Entitle {
+        account_id: String,
+        product_id: String,
+    },
+    Withdraw {
+        account_id: String,
+        product_id: String,
+    },
+    CreateKey {
+        account_id: String,
+        body: Value,
+    },
+    ListKeys {
+        account_id: String,
+        page: Page,
+    },
+    GetKey {
+        key_id: String,
+    },
+    UpdateKey {
+        key_id: String,
+        body: Value,
+    },
+    RollKey {
+        key_id: String,
+        body: Option<Value>,
+    },
+    LeakKey {
+        key_id: String,
+        body: Option<Value>,
+    },
+    DeleteKey {
+        key_id: String,
+    },
+    LeakReport {
+        body: Value,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,11 +136,21 @@ pub struct Reply {
 
 impl Reply {
     fn json(status: u16, value: &Value) -> Self {
-        Self { status, body: Some(value.to_string()), headers: Vec::new(), edge: Vec::new() }
+        Self {
+            status,
+            body: Some(value.to_string()),
+            headers: Vec::new(),
+            edge: Vec::new(),
+        }
     }
 
     fn no_content() -> Self {
-        Self { status: 204, body: None, headers: Vec::new(), edge: Vec::new() }
+        Self {
+            status: 204,
+            body: None,
+            headers: Vec::new(),
+            edge: Vec::new(),
+        }
     }
 
     fn error(error: &Error) -> Self {
@@ -141,8 +194,14 @@ pub async fn call(env: &Env, envelope: &Envelope) -> Result<Reply, Error> {
         .durable_object(DO_BINDING)
         .and_then(|ns| ns.get_by_name(REGISTRY_NAME))
         .map_err(|_| store_unavailable())?;
-    let mut response = stub.fetch_with_request(request).await.map_err(|_| store_unavailable())?;
-    response.json::<Reply>().await.map_err(|_| store_unavailable())
+    let mut response = stub
+        .fetch_with_request(request)
+        .await
+        .map_err(|_| store_unavailable())?;
+    response
+        .json::<Reply>()
+        .await
+        .map_err(|_| store_unavailable())
 }
 
 #[durable_object]
@@ -155,7 +214,12 @@ pub struct Registry {
 
 impl DurableObject for Registry {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, lock: WriteLock::default(), schema_ready: Cell::new(false) }
+        Self {
+            state,
+            env,
+            lock: WriteLock::default(),
+            schema_ready: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -258,7 +322,9 @@ fn operator_only(principal: &Principal) -> Result<(), Error> {
 fn visible(principal: &Principal, account_id: &str) -> bool {
     match principal {
         Principal::Operator => true,
-        Principal::KeyManager { account_id: own, .. } => own == account_id,
+        Principal::KeyManager {
+            account_id: own, ..
+        } => own == account_id,
     }
 }
 
@@ -277,7 +343,11 @@ impl Registry {
         self.state.storage().sql()
     }
 
-    fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<worker::SqlCursor, Error> {
+    fn exec(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> Result<worker::SqlCursor, Error> {
         self.sql().exec(query, bindings).map_err(sql_error)
     }
 
@@ -370,7 +440,10 @@ impl Registry {
                 self.queue_account_keys(&account.id)?;
                 Ok(Reply::json(200, &self.account_view(&account)?))
             }
-            Command::GetEntitlement { account_id, product_id } => {
+            Command::GetEntitlement {
+                account_id,
+                product_id,
+            } => {
                 operator_only(principal)?;
                 self.account(&account_id)?.ok_or_else(account_not_found)?;
                 let row = self.entitlement(&account_id, &product_id)?.ok_or_else(|| {
@@ -378,12 +451,18 @@ impl Registry {
                 })?;
                 Ok(Reply::json(200, &row.view()))
             }
-            Command::Entitle { account_id, product_id } => {
+            Command::Entitle {
+                account_id,
+                product_id,
+            } => {
                 operator_only(principal)?;
                 let account = self.account(&account_id)?.ok_or_else(account_not_found)?;
                 self.entitle(&account, &product_id, now)
             }
-            Command::Withdraw { account_id, product_id } => {
+            Command::Withdraw {
+                account_id,
+                product_id,
+            } => {
                 operator_only(principal)?;
                 self.account(&account_id)?.ok_or_else(account_not_found)?;
                 self.entitlement(&account_id, &product_id)?.ok_or_else(|| {
@@ -405,7 +484,10 @@ impl Registry {
                 check_grantable(principal, Some(&new.template.scopes))?;
                 let (key, secret, hash) = self.issue_key(&account, new.into_template(), now)?;
                 self.insert_key(&key, &hash)?;
-                Ok(Reply::json(201, &json!({ "key": view(&key)?, "secret": secret })))
+                Ok(Reply::json(
+                    201,
+                    &json!({ "key": view(&key)?, "secret": secret }),
+                ))
             }
             Command::ListKeys { account_id, page } => {
                 if !visible(principal, &account_id) {
@@ -436,7 +518,9 @@ impl Registry {
                 let (mut old, old_hash) = self.visible_key(principal, &key_id)?;
                 // The successor's secret goes to the caller with the old key's scopes.
                 check_grantable(principal, Some(&old.scopes))?;
-                let account = self.account(&old.account_id)?.ok_or_else(account_not_found)?;
+                let account = self
+                    .account(&old.account_id)?
+                    .ok_or_else(account_not_found)?;
                 let (successor, secret, hash) =
                     self.issue_key(&account, admin::KeyTemplate::from_key(&old), now)?;
                 admin::roll(&mut old, &successor.id, now, grace)?;
@@ -456,7 +540,10 @@ impl Registry {
             }
             Command::DeleteKey { key_id } => {
                 let (_, hash) = self.visible_key(principal, &key_id)?;
-                self.exec("DELETE FROM api_keys WHERE id = ?", vec![key_id.as_str().into()])?;
+                self.exec(
+                    "DELETE FROM api_keys WHERE id = ?",
+                    vec![key_id.as_str().into()],
+                )?;
                 self.queue(&hash)?;
                 Ok(Reply::no_content())
             }
@@ -467,7 +554,10 @@ impl Registry {
                 for (index, leaked) in tokens.iter().enumerate() {
                     results.push(self.report_leak(index, &leaked.token, now)?);
                 }
-                Ok(Reply::json(200, &json!({ "object": "leak_report", "results": results })))
+                Ok(Reply::json(
+                    200,
+                    &json!({ "object": "leak_report", "results": results }),
+                ))
             }
         }
     }
@@ -515,7 +605,9 @@ impl Registry {
 
     fn entitle(&self, account: &Account, product_id: &str, now: i64) -> Result<Reply, Error> {
         if gateway_config()?.product(product_id).is_none() {
-            return Err(Error::not_found("No product with this id in the gateway configuration."));
+            return Err(Error::not_found(
+                "No product with this id in the gateway configuration.",
+            ));
         }
         let wants_live = account.agreement == Agreement::Production;
         if let Some(mut row) = self.entitlement(&account.id, product_id)? {
@@ -523,7 +615,11 @@ impl Registry {
                 let live = generate_key(KeyKind::Product, Environment::Live)?;
                 self.exec(
                     "UPDATE entitlements SET live_key = ? WHERE account_id = ? AND product_id = ?",
-                    vec![live.as_str().into(), account.id.as_str().into(), product_id.into()],
+                    vec![
+                        live.as_str().into(),
+                        account.id.as_str().into(),
+                        product_id.into(),
+                    ],
                 )?;
                 row.live_key = Some(live);
                 self.queue_account_keys(&account.id)?;
@@ -571,7 +667,13 @@ impl Registry {
     ) -> Result<(ApiKey, String, KeyHash), Error> {
         let secret = generate_key(KeyKind::Secret, template.environment)?;
         let parsed = parse_key(&secret).map_err(|_| Error::internal())?;
-        let key = template.into_key(new_id("key_")?, &account.id, parsed.start(), parsed.end(), now);
+        let key = template.into_key(
+            new_id("key_")?,
+            &account.id,
+            parsed.start(),
+            parsed.end(),
+            now,
+        );
         let hash = parsed.hash();
         Ok((key, secret, hash))
     }
@@ -610,7 +712,11 @@ impl Registry {
         Ok(value)
     }
 
-    fn entitlement(&self, account_id: &str, product_id: &str) -> Result<Option<EntitlementRow>, Error> {
+    fn entitlement(
+        &self,
+        account_id: &str,
+        product_id: &str,
+    ) -> Result<Option<EntitlementRow>, Error> {
         let rows: Vec<EntitlementRow> = self.rows(
             "SELECT * FROM entitlements WHERE account_id = ? AND product_id = ?",
             vec![account_id.into(), product_id.into()],
@@ -663,20 +769,29 @@ impl Registry {
     }
 
     fn visible_key(&self, principal: &Principal, key_id: &str) -> Result<(ApiKey, KeyHash), Error> {
-        let rows: Vec<KeyRow> =
-            self.rows("SELECT doc, hash FROM api_keys WHERE id = ?", vec![key_id.into()])?;
+        let rows: Vec<KeyRow> = self.rows(
+            "SELECT doc, hash FROM api_keys WHERE id = ?",
+            vec![key_id.into()],
+        )?;
         let row = rows.first().ok_or_else(key_not_found)?;
         let key: ApiKey = parse_doc(&row.doc)?;
         if !visible(principal, &key.account_id) {
             return Err(key_not_found());
         }
-        Ok((key, KeyHash::from_hex(&row.hash).ok_or_else(Error::internal)?))
+        Ok((
+            key,
+            KeyHash::from_hex(&row.hash).ok_or_else(Error::internal)?,
+        ))
     }
 
     fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<(ApiKey, String)>, Error> {
-        let rows: Vec<KeyRow> = self
-            .rows("SELECT doc, hash FROM api_keys WHERE hash = ?", vec![hash.to_hex().into()])?;
-        rows.first().map(|row| Ok((parse_doc(&row.doc)?, row.hash.clone()))).transpose()
+        let rows: Vec<KeyRow> = self.rows(
+            "SELECT doc, hash FROM api_keys WHERE hash = ?",
+            vec![hash.to_hex().into()],
+        )?;
+        rows.first()
+            .map(|row| Ok((parse_doc(&row.doc)?, row.hash.clone())))
+            .transpose()
     }
 
     /// One page of `table` in creation order, optionally within one account.
@@ -700,7 +815,10 @@ impl Registry {
                 seq_bindings,
             )?;
             let seq = seqs.first().ok_or_else(|| {
-                Error::invalid(vec![FieldError::new("starting_after", "no object with this id in the list")])
+                Error::invalid(vec![FieldError::new(
+                    "starting_after",
+                    "no object with this id in the list",
+                )])
             })?;
             filter.push_str(" AND seq > ?");
             bindings.push(seq.seq.into());
@@ -711,11 +829,17 @@ impl Registry {
             bindings,
         )?;
         let has_more = docs.len() > page.limit;
-        Ok((docs.into_iter().take(page.limit).map(|d| d.doc).collect(), has_more))
+        Ok((
+            docs.into_iter().take(page.limit).map(|d| d.doc).collect(),
+            has_more,
+        ))
     }
 
     fn queue(&self, hash: &KeyHash) -> Result<(), Error> {
-        self.exec("INSERT OR IGNORE INTO kv_outbox (hash) VALUES (?)", vec![hash.to_hex().into()])?;
+        self.exec(
+            "INSERT OR IGNORE INTO kv_outbox (hash) VALUES (?)",
+            vec![hash.to_hex().into()],
+        )?;
         Ok(())
     }
 
@@ -730,13 +854,21 @@ impl Registry {
 
     /// The edge record for `hash` as SQL has it now; `None` when the key no longer exists.
     fn edge_record(&self, hash: &str) -> Result<Option<EdgeRecord>, Error> {
-        let rows: Vec<Doc> = self.rows("SELECT doc FROM api_keys WHERE hash = ?", vec![hash.into()])?;
-        let Some(row) = rows.first() else { return Ok(None) };
+        let rows: Vec<Doc> =
+            self.rows("SELECT doc FROM api_keys WHERE hash = ?", vec![hash.into()])?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
         let key: ApiKey = parse_doc(&row.doc)?;
-        let Some(account) = self.account(&key.account_id)? else { return Ok(None) };
+        let Some(account) = self.account(&key.account_id)? else {
+            return Ok(None);
+        };
         let mut product_keys = Vec::new();
         for row in self.entitlements(&account.id)? {
-            let keys = [(Environment::Test, Some(&row.test_key)), (Environment::Live, row.live_key.as_ref())];
+            let keys = [
+                (Environment::Test, Some(&row.test_key)),
+                (Environment::Live, row.live_key.as_ref()),
+            ];
             for (environment, text) in keys {
                 if let Some(parsed) = text.and_then(|t| parse_key(t).ok()) {
                     product_keys.push(ProductKeyRef {
@@ -747,7 +879,11 @@ impl Registry {
                 }
             }
         }
-        Ok(Some(EdgeRecord { key, account, product_keys }))
+        Ok(Some(EdgeRecord {
+            key,
+            account,
+            product_keys,
+        }))
     }
 
     /// Writes every queued hash's current record to KV (or deletes it). Returns what changed
@@ -766,7 +902,9 @@ impl Registry {
         };
         let mut failed = false;
         for HashRow { hash: hex } in queued {
-            let Some(hash) = KeyHash::from_hex(&hex) else { continue };
+            let Some(hash) = KeyHash::from_hex(&hex) else {
+                continue;
+            };
             let record = match self.edge_record(&hex) {
                 Ok(record) => record,
                 Err(_) => {
@@ -786,7 +924,10 @@ impl Registry {
                 None => kv.delete(&kv_key).await.is_ok(),
             };
             if written {
-                let _ = self.exec("DELETE FROM kv_outbox WHERE hash = ?", vec![hex.as_str().into()]);
+                let _ = self.exec(
+                    "DELETE FROM kv_outbox WHERE hash = ?",
+                    vec![hex.as_str().into()],
+                );
             } else {
                 failed = true;
             }

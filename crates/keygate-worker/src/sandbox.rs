@@ -6,7 +6,7 @@ use crate::http::{MAX_JSON_BODY, bounded_body, error_response, header, now_secon
 use keygate_core::Error;
 use keygate_core::ids::new_id;
 use keygate_core::policy::Grant;
-use keygate_sandbox::{AccountState, Sandbox, SandboxRequest};
+use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::time::Duration;
@@ -34,6 +34,36 @@ struct Answer {
     body: String,
     headers: Vec<(String, String)>,
     delay_ms: u32,
+}
+
+impl Call {
+    fn request(&self) -> SandboxRequest<'_> {
+        SandboxRequest {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            body: self.body.as_bytes(),
+            idempotency_key: self.idempotency_key.as_deref(),
+            scenario: self.scenario.as_deref(),
+        }
+    }
+}
+
+impl From<SandboxResponse> for Answer {
+    fn from(response: SandboxResponse) -> Self {
+        Self {
+            status: response.status,
+            body: response.body,
+            headers: response.headers,
+            delay_ms: response.delay_ms,
+        }
+    }
+}
+
+/// Ids for created sandbox objects. Should the random source ever fail, a time-based id still
+/// keeps the request answerable (sandbox ids guard nothing).
+fn fresh_id(prefix: &str) -> String {
+    new_id(prefix).unwrap_or_else(|_| format!("{prefix}{}", worker::Date::now().as_millis()))
 }
 
 fn unavailable() -> Error {
@@ -78,7 +108,19 @@ async fn answer(mut req: Request, env: &Env, grant: &Grant, url: &Url) -> Result
         idempotency_key: header(&req, "Idempotency-Key")?,
         scenario: header(&req, "X-Sandbox-Scenario")?,
     };
-    let answer = call_store(env, &grant.account_id, &call).await?;
+    let sandbox = Sandbox::embedded()?;
+    // Reads of collections no account can write are the same for everyone: no state to load.
+    let answer = if sandbox.needs_state(&call.request()) {
+        call_store(env, &grant.account_id, &call).await?
+    } else {
+        let response = sandbox.handle(
+            &call.request(),
+            &mut AccountState::default(),
+            now_seconds(),
+            &mut fresh_id,
+        );
+        Answer::from(response)
+    };
     if answer.delay_ms > 0 {
         worker::Delay::from(Duration::from_millis(u64::from(answer.delay_ms))).await;
     }
@@ -98,12 +140,16 @@ async fn call_store(env: &Env, account_id: &str, call: &Call) -> Result<Answer, 
     let body = serde_json::to_string(call).map_err(|_| Error::internal())?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init("https://sandbox.internal/", &init).map_err(|_| Error::internal())?;
+    let request = Request::new_with_init("https://sandbox.internal/", &init)
+        .map_err(|_| Error::internal())?;
     let stub = env
         .durable_object(DO_BINDING)
         .and_then(|ns| ns.get_by_name(account_id))
         .map_err(|_| unavailable())?;
-    let mut response = stub.fetch_with_request(request).await.map_err(|_| unavailable())?;
+    let mut response = stub
+        .fetch_with_request(request)
+        .await
+        .map_err(|_| unavailable())?;
     response.json::<Answer>().await.map_err(|_| unavailable())
 }
 
@@ -117,7 +163,10 @@ pub struct SandboxStore {
 
 impl DurableObject for SandboxStore {
     fn new(state: State, _env: Env) -> Self {
-        Self { state, account_state: RefCell::new(None) }
+        Self {
+            state,
+            account_state: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -127,7 +176,11 @@ impl DurableObject for SandboxStore {
             Err(error) => Answer {
                 status: error.status,
                 body: error.to_json(),
-                headers: error.headers().into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+                headers: error
+                    .headers()
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect(),
                 delay_ms: 0,
             },
         };
@@ -139,8 +192,12 @@ impl SandboxStore {
     async fn run(&self, call: &Call) -> Result<Answer, Error> {
         let sandbox = Sandbox::embedded()?;
         if self.account_state.borrow().is_none() {
-            let stored: Option<String> =
-                self.state.storage().get(STATE_KEY).await.map_err(|_| unavailable())?;
+            let stored: Option<String> = self
+                .state
+                .storage()
+                .get(STATE_KEY)
+                .await
+                .map_err(|_| unavailable())?;
             let loaded = match stored {
                 Some(text) => serde_json::from_str(&text).map_err(|_| Error::internal())?,
                 None => AccountState::default(),
@@ -148,21 +205,11 @@ impl SandboxStore {
             // Another request may have loaded it while we awaited; keep the first.
             self.account_state.borrow_mut().get_or_insert(loaded);
         }
-        let request = SandboxRequest {
-            method: &call.method,
-            path: &call.path,
-            query: &call.query,
-            body: call.body.as_bytes(),
-            idempotency_key: call.idempotency_key.as_deref(),
-            scenario: call.scenario.as_deref(),
-        };
-        let mut ids = |prefix: &str| {
-            new_id(prefix).unwrap_or_else(|_| format!("{prefix}{}", worker::Date::now().as_millis()))
-        };
+        let request = call.request();
         let (response, snapshot) = {
             let mut guard = self.account_state.borrow_mut();
             let state = guard.get_or_insert_with(AccountState::default);
-            let response = sandbox.handle(&request, state, now_seconds(), &mut ids);
+            let response = sandbox.handle(&request, state, now_seconds(), &mut fresh_id);
             let snapshot = if response.state_changed {
                 Some(serde_json::to_string(state).map_err(|_| Error::internal())?)
             } else {
@@ -170,18 +217,13 @@ impl SandboxStore {
             };
             (response, snapshot)
         };
-        if let Some(snapshot) = snapshot {
-            if self.state.storage().put(STATE_KEY, snapshot).await.is_err() {
-                // Memory must not run ahead of storage: reload from what was persisted.
-                *self.account_state.borrow_mut() = None;
-                return Err(unavailable());
-            }
+        if let Some(snapshot) = snapshot
+            && self.state.storage().put(STATE_KEY, snapshot).await.is_err()
+        {
+            // Memory must not run ahead of storage: reload from what was persisted.
+            *self.account_state.borrow_mut() = None;
+            return Err(unavailable());
         }
-        Ok(Answer {
-            status: response.status,
-            body: response.body,
-            headers: response.headers,
-            delay_ms: response.delay_ms,
-        })
+        Ok(Answer::from(response))
     }
 }

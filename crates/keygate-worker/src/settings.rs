@@ -28,7 +28,10 @@ impl Vars {
         let require_https = text(env, "REQUIRE_HTTPS").as_deref() != Some("false");
         let hide_forbidden = text(env, "HIDE_FORBIDDEN").as_deref() == Some("true");
         Self {
-            settings: Settings { require_https, hide_forbidden },
+            settings: Settings {
+                require_https,
+                hide_forbidden,
+            },
             origin_url: text(env, "ORIGIN_URL"),
             admin_token: text(env, "ADMIN_TOKEN"),
             signing_secret: text(env, "ORIGIN_SIGNING_SECRET"),
