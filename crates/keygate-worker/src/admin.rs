@@ -46,6 +46,7 @@ async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<P
     let account_id = policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
     Ok(Principal::KeyManager {
         account_id,
+        environment: record.key.environment,
         scopes: record.key.scopes,
     })
 }

@@ -35,10 +35,11 @@ const OUTBOX_RETRY_MS: i64 = 10_000;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
     Operator,
-    /// A key with `keys:manage`: its account, and the scopes it may hand on.
+    /// A key with `keys:manage`: its account, the scopes it may hand on, and its environment.
     KeyManager {
         account_id: String,
         scopes: Vec<String>,
+        environment: Environment,
     },
 }
 
@@ -338,6 +339,21 @@ fn check_grantable(principal: &Principal, requested: Option<&[String]>) -> Resul
     }
 }
 
+/// A test key with `keys:manage` may change test keys only: test keys sit in CI settings and on
+/// laptops, and must not be a way to mint or take over live credentials.
+fn check_manageable(principal: &Principal, environment: Environment) -> Result<(), Error> {
+    match principal {
+        Principal::KeyManager {
+            environment: Environment::Test,
+            ..
+        } if environment == Environment::Live => Err(Error::forbidden(
+            "A test key can manage only test keys. Use a live key with `keys:manage`, or the \
+             admin token.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl Registry {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
@@ -482,6 +498,7 @@ impl Registry {
                 let account = self.account(&account_id)?.ok_or_else(account_not_found)?;
                 let new = admin::new_key(&body, &account, gateway_config()?, now)?;
                 check_grantable(principal, Some(&new.template.scopes))?;
+                check_manageable(principal, new.template.environment)?;
                 let (key, secret, hash) = self.issue_key(&account, new.into_template(), now)?;
                 self.insert_key(&key, &hash)?;
                 Ok(Reply::json(
@@ -507,7 +524,7 @@ impl Registry {
             }
             Command::UpdateKey { key_id, body } => {
                 let patch = admin::key_patch(&body, gateway_config()?, now)?;
-                let (mut key, hash) = self.visible_key(principal, &key_id)?;
+                let (mut key, hash) = self.managed_key(principal, &key_id)?;
                 check_grantable(principal, patch.scopes.as_deref())?;
                 patch.apply(&mut key, now)?;
                 self.save_key(&key, &hash)?;
@@ -515,7 +532,7 @@ impl Registry {
             }
             Command::RollKey { key_id, body } => {
                 let grace = admin::grace_seconds(body.as_ref(), admin::ROLL_GRACE_DEFAULT)?;
-                let (mut old, old_hash) = self.visible_key(principal, &key_id)?;
+                let (mut old, old_hash) = self.managed_key(principal, &key_id)?;
                 // The successor's secret goes to the caller with the old key's scopes.
                 check_grantable(principal, Some(&old.scopes))?;
                 let account = self
@@ -533,13 +550,13 @@ impl Registry {
             }
             Command::LeakKey { key_id, body } => {
                 let grace = admin::grace_seconds(body.as_ref(), admin::LEAK_GRACE_DEFAULT)?;
-                let (mut key, hash) = self.visible_key(principal, &key_id)?;
+                let (mut key, hash) = self.managed_key(principal, &key_id)?;
                 admin::mark_leaked(&mut key, now, grace);
                 self.save_key(&key, &hash)?;
                 Ok(Reply::json(200, &view(&key)?))
             }
             Command::DeleteKey { key_id } => {
-                let (_, hash) = self.visible_key(principal, &key_id)?;
+                let (_, hash) = self.managed_key(principal, &key_id)?;
                 self.exec(
                     "DELETE FROM api_keys WHERE id = ?",
                     vec![key_id.as_str().into()],
@@ -766,6 +783,13 @@ impl Registry {
             vec![to_doc(key)?.into(), key.id.as_str().into()],
         )?;
         self.queue(hash)
+    }
+
+    /// A key the principal may change: visible to it, and of an environment it may manage.
+    fn managed_key(&self, principal: &Principal, key_id: &str) -> Result<(ApiKey, KeyHash), Error> {
+        let (key, hash) = self.visible_key(principal, key_id)?;
+        check_manageable(principal, key.environment)?;
+        Ok((key, hash))
     }
 
     fn visible_key(&self, principal: &Principal, key_id: &str) -> Result<(ApiKey, KeyHash), Error> {

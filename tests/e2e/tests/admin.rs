@@ -37,6 +37,7 @@ fn main() {
             manager_key_cannot_use_operator_endpoints,
             manager_key_must_hold_keys_manage_and_be_usable,
             manager_key_grants_only_scopes_it_holds,
+            test_manager_key_manages_test_keys_only,
             // Accounts.
             account_create_read_update,
             account_list_paginates,
@@ -3158,4 +3159,58 @@ fn readme_flow_with_curl(c: &Ctx) {
     assert_eq!(status, 200, "{list}");
     let ids: Vec<String> = list["data"].as_array().unwrap().iter().map(id_of).collect();
     assert_eq!(ids, [key_id, new_id]);
+}
+
+/// Test keys live in CI settings and on laptops: one with `keys:manage` must not be a way to
+/// mint or take over a live key of a production account. A live manager may manage both.
+fn test_manager_key_manages_test_keys_only(c: &Ctx) {
+    let account = account_id(c, "environments", "production");
+    let manager_scopes = json!(["keys:manage", "accounts:read"]);
+    let (_, test_manager) = create_key(
+        c,
+        &account,
+        &json!({"name": "test manager", "environment": "test", "scopes": manager_scopes}),
+    );
+    let (_, live_manager) = create_key(
+        c,
+        &account,
+        &json!({"name": "live manager", "environment": "live", "scopes": manager_scopes}),
+    );
+    let keys = format!("/accounts/{account}/keys");
+    let narrow = |environment: &str| {
+        json!({"name": format!("{environment} reader"), "environment": environment,
+               "scopes": ["accounts:read"]})
+    };
+
+    let r = manage(c, &test_manager, "POST", &keys, Some(&narrow("live")));
+    assert_eq!(r.status, 403, "a test manager minting a live key: {r}");
+    assert!(r.json.get("secret").is_none(), "{r}");
+    manage(c, &test_manager, "POST", &keys, Some(&narrow("test"))).expect_status(201);
+
+    let r = manage(c, &live_manager, "POST", &keys, Some(&narrow("live")));
+    r.expect_status(201);
+    let live_key = id_of(&r.json["key"]);
+    manage(c, &live_manager, "POST", &keys, Some(&narrow("test"))).expect_status(201);
+
+    // Nor may it change, roll, leak or delete the live key; reading it is harmless.
+    let key_path = format!("/keys/{live_key}");
+    let attempts = [
+        (
+            "PATCH",
+            key_path.clone(),
+            Some(json!({"status": "disabled"})),
+        ),
+        ("POST", format!("{key_path}/roll"), None),
+        ("POST", format!("{key_path}/leaked"), None),
+        ("DELETE", key_path.clone(), None),
+    ];
+    for (method, path, body) in &attempts {
+        let r = manage(c, &test_manager, method, path, body.as_ref());
+        assert_eq!(r.status, 403, "a test manager: {method} {path}: {r}");
+    }
+    manage(c, &test_manager, "GET", &key_path, None).expect_status(200);
+    let after = admin(c, "GET", &key_path, None);
+    assert_eq!(after.json["status"], "active", "{after}");
+    assert!(after.json["revoke_at"].is_null(), "{after}");
+    assert!(after.json["rolled_to"].is_null(), "{after}");
 }
