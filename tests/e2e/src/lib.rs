@@ -29,9 +29,10 @@
 //!   variables [`ADMIN_TOKEN`], [`ORIGIN_SIGNING_SECRET`], `REQUIRE_HTTPS=false`,
 //!   `HIDE_FORBIDDEN=false` unless overridden. `ORIGIN_URL` is unset unless given.
 //!   The developer's `.dev.vars` is never read.
-//! * The worker is built once: unless `KEYGATE_PREBUILT=1` is in the environment (scripts/test
-//!   sets it after building), [`run`] runs `scripts/build-worker` before the setup. Gateways
-//!   always start wrangler with `KEYGATE_PREBUILT=1`, so they never rebuild.
+//! * The worker is built before the first gateway starts: unless `KEYGATE_PREBUILT=1` is in the
+//!   environment (scripts/test sets it after building), the harness runs `scripts/build-worker`
+//!   once per test binary (it returns at once when `build/` is up to date with the sources).
+//!   Gateways always start wrangler with `KEYGATE_PREBUILT=1`, so starting one never builds.
 //! * A failing trial's message ends with the last lines of every running gateway's output.
 //!   `KEYGATE_E2E_VERBOSE=1` streams wrangler's output to stderr as it comes.
 
