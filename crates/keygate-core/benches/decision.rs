@@ -154,6 +154,12 @@ mod native {
         c.bench_function("authorize (steps 6-9, 20 CIDRs)", |b| {
             b.iter(|| authorize(black_box(&facts), &f.record, &f.config, &settings, 1))
         });
+        let mut open = f.record.clone();
+        open.account.allowed_ips.clear();
+        open.key.allowed_ips.clear();
+        c.bench_function("authorize (steps 6-9, no allowlists)", |b| {
+            b.iter(|| authorize(black_box(&facts), &open, &f.config, &settings, 1))
+        });
         c.bench_function("full decision (authenticate + decode + authorize)", |b| {
             b.iter(|| {
                 let credential = authenticate(black_box(&facts), &settings).unwrap();

@@ -11,7 +11,7 @@
 use crate::config::{GatewayConfig, RouteMatch};
 use crate::credentials::extract_credential;
 use crate::error::{Error, FieldError};
-use crate::ip::{IpAllowlist, client_ip};
+use crate::ip::{client_ip, stored_list_permits};
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{EdgeRecord, key_state};
 use crate::path::normalize_request_path;
@@ -240,8 +240,7 @@ fn check_ip(facts: &RequestFacts<'_>, record: &EdgeRecord) -> Result<(), Error> 
     ];
     for (owner, owners, entries) in lists {
         // Stored lists were validated on write; one that no longer parses fails closed.
-        let list = IpAllowlist::parse(entries).map_err(|_| Error::internal())?;
-        if !list.permits(client) {
+        if !stored_list_permits(entries, client)? {
             let who = match client {
                 Some(addr) => format!("Requests from {addr} are not allowed"),
                 None => "Requests without a known client address are not allowed".to_string(),
