@@ -761,13 +761,46 @@ fn parse_body(body: &[u8]) -> Result<Record, Error> {
 /// FNV-1a 64 of the path and the canonical JSON of the body (keys sorted, no whitespace), so
 /// the same object sent with other spacing or key order counts as the same request.
 fn fingerprint(path: &str, body: &Record) -> String {
-    let canonical = serde_json::to_string(body).unwrap_or_default();
+    let mut canonical = String::new();
+    write_canonical(&mut canonical, &Value::Object(body.clone()));
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in path.bytes().chain([b'\n']).chain(canonical.bytes()) {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+/// JSON with every object's keys sorted, written out explicitly: maps keep insertion order
+/// (serde_json `preserve_order`), so serialising as-is would depend on the sender's key order.
+fn write_canonical(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (index, (key, value)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(out, value);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// Exact filter match on the text form: strings as they are, numbers and booleans as JSON,
