@@ -69,6 +69,7 @@ fn main() {
             state_rolled_key_is_401_after_grace_and_successor_works,
             state_leaked_key_is_401_after_grace,
             state_deleted_key_is_401,
+            state_live_key_of_an_account_downgraded_to_test_agreement_is_401,
             state_suspended_account_is_401_until_reactivated,
             // §3.7 IP allowlists
             ip_v4_address_allowlist_of_account,
@@ -97,6 +98,7 @@ fn main() {
             credentials_never_reach_the_origin,
             hop_by_hop_headers_are_not_forwarded,
             origin_receives_exactly_the_signed_identity,
+            signature_covers_the_target_the_origin_receives_for_odd_characters,
             origin_answers_are_relayed_not_followed,
             origin_unreachable_is_502,
             origin_timeout_is_504,
@@ -1232,6 +1234,40 @@ fn state_leaked_key_is_401_after_grace(c: &Ctx) {
     assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
 }
 
+fn state_live_key_of_an_account_downgraded_to_test_agreement_is_401(c: &Ctx) {
+    let marker = "state_downgraded";
+    let t = tenant(&c.gw, marker, json!({}));
+    let (_, live) = key(&c.gw, &t, "live", json!({}));
+    let (_, test) = key(&c.gw, &t, "test", json!({}));
+    assert_from_origin(&get_tx(
+        &c.gw,
+        &live,
+        &t.pk_live,
+        &format!("{marker}-before"),
+    ));
+    c.gw.admin_patch(
+        &format!("/accounts/{}", t.id),
+        &json!({"agreement": "test"}),
+    )
+    .expect_status(200);
+    // A test agreement never reaches the origin: its live keys stop, its test keys go on.
+    let r = get_tx(&c.gw, &live, &t.pk_live, &format!("{marker}-refused"));
+    assert_error(&r, 401);
+    assert_sandbox(&get_tx(&c.gw, &test, &t.pk_test, marker));
+    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.gw.admin_patch(
+        &format!("/accounts/{}", t.id),
+        &json!({"agreement": "production"}),
+    )
+    .expect_status(200);
+    assert_from_origin(&get_tx(
+        &c.gw,
+        &live,
+        &t.pk_live,
+        &format!("{marker}-after"),
+    ));
+}
+
 fn state_deleted_key_is_401(c: &Ctx) {
     let marker = "state_deleted";
     let t = tenant(&c.gw, marker, json!({}));
@@ -1369,6 +1405,41 @@ fn ip_v4_address_allowlist_of_account(c: &Ctx) {
     assert_ip_denied(&from_ip(c, &live, &t.pk_live, None, &no, &[]));
     assert_origin_got_nothing(c, "", &no);
     assert_eq!(origin_got(c, "", &ok).len(), 1);
+    // A changed list applies to the next request.
+    c.gw.admin_patch(
+        &format!("/accounts/{}", t.id),
+        &json!({"allowed_ips": ["203.0.113.7"]}),
+    )
+    .expect_status(200);
+    let now_ok = format!("{marker}-now-ok");
+    let now_no = format!("{marker}-now-denied");
+    assert_ip_allowed(&from_ip(
+        c,
+        &live,
+        &t.pk_live,
+        Some("203.0.113.7"),
+        &now_ok,
+        &[],
+    ));
+    assert_ip_denied(&from_ip(
+        c,
+        &live,
+        &t.pk_live,
+        Some("198.51.100.7"),
+        &now_no,
+        &[],
+    ));
+    c.gw.admin_patch(&format!("/accounts/{}", t.id), &json!({"allowed_ips": []}))
+        .expect_status(200);
+    assert_ip_allowed(&from_ip(
+        c,
+        &live,
+        &t.pk_live,
+        Some("192.0.2.99"),
+        &now_ok,
+        &[],
+    ));
+    assert_origin_got_nothing(c, "", &now_no);
 }
 
 fn ip_cidr_allowlist_of_key_and_both_lists_must_pass(c: &Ctx) {
@@ -2874,4 +2945,53 @@ fn demo_origin_exports_verify_keygate_request(c: &Ctx) {
         json!([identity, identity, null, null, null, null, null]),
         "verifyKeygateRequest results"
     );
+}
+
+fn signature_covers_the_target_the_origin_receives_for_odd_characters(c: &Ctx) {
+    let marker = "odd_targets";
+    let t = tenant(&c.gw, marker, json!({}));
+    let (_, live) = key(&c.gw, &t, "live", json!({}));
+    let targets: Vec<Vec<u8>> = vec![
+        b"/v1/transactions?a='&b=\"&c=<>&d=`&e={}&f=|&g=^&h=%7e&i=~&j=[]&k=\\".to_vec(),
+        b"/v1/transactions?q=\xc3\xbc\xe2\x82\xac&r=%zz&s=%&t=+&u=a+b".to_vec(),
+        b"/v1/transactions?".to_vec(),
+        b"/v1/transactions?&&=&a==b".to_vec(),
+        b"/v1/accounts/a'b~c!$&()*+,;=:@x/transactions?z=1".to_vec(),
+        b"/v1/transactions/%41%62%7E%21".to_vec(),
+        b"/v1/transactions/tx_1/".to_vec(),
+        b"/v1/accounts/%C3%BC/transactions".to_vec(),
+    ];
+    for (i, target) in targets.iter().enumerate() {
+        let req = [
+            b"GET ".as_slice(),
+            target,
+            format!(
+                " HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {live}\r\n\
+                 X-Product-Key: {}\r\nX-Trace: {marker}-{i}\r\nConnection: close\r\n\r\n",
+                c.gw.port(),
+                t.pk_live
+            )
+            .as_bytes(),
+        ]
+        .concat();
+        let shown = String::from_utf8_lossy(target);
+        let r = raw(c.gw.port(), &req);
+        if r.status != 200 {
+            // Refused (a path the gateway does not accept): then it must not reach the origin.
+            assert!((400..500).contains(&r.status), "{shown}: {r}");
+            assert_origin_got_nothing(c, "", &format!("{marker}-{i}"));
+            continue;
+        }
+        let got = c
+            .origin
+            .requests_where(|q| q.header("x-trace") == Some(format!("{marker}-{i}").as_str()));
+        assert_eq!(got.len(), 1, "{shown}: {got:#?}");
+        let q = &got[0];
+        assert_eq!(
+            q.header("x-keygate-signature").unwrap_or(""),
+            expected_signature(q, ORIGIN_SIGNING_SECRET),
+            "{shown}: the origin received {:?}, which is not what was signed",
+            q.path
+        );
+    }
 }
