@@ -16,10 +16,15 @@ use worker::{
 
 const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 /// Response headers that describe this hop's connection or a body length that re-encoding
-/// may change; the runtime sets its own.
+/// may change; the runtime sets its own. The same hop-by-hop set the request side drops
+/// (`policy::forwardable_request_header`), plus whatever the origin's `Connection` names.
 const HOP_RESPONSE_HEADERS: &[&str] = &[
     "connection",
     "keep-alive",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
     "transfer-encoding",
     "upgrade",
     "content-length",
@@ -110,9 +115,17 @@ pub async fn forward(
 
 /// The origin's answer, streamed back with its status and end-to-end headers.
 fn relay(response: Response) -> Response {
+    let connection = response
+        .headers()
+        .get("Connection")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let listed = policy::connection_listed(&connection);
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
-        if !HOP_RESPONSE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        let lower = name.to_ascii_lowercase();
+        if !HOP_RESPONSE_HEADERS.contains(&lower.as_str()) && !listed.contains(&lower) {
             let _ = headers.append(&name, &value);
         }
     }
