@@ -39,7 +39,7 @@ struct Ctx {
     demo: DemoOrigin,
     no_origin: Gateway,
     broken: Gateway,
-    closer: ClosingServer,
+    closer: RawOrigin,
 }
 
 fn main() {
@@ -118,7 +118,7 @@ fn main() {
 fn setup() -> Ctx {
     let origin = Origin::start();
     let demo = DemoOrigin::start();
-    let closer = ClosingServer::start();
+    let closer = RawOrigin::start();
     let origin_url = origin.url();
     let demo_url = demo.url();
     let closer_url = closer.url();
@@ -615,15 +615,20 @@ impl Drop for DemoOrigin {
     }
 }
 
-// --- an origin that accepts connections and closes them without an answer ----------------
+// --- a hand-written origin: closes unanswered, or answers with chosen raw headers ---------
 
-struct ClosingServer {
+/// The target whose answer carries hop-by-hop headers (see [`RawOrigin`]).
+const RAW_HOP_PATH: &str = "/v1/transactions/raw-hop-by-hop";
+
+/// Reads each request's head, then answers [`RAW_HOP_PATH`] with a hand-written response full
+/// of hop-by-hop headers, and closes every other connection without an answer.
+struct RawOrigin {
     port: u16,
     accepted: Arc<AtomicUsize>,
 }
 
-impl ClosingServer {
-    fn start() -> ClosingServer {
+impl RawOrigin {
+    fn start() -> RawOrigin {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -632,15 +637,38 @@ impl ClosingServer {
         thread::spawn(move || {
             for conn in listener.incoming() {
                 count.fetch_add(1, Ordering::SeqCst);
-                drop(conn);
+                let Ok(conn) = conn else { continue };
+                thread::spawn(move || serve_raw(conn));
             }
         });
-        ClosingServer { port, accepted }
+        RawOrigin { port, accepted }
     }
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+}
+
+fn serve_raw(mut conn: TcpStream) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    if line.lines().next().unwrap_or("").contains(RAW_HOP_PATH) {
+        let _ = conn.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\
+              Connection: close, X-Secret-Hop\r\nX-Secret-Hop: must-not-pass\r\n\
+              Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic realm=\"internal\"\r\n\
+              Proxy-Connection: keep-alive\r\nX-End-To-End: passes\r\n\r\n{}",
+        );
+    }
+    // Anything else: closed without an answer.
 }
 
 // ------------------------------------------------------------------------------------------
@@ -2415,6 +2443,27 @@ fn origin_unreachable_is_502(c: &Ctx) {
     assert!(
         c.closer.accepted.load(Ordering::SeqCst) > before,
         "the broken origin was never tried"
+    );
+    // Hop-by-hop headers of the origin's answer stay on that hop.
+    let r = gw
+        .get(RAW_HOP_PATH)
+        .bearer(&live)
+        .product_key(&t.pk_live)
+        .send();
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.header("x-end-to-end"), Some("passes"), "{r}");
+    for h in [
+        "x-secret-hop",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-connection",
+    ] {
+        assert!(r.header(h).is_none(), "hop-by-hop {h} relayed: {r}");
+    }
+    assert!(
+        r.header("connection")
+            .is_none_or(|v| !v.to_ascii_lowercase().contains("x-secret-hop")),
+        "{r}"
     );
     // Test keys never touch the origin, broken or not.
     assert_sandbox(
