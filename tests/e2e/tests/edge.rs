@@ -7,7 +7,8 @@
 //! * `secure`    — HTTPS with REQUIRE_HTTPS=true and HIDE_FORBIDDEN=true; its ORIGIN_URL is
 //!   `scripts/demo-origin.mjs` run by node, which verifies `X-Keygate-Signature` itself.
 //! * `no_origin` — ORIGIN_URL unset (live keys → 503).
-//! * `broken`    — ORIGIN_URL is a server that accepts connections and closes them unanswered.
+//! * `broken`    — ORIGIN_URL is a hand-written server that closes connections unanswered
+//!   (502), except for one path it answers with raw hop-by-hop headers.
 //!
 //! Under `wrangler dev`, workerd passes a client-sent `CF-Connecting-IP` through to the worker
 //! unchanged (and sets `127.0.0.1` when the client sends none), so allowlists are exercised with
@@ -2417,6 +2418,51 @@ fn origin_answers_are_relayed_not_followed(c: &Ctx) {
         // Once: a redirect is handed to the client, not followed.
         assert_eq!(origin_got(c, "", &path).len(), 1);
     }
+    // A gzip-encoded answer reaches a client that accepts only identity as the same JSON,
+    // never as gzip bytes, nor as plain bytes still labelled gzip.
+    let json_body = serde_json::to_vec(&json!({"compressed": "y".repeat(3000)})).unwrap();
+    let path = format!("/v1/transactions/{marker}-gzip");
+    c.origin.respond(
+        &path,
+        Reply {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Content-Encoding".into(), "gzip".into()),
+            ],
+            body: gzip_stored(&json_body),
+            delay: Duration::ZERO,
+        },
+    );
+    let r =
+        c.gw.get(&path)
+            .bearer(&live)
+            .product_key(&t.pk_live)
+            .header("Accept-Encoding", "identity")
+            .send();
+    assert_eq!(r.status, 200, "{r}");
+    assert!(
+        r.header("content-encoding").is_none_or(|e| e == "identity"),
+        "{r}"
+    );
+    assert_eq!(r.body, json_body, "{r}");
+}
+
+/// `data` as a gzip member of stored (uncompressed) deflate blocks.
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mut chunks = data.chunks(65_535).peekable();
+    while let Some(chunk) = chunks.next() {
+        let last = u8::from(chunks.peek().is_none());
+        let len = chunk.len() as u16;
+        out.push(last);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
 }
 
 fn origin_unreachable_is_502(c: &Ctx) {
