@@ -1,6 +1,6 @@
 //! The edge pipeline (SPEC §3, §4) against the real worker in workerd, black-box over HTTP.
 //!
-//! Gateways (started once, in parallel, shared by every trial):
+//! Gateways (started once, one after another, shared by every trial):
 //! * `gw`        — plain HTTP, REQUIRE_HTTPS=false, HIDE_FORBIDDEN=false, ORIGIN_URL = the
 //!   recording [`Origin`], ORIGIN_TIMEOUT_SECONDS=2.
 //! * `strict`    — plain HTTP with REQUIRE_HTTPS=true (everything must be refused with 403).
@@ -16,6 +16,12 @@
 //!
 //! Trials run in parallel against shared gateways: each creates its own accounts and keys, and
 //! finds what the origin received by its account id or a marker unique to the trial.
+//!
+//! Not observable from outside, so not covered here: that a malformed key causes no storage
+//! read, and the 503 of an unreachable key store (local KV does not fail). Headers a client
+//! names in its own `Connection` header cannot be dropped by the worker: the runtime does not
+//! hand the client's `Connection` value to it. An absolute-form request target is refused by
+//! workerd itself before the worker runs; the suite checks only that nothing reaches the origin.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -2222,6 +2228,14 @@ fn origin_receives_exactly_the_signed_identity(c: &Ctx) {
         ("X-Keygate-Signature", &"0".repeat(64)),
         ("X-Keygate-Scope", "*"),
         ("X-Request-Id", "req_spoofed"),
+        // Headers that claim to describe the caller are the gateway's to set, not the client's
+        // (docs/origin-signing.md).
+        ("X-Forwarded-For", "203.0.113.66"),
+        ("X-Forwarded-Host", "spoofed.example"),
+        ("X-Real-IP", "203.0.113.66"),
+        ("Forwarded", "for=203.0.113.66;host=spoofed.example"),
+        ("CF-Connecting-IP", "203.0.113.66"),
+        ("CF-Ray", "spoofed-ray"),
     ];
     for (method, path, pk) in [
         (
@@ -2346,6 +2360,14 @@ fn origin_receives_exactly_the_signed_identity(c: &Ctx) {
             assert_ne!(forged, signature, "field {i} is not covered");
         }
         assert_ne!(expected_signature(&q, "another-secret"), signature);
+        for (k, v) in &q.headers {
+            for spoofed in ["203.0.113.66", "spoofed"] {
+                assert!(
+                    !v.contains(spoofed),
+                    "client-sent {k}: {v} reached the origin"
+                );
+            }
+        }
     }
 }
 
