@@ -133,6 +133,7 @@ mod native {
             https: true,
             method: "GET",
             path: "/v1/accounts/acc_123/transactions",
+            query: Some("limit=20"),
             authorization: Some(&bearer),
             x_api_key: None,
             x_product_key: Some(&f.product_key),

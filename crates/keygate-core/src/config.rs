@@ -249,17 +249,23 @@ impl GatewayConfig {
     }
 
     /// The first route matching both; else 405 with every method the path has; else 404.
+    /// `HEAD` is served by the `GET` route of a path (RFC 9110 §9.3.2: the same answer
+    /// without a body), so the table never lists it.
     pub fn route_for(&self, method: &str, path: &str) -> RouteMatch<'_> {
+        let wanted = if method == "HEAD" { "GET" } else { method };
         let mut allow: Vec<&str> = Vec::new();
         for route in &self.routes {
             if !route.pattern.matches(path) {
                 continue;
             }
-            if route.method == method {
+            if route.method == wanted {
                 return RouteMatch::Found(route);
             }
             if !allow.contains(&route.method.as_str()) {
                 allow.push(&route.method);
+                if route.method == "GET" {
+                    allow.push("HEAD");
+                }
             }
         }
         if allow.is_empty() {
@@ -497,16 +503,29 @@ mod tests {
         let c = config();
         assert_eq!(
             c.route_for("DELETE", "/v1/quotes"),
-            RouteMatch::MethodNotAllowed("GET, POST".into())
+            RouteMatch::MethodNotAllowed("GET, HEAD, POST".into())
         );
         assert_eq!(
             c.route_for("POST", "/v1/quotes/q_1"),
-            RouteMatch::MethodNotAllowed("GET".into())
+            RouteMatch::MethodNotAllowed("GET, HEAD".into())
         );
         assert_eq!(
             c.route_for("get", "/v1/quotes"),
-            RouteMatch::MethodNotAllowed("GET, POST".into())
+            RouteMatch::MethodNotAllowed("GET, HEAD, POST".into())
         );
+    }
+
+    #[test]
+    fn head_is_served_by_the_get_route() {
+        let c = config();
+        let (RouteMatch::Found(head), RouteMatch::Found(get)) = (
+            c.route_for("HEAD", "/v1/quotes/q_1"),
+            c.route_for("GET", "/v1/quotes/q_1"),
+        ) else {
+            panic!("HEAD and GET must both be routed");
+        };
+        assert_eq!(head, get);
+        assert_eq!(c.route_for("HEAD", "/nowhere"), RouteMatch::NotFound);
     }
 
     #[test]

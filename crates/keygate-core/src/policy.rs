@@ -12,8 +12,9 @@ use crate::config::{GatewayConfig, RouteMatch};
 use crate::credentials::extract_credential;
 use crate::error::{Error, FieldError};
 use crate::ip::{client_ip, stored_list_permits};
-use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
+use crate::keys::{Environment, KEY_LEN, KeyHash, KeyKind, parse_key};
 use crate::model::{EdgeRecord, key_state};
+use crate::page::query_pairs;
 use crate::path::normalize_request_path;
 use crate::scope::{self, KEYS_MANAGE};
 use std::fmt;
@@ -53,6 +54,8 @@ pub struct RequestFacts<'a> {
     pub https: bool,
     pub method: &'a str,
     pub path: &'a str,
+    /// The raw query string, without `?`; `None` when the URL has none.
+    pub query: Option<&'a str>,
     pub authorization: Option<&'a str>,
     pub x_api_key: Option<&'a str>,
     pub x_product_key: Option<&'a str>,
@@ -104,6 +107,7 @@ pub fn check_https(https: bool, settings: &Settings) -> Result<(), Error> {
 pub fn authenticate(facts: &RequestFacts<'_>, settings: &Settings) -> Result<Credential, Error> {
     check_https(facts.https, settings)?;
     let text = extract_credential(facts.authorization, facts.x_api_key)?;
+    reject_secret_in_url(facts.path, facts.query)?;
     let parsed = parse_key(&text).map_err(Error::with_challenge)?;
     if parsed.kind() == KeyKind::Product {
         return Err(Error::unauthorized(
@@ -118,6 +122,37 @@ pub fn authenticate(facts: &RequestFacts<'_>, settings: &Settings) -> Result<Cre
         text,
         environment,
         hash,
+    })
+}
+
+/// Step 3: a key in the URL is never accepted (without a header credential the answer is the
+/// 401 above), and with one, a secret key anywhere in the URL is refused (400) rather than
+/// forwarded into the origin's access logs. Only a real key
+/// (valid checksum) counts, so ordinary values that merely start with `sk_` pass.
+fn reject_secret_in_url(path: &str, query: Option<&str>) -> Result<(), Error> {
+    let decoded = query.map(query_pairs).unwrap_or_default();
+    let parts = std::iter::once(path).chain(
+        decoded
+            .iter()
+            .flat_map(|(name, value)| [name.as_str(), value.as_str()]),
+    );
+    for part in parts {
+        if contains_secret_key(part) {
+            return Err(Error::invalid(vec![FieldError::new(
+                "url",
+                "contains a secret API key. Keys in URLs end up in logs and browser history: \
+                 send the key in the Authorization header, and roll this one",
+            )]));
+        }
+    }
+    Ok(())
+}
+
+fn contains_secret_key(text: &str) -> bool {
+    text.match_indices("sk_").any(|(start, _)| {
+        text.get(start..start + KEY_LEN)
+            .and_then(|candidate| parse_key(candidate).ok())
+            .is_some_and(|key| key.kind() == KeyKind::Secret)
     })
 }
 

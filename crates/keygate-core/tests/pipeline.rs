@@ -132,6 +132,7 @@ fn facts<'a>(w: &'a World, method: &'a str, path: &'a str) -> RequestFacts<'a> {
         https: true,
         method,
         path,
+        query: None,
         authorization: None,
         x_api_key: Some(&w.live.text),
         x_product_key: Some(&w.pk_bank_live),
@@ -522,7 +523,7 @@ fn unknown_routes_are_404_and_wrong_methods_405_before_product_keys() {
     };
     let e = run(&w, &f, &w.record, &STRICT).unwrap_err();
     assert_eq!(e.status, 405);
-    assert_eq!(e.allow.as_deref(), Some("GET, POST"));
+    assert_eq!(e.allow.as_deref(), Some("GET, HEAD, POST"));
 }
 
 #[test]
@@ -818,4 +819,49 @@ fn credentials_and_identity_headers_are_not_forwarded() {
         policy::connection_listed(" close , X-Foo,,"),
         ["close", "x-foo"]
     );
+}
+
+#[test]
+fn a_secret_key_in_the_url_is_refused_even_with_a_header_credential() {
+    let w = world();
+    let key = w.live.text.as_str();
+    let encoded = key.replace('_', "%5F");
+    let in_query = [
+        format!("api_key={key}"),
+        format!("note=see+{key}+here"),
+        format!("x={encoded}"),
+        format!("{key}=1"),
+    ];
+    for query in &in_query {
+        let f = RequestFacts {
+            query: Some(query),
+            ..facts(&w, "GET", "/v1/accounts")
+        };
+        let e = policy::authenticate(&f, &STRICT).unwrap_err();
+        assert_eq!(e.status, 400, "{query}");
+        assert_eq!(e.errors[0].field, "url");
+        assert!(
+            !e.to_json().contains(key),
+            "the error must not repeat the key"
+        );
+    }
+    let path = format!("/v1/accounts/{key}");
+    let f = facts(&w, "GET", &path);
+    assert_eq!(policy::authenticate(&f, &STRICT).unwrap_err().status, 400);
+
+    // Look-alikes that are not keys (wrong checksum, too short), and product keys, pass.
+    let mut tampered = key.to_string();
+    tampered.pop();
+    tampered.push(if key.ends_with('A') { 'B' } else { 'A' });
+    for query in [
+        format!("q={tampered}"),
+        "q=sk_live_short".to_string(),
+        format!("pk={}", w.pk_bank_live),
+    ] {
+        let f = RequestFacts {
+            query: Some(&query),
+            ..facts(&w, "GET", "/v1/accounts")
+        };
+        assert!(policy::authenticate(&f, &STRICT).is_ok(), "{query}");
+    }
 }

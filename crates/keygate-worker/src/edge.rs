@@ -33,6 +33,7 @@ impl CredentialHeaders {
             https: url.scheme() == "https",
             method,
             path: url.path(),
+            query: url.query(),
             authorization: self.authorization.as_deref(),
             x_api_key: self.x_api_key.as_deref(),
             x_product_key: self.x_product_key.as_deref(),

@@ -114,6 +114,7 @@ fn main() {
             // §4 errors
             unknown_route_is_404_json,
             method_not_allowed_is_405_with_allow,
+            head_is_answered_like_get,
             odd_and_oversized_headers_are_4xx_never_5xx,
             // the origin snippet
             demo_origin_verifies_gateway_requests_and_refuses_forged_ones,
@@ -1032,6 +1033,18 @@ fn credential_in_query_string_is_never_accepted(c: &Ctx) {
         ))
         .send();
     assert_error(&r, 401);
+    // With a header credential too, a secret in the URL is refused rather than forwarded
+    // into the origin's logs.
+    for (secret, pk) in [(&live, &t.pk_live), (&test, &t.pk_test)] {
+        let r =
+            c.gw.get(&format!("/v1/transactions?api_key={secret}&trace={marker}"))
+                .bearer(secret)
+                .product_key(pk)
+                .send();
+        assert_error(&r, 400);
+        assert_eq!(r.json["errors"][0]["field"], "url", "{r}");
+        assert_no_secret(&r, &[secret]);
+    }
     assert_origin_got_nothing(c, &t.id, marker);
 }
 
@@ -2765,10 +2778,20 @@ fn method_not_allowed_is_405_with_allow(c: &Ctx) {
         (&test, &t.pk_test, &t.pay_test),
     ] {
         for (method, path, pk, allow) in [
-            ("POST", "/v1/transactions", pk, vec!["GET"]),
-            ("DELETE", "/v1/transactions/tx_1", pk, vec!["GET"]),
-            ("PUT", "/v1/payment_orders", pay, vec!["GET", "POST"]),
-            ("PATCH", "/v1/payment_orders", pay, vec!["GET", "POST"]),
+            ("POST", "/v1/transactions", pk, vec!["GET", "HEAD"]),
+            ("DELETE", "/v1/transactions/tx_1", pk, vec!["GET", "HEAD"]),
+            (
+                "PUT",
+                "/v1/payment_orders",
+                pay,
+                vec!["GET", "HEAD", "POST"],
+            ),
+            (
+                "PATCH",
+                "/v1/payment_orders",
+                pay,
+                vec!["GET", "HEAD", "POST"],
+            ),
         ] {
             let r =
                 c.gw.request(method, &format!("{path}?trace={marker}"))
@@ -2782,16 +2805,36 @@ fn method_not_allowed_is_405_with_allow(c: &Ctx) {
             listed.sort();
             assert_eq!(listed, allow, "{r}");
         }
-        // HEAD of a GET-only route: 405 too, with Allow (no body to check).
-        let r =
-            c.gw.head(&format!("/v1/transactions?trace={marker}"))
-                .bearer(secret)
-                .product_key(pk)
-                .send();
-        assert_eq!(r.status, 405, "{r}");
-        assert!(r.header("allow").is_some_and(|a| a.contains("GET")), "{r}");
     }
     assert_origin_got_nothing(c, &t.id, marker);
+}
+
+/// HEAD is answered by a path's GET route (RFC 9110 §9.3.2): a live key's HEAD reaches the
+/// origin as HEAD, a test key's is the sandbox's GET answer without a body.
+fn head_is_answered_like_get(c: &Ctx) {
+    let marker = "head_like_get";
+    let t = tenant(&c.gw, marker, json!({}));
+    let (_, live) = key(&c.gw, &t, "live", json!({}));
+    let (_, test) = key(&c.gw, &t, "test", json!({}));
+
+    let r =
+        c.gw.head(&format!("/v1/transactions?trace={marker}"))
+            .bearer(&live)
+            .product_key(&t.pk_live)
+            .send();
+    assert_eq!(r.status, 200, "{r}");
+    assert!(r.body.is_empty(), "HEAD has no body: {r}");
+    assert_eq!(origin_one(c, marker).method, "HEAD");
+
+    let r =
+        c.gw.head("/v1/owners")
+            .bearer(&test)
+            .product_key(&t.pk_test)
+            .send();
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.header("x-sandbox"), Some("true"), "{r}");
+    assert!(r.body.is_empty(), "HEAD has no body: {r}");
+    assert!(r.request_id().is_some(), "{r}");
 }
 
 fn odd_and_oversized_headers_are_4xx_never_5xx(c: &Ctx) {
