@@ -5,6 +5,7 @@
 mod admin;
 mod config;
 mod demo;
+mod durable;
 mod edge;
 mod http;
 mod keystore;

@@ -8,6 +8,7 @@
 
 use crate::config::gateway_config;
 use crate::demo;
+use crate::durable;
 use crate::http::{error_response, raw_json_response};
 use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
@@ -21,8 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::cell::Cell;
 use worker::{
-    DurableObject, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue, State,
-    durable_object,
+    DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object,
 };
 
 pub const DO_BINDING: &str = "REGISTRY";
@@ -186,23 +186,7 @@ fn store_unavailable() -> Error {
 
 /// Sends one command to the Registry and returns its reply.
 pub async fn call(env: &Env, envelope: &Envelope) -> Result<Reply, Error> {
-    let body = serde_json::to_string(envelope).map_err(|_| Error::internal())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init("https://registry.internal/", &init)
-        .map_err(|_| Error::internal())?;
-    let stub = env
-        .durable_object(DO_BINDING)
-        .and_then(|ns| ns.get_by_name(REGISTRY_NAME))
-        .map_err(|_| store_unavailable())?;
-    let mut response = stub
-        .fetch_with_request(request)
-        .await
-        .map_err(|_| store_unavailable())?;
-    response
-        .json::<Reply>()
-        .await
-        .map_err(|_| store_unavailable())
+    durable::call(env, DO_BINDING, REGISTRY_NAME, envelope, store_unavailable).await
 }
 
 #[durable_object]

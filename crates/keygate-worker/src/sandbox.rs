@@ -2,6 +2,7 @@
 //! sandbox state kept in a `SandboxStore` Durable Object (one per test account). Nothing in
 //! this file can reach the origin.
 
+use crate::durable;
 use crate::http::{MAX_JSON_BODY, bounded_body, error_response, header, now_seconds};
 use keygate_core::Error;
 use keygate_core::ids::new_id;
@@ -10,9 +11,7 @@ use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::time::Duration;
-use worker::{
-    DurableObject, Env, Headers, Method, Request, RequestInit, Response, State, Url, durable_object,
-};
+use worker::{DurableObject, Env, Headers, Method, Request, Response, State, Url, durable_object};
 
 pub const DO_BINDING: &str = "SANDBOX";
 const STATE_KEY: &str = "state";
@@ -137,20 +136,7 @@ async fn answer(mut req: Request, env: &Env, grant: &Grant, url: &Url) -> Result
 }
 
 async fn call_store(env: &Env, account_id: &str, call: &Call) -> Result<Answer, Error> {
-    let body = serde_json::to_string(call).map_err(|_| Error::internal())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init("https://sandbox.internal/", &init)
-        .map_err(|_| Error::internal())?;
-    let stub = env
-        .durable_object(DO_BINDING)
-        .and_then(|ns| ns.get_by_name(account_id))
-        .map_err(|_| unavailable())?;
-    let mut response = stub
-        .fetch_with_request(request)
-        .await
-        .map_err(|_| unavailable())?;
-    response.json::<Answer>().await.map_err(|_| unavailable())
+    durable::call(env, DO_BINDING, account_id, call, unavailable).await
 }
 
 /// The per-account sandbox state. Requests are applied one at a time in memory (the sandbox is
