@@ -311,6 +311,9 @@ impl GatewayBuilder {
             port.to_string(),
             "--persist-to".into(),
             persist_dir.display().to_string(),
+            // Its own devtools port: the default 9229 is raced for by gateways starting at once.
+            "--inspector-port".into(),
+            free_port().to_string(),
             "--env-file".into(),
             env_file.display().to_string(),
             "--show-interactive-dev-session=false".into(),

@@ -130,20 +130,7 @@ fn setup() -> Ctx {
     let origin_url = origin.url();
     let demo_url = demo.url();
     let closer_url = closer.url();
-    // One after another: wrangler binds its inspector on 9229 unless taken, and two starting at
-    // once can both find it free; a start that loses that race (here or against another suite)
-    // is retried.
-    let start = |b: GatewayBuilder| {
-        let mut last = String::new();
-        for _ in 0..3 {
-            match b.clone().try_start() {
-                Ok(gw) => return gw,
-                Err(e) if e.contains("Address already in use") => last = e,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        panic!("{last}")
-    };
+    let start = |b: GatewayBuilder| b.start();
     let gw = start(
         Gateway::builder()
             .var("ORIGIN_URL", &origin_url)
