@@ -525,8 +525,10 @@ impl Registry {
                 let (successor, secret, hash) =
                     self.issue_key(&account, admin::KeyTemplate::from_key(&old), now)?;
                 admin::roll(&mut old, &successor.id, now, grace)?;
-                self.save_key(&old, &old_hash)?;
+                // Successor first: should the second write fail, the old key is untouched
+                // rather than pointing at a key that does not exist.
                 self.insert_key(&successor, &hash)?;
+                self.save_key(&old, &old_hash)?;
                 Ok(Reply::json(
                     200,
                     &json!({ "key": view(&successor)?, "secret": secret, "previous": view(&old)? }),
