@@ -326,14 +326,9 @@ fn check_product_key(
     Ok(())
 }
 
-/// Request headers never forwarded to the origin: hop-by-hop headers, credentials, anything
-/// the gateway itself sets or that claims to describe the client (only keygate's signed
-/// headers may tell the origin who is calling).
-const NOT_FORWARDED: [&str; 17] = [
-    "authorization",
-    "x-api-key",
-    "x-product-key",
-    "x-request-id",
+/// Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, so they are dropped
+/// in both directions, together with any header a `Connection` value names.
+const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -344,10 +339,24 @@ const NOT_FORWARDED: [&str; 17] = [
     "trailers",
     "transfer-encoding",
     "upgrade",
+];
+
+/// Request headers never forwarded to the origin besides the hop-by-hop ones: credentials,
+/// anything the gateway itself sets or that claims to describe the client (only keygate's
+/// signed headers may tell the origin who is calling).
+const NOT_FORWARDED: [&str; 7] = [
+    "authorization",
+    "x-api-key",
+    "x-product-key",
+    "x-request-id",
     "host",
     "content-length",
     "x-real-ip",
 ];
+
+/// Origin response headers never relayed besides the hop-by-hop ones: the runtime sets its own
+/// length (re-encoding may change it), and the request id on the answer is keygate's.
+const NOT_RELAYED: [&str; 2] = ["content-length", "x-request-id"];
 
 const NOT_FORWARDED_PREFIXES: [&str; 3] = ["x-keygate-", "cf-", "x-forwarded-"];
 
@@ -356,22 +365,25 @@ const NOT_FORWARDED_PREFIXES: [&str; 3] = ["x-keygate-", "cf-", "x-forwarded-"];
 /// too (RFC 9110 §7.6.1) and are dropped.
 pub fn forwardable_request_header(name: &str, connection: &str) -> bool {
     let lower = name.trim().to_ascii_lowercase();
-    if NOT_FORWARDED.contains(&lower.as_str()) || lower == "forwarded" {
+    if is_hop_by_hop(&lower, connection)
+        || NOT_FORWARDED.contains(&lower.as_str())
+        || lower == "forwarded"
+    {
         return false;
     }
-    if NOT_FORWARDED_PREFIXES.iter().any(|p| lower.starts_with(p)) {
-        return false;
-    }
-    !connection
-        .split(',')
-        .any(|listed| listed.trim().eq_ignore_ascii_case(&lower))
+    !NOT_FORWARDED_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
-/// The header names listed in a `Connection` value, lowercased.
-pub fn connection_listed(connection: &str) -> Vec<String> {
-    connection
-        .split(',')
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect()
+/// Whether a header of the origin's answer may be relayed to the client. `connection` is the
+/// answer's own `Connection` value (`""` if none).
+pub fn relayable_response_header(name: &str, connection: &str) -> bool {
+    let lower = name.trim().to_ascii_lowercase();
+    !is_hop_by_hop(&lower, connection) && !NOT_RELAYED.contains(&lower.as_str())
+}
+
+fn is_hop_by_hop(lower: &str, connection: &str) -> bool {
+    HOP_BY_HOP.contains(&lower)
+        || connection
+            .split(',')
+            .any(|listed| listed.trim().eq_ignore_ascii_case(lower))
 }

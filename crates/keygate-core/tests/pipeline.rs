@@ -815,10 +815,43 @@ fn credentials_and_identity_headers_are_not_forwarded() {
         "x-custom",
         "Keep-Alive,X-Custom"
     ));
-    assert_eq!(
-        policy::connection_listed(" close , X-Foo,,"),
-        ["close", "x-foo"]
-    );
+    assert!(!forwardable_request_header("X-Foo", " close , X-Foo,,"));
+    assert!(forwardable_request_header("X-Bar", " close , X-Foo,,"));
+}
+
+#[test]
+fn origin_answers_lose_hop_by_hop_headers_only() {
+    for name in [
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Connection",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Content-Length",
+        "X-Request-Id",
+    ] {
+        assert!(!policy::relayable_response_header(name, ""), "{name}");
+    }
+    for name in [
+        "Content-Type",
+        "Set-Cookie",
+        "Cache-Control",
+        "Location",
+        "X-Custom",
+    ] {
+        assert!(policy::relayable_response_header(name, ""), "{name}");
+    }
+    assert!(!policy::relayable_response_header(
+        "X-Hop",
+        " close , X-Hop,,"
+    ));
+    assert!(policy::relayable_response_header(
+        "X-Other",
+        " close , X-Hop,,"
+    ));
 }
 
 #[test]

@@ -10,26 +10,10 @@ use keygate_core::policy::{self, Grant};
 use keygate_core::signing;
 use std::time::Duration;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
-    ResponseBody, Url,
+    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url,
 };
 
 const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
-/// Response headers that describe this hop's connection or a body length that re-encoding
-/// may change; the runtime sets its own. The same hop-by-hop set the request side drops
-/// (`policy::forwardable_request_header`), plus whatever the origin's `Connection` names.
-const HOP_RESPONSE_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "x-request-id",
-];
 
 fn timeout(vars: &Vars) -> Duration {
     Duration::from_secs(
@@ -121,22 +105,14 @@ fn relay(response: Response) -> Response {
         .ok()
         .flatten()
         .unwrap_or_default();
-    let listed = policy::connection_listed(&connection);
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
-        let lower = name.to_ascii_lowercase();
-        if !HOP_RESPONSE_HEADERS.contains(&lower.as_str()) && !listed.contains(&lower) {
+        if policy::relayable_response_header(&name, &connection) {
             let _ = headers.append(&name, &value);
         }
     }
-    let status = response.status_code();
-    let body = match response.body() {
-        ResponseBody::Stream(stream) => ResponseBody::Stream(stream.clone()),
-        ResponseBody::Body(bytes) => ResponseBody::Body(bytes.clone()),
-        ResponseBody::Empty => ResponseBody::Empty,
-    };
     Response::builder()
-        .with_status(status)
+        .with_status(response.status_code())
         .with_headers(headers)
-        .body(body)
+        .body(response.body().clone())
 }
