@@ -42,8 +42,8 @@ impl Settings {
     /// enforcement off, and only the exact string `"true"` turns hiding on.
     pub fn from_vars(require_https: Option<&str>, hide_forbidden: Option<&str>) -> Self {
         Self {
-            require_https: require_https.map(str::trim) != Some("false"),
-            hide_forbidden: hide_forbidden.map(str::trim) == Some("true"),
+            require_https: require_https != Some("false"),
+            hide_forbidden: hide_forbidden == Some("true"),
         }
     }
 }

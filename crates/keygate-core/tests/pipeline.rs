@@ -761,7 +761,7 @@ fn settings_from_variables_fail_safe() {
     assert_eq!(Settings::from_vars(None, None), Settings::default());
     assert!(Settings::default().require_https);
     assert!(!Settings::from_vars(Some("false"), None).require_https);
-    for not_false in ["False", "0", "no", "", "true"] {
+    for not_false in ["False", "0", "no", "", "true", " false", "false\n"] {
         assert!(
             Settings::from_vars(Some(not_false), None).require_https,
             "{not_false}"

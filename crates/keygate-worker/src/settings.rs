@@ -24,14 +24,12 @@ fn text(env: &Env, name: &str) -> Option<String> {
 
 impl Vars {
     pub fn from_env(env: &Env) -> Self {
-        // Fail safe: only the exact string "false" turns HTTPS enforcement off.
-        let require_https = text(env, "REQUIRE_HTTPS").as_deref() != Some("false");
-        let hide_forbidden = text(env, "HIDE_FORBIDDEN").as_deref() == Some("true");
+        let settings = Settings::from_vars(
+            text(env, "REQUIRE_HTTPS").as_deref(),
+            text(env, "HIDE_FORBIDDEN").as_deref(),
+        );
         Self {
-            settings: Settings {
-                require_https,
-                hide_forbidden,
-            },
+            settings,
             origin_url: text(env, "ORIGIN_URL"),
             admin_token: text(env, "ADMIN_TOKEN"),
             signing_secret: text(env, "ORIGIN_SIGNING_SECRET"),
@@ -39,7 +37,7 @@ impl Vars {
                 .and_then(|v| v.trim().parse().ok())
                 .filter(|&s: &u64| (1..=300).contains(&s)),
             // Never on a deployment that enforces HTTPS: the demo key is public.
-            demo_seed: !require_https && text(env, "DEMO_SEED").as_deref() == Some("true"),
+            demo_seed: !settings.require_https && text(env, "DEMO_SEED").as_deref() == Some("true"),
         }
     }
 }
