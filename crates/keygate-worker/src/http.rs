@@ -93,6 +93,14 @@ pub fn with_request_id(mut response: Response, request_id: &str) -> Response {
     response
 }
 
+/// Server-side failures are logged with the request id so support can find them; the line
+/// carries the status and message only, never credentials. Client errors are not logged.
+pub fn log_server_error(request_id: &str, error: &Error) {
+    if error.status >= 500 {
+        worker::console_error!("{request_id} {} {}", error.status, error.message);
+    }
+}
+
 pub fn now_seconds() -> i64 {
     (worker::Date::now().as_millis() / 1000) as i64
 }

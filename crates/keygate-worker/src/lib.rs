@@ -18,7 +18,7 @@ mod settings;
 pub use registry::Registry;
 pub use sandbox::SandboxStore;
 
-use http::{error_response, with_request_id};
+use http::{error_response, log_server_error, with_request_id};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
@@ -31,19 +31,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let response = match serve(req, &env, &request_id).await {
         Ok(response) => response,
         Err(error) => {
-            if error.status >= 500 {
-                console_log(&request_id, &error);
-            }
+            log_server_error(&request_id, &error);
             error_response(&error)
         }
     };
     Ok(with_request_id(response, &request_id))
-}
-
-/// Server-side failures are logged with the request id so support can find them; the log
-/// line carries the status and message only, never credentials.
-fn console_log(request_id: &str, error: &Error) {
-    worker::console_error!("{request_id} {} {}", error.status, error.message);
 }
 
 async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {

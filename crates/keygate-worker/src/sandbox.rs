@@ -3,7 +3,9 @@
 //! this file can reach the origin.
 
 use crate::durable;
-use crate::http::{MAX_JSON_BODY, bounded_body, error_response, header, now_seconds};
+use crate::http::{
+    MAX_JSON_BODY, bounded_body, error_response, header, log_server_error, now_seconds,
+};
 use keygate_core::Error;
 use keygate_core::ids::new_id;
 use keygate_core::policy::Grant;
@@ -82,9 +84,7 @@ pub async fn serve(
     match answer(req, env, grant, url).await {
         Ok(response) => response,
         Err(error) => {
-            if error.status >= 500 {
-                worker::console_error!("{request_id} {} {}", error.status, error.message);
-            }
+            log_server_error(request_id, &error);
             let mut response = error_response(&error);
             let _ = response.headers_mut().set("X-Sandbox", "true");
             response
@@ -159,16 +159,7 @@ impl DurableObject for SandboxStore {
         let call: Call = req.json().await?;
         let answer = match self.run(&call).await {
             Ok(answer) => answer,
-            Err(error) => Answer {
-                status: error.status,
-                body: error.to_json(),
-                headers: error
-                    .headers()
-                    .into_iter()
-                    .map(|(n, v)| (n.to_string(), v))
-                    .collect(),
-                delay_ms: 0,
-            },
+            Err(error) => Answer::from(SandboxResponse::from_error(&error)),
         };
         Response::from_json(&answer)
     }
