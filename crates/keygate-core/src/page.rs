@@ -2,12 +2,12 @@
 //! `starting_after` (an id), answered as `{"object": "list", "data": [...], "has_more": bool}`.
 
 use crate::error::{Error, FieldError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageParams {
     pub limit: usize,
     pub starting_after: Option<String>,

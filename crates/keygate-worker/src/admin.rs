@@ -128,9 +128,7 @@ pub async fn handle(
     let id = |s: &str| s.to_string();
 
     let command = match (&route, method) {
-        (Route::Accounts, Method::Get) => Command::ListAccounts {
-            page: page(url)?.into(),
-        },
+        (Route::Accounts, Method::Get) => Command::ListAccounts { page: page(url)? },
         (Route::Accounts, Method::Post) => Command::CreateAccount {
             body: required_body(&mut req).await?,
         },
@@ -153,7 +151,7 @@ pub async fn handle(
         },
         (Route::AccountKeys(a), Method::Get) => Command::ListKeys {
             account_id: id(a),
-            page: page(url)?.into(),
+            page: page(url)?,
         },
         (Route::AccountKeys(a), Method::Post) => Command::CreateKey {
             account_id: id(a),

@@ -7,20 +7,20 @@
 use crate::config::gateway_config;
 use crate::registry::Registry;
 use keygate_core::Error;
-use keygate_core::admin::KeyTemplate;
-use keygate_core::keys::{Environment, KeyKind, key_from_entropy, parse_key};
-use keygate_core::model::{Account, AccountStatus, Agreement};
+use keygate_core::admin::{KeyTemplate, NewAccount};
+use keygate_core::keys::{Environment, IssuedKey, KeyKind, key_from_entropy};
+use keygate_core::model::Agreement;
 
 pub const ACCOUNT_ID: &str = "acct_demo";
 pub const KEY_ID: &str = "key_demo";
 
 /// `sk_test_…` shown in the README.
-pub fn secret_key() -> String {
-    key_from_entropy(KeyKind::Secret, Environment::Test, &[0x6b; 32])
+fn secret_key() -> IssuedKey {
+    IssuedKey::from_entropy(KeyKind::Secret, Environment::Test, &[0x6b; 32])
 }
 
 /// The demo account's test product key for the product at `index` in `gateway.json`.
-pub fn product_key(index: usize) -> String {
+fn product_key(index: usize) -> String {
     key_from_entropy(
         KeyKind::Product,
         Environment::Test,
@@ -32,21 +32,17 @@ pub fn seed(registry: &Registry, now: i64) -> Result<(), Error> {
     if registry.account(ACCOUNT_ID)?.is_some() {
         return Ok(());
     }
-    let account = Account {
-        id: ACCOUNT_ID.into(),
+    let account = NewAccount {
         name: "Demo integrator (test agreement)".into(),
         agreement: Agreement::Test,
-        status: AccountStatus::Active,
         allowed_ips: Vec::new(),
-        created_at: now,
-        updated_at: now,
-    };
+    }
+    .into_account(ACCOUNT_ID.into(), now);
     registry.insert_account(&account)?;
     for (index, product) in gateway_config()?.products().iter().enumerate() {
         registry.insert_entitlement_row(ACCOUNT_ID, &product.id, &product_key(index), now)?;
     }
     let secret = secret_key();
-    let parsed = parse_key(&secret).map_err(|_| Error::internal())?;
     let template = KeyTemplate {
         environment: Environment::Test,
         name: "Demo test key".into(),
@@ -55,6 +51,6 @@ pub fn seed(registry: &Registry, now: i64) -> Result<(), Error> {
         products: Vec::new(),
         expires_at: None,
     };
-    let key = template.into_key(KEY_ID.into(), ACCOUNT_ID, parsed.start(), parsed.end(), now);
-    registry.insert_key(&key, &parsed.hash())
+    let key = template.into_key(KEY_ID.into(), ACCOUNT_ID, secret.start, secret.end, now);
+    registry.insert_key(&key, &secret.hash)
 }

@@ -14,8 +14,8 @@ use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
 use keygate_core::admin;
 use keygate_core::ids::new_id;
-use keygate_core::keys::{Environment, KeyHash, KeyKind, generate_key, parse_key};
-use keygate_core::model::{Account, AccountStatus, Agreement, ApiKey, EdgeRecord, ProductKeyRef};
+use keygate_core::keys::{Environment, IssuedKey, KeyHash, KeyKind, generate_key, parse_key};
+use keygate_core::model::{Account, Agreement, ApiKey, EdgeRecord, ProductKeyRef};
 use keygate_core::page::{ListPage, PageParams};
 use keygate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
@@ -43,21 +43,6 @@ pub enum Principal {
     },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Page {
-    limit: usize,
-    starting_after: Option<String>,
-}
-
-impl From<PageParams> for Page {
-    fn from(p: PageParams) -> Self {
-        Self {
-            limit: p.limit,
-            starting_after: p.starting_after,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
@@ -65,7 +50,7 @@ pub enum Command {
         body: Value,
     },
     ListAccounts {
-        page: Page,
+        page: PageParams,
     },
     GetAccount {
         account_id: String,
@@ -92,7 +77,7 @@ pub enum Command {
     },
     ListKeys {
         account_id: String,
-        page: Page,
+        page: PageParams,
     },
     GetKey {
         key_id: String,
@@ -403,23 +388,13 @@ impl Registry {
         match command {
             Command::CreateAccount { body } => {
                 operator_only(principal)?;
-                let new = admin::new_account(&body)?;
-                let account = Account {
-                    id: new_id("acct_")?,
-                    name: new.name,
-                    agreement: new.agreement,
-                    status: AccountStatus::Active,
-                    allowed_ips: new.allowed_ips,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let account = admin::new_account(&body)?.into_account(new_id("acct_")?, now);
                 self.insert_account(&account)?;
                 Ok(Reply::json(201, &self.account_view(&account)?))
             }
             Command::ListAccounts { page } => {
                 operator_only(principal)?;
-                let docs = self.page_rows("accounts", None, &page)?;
-                let (docs, has_more) = docs;
+                let (docs, has_more) = self.page_rows("accounts", None, &page)?;
                 let data = docs
                     .iter()
                     .map(|doc| parse_doc::<Account>(doc).and_then(|a| self.account_view(&a)))
@@ -668,17 +643,9 @@ impl Registry {
         template: admin::KeyTemplate,
         now: i64,
     ) -> Result<(ApiKey, String, KeyHash), Error> {
-        let secret = generate_key(KeyKind::Secret, template.environment)?;
-        let parsed = parse_key(&secret).map_err(|_| Error::internal())?;
-        let key = template.into_key(
-            new_id("key_")?,
-            &account.id,
-            parsed.start(),
-            parsed.end(),
-            now,
-        );
-        let hash = parsed.hash();
-        Ok((key, secret, hash))
+        let issued = IssuedKey::generate(KeyKind::Secret, template.environment)?;
+        let key = template.into_key(new_id("key_")?, &account.id, issued.start, issued.end, now);
+        Ok((key, issued.text, issued.hash))
     }
 
     pub(crate) fn account(&self, id: &str) -> Result<Option<Account>, Error> {
@@ -809,7 +776,7 @@ impl Registry {
         &self,
         table: &str,
         account_id: Option<&str>,
-        page: &Page,
+        page: &PageParams,
     ) -> Result<(Vec<String>, bool), Error> {
         let mut filter = String::from("1 = 1");
         let mut bindings: Vec<SqlStorageValue> = Vec::new();
