@@ -9,38 +9,15 @@ mod native {
     use keygate_core::keys::{IssuedKey, key_from_entropy};
     use keygate_core::policy::{RequestFacts, Settings, authenticate, authorize};
     use keygate_core::signing::origin_headers;
+    use keygate_core::target::parse_target;
     use keygate_core::{
         Account, AccountStatus, Agreement, ApiKey, EdgeRecord, Environment, GatewayConfig, KeyHash,
         KeyKind, KeyStatus, ProductKeyRef, parse_key,
     };
     use std::hint::black_box;
 
-    /// Shaped like the shipped configuration: three products, fifteen routes, the matching
-    /// route near the end of the table.
-    const CONFIG: &str = r#"{
-      "products": [
-        {"id": "bank_data", "name": "Bank data", "prefixes": ["/v1/owners", "/v1/accounts", "/v1/transactions"]},
-        {"id": "payments", "name": "Payments", "prefixes": ["/v1/statements", "/v1/payment_orders"]},
-        {"id": "insurance", "name": "Insurance", "prefixes": ["/v1/insurance_products", "/v1/quotes", "/v1/policies"]}
-      ],
-      "routes": [
-        {"method": "GET", "path": "/v1/owners/*/accounts", "scope": "accounts:read"},
-        {"method": "GET", "path": "/v1/owners*", "scope": "owners:read"},
-        {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read"},
-        {"method": "GET", "path": "/v1/accounts*", "scope": "accounts:read"},
-        {"method": "GET", "path": "/v1/transactions*", "scope": "transactions:read"},
-        {"method": "GET", "path": "/v1/statements*", "scope": "statements:read"},
-        {"method": "GET", "path": "/v1/payment_orders*", "scope": "payment_orders:read"},
-        {"method": "POST", "path": "/v1/payment_orders", "scope": "payment_orders:write"},
-        {"method": "GET", "path": "/v1/insurance_products*", "scope": "insurance_products:read"},
-        {"method": "GET", "path": "/v1/quotes*", "scope": "quotes:read"},
-        {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write"},
-        {"method": "GET", "path": "/v1/policies*", "scope": "policies:read"},
-        {"method": "POST", "path": "/v1/policies", "scope": "policies:write"},
-        {"method": "GET", "path": "/v1/sandbox/scenarios", "scope": "sandbox:read", "environments": ["test"]},
-        {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "environments": ["test"]}
-      ]
-    }"#;
+    /// The shipped configuration: three products, thirty routes.
+    const CONFIG: &str = include_str!("../../../gateway.json");
 
     struct Fixture {
         config: GatewayConfig,
@@ -139,12 +116,16 @@ mod native {
             x_product_key: Some(&f.product_key),
             cf_connecting_ip: Some("203.0.113.9"),
         };
+        let target = authenticate(&facts, &settings).unwrap().target;
         // The benchmark is only meaningful if the decision is a grant.
-        let grant = authorize(&facts, &f.record, &f.config, &settings, 1).unwrap();
+        let grant = authorize(&facts, &target, &f.record, &f.config, &settings, 1).unwrap();
         assert_eq!(grant.product.as_deref(), Some("bank_data"));
 
         c.bench_function("parse_key + sha256", |b| {
             b.iter(|| parse_key(black_box(&f.secret.text)).map(|k| k.hash()))
+        });
+        c.bench_function("parse_target (canonical path check)", |b| {
+            b.iter(|| parse_target(black_box(facts.path), black_box(facts.query)))
         });
         c.bench_function("authenticate (steps 2-4)", |b| {
             b.iter(|| authenticate(black_box(&facts), &settings))
@@ -153,20 +134,36 @@ mod native {
             b.iter(|| serde_json::from_str::<EdgeRecord>(black_box(&f.record_json)))
         });
         c.bench_function("authorize (steps 6-9, 20 CIDRs)", |b| {
-            b.iter(|| authorize(black_box(&facts), &f.record, &f.config, &settings, 1))
+            b.iter(|| {
+                authorize(
+                    black_box(&facts),
+                    &target,
+                    &f.record,
+                    &f.config,
+                    &settings,
+                    1,
+                )
+            })
         });
         let mut open = f.record.clone();
         open.account.allowed_ips.clear();
         open.key.allowed_ips.clear();
         c.bench_function("authorize (steps 6-9, no allowlists)", |b| {
-            b.iter(|| authorize(black_box(&facts), &open, &f.config, &settings, 1))
+            b.iter(|| authorize(black_box(&facts), &target, &open, &f.config, &settings, 1))
         });
         c.bench_function("full decision (authenticate + decode + authorize)", |b| {
             b.iter(|| {
-                let credential = authenticate(black_box(&facts), &settings).unwrap();
+                let authenticated = authenticate(black_box(&facts), &settings).unwrap();
                 let record: EdgeRecord = serde_json::from_str(black_box(&f.record_json)).unwrap();
-                black_box(credential.hash);
-                authorize(&facts, &record, &f.config, &settings, 1)
+                black_box(authenticated.credential.hash);
+                authorize(
+                    &facts,
+                    &authenticated.target,
+                    &record,
+                    &f.config,
+                    &settings,
+                    1,
+                )
             })
         });
         c.bench_function("origin_headers (HMAC-SHA256)", |b| {

@@ -1,28 +1,37 @@
-//! The gateway configuration (SPEC §7): products with their route prefixes, and the route →
-//! scope table. One reviewed JSON file, embedded in the worker at build time:
+//! The gateway configuration: products and the route table. One reviewed JSON file, embedded
+//! in the worker at build time:
 //!
 //! ```json
-//! {"products": [{"id": "bank_data", "name": "Bank data", "prefixes": ["/v1/accounts"]}],
-//!  "routes": [{"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read"},
-//!             {"method": "GET", "path": "/v1/transactions*", "scope": "transactions:read"},
+//! {"products": [{"id": "bank_data", "name": "Bank data"}],
+//!  "routes": [{"method": "GET", "path": "/v1/accounts/*/transactions",
+//!              "scope": "transactions:read", "product": "bank_data"},
 //!             {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write",
-//!              "environments": ["test"]}]}
+//!              "product": null, "environments": ["test"]}]}
 //! ```
 //!
-//! Route paths: a segment that is exactly `*` matches any one non-empty segment; a `*` glued to
-//! the end of the last segment (`/v1/transactions*`) matches that path and anything below it on
-//! a segment boundary (`/v1/transactions`, `/v1/transactions/tx_1`, not `/v1/transactionsX`).
-//! The first route whose method and path match wins; its `environments` (empty = both) are
-//! checked after matching, so a route restricted to `test` answers 404 to a live key.
-//! Product prefixes also match on segment boundaries, and no two products may overlap.
+//! The route language is built so that no path can borrow another route's scope or product:
+//! - A route path is literal segments and `*`, which matches exactly one non-empty segment.
+//!   Nothing is open-ended: a path is served only by a route with exactly its number of
+//!   segments, so `/v1/accounts/a/transactions/b` is 404 unless a route names that shape.
+//! - Segments match case-sensitively against the canonical path (`crate::target`).
+//! - Where two routes of one method match a path, the more specific one wins (a literal beats
+//!   `*`). Two routes of one method that both match some path without one being more specific
+//!   (`/a/*/c` and `/a/b/*`) are a configuration error, so the winner never depends on order.
+//! - Every route names its product (or `null` for a route that serves no product data, such
+//!   as the sandbox's own tools): the product key a request needs comes from the route, never
+//!   from a path prefix, so a nested list (`/v1/accounts/*/payment_orders`) needs the product
+//!   of what it lists.
+//! - `environments` (empty = both) is checked after matching, so a route restricted to `test`
+//!   answers 404 to a live key. `HEAD` is served by a path's `GET` route.
 
 use crate::error::{Error, FieldError};
 use crate::keys::Environment;
 use crate::scope::{self, Scope};
 use serde::Deserialize;
+use serde_json::Value;
 
-/// Methods a route may name. Matching is exact: a `HEAD` route must be declared to exist.
-pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Methods a route may name. `HEAD` is not among them: the `GET` route serves it.
+pub const METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +46,6 @@ struct ConfigFile {
 struct ProductFile {
     id: String,
     name: String,
-    prefixes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -46,31 +54,33 @@ struct RouteFile {
     method: String,
     path: String,
     scope: String,
+    /// Required: a product id, or `null`. Kept as a raw value to tell "absent" from `null`.
+    #[serde(default, deserialize_with = "present")]
+    product: Option<Value>,
     #[serde(default)]
     environments: Vec<Environment>,
 }
 
-/// Something the provider sells access to, owning the request paths under its prefixes.
+/// `Some` for any value present, `null` included (serde's `Option` would read `null` as `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// Something the provider sells access to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
     pub id: String,
     pub name: String,
-    pub prefixes: Vec<String>,
 }
 
-impl Product {
-    /// Whether `path` is one of this product's prefixes or below one on a segment boundary.
-    pub fn owns(&self, path: &str) -> bool {
-        self.prefixes.iter().any(|prefix| under(path, prefix))
-    }
-}
-
-/// One line of the route → scope table.
+/// One line of the route table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub method: String,
     pub path: String,
     pub scope: String,
+    /// The product whose key this route needs; `None` for a route that serves no product.
+    pub product: Option<String>,
     /// Environments this route serves; empty means both.
     pub environments: Vec<Environment>,
     pattern: Pattern,
@@ -81,8 +91,9 @@ impl Route {
         self.environments.is_empty() || self.environments.contains(&environment)
     }
 
+    /// Whether the route matches the canonical path `path`.
     pub fn matches_path(&self, path: &str) -> bool {
-        self.pattern.matches(path)
+        self.pattern.matches(&segments_of(path))
     }
 }
 
@@ -95,8 +106,6 @@ enum Segment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pattern {
     segments: Vec<Segment>,
-    /// A trailing glued `*`: further segments may follow.
-    open_ended: bool,
 }
 
 impl Pattern {
@@ -104,66 +113,76 @@ impl Pattern {
         let Some(rest) = text.strip_prefix('/') else {
             return Err("must start with `/`".into());
         };
+        let mut segments = Vec::new();
         if rest.is_empty() {
-            return Ok(Pattern {
-                segments: vec![Segment::Literal(String::new())],
-                open_ended: false,
-            });
+            return Ok(Pattern { segments });
         }
-        let parts: Vec<&str> = rest.split('/').collect();
-        let last = parts.len() - 1;
-        let mut segments = Vec::with_capacity(parts.len());
-        let mut open_ended = false;
-        for (i, part) in parts.iter().enumerate() {
-            if *part == "*" {
+        for part in rest.split('/') {
+            if part == "*" {
                 segments.push(Segment::Any);
                 continue;
             }
-            let literal = match part.strip_suffix('*') {
-                Some(literal) if i == last => {
-                    open_ended = true;
-                    literal
-                }
-                _ => part,
-            };
-            check_literal(literal).map_err(|why| {
-                if literal.contains('*') {
-                    "may use `*` only as a whole segment or glued to the end of the last segment"
-                        .to_string()
-                } else {
-                    why
-                }
-            })?;
-            segments.push(Segment::Literal(literal.to_string()));
+            if part.contains('*') {
+                return Err(
+                    "may use `*` only as a whole segment (one segment; nothing is open-ended)"
+                        .into(),
+                );
+            }
+            check_literal(part)?;
+            segments.push(Segment::Literal(part.to_string()));
         }
-        Ok(Pattern {
-            segments,
-            open_ended,
-        })
+        Ok(Pattern { segments })
     }
 
-    fn matches(&self, path: &str) -> bool {
-        let Some(rest) = path.strip_prefix('/') else {
-            return false;
-        };
-        let mut parts = rest.split('/');
-        for segment in &self.segments {
-            let Some(part) = parts.next() else {
-                return false;
-            };
-            let ok = match segment {
-                Segment::Literal(literal) => literal == part,
-                Segment::Any => !part.is_empty(),
-            };
-            if !ok {
-                return false;
-            }
-        }
-        self.open_ended || parts.next().is_none()
+    fn matches(&self, path: &[&str]) -> bool {
+        self.segments.len() == path.len()
+            && self
+                .segments
+                .iter()
+                .zip(path)
+                .all(|(segment, part)| match segment {
+                    Segment::Literal(literal) => literal == part,
+                    Segment::Any => !part.is_empty(),
+                })
+    }
+
+    /// Every path this pattern matches, `other` matches too, and it is not the same pattern.
+    fn narrower_than(&self, other: &Pattern) -> bool {
+        self != other && self.within(other)
+    }
+
+    fn within(&self, other: &Pattern) -> bool {
+        self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|(mine, theirs)| theirs == &Segment::Any || mine == theirs)
+    }
+
+    /// Whether some path matches both.
+    fn overlaps(&self, other: &Pattern) -> bool {
+        self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|(a, b)| a == &Segment::Any || b == &Segment::Any || a == b)
     }
 }
 
-/// Characters allowed in a literal path segment of a route or prefix: unreserved URL characters.
+/// The segments of a canonical path; `/` has none.
+fn segments_of(path: &str) -> Vec<&str> {
+    match path.strip_prefix('/') {
+        Some("") => Vec::new(),
+        Some(rest) => rest.split('/').collect(),
+        // Not a path: a segment that no literal and no `*` matches.
+        None => vec![""],
+    }
+}
+
+/// Characters allowed in a literal route segment: unreserved URL characters, which a
+/// canonical path never percent-encodes (so a literal has exactly one spelling).
 fn check_literal(segment: &str) -> Result<(), String> {
     if segment.is_empty() {
         return Err("has an empty segment (`//` or a trailing `/`)".into());
@@ -180,18 +199,27 @@ fn check_literal(segment: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
 /// The result of looking a request up in the route table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteMatch<'a> {
     Found(&'a Route),
-    /// The path exists for other methods: the value for the `Allow` header, e.g. `GET, POST`.
-    MethodNotAllowed(String),
+    /// The path exists for other methods: the routes that serve it, one per method.
+    MethodNotAllowed(Vec<&'a Route>),
     NotFound,
+}
+
+/// The `Allow` header value for `routes` (each route's method; `GET` brings `HEAD`).
+pub fn allow_header(routes: &[&Route]) -> String {
+    let mut allow: Vec<&str> = Vec::new();
+    for route in routes {
+        if !allow.contains(&route.method.as_str()) {
+            allow.push(&route.method);
+            if route.method == "GET" {
+                allow.push("HEAD");
+            }
+        }
+    }
+    allow.join(", ")
 }
 
 /// The validated configuration.
@@ -212,7 +240,7 @@ impl GatewayConfig {
             .map_err(|e| invalid_config(vec![FieldError::new("config", e.to_string())]))?;
         let mut errors = Vec::new();
         let products = validate_products(file.products, &mut errors);
-        let routes = validate_routes(file.routes, &mut errors);
+        let routes = validate_routes(file.routes, &products, &mut errors);
         if !errors.is_empty() {
             return Err(invalid_config(errors));
         }
@@ -243,35 +271,32 @@ impl GatewayConfig {
         self.products.iter().find(|p| p.id == id)
     }
 
-    /// The product owning `path`, if any (at most one: overlaps are refused at load).
-    pub fn product_for_path(&self, path: &str) -> Option<&Product> {
-        self.products.iter().find(|p| p.owns(path))
-    }
-
-    /// The first route matching both; else 405 with every method the path has; else 404.
-    /// `HEAD` is served by the `GET` route of a path (RFC 9110 §9.3.2: the same answer
-    /// without a body), so the table never lists it.
+    /// The most specific route for `method` on the canonical path `path`; else 405 with the
+    /// routes of every other method the path has; else 404. `HEAD` is served by the `GET`
+    /// route (RFC 9110 §9.3.2: the same answer without a body).
     pub fn route_for(&self, method: &str, path: &str) -> RouteMatch<'_> {
         let wanted = if method == "HEAD" { "GET" } else { method };
-        let mut allow: Vec<&str> = Vec::new();
-        for route in &self.routes {
-            if !route.pattern.matches(path) {
-                continue;
-            }
+        let segments = segments_of(path);
+        let mut found: Option<&Route> = None;
+        let mut others: Vec<&Route> = Vec::new();
+        for route in self.routes.iter().filter(|r| r.pattern.matches(&segments)) {
             if route.method == wanted {
-                return RouteMatch::Found(route);
-            }
-            if !allow.contains(&route.method.as_str()) {
-                allow.push(&route.method);
-                if route.method == "GET" {
-                    allow.push("HEAD");
+                // Validation guarantees the matching routes of one method form a chain.
+                if found.is_none_or(|best| route.pattern.narrower_than(&best.pattern)) {
+                    found = Some(route);
                 }
+            } else if let Some(i) = others.iter().position(|o| o.method == route.method) {
+                if route.pattern.narrower_than(&others[i].pattern) {
+                    others[i] = route;
+                }
+            } else {
+                others.push(route);
             }
         }
-        if allow.is_empty() {
-            RouteMatch::NotFound
-        } else {
-            RouteMatch::MethodNotAllowed(allow.join(", "))
+        match found {
+            Some(route) => RouteMatch::Found(route),
+            None if others.is_empty() => RouteMatch::NotFound,
+            None => RouteMatch::MethodNotAllowed(others),
         }
     }
 
@@ -294,8 +319,6 @@ fn invalid_config(errors: Vec<FieldError>) -> Error {
 
 fn validate_products(files: Vec<ProductFile>, errors: &mut Vec<FieldError>) -> Vec<Product> {
     let mut products: Vec<Product> = Vec::with_capacity(files.len());
-    // (prefix, owner index, field name) for the overlap check.
-    let mut owned: Vec<(String, usize, String)> = Vec::new();
     for (i, file) in files.into_iter().enumerate() {
         let at = |field: &str| format!("products[{i}].{field}");
         if file.id.is_empty()
@@ -318,104 +341,100 @@ fn validate_products(files: Vec<ProductFile>, errors: &mut Vec<FieldError>) -> V
         if file.name.trim().is_empty() || file.name.chars().count() > 200 {
             errors.push(FieldError::new(at("name"), "must be 1-200 characters"));
         }
-        if file.prefixes.is_empty() {
-            errors.push(FieldError::new(
-                at("prefixes"),
-                "must list at least one path prefix",
-            ));
-        }
-        for (k, prefix) in file.prefixes.iter().enumerate() {
-            let field = format!("products[{i}].prefixes[{k}]");
-            if let Err(why) = check_prefix(prefix) {
-                errors.push(FieldError::new(field, why));
-                continue;
-            }
-            let overlap = owned
-                .iter()
-                .find(|(other, _, _)| under(prefix, other) || under(other, prefix));
-            if let Some((_, owner, other_field)) = overlap {
-                let why = if *owner == i {
-                    format!("overlaps {other_field} of the same product")
-                } else {
-                    format!("overlaps {other_field}; a path may belong to one product only")
-                };
-                errors.push(FieldError::new(field.clone(), why));
-            }
-            owned.push((prefix.clone(), i, field));
-        }
         products.push(Product {
             id: file.id,
             name: file.name,
-            prefixes: file.prefixes,
         });
     }
     products
 }
 
-fn check_prefix(prefix: &str) -> Result<(), String> {
-    let Some(rest) = prefix.strip_prefix('/') else {
-        return Err("must start with `/`".into());
-    };
-    if rest.is_empty() {
-        return Err("must name at least one segment, e.g. `/v1/accounts`".into());
+fn route_product(
+    value: Option<Value>,
+    products: &[Product],
+) -> Result<Option<String>, &'static str> {
+    match value {
+        None => Err("is required: the id of the product this route belongs to, or null"),
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) if products.iter().any(|p| p.id == id) => Ok(Some(id)),
+        Some(Value::String(_)) => Err("names no product declared in `products`"),
+        Some(_) => Err("must be a product id (a string) or null"),
     }
-    rest.split('/').try_for_each(check_literal)
 }
 
-fn validate_routes(files: Vec<RouteFile>, errors: &mut Vec<FieldError>) -> Vec<Route> {
+fn validate_routes(
+    files: Vec<RouteFile>,
+    products: &[Product],
+    errors: &mut Vec<FieldError>,
+) -> Vec<Route> {
     let mut routes: Vec<Route> = Vec::with_capacity(files.len());
+    // The index in the file of each route kept, for messages.
+    let mut indices: Vec<usize> = Vec::with_capacity(files.len());
     for (i, file) in files.into_iter().enumerate() {
         let at = |field: &str| format!("routes[{i}].{field}");
-        let mut ok = true;
-        if !METHODS.contains(&file.method.as_str()) {
+        let errors_before = errors.len();
+        if file.method == "HEAD" {
+            errors.push(FieldError::new(
+                at("method"),
+                "HEAD is served by the GET route of the same path; declare GET",
+            ));
+        } else if !METHODS.contains(&file.method.as_str()) {
             errors.push(FieldError::new(
                 at("method"),
                 format!("must be one of {}", METHODS.join(", ")),
             ));
-            ok = false;
         }
-        let pattern = match Pattern::parse(&file.path) {
-            Ok(p) => Some(p),
-            Err(why) => {
-                errors.push(FieldError::new(at("path"), why));
-                None
-            }
-        };
+        let pattern = Pattern::parse(&file.path)
+            .map_err(|why| errors.push(FieldError::new(at("path"), why)))
+            .ok();
         match Scope::parse(&file.scope) {
-            Ok(s) if s.is_wildcard() => {
-                errors.push(FieldError::new(
-                    at("scope"),
-                    "must be a concrete `resource:action`, without `*`",
-                ));
-                ok = false;
-            }
+            Ok(s) if s.is_wildcard() => errors.push(FieldError::new(
+                at("scope"),
+                "must be a concrete `resource:action`, without `*`",
+            )),
             Ok(_) => {}
-            Err(why) => {
-                errors.push(FieldError::new(at("scope"), why));
-                ok = false;
+            Err(why) => errors.push(FieldError::new(at("scope"), why)),
+        }
+        let product = route_product(file.product, products)
+            .map_err(|why| errors.push(FieldError::new(at("product"), why)))
+            .ok();
+        if let Some(pattern) = &pattern {
+            for (route, &j) in routes.iter().zip(&indices) {
+                if route.method != file.method || !route.pattern.overlaps(pattern) {
+                    continue;
+                }
+                if route.pattern == *pattern {
+                    errors.push(FieldError::new(
+                        at("path"),
+                        format!("repeats routes[{j}] (same method and path)"),
+                    ));
+                } else if !route.pattern.within(pattern) && !pattern.within(&route.pattern) {
+                    errors.push(FieldError::new(
+                        at("path"),
+                        format!(
+                            "overlaps routes[{j}] ({}): some path matches both and neither is \
+                             more specific; make them disjoint, or one within the other",
+                            route.path
+                        ),
+                    ));
+                }
             }
         }
         let mut environments = file.environments;
         environments.sort();
         environments.dedup();
-        let Some(pattern) = pattern else { continue };
-        if let Some(j) = routes
-            .iter()
-            .position(|r| r.method == file.method && r.path == file.path)
+        if let (Some(pattern), Some(product), true) =
+            (pattern, product, errors.len() == errors_before)
         {
-            errors.push(FieldError::new(
-                at("path"),
-                format!("repeats routes[{j}] (same method and path), so it could never match"),
-            ));
-        }
-        if ok {
             routes.push(Route {
                 method: file.method,
                 path: file.path,
                 scope: file.scope,
+                product,
                 environments,
                 pattern,
             });
+            indices.push(i);
         }
     }
     routes
@@ -431,9 +450,20 @@ mod tests {
         crate::testing::config()
     }
 
-    fn scope_of(c: &GatewayConfig, method: &str, path: &str) -> Option<String> {
+    fn route<'a>(c: &'a GatewayConfig, method: &str, path: &str) -> Option<&'a Route> {
         match c.route_for(method, path) {
-            RouteMatch::Found(r) => Some(r.scope.clone()),
+            RouteMatch::Found(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn scope_of(c: &GatewayConfig, method: &str, path: &str) -> Option<String> {
+        route(c, method, path).map(|r| r.scope.clone())
+    }
+
+    fn allow_of(c: &GatewayConfig, method: &str, path: &str) -> Option<String> {
+        match c.route_for(method, path) {
+            RouteMatch::MethodNotAllowed(routes) => Some(allow_header(&routes)),
             _ => None,
         }
     }
@@ -445,126 +475,129 @@ mod tests {
     }
 
     #[test]
-    fn whole_segment_star_matches_one_segment() {
+    fn every_path_is_served_by_the_route_of_exactly_its_shape() {
         let c = config();
+        for (method, path, scope) in [
+            ("GET", "/v1/accounts", Some("accounts:read")),
+            ("GET", "/v1/accounts/acc_1", Some("accounts:read")),
+            (
+                "GET",
+                "/v1/accounts/acc_1/transactions",
+                Some("transactions:read"),
+            ),
+            ("GET", "/v1/accounts/search", Some("search:read")),
+            ("GET", "/v1/quotes", Some("quotes:read")),
+            ("POST", "/v1/quotes", Some("quotes:write")),
+            ("GET", "/", Some("meta:read")),
+            // Deeper than any route: no broader route lends its scope.
+            ("GET", "/v1/accounts/acc_1/transactions/tx_1", None),
+            ("GET", "/v1/accounts/acc_1/other", None),
+            ("GET", "/v1/transactions/a/b", None),
+            // Case-sensitive, segment-exact.
+            ("GET", "/v1/Accounts", None),
+            ("GET", "/v1/accounts/acc_1/Transactions", None),
+            ("GET", "/v1/accountsX", None),
+            ("GET", "/v1", None),
+            ("GET", "/x", None),
+            ("GET", "", None),
+        ] {
+            assert_eq!(
+                scope_of(&c, method, path).as_deref(),
+                scope,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_more_specific_route_wins_whatever_the_order() {
+        let c = config();
+        // `/v1/accounts/search` is declared after `/v1/accounts/*`.
         assert_eq!(
-            scope_of(&c, "GET", "/v1/accounts/acc_1/transactions").as_deref(),
-            Some("transactions:read")
+            route(&c, "GET", "/v1/accounts/search").map(|r| r.path.as_str()),
+            Some("/v1/accounts/search")
         );
-        // The first matching route wins, even though `/v1/accounts*` also matches.
         assert_eq!(
-            scope_of(&c, "GET", "/v1/accounts/acc_1").as_deref(),
-            Some("accounts:read")
-        );
-        // `*` needs a non-empty segment; the open-ended route catches the rest.
-        assert_eq!(
-            scope_of(&c, "GET", "/v1/accounts//transactions").as_deref(),
-            Some("accounts:read")
+            route(&c, "GET", "/v1/accounts/searchx").map(|r| r.path.as_str()),
+            Some("/v1/accounts/*")
         );
     }
 
     #[test]
-    fn glued_star_matches_on_segment_boundaries_only() {
+    fn star_is_one_non_empty_segment() {
         let c = config();
-        for ok in [
-            "/v1/transactions",
-            "/v1/transactions/",
-            "/v1/transactions/tx_1",
-            "/v1/transactions/a/b",
+        assert_eq!(
+            c.route_for("GET", "/v1/accounts//transactions"),
+            RouteMatch::NotFound
+        );
+        assert_eq!(c.route_for("GET", "/v1/accounts/"), RouteMatch::NotFound);
+    }
+
+    #[test]
+    fn products_come_from_the_route() {
+        let c = config();
+        for (path, product) in [
+            ("/v1/accounts", Some("bank_data")),
+            ("/v1/accounts/a/transactions", Some("bank_data")),
+            ("/v1/accounts/a/quotes", Some("insurance")),
+            ("/v1/quotes/q", Some("insurance")),
+            ("/", None),
         ] {
             assert_eq!(
-                scope_of(&c, "GET", ok).as_deref(),
-                Some("transactions:read"),
-                "{ok}"
+                route(&c, "GET", path).and_then(|r| r.product.as_deref()),
+                product,
+                "{path}"
             );
         }
         assert_eq!(
-            c.route_for("GET", "/v1/transactionsXYZ"),
-            RouteMatch::NotFound
+            c.product("insurance").map(|p| p.name.as_str()),
+            Some("Insurance")
         );
-        assert_eq!(c.route_for("GET", "/v1/transaction"), RouteMatch::NotFound);
-        assert_eq!(c.route_for("GET", "/v1"), RouteMatch::NotFound);
+        assert!(c.product("nope").is_none());
     }
 
     #[test]
-    fn exact_paths_and_root() {
+    fn wrong_method_lists_the_methods_of_the_path() {
         let c = config();
         assert_eq!(
-            scope_of(&c, "POST", "/v1/quotes").as_deref(),
-            Some("quotes:write")
-        );
-        assert_eq!(scope_of(&c, "GET", "/").as_deref(), Some("meta:read"));
-        assert_eq!(c.route_for("GET", "/x"), RouteMatch::NotFound);
-        assert_eq!(c.route_for("GET", ""), RouteMatch::NotFound);
-    }
-
-    #[test]
-    fn wrong_method_lists_allowed_methods() {
-        let c = config();
-        assert_eq!(
-            c.route_for("DELETE", "/v1/quotes"),
-            RouteMatch::MethodNotAllowed("GET, HEAD, POST".into())
+            allow_of(&c, "DELETE", "/v1/quotes").as_deref(),
+            Some("GET, HEAD, POST")
         );
         assert_eq!(
-            c.route_for("POST", "/v1/quotes/q_1"),
-            RouteMatch::MethodNotAllowed("GET, HEAD".into())
+            allow_of(&c, "POST", "/v1/quotes/q_1").as_deref(),
+            Some("GET, HEAD")
         );
         assert_eq!(
-            c.route_for("get", "/v1/quotes"),
-            RouteMatch::MethodNotAllowed("GET, HEAD, POST".into())
+            allow_of(&c, "get", "/v1/quotes").as_deref(),
+            Some("GET, HEAD, POST")
         );
+        // One entry per method, the most specific route of each.
+        let RouteMatch::MethodNotAllowed(routes) = c.route_for("PUT", "/v1/accounts/search") else {
+            panic!("405 expected")
+        };
+        assert_eq!(routes.len(), 1);
+        assert_eq!(routes[0].path, "/v1/accounts/search");
     }
 
     #[test]
     fn head_is_served_by_the_get_route() {
         let c = config();
-        let (RouteMatch::Found(head), RouteMatch::Found(get)) = (
-            c.route_for("HEAD", "/v1/quotes/q_1"),
-            c.route_for("GET", "/v1/quotes/q_1"),
-        ) else {
-            panic!("HEAD and GET must both be routed");
-        };
-        assert_eq!(head, get);
+        assert_eq!(
+            route(&c, "HEAD", "/v1/quotes/q_1"),
+            route(&c, "GET", "/v1/quotes/q_1")
+        );
+        assert!(route(&c, "HEAD", "/v1/quotes/q_1").is_some());
         assert_eq!(c.route_for("HEAD", "/nowhere"), RouteMatch::NotFound);
     }
 
     #[test]
     fn environments() {
         let c = config();
-        let RouteMatch::Found(reset) = c.route_for("POST", "/v1/sandbox/reset") else {
-            panic!()
-        };
+        let reset = route(&c, "POST", "/v1/sandbox/reset").unwrap();
         assert!(reset.serves(Environment::Test));
         assert!(!reset.serves(Environment::Live));
-        let RouteMatch::Found(quotes) = c.route_for("GET", "/v1/quotes") else {
-            panic!()
-        };
+        let quotes = route(&c, "GET", "/v1/quotes").unwrap();
         assert!(quotes.serves(Environment::Live) && quotes.serves(Environment::Test));
-    }
-
-    #[test]
-    fn products_by_path_on_segment_boundaries() {
-        let c = config();
-        assert_eq!(
-            c.product_for_path("/v1/accounts").map(|p| p.id.as_str()),
-            Some("bank_data")
-        );
-        assert_eq!(
-            c.product_for_path("/v1/accounts/a/transactions")
-                .map(|p| p.id.as_str()),
-            Some("bank_data")
-        );
-        assert_eq!(
-            c.product_for_path("/v1/quotes/q").map(|p| p.id.as_str()),
-            Some("insurance")
-        );
-        assert_eq!(c.product_for_path("/v1/accountsX"), None);
-        assert_eq!(c.product_for_path("/v1/sandbox/reset"), None);
-        assert_eq!(
-            c.product("insurance").map(|p| p.name.as_str()),
-            Some("Insurance")
-        );
-        assert!(c.product("nope").is_none());
     }
 
     #[test]
@@ -599,63 +632,61 @@ mod tests {
         let e = errors_of(r#"{"routes": [], "extra": 1}"#);
         assert!(e[0].1.contains("extra"), "{e:?}");
         let e = errors_of(
-            r#"{"routes": [{"method": "GET", "path": "/", "scope": "a:b", "scopes": []}]}"#,
+            r#"{"routes": [{"method": "GET", "path": "/", "scope": "a:b", "product": null, "scopes": []}]}"#,
         );
         assert_eq!(e[0].0, "config");
         assert!(errors_of("not json")[0].0 == "config");
         assert!(errors_of(r#"{"products": []}"#)[0].1.contains("routes"));
         let e = errors_of(
-            r#"{"routes": [{"method": "GET", "path": "/", "scope": "a:b", "environments": ["prod"]}]}"#,
+            r#"{"routes": [{"method": "GET", "path": "/", "scope": "a:b", "product": null, "environments": ["prod"]}]}"#,
         );
         assert_eq!(e[0].0, "config");
+        // Product prefixes are gone: a route names its product.
+        let e = errors_of(
+            r#"{"products": [{"id": "a", "name": "A", "prefixes": ["/a"]}], "routes": []}"#,
+        );
+        assert!(e[0].1.contains("prefixes"), "{e:?}");
     }
 
     #[test]
     fn product_validation() {
         let e = errors_of(
             r#"{"products": [
-                {"id": "Bank", "name": "", "prefixes": []},
-                {"id": "a", "name": "A", "prefixes": ["v1/x", "/", "/v1/a/", "/v1/*", "/v1/./x", "/v1/a"]},
-                {"id": "a", "name": "A2", "prefixes": ["/v1/a/b"]},
-                {"id": "c", "name": "C", "prefixes": ["/v1/a"]}
+                {"id": "Bank", "name": ""},
+                {"id": "a", "name": "A"},
+                {"id": "a", "name": "A2"}
             ], "routes": []}"#,
         );
         let fields: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "products[0].id",
-                "products[0].name",
-                "products[0].prefixes",
-                "products[1].prefixes[0]",
-                "products[1].prefixes[1]",
-                "products[1].prefixes[2]",
-                "products[1].prefixes[3]",
-                "products[1].prefixes[4]",
-                "products[2].id",
-                "products[2].prefixes[0]",
-                "products[3].prefixes[0]",
-            ]
+            ["products[0].id", "products[0].name", "products[2].id"]
         );
-        assert!(e[8].1.contains("duplicates products[1].id"));
-        assert!(e[9].1.contains("overlaps products[1].prefixes[5]"));
-        assert!(e[10].1.contains("one product only"));
+        assert!(e[2].1.contains("duplicates products[1].id"));
     }
 
     #[test]
     fn route_validation() {
         let e = errors_of(
-            r#"{"routes": [
-                {"method": "get", "path": "/v1/x", "scope": "x:read"},
-                {"method": "GET", "path": "v1/x", "scope": "x:read"},
-                {"method": "GET", "path": "/v1/*x", "scope": "x:read"},
-                {"method": "GET", "path": "/v1/x*/y", "scope": "x:read"},
-                {"method": "GET", "path": "/v1//x", "scope": "x:read"},
-                {"method": "GET", "path": "/v1/y", "scope": "*"},
-                {"method": "GET", "path": "/v1/z", "scope": "z:*"},
-                {"method": "GET", "path": "/v1/w", "scope": "nope"},
-                {"method": "GET", "path": "/v1/v", "scope": "v:read"},
-                {"method": "GET", "path": "/v1/v", "scope": "v:write", "environments": ["live"]}
+            r#"{"products": [{"id": "p", "name": "P"}], "routes": [
+                {"method": "get", "path": "/v1/x", "scope": "x:read", "product": "p"},
+                {"method": "GET", "path": "v1/x", "scope": "x:read", "product": "p"},
+                {"method": "GET", "path": "/v1/*x", "scope": "x:read", "product": "p"},
+                {"method": "GET", "path": "/v1/x*", "scope": "x:read", "product": "p"},
+                {"method": "GET", "path": "/v1//x", "scope": "x:read", "product": "p"},
+                {"method": "GET", "path": "/v1/y", "scope": "*", "product": "p"},
+                {"method": "GET", "path": "/v1/z", "scope": "z:*", "product": "p"},
+                {"method": "GET", "path": "/v1/w", "scope": "nope", "product": "p"},
+                {"method": "GET", "path": "/v1/v", "scope": "v:read", "product": "p"},
+                {"method": "GET", "path": "/v1/v", "scope": "v:write", "product": "p", "environments": ["live"]},
+                {"method": "GET", "path": "/v1/u", "scope": "u:read"},
+                {"method": "GET", "path": "/v1/t", "scope": "t:read", "product": "nope"},
+                {"method": "GET", "path": "/v1/s", "scope": "s:read", "product": 3},
+                {"method": "HEAD", "path": "/v1/r", "scope": "r:read", "product": null},
+                {"method": "GET", "path": "/v1/a/*/c", "scope": "c:read", "product": null},
+                {"method": "GET", "path": "/v1/a/b/*", "scope": "b:read", "product": null},
+                {"method": "POST", "path": "/v1/a/b/*", "scope": "b:write", "product": null},
+                {"method": "GET", "path": "/v1/a/b/c", "scope": "c:read", "product": null}
             ]}"#,
         );
         let fields: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
@@ -671,16 +702,41 @@ mod tests {
                 "routes[6].scope",
                 "routes[7].scope",
                 "routes[9].path",
+                "routes[10].product",
+                "routes[11].product",
+                "routes[12].product",
+                "routes[13].method",
+                "routes[15].path",
             ]
         );
         assert!(e[2].1.contains("whole segment"), "{}", e[2].1);
-        assert!(e[8].1.contains("never match"));
+        assert!(e[3].1.contains("nothing is open-ended"), "{}", e[3].1);
+        assert!(e[8].1.contains("repeats routes[8]"), "{}", e[8].1);
+        assert!(e[9].1.contains("required"), "{}", e[9].1);
+        assert!(e[10].1.contains("no product declared"), "{}", e[10].1);
+        assert!(e[12].1.contains("GET route"), "{}", e[12].1);
+        assert!(e[13].1.contains("overlaps routes[14]"), "{}", e[13].1);
+        assert!(e[13].1.contains("neither is more specific"), "{}", e[13].1);
+    }
+
+    #[test]
+    fn crossing_routes_are_accepted_once_their_intersection_has_a_route() {
+        let c = GatewayConfig::from_json(
+            r#"{"routes": [
+                {"method": "GET", "path": "/a/b/c", "scope": "bc:read", "product": null},
+                {"method": "GET", "path": "/a/*/c", "scope": "c:read", "product": null},
+                {"method": "GET", "path": "/a/b/*", "scope": "b:read", "product": null}
+            ]}"#,
+        );
+        // Validation checks pairs: the crossing pair is still refused, intersection or not,
+        // because which of the two serves `/a/b/x`-like paths must never be a guess.
+        assert!(c.is_err());
     }
 
     #[test]
     fn environments_are_deduplicated() {
         let c = GatewayConfig::from_json(
-            r#"{"routes": [{"method": "GET", "path": "/x", "scope": "x:read", "environments": ["live", "test", "live"]}]}"#,
+            r#"{"routes": [{"method": "GET", "path": "/x", "scope": "x:read", "product": null, "environments": ["live", "test", "live"]}]}"#,
         )
         .unwrap();
         assert_eq!(

@@ -3,7 +3,8 @@
 //! and its test suite runs both natively and in a headless browser.
 //!
 //! - [`keys`]: the key format, hashing, generation; [`ids`]: object and request ids.
-//! - [`credentials`], [`ip`], [`scope`], [`path`]: the pieces of a request the edge judges.
+//! - [`target`]: the canonical request target; [`credentials`], [`ip`], [`scope`]: the other
+//!   pieces of a request the edge judges; [`forwarding`]: which headers cross the gateway.
 //! - [`config`]: products and the route → scope table; [`model`]: stored records.
 //! - [`policy`]: the edge decision (SPEC §3); [`signing`]: what the origin receives.
 //! - [`admin`]: admin API validation and the key lifecycle; [`page`]: list pagination.
@@ -15,15 +16,16 @@ pub mod admin;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod forwarding;
 pub mod ids;
 pub mod ip;
 pub mod keys;
 pub mod model;
 pub mod page;
-pub mod path;
 pub mod policy;
 pub mod scope;
 pub mod signing;
+pub mod target;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -36,7 +38,9 @@ pub use keys::{Environment, IssuedKey, KeyHash, KeyKind, ParsedKey, parse_key};
 pub use model::{
     Account, AccountStatus, Agreement, ApiKey, EdgeRecord, KeyStatus, ProductKeyRef, key_state,
 };
-pub use policy::{Credential, Grant, RequestFacts, Settings, authenticate, authorize};
+pub use policy::{
+    Authenticated, Credential, Grant, RequestFacts, Settings, authenticate, authorize,
+};
 pub use scope::Scope;
 
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -3,20 +3,23 @@
 //! The worker does the I/O between the two halves:
 //!
 //! ```text
-//! authenticate(facts)  → steps 2–4 (HTTPS, credential, offline format): no storage read unless Ok
+//! authenticate(facts)  → steps 2–4 (HTTPS, credential, canonical target, offline format):
+//!                        no storage read unless Ok
 //! lookup(hash)         → step 5, the worker: None → unknown_key() 401, error → store_unavailable() 503
 //! authorize(record)    → steps 6–9 (state, IP allowlists, route + product key, scope) → Grant
 //! ```
+//!
+//! The route is matched on the canonical [`Target`] that `authenticate` returns, and the worker
+//! forwards that same target: what is authorised is what the origin receives.
 
-use crate::config::{GatewayConfig, RouteMatch};
+use crate::config::{GatewayConfig, Route, RouteMatch, allow_header};
 use crate::credentials::extract_credential;
 use crate::error::{Error, FieldError};
 use crate::ip::{client_ip, stored_list_permits};
-use crate::keys::{Environment, KEY_LEN, KeyHash, KeyKind, parse_key};
-use crate::model::{EdgeRecord, key_state};
-use crate::page::query_pairs;
-use crate::path::normalize_request_path;
+use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
+use crate::model::{ApiKey, EdgeRecord, key_state};
 use crate::scope::{self, KEYS_MANAGE};
+use crate::target::{Target, parse_target};
 use std::fmt;
 
 /// Deployment switches (SPEC §7 `[vars]`).
@@ -48,7 +51,8 @@ impl Settings {
     }
 }
 
-/// What the pipeline reads from a request. `path` excludes the query string.
+/// What the pipeline reads from a request, as the runtime gives it. `path` excludes the query
+/// string; neither is trusted until [`authenticate`] has made them a canonical [`Target`].
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
     pub https: bool,
@@ -79,13 +83,20 @@ impl fmt::Debug for Credential {
     }
 }
 
+/// A request that passed steps 2–4: its well-formed key and its canonical target.
+#[derive(Debug, Clone)]
+pub struct Authenticated<'a> {
+    pub credential: Credential,
+    pub target: Target<'a>,
+}
+
 /// What a request may do, once every check has passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub account_id: String,
     pub key_id: String,
     pub environment: Environment,
-    /// The product whose prefix the path is under, if any.
+    /// The product the route belongs to, if any.
     pub product: Option<String>,
     /// The scope the route needed (and the key holds).
     pub scope: String,
@@ -103,11 +114,15 @@ pub fn check_https(https: bool, settings: &Settings) -> Result<(), Error> {
     Ok(())
 }
 
-/// Steps 2–4: HTTPS, credential, offline format. No storage read happens unless this is Ok.
-pub fn authenticate(facts: &RequestFacts<'_>, settings: &Settings) -> Result<Credential, Error> {
+/// Steps 2–4: HTTPS, credential, canonical target (a secret key in the URL is refused here,
+/// before anything can echo it), offline format. No storage read happens unless this is Ok.
+pub fn authenticate<'a>(
+    facts: &RequestFacts<'a>,
+    settings: &Settings,
+) -> Result<Authenticated<'a>, Error> {
     check_https(facts.https, settings)?;
     let text = extract_credential(facts.authorization, facts.x_api_key)?;
-    reject_secret_in_url(facts.path, facts.query)?;
+    let target = parse_target(facts.path, facts.query)?;
     let parsed = parse_key(&text).map_err(Error::with_challenge)?;
     if parsed.kind() == KeyKind::Product {
         return Err(Error::unauthorized(
@@ -118,41 +133,13 @@ pub fn authenticate(facts: &RequestFacts<'_>, settings: &Settings) -> Result<Cre
     }
     let environment = parsed.environment();
     let hash = parsed.hash();
-    Ok(Credential {
-        text,
-        environment,
-        hash,
-    })
-}
-
-/// Step 3: a key in the URL is never accepted (without a header credential the answer is the
-/// 401 above), and with one, a secret key anywhere in the URL is refused (400) rather than
-/// forwarded into the origin's access logs. Only a real key
-/// (valid checksum) counts, so ordinary values that merely start with `sk_` pass.
-fn reject_secret_in_url(path: &str, query: Option<&str>) -> Result<(), Error> {
-    let decoded = query.map(query_pairs).unwrap_or_default();
-    let parts = std::iter::once(path).chain(
-        decoded
-            .iter()
-            .flat_map(|(name, value)| [name.as_str(), value.as_str()]),
-    );
-    for part in parts {
-        if contains_secret_key(part) {
-            return Err(Error::invalid(vec![FieldError::new(
-                "url",
-                "contains a secret API key. Keys in URLs end up in logs and browser history: \
-                 send the key in the Authorization header, and roll this one",
-            )]));
-        }
-    }
-    Ok(())
-}
-
-fn contains_secret_key(text: &str) -> bool {
-    text.match_indices("sk_").any(|(start, _)| {
-        text.get(start..start + KEY_LEN)
-            .and_then(|candidate| parse_key(candidate).ok())
-            .is_some_and(|key| key.kind() == KeyKind::Secret)
+    Ok(Authenticated {
+        credential: Credential {
+            text,
+            environment,
+            hash,
+        },
+        target,
     })
 }
 
@@ -190,8 +177,13 @@ pub fn product_key_not_found() -> Error {
 }
 
 /// Steps 6–9, after the worker looked the credential's hash up and found `record`.
+///
+/// With `HIDE_FORBIDDEN` a route the key may not use is found to be no route at all, before
+/// the product key is looked at and before a 405 could name the path's methods: the answer is
+/// then the unknown-route 404 whatever the method, product key or body.
 pub fn authorize(
     facts: &RequestFacts<'_>,
+    target: &Target<'_>,
     record: &EdgeRecord,
     config: &GatewayConfig,
     settings: &Settings,
@@ -204,24 +196,12 @@ pub fn authorize(
     // Step 7.
     check_ip(facts, record)?;
     // Step 8: route, then product key.
-    let path = normalize_request_path(facts.path)?;
-    let route = match config.route_for(facts.method, path) {
-        RouteMatch::Found(route) if route.serves(key.environment) => route,
-        RouteMatch::Found(_) | RouteMatch::NotFound => return Err(route_not_found()),
-        RouteMatch::MethodNotAllowed(allow) => return Err(Error::method_not_allowed(allow)),
-    };
-    let product = match config.product_for_path(path) {
-        None => None,
-        Some(product) => {
-            check_product_key(facts.x_product_key, record, &product.id)?;
-            Some(product.id.clone())
-        }
-    };
+    let route = find_route(facts.method, target, key, config, settings)?;
+    if let Some(product) = &route.product {
+        check_product_key(facts.x_product_key, record, product)?;
+    }
     // Step 9.
     if !scope::grants(&key.scopes, &route.scope) {
-        if settings.hide_forbidden {
-            return Err(route_not_found());
-        }
         return Err(Error::forbidden(format!(
             "This API key lacks the scope `{}` that {} {} needs. Add the scope to the key, or \
              use a key that has it.",
@@ -232,9 +212,36 @@ pub fn authorize(
         account_id: key.account_id.clone(),
         key_id: key.id.clone(),
         environment: key.environment,
-        product,
+        product: route.product.clone(),
         scope: route.scope.clone(),
     })
+}
+
+/// The route serving the request. A route of the other environment does not exist for this
+/// key; with `hide_forbidden`, neither does one whose scope the key lacks.
+fn find_route<'c>(
+    method: &str,
+    target: &Target<'_>,
+    key: &ApiKey,
+    config: &'c GatewayConfig,
+    settings: &Settings,
+) -> Result<&'c Route, Error> {
+    let visible = |route: &Route| {
+        route.serves(key.environment)
+            && (!settings.hide_forbidden || scope::grants(&key.scopes, &route.scope))
+    };
+    match config.route_for(method, target.path()) {
+        RouteMatch::Found(route) if visible(route) => Ok(route),
+        RouteMatch::Found(_) | RouteMatch::NotFound => Err(route_not_found()),
+        RouteMatch::MethodNotAllowed(routes) => {
+            let routes: Vec<&Route> = routes.into_iter().filter(|r| visible(r)).collect();
+            if routes.is_empty() {
+                Err(route_not_found())
+            } else {
+                Err(Error::method_not_allowed(allow_header(&routes)))
+            }
+        }
+    }
 }
 
 /// For the admin API's key endpoints (SPEC §6): steps 6 and 7, then the `keys:manage` scope.
@@ -324,66 +331,4 @@ fn check_product_key(
         return Err(product_key_not_found());
     }
     Ok(())
-}
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, so they are dropped
-/// in both directions, together with any header a `Connection` value names.
-const HOP_BY_HOP: [&str; 10] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Request headers never forwarded to the origin besides the hop-by-hop ones: credentials,
-/// anything the gateway itself sets or that claims to describe the client (only keygate's
-/// signed headers may tell the origin who is calling).
-const NOT_FORWARDED: [&str; 7] = [
-    "authorization",
-    "x-api-key",
-    "x-product-key",
-    "x-request-id",
-    "host",
-    "content-length",
-    "x-real-ip",
-];
-
-/// Origin response headers never relayed besides the hop-by-hop ones: the runtime sets its own
-/// length (re-encoding may change it), and the request id on the answer is keygate's.
-const NOT_RELAYED: [&str; 2] = ["content-length", "x-request-id"];
-
-const NOT_FORWARDED_PREFIXES: [&str; 3] = ["x-keygate-", "cf-", "x-forwarded-"];
-
-/// Whether an incoming request header may be passed to the origin. `connection` is the value
-/// of the request's `Connection` header (`""` if none): the headers it names are hop-by-hop
-/// too (RFC 9110 §7.6.1) and are dropped.
-pub fn forwardable_request_header(name: &str, connection: &str) -> bool {
-    let lower = name.trim().to_ascii_lowercase();
-    if is_hop_by_hop(&lower, connection)
-        || NOT_FORWARDED.contains(&lower.as_str())
-        || lower == "forwarded"
-    {
-        return false;
-    }
-    !NOT_FORWARDED_PREFIXES.iter().any(|p| lower.starts_with(p))
-}
-
-/// Whether a header of the origin's answer may be relayed to the client. `connection` is the
-/// answer's own `Connection` value (`""` if none).
-pub fn relayable_response_header(name: &str, connection: &str) -> bool {
-    let lower = name.trim().to_ascii_lowercase();
-    !is_hop_by_hop(&lower, connection) && !NOT_RELAYED.contains(&lower.as_str())
-}
-
-fn is_hop_by_hop(lower: &str, connection: &str) -> bool {
-    HOP_BY_HOP.contains(&lower)
-        || connection
-            .split(',')
-            .any(|listed| listed.trim().eq_ignore_ascii_case(lower))
 }

@@ -6,17 +6,22 @@ use crate::model::{Account, AccountStatus, Agreement, ApiKey, KeyStatus};
 
 pub(crate) const CONFIG: &str = r#"{
   "products": [
-    {"id": "bank_data", "name": "Bank data", "prefixes": ["/v1/owners", "/v1/accounts", "/v1/transactions"]},
-    {"id": "insurance", "name": "Insurance", "prefixes": ["/v1/quotes"]}
+    {"id": "bank_data", "name": "Bank data"},
+    {"id": "insurance", "name": "Insurance"}
   ],
   "routes": [
-    {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read"},
-    {"method": "GET", "path": "/v1/accounts*", "scope": "accounts:read"},
-    {"method": "GET", "path": "/v1/transactions*", "scope": "transactions:read"},
-    {"method": "GET", "path": "/v1/quotes*", "scope": "quotes:read"},
-    {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write"},
-    {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "environments": ["test"]},
-    {"method": "GET", "path": "/", "scope": "meta:read"}
+    {"method": "GET", "path": "/v1/accounts", "scope": "accounts:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/accounts/*", "scope": "accounts:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/accounts/*/quotes", "scope": "quotes:read", "product": "insurance"},
+    {"method": "GET", "path": "/v1/accounts/search", "scope": "search:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/transactions", "scope": "transactions:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/transactions/*", "scope": "transactions:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/quotes", "scope": "quotes:read", "product": "insurance"},
+    {"method": "GET", "path": "/v1/quotes/*", "scope": "quotes:read", "product": "insurance"},
+    {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write", "product": "insurance"},
+    {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "product": null, "environments": ["test"]},
+    {"method": "GET", "path": "/", "scope": "meta:read", "product": null}
   ]
 }"#;
 

@@ -1,10 +1,10 @@
 //! The edge decision through the public API, SPEC §3 steps 2–9: each check, and that each
 //! earlier check answers before a later one.
 
+use keygate_core::forwarding::{forwardable_request_header, relayable_response_header};
 use keygate_core::keys::{IssuedKey, key_from_entropy};
 use keygate_core::policy::{
     self, Credential, RequestFacts, Settings, authenticate, authorize, authorize_key_manager,
-    forwardable_request_header,
 };
 use keygate_core::{
     Account, AccountStatus, Agreement, ApiKey, EdgeRecord, Environment, Error, GatewayConfig,
@@ -21,17 +21,21 @@ const CLIENT: &str = "203.0.113.5";
 
 const CONFIG: &str = r#"{
   "products": [
-    {"id": "bank_data", "name": "Bank data", "prefixes": ["/v1/owners", "/v1/accounts", "/v1/transactions"]},
-    {"id": "insurance", "name": "Insurance", "prefixes": ["/v1/quotes"]}
+    {"id": "bank_data", "name": "Bank data"},
+    {"id": "insurance", "name": "Insurance"}
   ],
   "routes": [
-    {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read"},
-    {"method": "GET", "path": "/v1/accounts*", "scope": "accounts:read"},
-    {"method": "GET", "path": "/v1/transactions*", "scope": "transactions:read"},
-    {"method": "GET", "path": "/v1/quotes*", "scope": "quotes:read"},
-    {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write"},
-    {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "environments": ["test"]},
-    {"method": "GET", "path": "/v1/status", "scope": "status:read"}
+    {"method": "GET", "path": "/v1/accounts", "scope": "accounts:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/accounts/*", "scope": "accounts:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/accounts/*/transactions", "scope": "transactions:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/accounts/*/quotes", "scope": "quotes:read", "product": "insurance"},
+    {"method": "GET", "path": "/v1/transactions", "scope": "transactions:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/transactions/*", "scope": "transactions:read", "product": "bank_data"},
+    {"method": "GET", "path": "/v1/quotes", "scope": "quotes:read", "product": "insurance"},
+    {"method": "GET", "path": "/v1/quotes/*", "scope": "quotes:read", "product": "insurance"},
+    {"method": "POST", "path": "/v1/quotes", "scope": "quotes:write", "product": "insurance"},
+    {"method": "POST", "path": "/v1/sandbox/reset", "scope": "sandbox:write", "product": null, "environments": ["test"]},
+    {"method": "GET", "path": "/v1/status", "scope": "status:read", "product": null}
   ]
 }"#;
 
@@ -147,9 +151,10 @@ fn run(
     record: &EdgeRecord,
     settings: &Settings,
 ) -> Result<Grant, Error> {
-    let credential = authenticate(f, settings)?;
+    let authenticated = authenticate(f, settings)?;
+    let credential = &authenticated.credential;
     assert_eq!(credential.hash, KeyHash::of(&credential.text));
-    authorize(f, record, &w.config, settings, NOW)
+    authorize(f, &authenticated.target, record, &w.config, settings, NOW)
 }
 
 fn status(r: Result<Grant, Error>) -> u16 {
@@ -211,7 +216,7 @@ fn every_credential_form_is_accepted() {
             x_api_key,
             ..facts(&w, "GET", "/v1/accounts")
         };
-        let credential: Credential = authenticate(&f, &STRICT).unwrap();
+        let credential: Credential = authenticate(&f, &STRICT).unwrap().credential;
         assert_eq!(credential.environment, Environment::Live);
         assert_eq!(credential.hash, w.live.hash);
         assert!(!format!("{credential:?}").contains(&w.live.text[8..]));
@@ -458,13 +463,12 @@ fn ipv4_mapped_client_addresses_match_ipv4_rules() {
 }
 
 #[test]
-fn ip_denial_comes_before_path_route_product_and_scope() {
+fn ip_denial_comes_before_route_product_and_scope() {
     let w = world();
     let mut r = w.record.clone();
     r.key.allowed_ips = vec!["10.0.0.0/8".into()];
     r.key.scopes = vec![];
     for (method, path, pk) in [
-        ("GET", "/v1/../admin", None),
         ("GET", "/v1/nowhere", None),
         ("DELETE", "/v1/accounts", None),
         ("GET", "/v1/accounts", None),
@@ -489,23 +493,92 @@ fn a_corrupt_stored_allowlist_fails_closed() {
     );
 }
 
-// ---- step 8: path, route, product key ----
+// ---- steps 3–4: the canonical target ----
 
 #[test]
-fn bad_paths_are_400() {
+fn a_non_canonical_path_is_400_before_any_lookup() {
     let w = world();
+    let mut f = facts(&w, "GET", "");
     for path in [
         "/v1/accounts/../quotes",
         "/v1//accounts",
+        "/v1/accounts/",
         "/v1/accounts%2f..",
+        "/v1/%61ccounts",
+        "/v1/accounts;x=1",
         "/v1\\accounts",
     ] {
-        assert_eq!(
-            status(run(&w, &facts(&w, "GET", path), &w.record, &STRICT)),
-            400,
-            "{path}"
-        );
+        f.path = path;
+        // `authenticate` failing is what guarantees the worker never reads storage for it.
+        let e = authenticate(&f, &STRICT).unwrap_err();
+        assert_eq!(e.status, 400, "{path}");
+        assert_eq!(e.errors[0].field, "path", "{path}");
     }
+}
+
+#[test]
+fn the_credential_is_judged_before_the_path() {
+    let w = world();
+    let f = RequestFacts {
+        x_api_key: None,
+        ..facts(&w, "GET", "/v1//accounts")
+    };
+    assert_eq!(authenticate(&f, &STRICT).unwrap_err().status, 401);
+}
+
+#[test]
+fn the_authorised_target_is_the_request_as_sent() {
+    let w = world();
+    let f = RequestFacts {
+        query: Some("x=%2F&y=a+b"),
+        ..facts(&w, "GET", "/v1/accounts/a:b@c!$&'()*+,=")
+    };
+    let target = authenticate(&f, &STRICT).unwrap().target;
+    assert_eq!(
+        target.path_and_query(),
+        "/v1/accounts/a:b@c!$&'()*+,=?x=%2F&y=a+b"
+    );
+    assert!(authorize(&f, &target, &w.record, &w.config, &STRICT, NOW).is_ok());
+}
+
+// ---- step 8: route, product key ----
+
+#[test]
+fn a_deeper_path_never_borrows_a_broader_route() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.scopes = vec!["*".into()];
+    for path in [
+        "/v1/accounts/a/transactions/tx_1",
+        "/v1/accounts/a/other",
+        "/v1/transactions/a/b",
+        "/v1/accounts/a/Transactions",
+        "/v1/Accounts",
+    ] {
+        let e = run(&w, &facts(&w, "GET", path), &r, &STRICT).unwrap_err();
+        assert_eq!(e, policy::route_not_found(), "{path}");
+    }
+}
+
+#[test]
+fn a_nested_list_needs_the_product_of_what_it_lists() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.scopes = vec!["*".into()];
+    // `/v1/accounts/*/quotes` lists insurance quotes under a bank account.
+    let f = facts(&w, "GET", "/v1/accounts/a/quotes");
+    assert_eq!(
+        run(&w, &f, &r, &STRICT).unwrap_err(),
+        policy::product_key_not_found()
+    );
+    let f = RequestFacts {
+        x_product_key: Some(&w.pk_insurance_live),
+        ..f
+    };
+    assert_eq!(
+        run(&w, &f, &r, &STRICT).unwrap().product.as_deref(),
+        Some("insurance")
+    );
 }
 
 #[test]
@@ -667,22 +740,68 @@ fn a_missing_scope_is_403_naming_it() {
     assert!(e.message.contains("`quotes:write`"));
 }
 
+/// With `HIDE_FORBIDDEN`, every request the key may not make answers exactly like an unknown
+/// route, whatever method, product key or path shape it uses; a path the key can use with
+/// another method still answers 405, naming only the methods the key may use.
 #[test]
 fn a_hidden_403_is_indistinguishable_from_an_unknown_route() {
     let w = world();
-    let f = RequestFacts {
-        x_product_key: Some(&w.pk_insurance_live),
-        ..facts(&w, "POST", "/v1/quotes")
-    };
-    let hidden = run(&w, &f, &w.record, &HIDING).unwrap_err();
-    let g = RequestFacts {
-        x_product_key: None,
-        ..facts(&w, "GET", "/v1/nothing/here")
-    };
-    let unknown = run(&w, &g, &w.record, &HIDING).unwrap_err();
-    assert_eq!(hidden.status, 404);
-    assert_eq!(hidden.to_json(), unknown.to_json());
-    assert_eq!(hidden.headers(), unknown.headers());
+    let mut r = w.record.clone();
+    r.key.scopes = vec!["accounts:read".into(), "quotes:read".into()];
+    let unknown = run(&w, &facts(&w, "GET", "/v1/nothing/here"), &r, &HIDING).unwrap_err();
+    assert_eq!(unknown, policy::route_not_found());
+    let foreign = "pk_live_garbage";
+    for (method, path, pk) in [
+        ("POST", "/v1/quotes", Some(w.pk_insurance_live.as_str())),
+        ("POST", "/v1/quotes", None),
+        ("POST", "/v1/quotes", Some(foreign)),
+        ("POST", "/v1/quotes", Some(w.pk_bank_live.as_str())),
+        ("GET", "/v1/transactions", None),
+        ("GET", "/v1/transactions", Some(foreign)),
+        (
+            "GET",
+            "/v1/accounts/a/transactions",
+            Some(w.pk_bank_live.as_str()),
+        ),
+        ("GET", "/v1/accounts/a/transactions", None),
+        ("DELETE", "/v1/transactions", None),
+        ("PUT", "/v1/transactions/t", Some(foreign)),
+        ("POST", "/v1/sandbox/reset", None),
+    ] {
+        let f = RequestFacts {
+            x_product_key: pk,
+            ..facts(&w, method, path)
+        };
+        let hidden = run(&w, &f, &r, &HIDING).unwrap_err();
+        assert_eq!(
+            hidden.to_json(),
+            unknown.to_json(),
+            "{method} {path} {pk:?}"
+        );
+        assert_eq!(
+            hidden.headers(),
+            unknown.headers(),
+            "{method} {path} {pk:?}"
+        );
+        assert_eq!(hidden.status, 404);
+    }
+    // `/v1/quotes` has GET (usable) and POST (not): only GET is admitted to.
+    let e = run(&w, &facts(&w, "DELETE", "/v1/quotes"), &r, &HIDING).unwrap_err();
+    assert_eq!(e.status, 405);
+    assert_eq!(e.allow.as_deref(), Some("GET, HEAD"));
+    // Without hiding the same request names every method of the path.
+    let e = run(&w, &facts(&w, "DELETE", "/v1/quotes"), &r, &STRICT).unwrap_err();
+    assert_eq!(e.allow.as_deref(), Some("GET, HEAD, POST"));
+}
+
+#[test]
+fn a_405_never_names_a_route_of_the_other_environment() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.scopes = vec!["*".into()];
+    // `/v1/sandbox/reset` exists for test keys only: to a live key it is no route at all.
+    let e = run(&w, &facts(&w, "GET", "/v1/sandbox/reset"), &r, &STRICT).unwrap_err();
+    assert_eq!(e, policy::route_not_found());
 }
 
 #[test]
@@ -833,7 +952,7 @@ fn origin_answers_lose_hop_by_hop_headers_only() {
         "Content-Length",
         "X-Request-Id",
     ] {
-        assert!(!policy::relayable_response_header(name, ""), "{name}");
+        assert!(!relayable_response_header(name, ""), "{name}");
     }
     for name in [
         "Content-Type",
@@ -842,16 +961,10 @@ fn origin_answers_lose_hop_by_hop_headers_only() {
         "Location",
         "X-Custom",
     ] {
-        assert!(policy::relayable_response_header(name, ""), "{name}");
+        assert!(relayable_response_header(name, ""), "{name}");
     }
-    assert!(!policy::relayable_response_header(
-        "X-Hop",
-        " close , X-Hop,,"
-    ));
-    assert!(policy::relayable_response_header(
-        "X-Other",
-        " close , X-Hop,,"
-    ));
+    assert!(!relayable_response_header("X-Hop", " close , X-Hop,,"));
+    assert!(relayable_response_header("X-Other", " close , X-Hop,,"));
 }
 
 #[test]

@@ -204,6 +204,17 @@ impl Sandbox {
             })
     }
 
+    /// The collection whose records a `GET` of `path` answers with, if the sandbox serves the
+    /// path (its list, an item, or a nested list). The tests use it to check every route's
+    /// product against what the sandbox really serves there.
+    pub fn collection_served(&self, path: &str) -> Option<&str> {
+        let index = match self.resolve(path).ok()? {
+            Route::List(c) | Route::Item(c, _) | Route::Nested { child: c, .. } => c,
+            Route::Scenarios | Route::Reset => return None,
+        };
+        self.collections.get(index).map(|c| c.name.as_str())
+    }
+
     fn resolve<'a>(&'a self, path: &'a str) -> Result<Route<'a>, Error> {
         let Some(rest) = path.strip_prefix("/v1/") else {
             return Err(self.unknown_route(path));

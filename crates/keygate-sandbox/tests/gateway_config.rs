@@ -1,10 +1,12 @@
-//! The shipped `gateway.json` (embedded by the worker) must route every sandbox endpoint with
-//! the scope a provider would expect, under a product, so that a test key can use the whole
-//! sandbox and a narrowly scoped key gets exactly what its scopes say.
+//! The shipped `gateway.json` (embedded by the worker) against the sandbox manifest
+//! (`sandbox-data/collections.json`): every sandbox endpoint is routed with the scope a provider
+//! would expect, and under the product of the collection it serves, so that no path (a nested
+//! list included) reads a collection under another product's key.
 
-use keygate_core::config::{GatewayConfig, RouteMatch};
+use keygate_core::config::{GatewayConfig, Route, RouteMatch};
 use keygate_core::keys::Environment;
 use keygate_sandbox::Sandbox;
+use std::collections::HashMap;
 
 const GATEWAY_JSON: &str = include_str!("../../../gateway.json");
 
@@ -12,22 +14,27 @@ fn config() -> GatewayConfig {
     GatewayConfig::from_json(GATEWAY_JSON).expect("gateway.json is valid")
 }
 
-fn scope_for(config: &GatewayConfig, method: &str, path: &str) -> String {
+fn route<'a>(config: &'a GatewayConfig, method: &str, path: &str) -> &'a Route {
     match config.route_for(method, path) {
         RouteMatch::Found(route) => {
             assert!(
                 route.serves(Environment::Test),
                 "{method} {path} is not served to test keys"
             );
-            route.scope.clone()
+            route
         }
-        RouteMatch::MethodNotAllowed(allow) => panic!("{method} {path}: 405, allowed {allow}"),
+        RouteMatch::MethodNotAllowed(_) => panic!("{method} {path}: 405"),
         RouteMatch::NotFound => panic!("{method} {path} has no route in gateway.json"),
     }
 }
 
+/// A concrete path for a route pattern: every `*` becomes an id.
+fn example(pattern: &str) -> String {
+    pattern.replace('*', "some_id")
+}
+
 #[test]
-fn every_sandbox_collection_is_routed_with_its_own_scope_under_a_product() {
+fn every_sandbox_collection_is_routed_with_its_own_scope() {
     let config = config();
     let sandbox = Sandbox::embedded().expect("embedded sandbox data");
     let collections = sandbox.collections();
@@ -36,26 +43,14 @@ fn every_sandbox_collection_is_routed_with_its_own_scope_under_a_product() {
         let name = collection.name;
         let list = format!("/v1/{name}");
         let item = format!("/v1/{name}/some_id");
-        assert_eq!(
-            scope_for(&config, "GET", &list),
-            format!("{name}:read"),
-            "{list}"
-        );
-        assert_eq!(
-            scope_for(&config, "GET", &item),
-            format!("{name}:read"),
-            "{item}"
-        );
+        assert_eq!(route(&config, "GET", &list).scope, format!("{name}:read"));
+        assert_eq!(route(&config, "GET", &item).scope, format!("{name}:read"));
         assert!(
-            config.product_for_path(&list).is_some(),
+            route(&config, "GET", &list).product.is_some(),
             "{list} belongs to no product"
         );
         if collection.writable {
-            assert_eq!(
-                scope_for(&config, "POST", &list),
-                format!("{name}:write"),
-                "POST {list}"
-            );
+            assert_eq!(route(&config, "POST", &list).scope, format!("{name}:write"));
         } else {
             assert!(
                 !matches!(config.route_for("POST", &list), RouteMatch::Found(_)),
@@ -64,12 +59,63 @@ fn every_sandbox_collection_is_routed_with_its_own_scope_under_a_product() {
         }
         for nested in &collection.nested {
             let path = format!("/v1/{name}/some_id/{nested}");
-            assert_eq!(
-                scope_for(&config, "GET", &path),
-                format!("{nested}:read"),
-                "{path}"
-            );
+            assert_eq!(route(&config, "GET", &path).scope, format!("{nested}:read"));
         }
+    }
+}
+
+/// The product of a collection is the product of its list route; every route the sandbox
+/// answers with that collection's records — item, nested list under any parent — must need
+/// the same product. Derived from the manifest, so a new nested list cannot slip through.
+#[test]
+fn no_path_serves_a_collection_under_another_product() {
+    let config = config();
+    let sandbox = Sandbox::embedded().expect("embedded sandbox data");
+    let product_of: HashMap<&str, Option<&str>> = sandbox
+        .collections()
+        .into_iter()
+        .map(|c| {
+            let list = route(&config, "GET", &format!("/v1/{}", c.name));
+            (c.name, list.product.as_deref())
+        })
+        .collect();
+    let mut checked = 0;
+    for r in config.routes() {
+        let path = example(&r.path);
+        let Some(served) = sandbox.collection_served(&path) else {
+            continue;
+        };
+        assert_eq!(
+            r.product.as_deref(),
+            product_of[served],
+            "{} {} serves `{served}` records, so it needs the product of `{served}`",
+            r.method,
+            r.path
+        );
+        checked += 1;
+    }
+    // Every collection has a list, an item and possibly nested routes.
+    assert!(
+        checked >= 2 * product_of.len(),
+        "only {checked} routes checked"
+    );
+}
+
+/// Every route the configuration declares is a path the sandbox answers, so that a test key
+/// finds the whole API and no route exists only for live keys by accident.
+#[test]
+fn every_test_route_is_served_by_the_sandbox() {
+    let config = config();
+    let sandbox = Sandbox::embedded().expect("embedded sandbox data");
+    for r in config
+        .routes()
+        .iter()
+        .filter(|r| r.serves(Environment::Test))
+    {
+        let path = example(&r.path);
+        let served = sandbox.collection_served(&path).is_some()
+            || ["/v1/sandbox/scenarios", "/v1/sandbox/reset"].contains(&path.as_str());
+        assert!(served, "{} {} has no sandbox behind it", r.method, r.path);
     }
 }
 
@@ -81,17 +127,13 @@ fn sandbox_tools_are_test_only_and_need_no_product_key() {
         ("POST", "/v1/sandbox/reset", "sandbox:write"),
     ];
     for (method, path, scope) in tools {
-        assert_eq!(scope_for(&config, method, path), scope);
+        let r = route(&config, method, path);
+        assert_eq!(r.scope, scope);
+        assert_eq!(r.product, None, "{path} should need no product key");
         assert!(
-            config.product_for_path(path).is_none(),
-            "{path} should need no product key"
+            !r.serves(Environment::Live),
+            "{path} must never be proxied to the origin"
         );
-        if let RouteMatch::Found(route) = config.route_for(method, path) {
-            assert!(
-                !route.serves(Environment::Live),
-                "{path} must never be proxied to the origin"
-            );
-        }
     }
 }
 

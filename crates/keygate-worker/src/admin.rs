@@ -11,10 +11,9 @@ use keygate_core::credentials::extract_credential;
 use keygate_core::keys::constant_time_eq;
 use keygate_core::page::{PageParams, query_pairs};
 use keygate_core::policy;
+use keygate_core::target;
 use keygate_core::{Error, FieldError};
 use worker::{Env, Method, Request, Response, Url};
-
-pub const PREFIX: &str = "/admin/v1";
 
 /// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage`.
 async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<Principal, Error> {
@@ -30,7 +29,7 @@ async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<P
     }
     let method = req.method().to_string();
     let facts = headers.facts(url, &method);
-    let credential = policy::authenticate(&facts, &vars.settings).map_err(|error| {
+    let authenticated = policy::authenticate(&facts, &vars.settings).map_err(|error| {
         if error.status == 401 && !credential.starts_with("sk_") && !credential.starts_with("pk_") {
             Error::unauthorized(
                 "The admin token is not valid. Send `Authorization: Bearer <ADMIN_TOKEN>`, or a \
@@ -40,7 +39,7 @@ async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<P
             error
         }
     })?;
-    let record = keystore::lookup(env, &credential.hash)
+    let record = keystore::lookup(env, &authenticated.credential.hash)
         .await?
         .ok_or_else(policy::unknown_key)?;
     let account_id = policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
@@ -63,12 +62,17 @@ enum Route<'a> {
 }
 
 impl<'a> Route<'a> {
-    fn parse(rest: &'a str) -> Option<Self> {
-        let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
-        if segments.iter().any(|s| s.is_empty()) {
-            return None;
-        }
-        Some(match segments.as_slice() {
+    /// The endpoint of a canonical path below `/admin/v1`. Any other spelling is 404 (not the
+    /// edge's 400: the admin API names no canonical form to a caller it has not authenticated),
+    /// except a secret key in the URL, which is refused as everywhere.
+    fn parse(url: &'a Url) -> Result<Self, Error> {
+        target::reject_secret_in_url(url.path(), url.query())?;
+        let target = target::parse_target(url.path(), url.query()).map_err(|_| not_found())?;
+        let segments: Vec<&str> = target.segments().collect();
+        let ["admin", "v1", rest @ ..] = segments.as_slice() else {
+            return Err(not_found());
+        };
+        Ok(match rest {
             ["accounts"] => Route::Accounts,
             ["accounts", id] => Route::Account(id),
             ["accounts", id, "products", product] => Route::Entitlement(id, product),
@@ -77,7 +81,7 @@ impl<'a> Route<'a> {
             ["keys", id, "roll"] => Route::KeyRoll(id),
             ["keys", id, "leaked"] => Route::KeyLeaked(id),
             ["leaks"] => Route::Leaks,
-            _ => return None,
+            _ => return Err(not_found()),
         })
     }
 
@@ -121,8 +125,7 @@ pub async fn handle(
     vars: &Vars,
     url: &Url,
 ) -> Result<Response, Error> {
-    let rest = url.path().strip_prefix(PREFIX).unwrap_or_default();
-    let route = Route::parse(rest).ok_or_else(not_found)?;
+    let route = Route::parse(url)?;
     let method = req.method();
     let principal = principal(&req, env, vars, url).await?;
     let id = |s: &str| s.to_string();

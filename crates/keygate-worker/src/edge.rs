@@ -53,12 +53,14 @@ pub async fn handle(
     let headers = CredentialHeaders::read(&req)?;
     let facts = headers.facts(url, &method);
 
-    let credential = policy::authenticate(&facts, &vars.settings)?;
-    let record = keystore::lookup(env, &credential.hash)
+    let authenticated = policy::authenticate(&facts, &vars.settings)?;
+    let target = authenticated.target;
+    let record = keystore::lookup(env, &authenticated.credential.hash)
         .await?
         .ok_or_else(policy::unknown_key)?;
     let grant = policy::authorize(
         &facts,
+        &target,
         &record,
         gateway_config()?,
         &vars.settings,
@@ -66,8 +68,9 @@ pub async fn handle(
     )?;
 
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
+    // Both get the target that was authorised, not the URL again.
     match grant.environment {
-        Environment::Test => Ok(sandbox::serve(req, env, &grant, url, request_id).await),
-        Environment::Live => origin::forward(req, vars, &grant, url, request_id).await,
+        Environment::Test => Ok(sandbox::serve(req, env, &grant, &target, request_id).await),
+        Environment::Live => origin::forward(req, vars, &grant, &target, request_id).await,
     }
 }

@@ -1,6 +1,7 @@
 //! Translation between `worker` requests/responses and the core's types. The JSON error body
 //! itself is rendered by `keygate_core::Error::to_json`; this only wraps it in a response.
 
+use futures_util::StreamExt;
 use keygate_core::Error;
 use worker::{Headers, Request, Response};
 
@@ -55,6 +56,9 @@ pub async fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, E
     })
 }
 
+/// Reads a body of at most `limit` bytes as it streams in: 413 as soon as the limit is passed
+/// (or announced by `Content-Length`), without waiting for the rest, so a body that never
+/// ends costs at most `limit` bytes of memory and no more time than it took to send them.
 pub async fn bounded_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
     let too_large = || Error::payload_too_large(format!("The body is larger than {limit} bytes."));
     if let Some(length) = header(req, "Content-Length")?
@@ -65,12 +69,18 @@ pub async fn bounded_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Er
     {
         return Err(too_large());
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| Error::bad_request("The request body could not be read."))?;
-    if bytes.len() > limit {
-        return Err(too_large());
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let unreadable = || Error::bad_request("The request body could not be read.");
+    let mut stream = req.stream().map_err(|_| unreadable())?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }

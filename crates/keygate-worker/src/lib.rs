@@ -22,6 +22,7 @@ use http::{error_response, log_server_error, with_request_id};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
+use keygate_core::target::is_admin_path;
 use settings::Vars;
 use worker::{Context, Env, Request, Response, event};
 
@@ -45,8 +46,9 @@ async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Er
         .map_err(|_| Error::bad_request("The request URL is invalid."))?;
     // HTTPS first for every path, admin included: a token sent in clear is already exposed.
     policy::check_https(url.scheme() == "https", &vars.settings)?;
-    let path = url.path();
-    if path == admin::PREFIX || path.starts_with("/admin/") {
+    // Segment-bounded: `/adminx` is an edge path, `/admin/v1//accounts` an admin path that the
+    // admin API refuses as not canonical.
+    if is_admin_path(url.path()) {
         admin::handle(req, env, &vars, &url).await
     } else {
         edge::handle(req, env, &vars, &url, request_id).await

@@ -1,16 +1,18 @@
 //! Forwarding a live request to `ORIGIN_URL`: body streamed, credentials stripped, identity
 //! headers and their HMAC signature added. Which headers pass and what is signed are the
-//! core's decisions (`policy::forwardable_request_header`, `signing::origin_headers`).
+//! core's decisions (`forwarding::forwardable_request_header`, `signing::origin_headers`).
 
 use crate::http::{header, now_seconds};
 use crate::settings::Vars;
 use futures_util::future::{Either, select};
 use keygate_core::Error;
-use keygate_core::policy::{self, Grant};
+use keygate_core::forwarding;
+use keygate_core::policy::Grant;
 use keygate_core::signing;
+use keygate_core::target::Target;
 use std::time::Duration;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url,
+    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
 };
 
 const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
@@ -26,7 +28,7 @@ pub async fn forward(
     req: Request,
     vars: &Vars,
     grant: &Grant,
-    url: &Url,
+    target: &Target<'_>,
     request_id: &str,
 ) -> Result<Response, Error> {
     let origin = vars.origin_url.as_deref().ok_or_else(|| {
@@ -35,19 +37,16 @@ pub async fn forward(
     let secret = vars.signing_secret.as_deref().ok_or_else(|| {
         Error::unavailable("The origin signing secret is not configured. Retry later.")
     })?;
-    let path_and_query = match url.query() {
-        Some(query) => format!("{}?{}", url.path(), query),
-        None => url.path().to_string(),
-    };
-    // The path was validated by the core (leading '/', no '//' or dot segments), so appending
-    // it cannot change the origin's host.
+    // Exactly the canonical target the route was matched on: it starts with one `/` and has no
+    // dot or empty segment, so appending it cannot change the origin's host or escape its path.
+    let path_and_query = target.path_and_query();
     let target = format!("{}{}", origin.trim_end_matches('/'), path_and_query);
     let method = req.method();
 
     let headers = Headers::new();
     let connection = header(&req, "Connection")?.unwrap_or_default();
     for (name, value) in req.headers().entries() {
-        if policy::forwardable_request_header(&name, &connection) {
+        if forwarding::forwardable_request_header(&name, &connection) {
             let _ = headers.append(&name, &value);
         }
     }
@@ -107,7 +106,7 @@ fn relay(response: Response) -> Response {
         .unwrap_or_default();
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
-        if policy::relayable_response_header(&name, &connection) {
+        if forwarding::relayable_response_header(&name, &connection) {
             let _ = headers.append(&name, &value);
         }
     }

@@ -9,11 +9,12 @@ use crate::http::{
 use keygate_core::Error;
 use keygate_core::ids::new_id;
 use keygate_core::policy::Grant;
+use keygate_core::target::Target;
 use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::time::Duration;
-use worker::{DurableObject, Env, Headers, Method, Request, Response, State, Url, durable_object};
+use worker::{DurableObject, Env, Headers, Method, Request, Response, State, durable_object};
 
 pub const DO_BINDING: &str = "SANDBOX";
 const STATE_KEY: &str = "state";
@@ -78,10 +79,10 @@ pub async fn serve(
     req: Request,
     env: &Env,
     grant: &Grant,
-    url: &Url,
+    target: &Target<'_>,
     request_id: &str,
 ) -> Response {
-    match answer(req, env, grant, url).await {
+    match answer(req, env, grant, target).await {
         Ok(response) => response,
         Err(error) => {
             log_server_error(request_id, &error);
@@ -92,7 +93,12 @@ pub async fn serve(
     }
 }
 
-async fn answer(mut req: Request, env: &Env, grant: &Grant, url: &Url) -> Result<Response, Error> {
+async fn answer(
+    mut req: Request,
+    env: &Env,
+    grant: &Grant,
+    target: &Target<'_>,
+) -> Result<Response, Error> {
     let method = req.method();
     let body = match method {
         Method::Get | Method::Head | Method::Options => String::new(),
@@ -101,8 +107,8 @@ async fn answer(mut req: Request, env: &Env, grant: &Grant, url: &Url) -> Result
     };
     let call = Call {
         method: method.to_string(),
-        path: url.path().to_string(),
-        query: url.query().unwrap_or_default().to_string(),
+        path: target.path().to_string(),
+        query: target.query().unwrap_or_default().to_string(),
         body,
         idempotency_key: header(&req, "Idempotency-Key")?,
         scenario: header(&req, "X-Sandbox-Scenario")?,

@@ -1,0 +1,536 @@
+//! The canonical request target: the one spelling of a path that the route table matches and
+//! the origin receives.
+//!
+//! A key design decision of this module: keygate never *normalises* a path it then forwards.
+//! Two parsers (ours and the origin's framework) that disagree on what a spelling means are
+//! exactly how an authorisation check is bypassed, so a path is either already canonical and
+//! passes unchanged, or it is refused with 400 naming the canonical form (where one exists)
+//! for the client to send instead. What is authorised is then byte for byte what is forwarded.
+//!
+//! A canonical path:
+//! - starts with `/` and is at most [`MAX_PATH_BYTES`] long;
+//! - has no empty segment (`//`), no trailing `/` (except the path `/` itself), and no `.` or
+//!   `..` segment, however spelled (`%2e%2E`);
+//! - contains only RFC 3986 path characters: unreserved (`A-Z a-z 0-9 - . _ ~`), the
+//!   sub-delimiters except `;` (`! $ & ' ( ) * + , =`), `:`, `@`, and percent-encodings;
+//! - percent-encodes nothing that needs no encoding (an unreserved character), uses upper-case
+//!   hex, and never encodes `/`, `\`, `%` followed by hex (double encoding), control or
+//!   non-ASCII bytes: those have no single meaning across frameworks, so no canonical form.
+//!
+//! `;` (path parameters, which Java servlet containers strip) and `\` (which some servers read
+//! as `/`) are refused outright. The query is not routed on, so it passes as written once it
+//! is well-formed printable ASCII; a secret key anywhere in path or query, after
+//! percent-decoding, is refused before anything else so that no answer repeats it.
+
+use crate::error::{Error, FieldError};
+use crate::keys::{KEY_LEN, KeyKind, parse_key};
+
+/// Longest path accepted, in bytes.
+pub const MAX_PATH_BYTES: usize = 2048;
+/// Longest query string accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 8192;
+
+/// A canonical path and a well-formed query, borrowed from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// The canonical path, exactly as the client sent it.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The query without `?`; `None` when absent or empty.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The path's segments; the root path `/` has none.
+    pub fn segments(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let rest = &self.path[1..];
+        rest.split('/').filter(move |_| !rest.is_empty())
+    }
+
+    /// Path and query as the origin receives them.
+    pub fn path_and_query(&self) -> String {
+        match self.query {
+            Some(query) => format!("{}?{}", self.path, query),
+            None => self.path.to_string(),
+        }
+    }
+}
+
+/// Checks `path` and `query` (without `?`) and returns them as the canonical target, or a 400
+/// whose `errors` entry (`url`, `path` or `query`) says what is wrong. A secret key in the URL
+/// is refused first and never echoed.
+pub fn parse_target<'a>(path: &'a str, query: Option<&'a str>) -> Result<Target<'a>, Error> {
+    reject_secret_in_url(path, query)?;
+    check_path(path)?;
+    let query = query.filter(|q| !q.is_empty());
+    if let Some(query) = query {
+        check_query(query)?;
+    }
+    Ok(Target { path, query })
+}
+
+/// Whether `path` is addressed to the admin API, i.e. its first segment is exactly `admin`.
+/// Such a path never reaches the edge pipeline; the admin API answers 404 to any spelling of
+/// it that is not canonical.
+pub fn is_admin_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// 400 if a secret key appears anywhere in `path` or `query`, as written or percent-decoded.
+/// [`parse_target`] starts with this; the admin API calls it alone, because it answers every
+/// other non-canonical spelling with 404.
+pub fn reject_secret_in_url(path: &str, query: Option<&str>) -> Result<(), Error> {
+    let found = [Some(path), query]
+        .into_iter()
+        .flatten()
+        .any(|part| contains_secret_key(part.as_bytes()));
+    if found {
+        return Err(Error::invalid(vec![FieldError::new(
+            "url",
+            "contains a secret API key. Keys in URLs end up in logs and browser history: send \
+             the key in the Authorization header, and roll this one",
+        )]));
+    }
+    Ok(())
+}
+
+/// Looks for a secret key in `text` as written and after each of up to three rounds of
+/// percent-decoding (a double-encoded key is still a leaked key).
+fn contains_secret_key(text: &[u8]) -> bool {
+    let mut current = text.to_vec();
+    for _ in 0..4 {
+        if has_secret_key(&current) {
+            return true;
+        }
+        let decoded = percent_decode(&current);
+        if decoded == current {
+            return false;
+        }
+        current = decoded;
+    }
+    has_secret_key(&current)
+}
+
+fn has_secret_key(bytes: &[u8]) -> bool {
+    bytes.windows(3).enumerate().any(|(start, w)| {
+        w == b"sk_"
+            && bytes
+                .get(start..start + KEY_LEN)
+                .and_then(|candidate| std::str::from_utf8(candidate).ok())
+                .and_then(|candidate| parse_key(candidate).ok())
+                .is_some_and(|key| key.kind() == KeyKind::Secret)
+    })
+}
+
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = decode_escape(bytes, i)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn decode_escape(bytes: &[u8], at: usize) -> Option<u8> {
+    let h = hex_value(*bytes.get(at + 1)?)?;
+    let l = hex_value(*bytes.get(at + 2)?)?;
+    Some(h << 4 | l)
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// RFC 3986 `pchar` minus `;` and `%` (escapes are handled separately).
+fn is_plain_path_char(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@'
+        )
+}
+
+/// Why a path is not canonical.
+enum Flaw {
+    /// The canonical form is the corrected path.
+    Fixable(&'static str),
+    /// No spelling means the same thing to every server.
+    Fatal(&'static str),
+}
+
+fn check_path(path: &str) -> Result<(), Error> {
+    if !path.starts_with('/') {
+        return Err(path_error("it must start with `/`", None));
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err(path_error("it is longer than 2048 bytes", None));
+    }
+    let mut first_fixable: Option<&'static str> = None;
+    // Canonical segments, decoded where decoding is the fix.
+    let mut segments: Vec<String> = Vec::new();
+    let raw: Vec<&str> = path[1..].split('/').collect();
+    let last = raw.len() - 1;
+    for (index, segment) in raw.iter().enumerate() {
+        let (canonical, flaw) = canonical_segment(segment.as_bytes());
+        match flaw {
+            Some(Flaw::Fatal(why)) => return Err(path_error(why, None)),
+            Some(Flaw::Fixable(why)) => {
+                first_fixable.get_or_insert(why);
+            }
+            None => {}
+        }
+        match canonical.as_str() {
+            "" if index == last && index == 0 => {}
+            "" if index == last => {
+                first_fixable.get_or_insert("it ends with `/`");
+            }
+            "" => {
+                first_fixable.get_or_insert("it has an empty segment (`//`)");
+            }
+            "." => {
+                first_fixable.get_or_insert("it has a `.` segment");
+            }
+            ".." => {
+                first_fixable.get_or_insert("it has a `..` segment");
+                if segments.pop().is_none() {
+                    return Err(path_error("it has a `..` segment above the root", None));
+                }
+            }
+            _ => segments.push(canonical),
+        }
+    }
+    match first_fixable {
+        None => Ok(()),
+        Some(why) => {
+            let canonical = format!("/{}", segments.join("/"));
+            // Percent-encoding lengthens a path: a form past the limit is no form to send.
+            let named = (canonical.len() <= MAX_PATH_BYTES).then_some(canonical.as_str());
+            Err(path_error(why, named))
+        }
+    }
+}
+
+/// One segment in canonical spelling, with the first flaw found (fatal flaws win).
+fn canonical_segment(segment: &[u8]) -> (String, Option<Flaw>) {
+    let mut out = String::with_capacity(segment.len());
+    let mut fixable: Option<&'static str> = None;
+    let mut i = 0;
+    while i < segment.len() {
+        let b = segment[i];
+        if b == b'%' {
+            let Some(decoded) = decode_escape(segment, i) else {
+                return (
+                    out,
+                    Some(Flaw::Fatal("it has a `%` not followed by two hex digits")),
+                );
+            };
+            let fatal = match decoded {
+                b'/' | b'\\' => Some("it percent-encodes `/` or `\\`"),
+                0x00..=0x1f | 0x7f => Some("it percent-encodes a control character"),
+                0x80..=0xff => Some("it percent-encodes a non-ASCII byte"),
+                b'%' if segment
+                    .get(i + 3..i + 5)
+                    .is_some_and(|h| h.iter().all(|&c| hex_value(c).is_some())) =>
+                {
+                    Some("it is percent-encoded twice (`%25` followed by hex digits)")
+                }
+                _ => None,
+            };
+            if let Some(why) = fatal {
+                return (out, Some(Flaw::Fatal(why)));
+            }
+            if is_unreserved(decoded) {
+                fixable.get_or_insert("it percent-encodes a character that needs no encoding");
+                out.push(char::from(decoded));
+            } else {
+                let escape = &segment[i..i + 3];
+                if escape.iter().any(u8::is_ascii_lowercase) {
+                    fixable.get_or_insert("it uses lower-case hex in a percent-encoding");
+                }
+                out.push('%');
+                out.push_str(&format!("{decoded:02X}"));
+            }
+            i += 3;
+            continue;
+        }
+        let fatal = match b {
+            b';' => Some("it has `;` (path parameters); percent-encode it as %3B if it is data"),
+            b'\\' => Some("it has a backslash"),
+            b'?' | b'#' => Some("it has `?` or `#` (send the query separately)"),
+            0x00..=0x20 | 0x7f => Some("it has a control character or a space"),
+            0x80..=0xff => Some("it has a non-ASCII byte; percent-encode it"),
+            _ => None,
+        };
+        if let Some(why) = fatal {
+            return (out, Some(Flaw::Fatal(why)));
+        }
+        if is_plain_path_char(b) {
+            out.push(char::from(b));
+        } else {
+            fixable.get_or_insert("it has a character that must be percent-encoded");
+            out.push_str(&format!("%{b:02X}"));
+        }
+        i += 1;
+    }
+    (out, fixable.map(Flaw::Fixable))
+}
+
+fn path_error(why: &str, canonical: Option<&str>) -> Error {
+    let message = match canonical {
+        Some(canonical) => format!("is not canonical: {why}. Send the canonical form {canonical}"),
+        None => format!("is not acceptable: {why}. It has no canonical form; send a plain path"),
+    };
+    Error::invalid(vec![FieldError::new("path", message)])
+}
+
+fn check_query(query: &str) -> Result<(), Error> {
+    let why = if query.len() > MAX_QUERY_BYTES {
+        Some("is longer than 8192 bytes")
+    } else {
+        let bytes = query.as_bytes();
+        let mut problem = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'%' if decode_escape(bytes, i).is_none() => {
+                    problem = Some("has a `%` not followed by two hex digits");
+                }
+                b'#' => problem = Some("has `#`"),
+                0x00..=0x20 | 0x7f..=0xff => {
+                    problem = Some("has a control character, space or non-ASCII byte");
+                }
+                _ => {}
+            }
+            if problem.is_some() {
+                break;
+            }
+        }
+        problem
+    };
+    match why {
+        Some(why) => Err(Error::invalid(vec![FieldError::new(
+            "query",
+            format!("{why}; percent-encode its values"),
+        )])),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Environment, IssuedKey};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn path_message(path: &str) -> String {
+        let e = parse_target(path, None).expect_err(path);
+        assert_eq!(e.status, 400, "{path}");
+        assert_eq!(e.errors.len(), 1, "{path}");
+        assert_eq!(e.errors[0].field, "path", "{path}");
+        e.errors[0].message.clone()
+    }
+
+    #[test]
+    fn canonical_paths_pass_unchanged() {
+        for ok in [
+            "/",
+            "/v1/accounts",
+            "/v1/accounts/acc_123/transactions",
+            "/v1/a-b_c~d.e",
+            "/v1/%20b",
+            "/v1/a.b",
+            "/v1/..x",
+            "/v1/x..",
+            "/v1/a:b@c!$&'()*+,=",
+            "/v1/%3B",
+            "/v1/%25",
+            "/v1/%25zz",
+        ] {
+            let target = parse_target(ok, None).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+            assert_eq!(target.path(), ok);
+        }
+    }
+
+    /// Each spelling, what is wrong, and the canonical form it names.
+    #[test]
+    fn fixable_spellings_name_their_canonical_form() {
+        for (spelling, says, canonical) in [
+            ("/v1/x/", "ends with `/`", "/v1/x"),
+            ("/v1//x", "empty segment", "/v1/x"),
+            ("//v1", "empty segment", "/v1"),
+            ("/v1/./x", "`.` segment", "/v1/x"),
+            ("/v1/y/../x", "`..` segment", "/v1/x"),
+            ("/v1/%2e%2E/x", "needs no encoding", "/x"),
+            ("/v1/%74x", "needs no encoding", "/v1/tx"),
+            ("/v1/%41%7E", "needs no encoding", "/v1/A~"),
+            ("/v1/%3b", "lower-case hex", "/v1/%3B"),
+            ("/v1/a|b", "must be percent-encoded", "/v1/a%7Cb"),
+            ("/v1/[x]", "must be percent-encoded", "/v1/%5Bx%5D"),
+            (
+                "/v1/accounts/a/transactions/",
+                "ends with `/`",
+                "/v1/accounts/a/transactions",
+            ),
+        ] {
+            let message = path_message(spelling);
+            assert!(message.contains(says), "{spelling}: {message}");
+            assert!(
+                message.ends_with(&format!("canonical form {canonical}")),
+                "{spelling}: {message}"
+            );
+            assert!(parse_target(canonical, None).is_ok(), "{canonical}");
+        }
+    }
+
+    #[test]
+    fn spellings_without_a_canonical_form() {
+        for (spelling, says) in [
+            ("", "start with"),
+            ("v1/accounts", "start with"),
+            ("/v1/a;v=1", "`;`"),
+            ("/v1/a;", "`;`"),
+            ("/v1\\admin", "backslash"),
+            ("/v1/a\u{0}b", "control"),
+            ("/v1/a\tb", "control"),
+            ("/v1/a\u{7f}", "control"),
+            ("/v1/a b", "space"),
+            ("/v1/é", "non-ASCII"),
+            ("/v1%2fadmin", "`/` or `\\`"),
+            ("/v1%2Fadmin", "`/` or `\\`"),
+            ("/v1%5cadmin", "`/` or `\\`"),
+            ("/v1/%00", "control"),
+            ("/v1/%0A", "control"),
+            ("/v1/%C3%A9", "non-ASCII"),
+            ("/v1/%C0%AE", "non-ASCII"),
+            ("/v1/%252e", "twice"),
+            ("/v1/%252F", "twice"),
+            ("/v1/%", "two hex digits"),
+            ("/v1/%2", "two hex digits"),
+            ("/v1/%zz", "two hex digits"),
+            ("/v1/x?y=1", "`?`"),
+            ("/v1/x#y", "`#`"),
+            ("/..", "above the root"),
+            // A fatal flaw anywhere outweighs a fixable one before it.
+            ("/v1//x;y", "`;`"),
+        ] {
+            let message = path_message(spelling);
+            assert!(message.contains(says), "{spelling:?}: {message}");
+            assert!(
+                message.contains("no canonical form"),
+                "{spelling:?}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_canonical_form_past_the_limit_is_not_named() {
+        let path = format!("/{}", "|".repeat(MAX_PATH_BYTES / 2));
+        let message = path_message(&path);
+        assert!(message.contains("must be percent-encoded"), "{message}");
+        assert!(message.contains("no canonical form"), "{message}");
+    }
+
+    #[test]
+    fn length_limits() {
+        let at_limit = format!("/{}", "a".repeat(MAX_PATH_BYTES - 1));
+        assert!(parse_target(&at_limit, None).is_ok());
+        let over = format!("/{}", "a".repeat(MAX_PATH_BYTES));
+        assert!(path_message(&over).contains("2048"));
+        let query = "a".repeat(MAX_QUERY_BYTES);
+        assert!(parse_target("/", Some(&query)).is_ok());
+        let long = "a".repeat(MAX_QUERY_BYTES + 1);
+        let e = parse_target("/", Some(&long)).unwrap_err();
+        assert_eq!(e.errors[0].field, "query");
+    }
+
+    #[test]
+    fn queries_pass_as_written_when_well_formed() {
+        for query in [
+            "a=1&b=2",
+            "a=%2F%2e",
+            "x=a+b&y=;&z=/?",
+            "status=open&limit=2",
+        ] {
+            let t = parse_target("/v1/x", Some(query)).unwrap();
+            assert_eq!(t.query(), Some(query));
+            assert_eq!(t.path_and_query(), format!("/v1/x?{query}"));
+        }
+        assert_eq!(parse_target("/v1/x", Some("")).unwrap().query(), None);
+        for bad in ["a=%", "a=%g1", "a b", "a=\u{7f}", "a=é", "a#b"] {
+            let e = parse_target("/v1/x", Some(bad)).unwrap_err();
+            assert_eq!(e.errors[0].field, "query", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn segments() {
+        let t = parse_target("/v1/accounts/a", None).unwrap();
+        assert_eq!(t.segments().collect::<Vec<_>>(), ["v1", "accounts", "a"]);
+        assert_eq!(parse_target("/", None).unwrap().segments().count(), 0);
+    }
+
+    #[test]
+    fn a_secret_key_anywhere_in_the_url_is_refused_and_never_echoed() {
+        let key = IssuedKey::from_entropy(KeyKind::Secret, Environment::Live, &[7; 32]).text;
+        let encoded_s = format!("%73{}", &key[1..]);
+        let encoded_all: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
+        let double = key.replacen('s', "%2573", 1);
+        for (path, query) in [
+            (format!("/v1/{key}"), None),
+            (format!("/v1/x{key}y"), None),
+            (format!("/v1/{encoded_s}"), None),
+            (format!("/v1/{key}/"), None),
+            ("/v1/x".to_string(), Some(format!("api_key={key}"))),
+            ("/v1/x".to_string(), Some(format!("a={encoded_all}"))),
+            ("/v1/x".to_string(), Some(format!("a={double}"))),
+            ("/v1/x".to_string(), Some(key.clone())),
+        ] {
+            let e = parse_target(&path, query.as_deref()).unwrap_err();
+            assert_eq!(e.errors[0].field, "url", "{path} {query:?}");
+            assert!(!e.to_json().contains(&key[8..]), "{path} {query:?}");
+        }
+        // A product key or a random `sk_` word is no secret.
+        let pk = IssuedKey::from_entropy(KeyKind::Product, Environment::Live, &[7; 32]).text;
+        assert!(parse_target(&format!("/v1/{pk}"), Some("sk_live_x=1")).is_ok());
+    }
+
+    #[test]
+    fn admin_paths_are_segment_bounded() {
+        for admin in [
+            "/admin",
+            "/admin/",
+            "/admin/v1",
+            "/admin/v1/accounts",
+            "/admin//v1",
+        ] {
+            assert!(is_admin_path(admin), "{admin}");
+        }
+        for edge in ["/adminx", "/administrator/v1", "/v1/admin", "/Admin/v1"] {
+            assert!(!is_admin_path(edge), "{edge}");
+        }
+    }
+}
