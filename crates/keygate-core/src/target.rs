@@ -296,7 +296,22 @@ fn canonical_segment(segment: &[u8]) -> (String, Option<Flaw>) {
         }
         i += 1;
     }
+    // Decoding `%25%41B` would spell `%25AB`: a double encoding, which has no canonical form.
+    if fixable.is_some() && has_double_encoding(out.as_bytes()) {
+        return (
+            out,
+            Some(Flaw::Fatal(
+                "it would be percent-encoded twice once decoded (`%25` followed by hex digits)",
+            )),
+        );
+    }
     (out, fixable.map(Flaw::Fixable))
+}
+
+fn has_double_encoding(bytes: &[u8]) -> bool {
+    bytes
+        .windows(5)
+        .any(|w| w.starts_with(b"%25") && hex_value(w[3]).is_some() && hex_value(w[4]).is_some())
 }
 
 fn path_error(why: &str, canonical: Option<&str>) -> Error {
@@ -428,6 +443,8 @@ mod tests {
             ("/v1/%C0%AE", "non-ASCII"),
             ("/v1/%252e", "twice"),
             ("/v1/%252F", "twice"),
+            ("/%25%41B", "twice"),
+            ("/%25%321", "twice"),
             ("/v1/%", "two hex digits"),
             ("/v1/%2", "two hex digits"),
             ("/v1/%zz", "two hex digits"),
