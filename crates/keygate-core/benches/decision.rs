@@ -65,6 +65,7 @@ mod native {
             leaked_at: None,
             revoke_at: None,
             rolled_to: None,
+            disabled_by: None,
             start: secret.start.clone(),
             end: secret.end.clone(),
         };

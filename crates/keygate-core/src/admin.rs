@@ -389,6 +389,7 @@ impl KeyTemplate {
             leaked_at: None,
             revoke_at: None,
             rolled_to: None,
+            disabled_by: None,
             start,
             end,
         }

@@ -7,7 +7,8 @@
 //!   pieces of a request the edge judges; [`forwarding`]: which headers cross the gateway.
 //! - [`config`]: products and the route → scope table; [`model`]: stored records.
 //! - [`policy`]: the edge decision (SPEC §3); [`signing`]: what the origin receives.
-//! - [`admin`]: admin API validation and the key lifecycle; [`page`]: list pagination.
+//! - [`admin`]: admin API validation and the key lifecycle; [`engine`]: every admin command as
+//!   a pure function over a small store trait; [`page`]: list pagination.
 //! - [`error`]: the one error type and its JSON body.
 
 mod base62;
@@ -15,6 +16,7 @@ mod base62;
 pub mod admin;
 pub mod config;
 pub mod credentials;
+pub mod engine;
 pub mod error;
 pub mod forwarding;
 pub mod ids;

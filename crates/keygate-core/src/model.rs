@@ -5,7 +5,7 @@
 //! Admin *input* is strict instead (see [`crate::admin`]).
 
 use crate::error::Error;
-use crate::keys::{Environment, KeyHash};
+use crate::keys::{Environment, KeyHash, parse_key};
 use serde::{Deserialize, Serialize};
 
 /// What an account's contract allows: `test` accounts hold test keys only and never reach the
@@ -91,6 +91,10 @@ pub struct ApiKey {
     pub revoke_at: Option<i64>,
     #[serde(default)]
     pub rolled_to: Option<String>,
+    /// Who disabled the key, while it is disabled: a key the operator disabled can be
+    /// re-enabled only by the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_by: Option<Actor>,
     /// Display fragments, e.g. `sk_test_4eC3` and `x9Qz`.
     pub start: String,
     pub end: String,
@@ -104,6 +108,45 @@ impl ApiKey {
 
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// Who made an admin change: the operator (admin token) or a key with `keys:manage`.
+/// Serialised as `{"type": "operator"}` or `{"type": "key", "key_id": "key_…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Actor {
+    Operator,
+    Key { key_id: String },
+}
+
+/// An account's entitlement to a product, with its product keys (identifiers, kept in
+/// plaintext so that `PUT` on the entitlement can show them again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entitlement {
+    pub account_id: String,
+    pub product_id: String,
+    pub test_key: String,
+    pub live_key: Option<String>,
+    pub created_at: i64,
+}
+
+impl Entitlement {
+    /// The product keys as the edge needs them: hashes by product and environment.
+    pub fn product_key_refs(&self) -> impl Iterator<Item = ProductKeyRef> + '_ {
+        [
+            (Environment::Test, Some(&self.test_key)),
+            (Environment::Live, self.live_key.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(move |(environment, text)| {
+            let parsed = parse_key(text?).ok()?;
+            Some(ProductKeyRef {
+                product_id: self.product_id.clone(),
+                environment,
+                hash: parsed.hash(),
+            })
+        })
     }
 }
 
@@ -125,6 +168,20 @@ pub struct EdgeRecord {
     pub account: Account,
     #[serde(default)]
     pub product_keys: Vec<ProductKeyRef>,
+}
+
+impl EdgeRecord {
+    /// The record of `key`, from its account and the account's entitlements.
+    pub fn assemble(key: ApiKey, account: Account, entitlements: &[Entitlement]) -> Self {
+        Self {
+            key,
+            account,
+            product_keys: entitlements
+                .iter()
+                .flat_map(Entitlement::product_key_refs)
+                .collect(),
+        }
+    }
 }
 
 /// SPEC §3 step 6: whether the key may be used at `now`. Each refusal is a 401 with its own

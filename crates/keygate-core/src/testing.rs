@@ -57,6 +57,7 @@ pub(crate) fn key(environment: Environment) -> ApiKey {
         leaked_at: None,
         revoke_at: None,
         rolled_to: None,
+        disabled_by: None,
         start: "sk_test_abcd".into(),
         end: "wxyz".into(),
     }

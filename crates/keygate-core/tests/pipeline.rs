@@ -117,6 +117,7 @@ fn api_key(secret: &IssuedKey, environment: Environment) -> ApiKey {
         leaked_at: None,
         revoke_at: None,
         rolled_to: None,
+        disabled_by: None,
         start: secret.start.clone(),
         end: secret.end.clone(),
     }

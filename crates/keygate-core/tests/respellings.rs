@@ -71,6 +71,7 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             leaked_at: None,
             revoke_at: None,
             rolled_to: None,
+            disabled_by: None,
             start: w.key.start.clone(),
             end: w.key.end.clone(),
         },

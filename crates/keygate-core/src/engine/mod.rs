@@ -1,0 +1,674 @@
+//! The admin command engine: every admin decision as a pure function.
+//!
+//! A key design decision of this module: the admin API has the edge's shape. The caller, the
+//! command, the records it reads (through the small [`Store`] trait), the clock and a source of
+//! fresh ids and secrets ([`Mint`]) go in; an [`Outcome`] comes out: the answer, and the
+//! [`Write`]s that make it true. The `Registry` Durable Object only reads rows for the store,
+//! applies the writes in one transaction, and pushes the changed edge records out. So every
+//! rule — who may do what, delegation limits, quotas, the lifecycle, the views — is unit-tested
+//! here, natively and in a browser, without storage.
+//!
+//! - [`Caller`]: the operator, or a key with `keys:manage` acting for its own account within
+//!   its own limits ([`delegation`]).
+//! - [`Command`]: one admin request, its body already parsed as JSON but not yet validated.
+//! - [`execute`]: authorisation, validation, the new records, the answer.
+
+mod delegation;
+#[cfg(test)]
+mod tests;
+mod views;
+
+use crate::admin::{self, KeyTemplate};
+use crate::config::GatewayConfig;
+use crate::error::Error;
+use crate::keys::{Environment, IssuedKey, KeyHash, KeyKind, parse_key};
+use crate::model::{Account, Actor, Agreement, ApiKey, EdgeRecord, Entitlement, KeyStatus};
+use crate::page::{ListPage, PageParams};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub use views::{account_view, entitlement_view, key_view};
+
+/// Default of `MAX_KEYS_PER_ACCOUNT`.
+pub const DEFAULT_MAX_KEYS_PER_ACCOUNT: usize = 1_000;
+
+/// Who sends a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Caller {
+    /// The admin token.
+    Operator,
+    /// A secret key with `keys:manage`, by id. Its record is read from the store for every
+    /// command, so a manager disabled a moment ago cannot act on a stale cached copy.
+    Manager { key_id: String },
+}
+
+/// One admin request. Bodies are raw JSON; the engine validates them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    CreateAccount {
+        body: Value,
+    },
+    ListAccounts {
+        page: PageParams,
+    },
+    GetAccount {
+        account_id: String,
+    },
+    UpdateAccount {
+        account_id: String,
+        body: Value,
+    },
+    GetEntitlement {
+        account_id: String,
+        product_id: String,
+    },
+    Entitle {
+        account_id: String,
+        product_id: String,
+    },
+    Withdraw {
+        account_id: String,
+        product_id: String,
+    },
+    CreateKey {
+        account_id: String,
+        body: Value,
+    },
+    ListKeys {
+        account_id: String,
+        page: PageParams,
+    },
+    GetKey {
+        key_id: String,
+    },
+    UpdateKey {
+        key_id: String,
+        body: Value,
+    },
+    RollKey {
+        key_id: String,
+        body: Option<Value>,
+    },
+    LeakKey {
+        key_id: String,
+        body: Option<Value>,
+    },
+    DeleteKey {
+        key_id: String,
+    },
+    LeakReport {
+        body: Value,
+    },
+}
+
+impl Command {
+    /// Whether the command can change anything (and so counts against a manager's write rate).
+    pub fn is_write(&self) -> bool {
+        !matches!(
+            self,
+            Command::ListAccounts { .. }
+                | Command::GetAccount { .. }
+                | Command::GetEntitlement { .. }
+                | Command::ListKeys { .. }
+                | Command::GetKey { .. }
+        )
+    }
+}
+
+/// A key as stored: the record and the hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub key: ApiKey,
+    pub hash: KeyHash,
+}
+
+/// What the engine reads. Implemented over SQLite by the `Registry` Durable Object, and over
+/// vectors by the tests.
+pub trait Store {
+    fn account(&self, id: &str) -> Result<Option<Account>, Error>;
+    /// A page of accounts in creation order, and whether more follow.
+    fn accounts(&self, page: &PageParams) -> Result<(Vec<Account>, bool), Error>;
+    /// The account's entitlements, by product id.
+    fn entitlements(&self, account_id: &str) -> Result<Vec<Entitlement>, Error>;
+    /// The entitlement whose test or live product key is `token`.
+    fn entitlement_by_product_key(&self, token: &str) -> Result<Option<Entitlement>, Error>;
+    fn key(&self, id: &str) -> Result<Option<StoredKey>, Error>;
+    fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error>;
+    /// A page of the account's keys in creation order, and whether more follow.
+    fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error>;
+    /// How many keys the account holds (revoked keys count until deleted).
+    fn key_count(&self, account_id: &str) -> Result<usize, Error>;
+}
+
+/// Fresh ids and secrets. The worker's draws from the platform's CSPRNG; tests use seeds.
+pub trait Mint {
+    /// `prefix` followed by random base62, e.g. `id("key_")`.
+    fn id(&mut self, prefix: &str) -> Result<String, Error>;
+    fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error>;
+}
+
+/// The platform's CSPRNG.
+pub struct RandomMint;
+
+impl Mint for RandomMint {
+    fn id(&mut self, prefix: &str) -> Result<String, Error> {
+        crate::ids::new_id(prefix)
+    }
+
+    fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error> {
+        IssuedKey::generate(kind, environment)
+    }
+}
+
+/// A change to the system of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Insert or replace the account (by id).
+    PutAccount(Account),
+    /// Insert or replace the entitlement (by account and product).
+    PutEntitlement(Entitlement),
+    DeleteEntitlement {
+        account_id: String,
+        product_id: String,
+    },
+    /// Insert or replace the key (by id).
+    PutKey(StoredKey),
+    DeleteKey(StoredKey),
+}
+
+/// Which edge records a write changes: one key's, or every key's of an account (each carries
+/// a copy of the account and its product keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeScope<'a> {
+    Key(&'a KeyHash),
+    Account(&'a str),
+}
+
+impl Write {
+    pub fn edge_scope(&self) -> EdgeScope<'_> {
+        match self {
+            Write::PutAccount(account) => EdgeScope::Account(&account.id),
+            Write::PutEntitlement(e) => EdgeScope::Account(&e.account_id),
+            Write::DeleteEntitlement { account_id, .. } => EdgeScope::Account(account_id),
+            Write::PutKey(stored) | Write::DeleteKey(stored) => EdgeScope::Key(&stored.hash),
+        }
+    }
+}
+
+/// The engine's answer: an HTTP status and JSON body (`None` for 204), and the writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub writes: Vec<Write>,
+}
+
+impl Outcome {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            writes: Vec::new(),
+        }
+    }
+
+    fn with(mut self, writes: Vec<Write>) -> Self {
+        self.writes = writes;
+        self
+    }
+}
+
+/// What a command runs against besides the store.
+pub struct Context<'a> {
+    pub now: i64,
+    pub config: &'a GatewayConfig,
+    /// `MAX_KEYS_PER_ACCOUNT`: a create or roll beyond it is 409.
+    pub max_keys_per_account: usize,
+}
+
+/// A caller resolved against the store.
+enum Principal {
+    Operator,
+    Manager(Box<Manager>),
+}
+
+/// A manager key that may act now.
+pub(crate) struct Manager {
+    key: ApiKey,
+}
+
+impl Principal {
+    fn actor(&self) -> Actor {
+        match self {
+            Principal::Operator => Actor::Operator,
+            Principal::Manager(m) => Actor::Key {
+                key_id: m.key.id.clone(),
+            },
+        }
+    }
+
+    fn operator_only(&self) -> Result<(), Error> {
+        match self {
+            Principal::Operator => Ok(()),
+            Principal::Manager(_) => Err(Error::forbidden(
+                "This endpoint needs the operator's admin token; a `keys:manage` key may only \
+                 manage its own account's keys.",
+            )),
+        }
+    }
+
+    /// A manager sees only its own account: anything else is "not found", never "forbidden",
+    /// so no answer confirms that another tenant's id exists.
+    fn sees(&self, account_id: &str) -> bool {
+        match self {
+            Principal::Operator => true,
+            Principal::Manager(m) => m.key.account_id == account_id,
+        }
+    }
+}
+
+fn account_not_found() -> Error {
+    Error::not_found("No account with this id.")
+}
+
+fn key_not_found() -> Error {
+    Error::not_found("No API key with this id.")
+}
+
+fn not_entitled() -> Error {
+    Error::not_found("This account is not entitled to this product.")
+}
+
+fn resolve(caller: &Caller, store: &impl Store, now: i64) -> Result<Principal, Error> {
+    match caller {
+        Caller::Operator => Ok(Principal::Operator),
+        Caller::Manager { key_id } => {
+            let unknown = || {
+                Error::unauthorized(
+                    "Unknown API key. It may have been deleted. Use a current key with \
+                     `keys:manage`, or the admin token.",
+                )
+            };
+            let stored = store.key(key_id)?.ok_or_else(unknown)?;
+            let account = store.account(&stored.key.account_id)?.ok_or_else(unknown)?;
+            delegation::check_can_manage(&stored.key, &account, now)?;
+            Ok(Principal::Manager(Box::new(Manager { key: stored.key })))
+        }
+    }
+}
+
+/// Runs one command. Errors are answers too (4xx, or 503 from the store); a returned
+/// [`Outcome`]'s writes must all be applied, or none.
+pub fn execute(
+    caller: &Caller,
+    command: Command,
+    store: &impl Store,
+    cx: &Context<'_>,
+    mint: &mut impl Mint,
+) -> Result<Outcome, Error> {
+    let principal = resolve(caller, store, cx.now)?;
+    let now = cx.now;
+    match command {
+        Command::CreateAccount { body } => {
+            principal.operator_only()?;
+            let account = admin::new_account(&body)?.into_account(mint.id("acct_")?, now);
+            let view = account_view(&account, &[]);
+            Ok(Outcome::json(201, view).with(vec![Write::PutAccount(account)]))
+        }
+        Command::ListAccounts { page } => {
+            principal.operator_only()?;
+            let (accounts, has_more) = store.accounts(&page)?;
+            let data = accounts
+                .iter()
+                .map(|a| Ok(account_view(a, &store.entitlements(&a.id)?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(Outcome::json(200, list(data, has_more)))
+        }
+        Command::GetAccount { account_id } => {
+            principal.operator_only()?;
+            let account = store.account(&account_id)?.ok_or_else(account_not_found)?;
+            let view = account_view(&account, &store.entitlements(&account.id)?);
+            Ok(Outcome::json(200, view))
+        }
+        Command::UpdateAccount { account_id, body } => {
+            principal.operator_only()?;
+            let patch = admin::account_patch(&body)?;
+            let mut account = store.account(&account_id)?.ok_or_else(account_not_found)?;
+            patch.apply(&mut account, now);
+            let view = account_view(&account, &store.entitlements(&account.id)?);
+            Ok(Outcome::json(200, view).with(vec![Write::PutAccount(account)]))
+        }
+        Command::GetEntitlement {
+            account_id,
+            product_id,
+        } => {
+            principal.operator_only()?;
+            store.account(&account_id)?.ok_or_else(account_not_found)?;
+            let entitlement =
+                find_entitlement(store, &account_id, &product_id)?.ok_or_else(not_entitled)?;
+            Ok(Outcome::json(200, entitlement_view(&entitlement)))
+        }
+        Command::Entitle {
+            account_id,
+            product_id,
+        } => {
+            principal.operator_only()?;
+            let account = store.account(&account_id)?.ok_or_else(account_not_found)?;
+            entitle(store, cx, mint, &account, &product_id)
+        }
+        Command::Withdraw {
+            account_id,
+            product_id,
+        } => {
+            principal.operator_only()?;
+            store.account(&account_id)?.ok_or_else(account_not_found)?;
+            find_entitlement(store, &account_id, &product_id)?.ok_or_else(not_entitled)?;
+            Ok(no_content(vec![Write::DeleteEntitlement {
+                account_id,
+                product_id,
+            }]))
+        }
+        Command::CreateKey { account_id, body } => {
+            if !principal.sees(&account_id) {
+                return Err(account_not_found());
+            }
+            let account = store.account(&account_id)?.ok_or_else(account_not_found)?;
+            let template = admin::new_key(&body, &account, cx.config, now)?.into_template();
+            if let Principal::Manager(manager) = &principal {
+                delegation::check_environment(manager, template.environment)?;
+            }
+            let issued = issue(store, cx, mint, &account, template)?;
+            if let Principal::Manager(manager) = &principal {
+                delegation::check_within(&manager.key, &issued.stored.key)?;
+            }
+            let body = json!({ "key": key_view(&issued.stored.key), "secret": issued.secret });
+            Ok(Outcome::json(201, body).with(vec![Write::PutKey(issued.stored)]))
+        }
+        Command::ListKeys { account_id, page } => {
+            if !principal.sees(&account_id) {
+                return Err(account_not_found());
+            }
+            store.account(&account_id)?.ok_or_else(account_not_found)?;
+            let (keys, has_more) = store.keys(&account_id, &page)?;
+            Ok(Outcome::json(
+                200,
+                list(keys.iter().map(key_view).collect(), has_more),
+            ))
+        }
+        Command::GetKey { key_id } => {
+            let stored = visible_key(&principal, store, &key_id)?;
+            Ok(Outcome::json(200, key_view(&stored.key)))
+        }
+        Command::UpdateKey { key_id, body } => {
+            let patch = admin::key_patch(&body, cx.config, now)?;
+            let stored = managed_key(&principal, store, &key_id)?;
+            let mut key = stored.key.clone();
+            patch.apply(&mut key, now)?;
+            match (stored.key.status, key.status) {
+                (KeyStatus::Active, KeyStatus::Disabled) => {
+                    key.disabled_by = Some(principal.actor())
+                }
+                (_, KeyStatus::Active) => key.disabled_by = None,
+                _ => {}
+            }
+            if let Principal::Manager(manager) = &principal
+                && !delegation::only_disables(&stored.key, &key)
+            {
+                check_reenable(&stored.key, &key)?;
+                delegation::check_within(&manager.key, &key)?;
+            }
+            let view = key_view(&key);
+            Ok(Outcome::json(200, view).with(vec![Write::PutKey(StoredKey { key, ..stored })]))
+        }
+        Command::RollKey { key_id, body } => {
+            let grace = admin::grace_seconds(body.as_ref(), admin::ROLL_GRACE_DEFAULT)?;
+            let stored = managed_key(&principal, store, &key_id)?;
+            // The successor's secret goes to the caller with the old key's settings.
+            if let Principal::Manager(manager) = &principal {
+                delegation::check_within(&manager.key, &stored.key)?;
+            }
+            let account = store
+                .account(&stored.key.account_id)?
+                .ok_or_else(account_not_found)?;
+            let mut old = stored.key.clone();
+            // Refusals of the roll itself (revoked, disabled, …) come before the quota.
+            admin::roll(&mut old.clone(), "", now, grace)?;
+            let issued = issue(store, cx, mint, &account, KeyTemplate::from_key(&old))?;
+            admin::roll(&mut old, &issued.stored.key.id, now, grace)?;
+            let body = json!({
+                "key": key_view(&issued.stored.key),
+                "secret": issued.secret,
+                "previous": key_view(&old),
+            });
+            // Successor first: should the writes ever be applied one by one, a failure leaves
+            // a harmless extra key rather than one pointing at a key that does not exist.
+            Ok(Outcome::json(200, body).with(vec![
+                Write::PutKey(issued.stored),
+                Write::PutKey(StoredKey { key: old, ..stored }),
+            ]))
+        }
+        Command::LeakKey { key_id, body } => {
+            let grace = admin::grace_seconds(body.as_ref(), admin::LEAK_GRACE_DEFAULT)?;
+            let mut stored = managed_key(&principal, store, &key_id)?;
+            admin::mark_leaked(&mut stored.key, now, grace);
+            let view = key_view(&stored.key);
+            Ok(Outcome::json(200, view).with(vec![Write::PutKey(stored)]))
+        }
+        Command::DeleteKey { key_id } => {
+            let stored = managed_key(&principal, store, &key_id)?;
+            Ok(no_content(vec![Write::DeleteKey(stored)]))
+        }
+        Command::LeakReport { body } => {
+            principal.operator_only()?;
+            leak_report(store, now, &body)
+        }
+    }
+}
+
+/// A key the principal may see; any other is "not found".
+fn visible_key(
+    principal: &Principal,
+    store: &impl Store,
+    key_id: &str,
+) -> Result<StoredKey, Error> {
+    let stored = store.key(key_id)?.ok_or_else(key_not_found)?;
+    if !principal.sees(&stored.key.account_id) {
+        return Err(key_not_found());
+    }
+    Ok(stored)
+}
+
+/// A key the principal may change: visible, and of an environment it may manage.
+fn managed_key(
+    principal: &Principal,
+    store: &impl Store,
+    key_id: &str,
+) -> Result<StoredKey, Error> {
+    let stored = visible_key(principal, store, key_id)?;
+    if let Principal::Manager(manager) = principal {
+        delegation::check_environment(manager, stored.key.environment)?;
+    }
+    Ok(stored)
+}
+
+/// A key the operator disabled stays disabled until the operator re-enables it.
+fn check_reenable(before: &ApiKey, after: &ApiKey) -> Result<(), Error> {
+    if before.status == KeyStatus::Disabled
+        && after.status == KeyStatus::Active
+        && before.disabled_by == Some(Actor::Operator)
+    {
+        return Err(Error::forbidden(
+            "This key was disabled by the API provider and can be re-enabled only with the \
+             admin token.",
+        ));
+    }
+    Ok(())
+}
+
+struct Issued {
+    stored: StoredKey,
+    secret: String,
+}
+
+/// A fresh key from `template`, within the account's key quota. The plaintext secret is
+/// returned once, for the answer; only its hash is stored.
+fn issue(
+    store: &impl Store,
+    cx: &Context<'_>,
+    mint: &mut impl Mint,
+    account: &Account,
+    template: KeyTemplate,
+) -> Result<Issued, Error> {
+    if store.key_count(&account.id)? >= cx.max_keys_per_account {
+        return Err(Error::conflict(format!(
+            "This account already holds {} keys, the most one account may hold \
+             (MAX_KEYS_PER_ACCOUNT). Delete keys it no longer needs (revoked keys count until \
+             deleted), then try again.",
+            cx.max_keys_per_account
+        )));
+    }
+    let issued = mint.key(KeyKind::Secret, template.environment)?;
+    let key = template.into_key(
+        mint.id("key_")?,
+        &account.id,
+        issued.start,
+        issued.end,
+        cx.now,
+    );
+    Ok(Issued {
+        stored: StoredKey {
+            key,
+            hash: issued.hash,
+        },
+        secret: issued.text,
+    })
+}
+
+fn find_entitlement(
+    store: &impl Store,
+    account_id: &str,
+    product_id: &str,
+) -> Result<Option<Entitlement>, Error> {
+    Ok(store
+        .entitlements(account_id)?
+        .into_iter()
+        .find(|e| e.product_id == product_id))
+}
+
+/// `PUT` on an entitlement: creates it with its product keys (201), or answers the existing
+/// one (200), adding the live product key an upgraded agreement now allows.
+fn entitle(
+    store: &impl Store,
+    cx: &Context<'_>,
+    mint: &mut impl Mint,
+    account: &Account,
+    product_id: &str,
+) -> Result<Outcome, Error> {
+    if cx.config.product(product_id).is_none() {
+        return Err(Error::not_found(
+            "No product with this id in the gateway configuration.",
+        ));
+    }
+    let wants_live = account.agreement == Agreement::Production;
+    let mut product_key = |environment| -> Result<String, Error> {
+        Ok(mint.key(KeyKind::Product, environment)?.text)
+    };
+    if let Some(mut existing) = find_entitlement(store, &account.id, product_id)? {
+        if !(wants_live && existing.live_key.is_none()) {
+            return Ok(Outcome::json(200, entitlement_view(&existing)));
+        }
+        existing.live_key = Some(product_key(Environment::Live)?);
+        let view = entitlement_view(&existing);
+        return Ok(Outcome::json(200, view).with(vec![Write::PutEntitlement(existing)]));
+    }
+    let entitlement = Entitlement {
+        account_id: account.id.clone(),
+        product_id: product_id.to_string(),
+        test_key: product_key(Environment::Test)?,
+        live_key: if wants_live {
+            Some(product_key(Environment::Live)?)
+        } else {
+            None
+        },
+        created_at: cx.now,
+    };
+    let view = entitlement_view(&entitlement);
+    Ok(Outcome::json(201, view).with(vec![Write::PutEntitlement(entitlement)]))
+}
+
+/// Marks every reported token that is one of our secret keys leaked. The answer names tokens
+/// only by their display fragments: a report must not become a place secrets are repeated.
+fn leak_report(store: &impl Store, now: i64, body: &Value) -> Result<Outcome, Error> {
+    let tokens = admin::leak_report(body)?;
+    let mut results = Vec::with_capacity(tokens.len());
+    // A key reported twice in one report is changed once, from its latest state.
+    let mut changed: Vec<StoredKey> = Vec::new();
+    for (index, leaked) in tokens.iter().enumerate() {
+        let Ok(parsed) = parse_key(&leaked.token) else {
+            results.push(json!({ "index": index, "ours": false }));
+            continue;
+        };
+        let fragment = format!("{}…{}", parsed.start(), parsed.end());
+        let result = match parsed.kind() {
+            KeyKind::Secret => {
+                let hash = parsed.hash();
+                let current = match changed.iter().position(|s| s.hash == hash) {
+                    Some(i) => Some(changed.remove(i)),
+                    None => store.key_by_hash(&hash)?,
+                };
+                match current {
+                    None => json!({ "index": index, "token": fragment, "ours": false }),
+                    Some(mut stored) => {
+                        admin::mark_leaked(&mut stored.key, now, admin::LEAK_GRACE_DEFAULT);
+                        let key = &stored.key;
+                        let result = json!({
+                            "index": index, "token": fragment, "ours": true,
+                            "type": "secret_key", "key_id": key.id,
+                            "account_id": key.account_id, "revoke_at": key.revoke_at,
+                        });
+                        changed.push(stored);
+                        result
+                    }
+                }
+            }
+            // Product keys identify, they do not authenticate: nothing to revoke.
+            KeyKind::Product => match store.entitlement_by_product_key(&leaked.token)? {
+                Some(e) => json!({
+                    "index": index, "token": fragment, "ours": true, "type": "product_key",
+                    "account_id": e.account_id, "product_id": e.product_id,
+                }),
+                None => json!({ "index": index, "token": fragment, "ours": false }),
+            },
+        };
+        results.push(result);
+    }
+    let body = json!({ "object": "leak_report", "results": results });
+    Ok(Outcome::json(200, body).with(changed.into_iter().map(Write::PutKey).collect()))
+}
+
+fn list(data: Vec<Value>, has_more: bool) -> Value {
+    serde_json::to_value(ListPage::new(data, has_more)).unwrap_or(Value::Null)
+}
+
+fn no_content(writes: Vec<Write>) -> Outcome {
+    Outcome {
+        status: 204,
+        body: None,
+        writes,
+    }
+}
+
+/// The edge record of a stored key, or `None` when its account is gone.
+pub fn edge_record(store: &impl Store, stored: &StoredKey) -> Result<Option<EdgeRecord>, Error> {
+    let Some(account) = store.account(&stored.key.account_id)? else {
+        return Ok(None);
+    };
+    let entitlements = store.entitlements(&account.id)?;
+    Ok(Some(EdgeRecord::assemble(
+        stored.key.clone(),
+        account,
+        &entitlements,
+    )))
+}

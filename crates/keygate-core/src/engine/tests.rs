@@ -1,0 +1,946 @@
+//! The engine against an in-memory store: every rule, and the attacks a manager key tried.
+
+use super::*;
+use crate::model::AccountStatus;
+use crate::testing;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const NOW: i64 = 1_700_000_000;
+const DAY: i64 = 86_400;
+
+/// Records in vectors, in creation order; applies an outcome's writes like the Registry.
+#[derive(Default, Clone)]
+pub(super) struct MemStore {
+    pub accounts: Vec<Account>,
+    pub entitlements: Vec<Entitlement>,
+    pub keys: Vec<StoredKey>,
+}
+
+impl MemStore {
+    pub fn apply(&mut self, writes: &[Write]) {
+        for write in writes {
+            match write.clone() {
+                Write::PutAccount(a) => match self.accounts.iter_mut().find(|x| x.id == a.id) {
+                    Some(x) => *x = a,
+                    None => self.accounts.push(a),
+                },
+                Write::PutEntitlement(e) => {
+                    match self
+                        .entitlements
+                        .iter_mut()
+                        .find(|x| x.account_id == e.account_id && x.product_id == e.product_id)
+                    {
+                        Some(x) => *x = e,
+                        None => self.entitlements.push(e),
+                    }
+                }
+                Write::DeleteEntitlement {
+                    account_id,
+                    product_id,
+                } => self
+                    .entitlements
+                    .retain(|x| !(x.account_id == account_id && x.product_id == product_id)),
+                Write::PutKey(k) => match self.keys.iter_mut().find(|x| x.key.id == k.key.id) {
+                    Some(x) => *x = k,
+                    None => self.keys.push(k),
+                },
+                Write::DeleteKey(k) => self.keys.retain(|x| x.key.id != k.key.id),
+            }
+        }
+    }
+
+    pub fn key_by_id(&self, id: &str) -> ApiKey {
+        self.keys
+            .iter()
+            .find(|k| k.key.id == id)
+            .map(|k| k.key.clone())
+            .unwrap_or_else(|| panic!("no key {id}"))
+    }
+}
+
+fn page_of<T: Clone>(items: Vec<T>, page: &PageParams, id: impl Fn(&T) -> &str) -> (Vec<T>, bool) {
+    let (slice, more) = page.page(&items, id).unwrap_or((&[], false));
+    (slice.to_vec(), more)
+}
+
+impl Store for MemStore {
+    fn account(&self, id: &str) -> Result<Option<Account>, Error> {
+        Ok(self.accounts.iter().find(|a| a.id == id).cloned())
+    }
+    fn accounts(&self, page: &PageParams) -> Result<(Vec<Account>, bool), Error> {
+        Ok(page_of(self.accounts.clone(), page, |a| &a.id))
+    }
+    fn entitlements(&self, account_id: &str) -> Result<Vec<Entitlement>, Error> {
+        let mut found: Vec<Entitlement> = self
+            .entitlements
+            .iter()
+            .filter(|e| e.account_id == account_id)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        Ok(found)
+    }
+    fn entitlement_by_product_key(&self, token: &str) -> Result<Option<Entitlement>, Error> {
+        Ok(self
+            .entitlements
+            .iter()
+            .find(|e| e.test_key == token || e.live_key.as_deref() == Some(token))
+            .cloned())
+    }
+    fn key(&self, id: &str) -> Result<Option<StoredKey>, Error> {
+        Ok(self.keys.iter().find(|k| k.key.id == id).cloned())
+    }
+    fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error> {
+        Ok(self.keys.iter().find(|k| k.hash == *hash).cloned())
+    }
+    fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error> {
+        let keys = self
+            .keys
+            .iter()
+            .filter(|k| k.key.account_id == account_id)
+            .map(|k| k.key.clone())
+            .collect();
+        Ok(page_of(keys, page, |k| &k.id))
+    }
+    fn key_count(&self, account_id: &str) -> Result<usize, Error> {
+        Ok(self
+            .keys
+            .iter()
+            .filter(|k| k.key.account_id == account_id)
+            .count())
+    }
+}
+
+/// Deterministic ids and keys.
+#[derive(Default)]
+pub(super) struct SeqMint(u32);
+
+impl Mint for SeqMint {
+    fn id(&mut self, prefix: &str) -> Result<String, Error> {
+        self.0 += 1;
+        Ok(format!("{prefix}{:06}", self.0))
+    }
+    fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error> {
+        self.0 += 1;
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&self.0.to_le_bytes());
+        Ok(IssuedKey::from_entropy(kind, environment, &seed))
+    }
+}
+
+pub(super) struct World {
+    pub store: MemStore,
+    pub mint: SeqMint,
+    pub config: GatewayConfig,
+    pub max_keys: usize,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let mut w = World {
+            store: MemStore::default(),
+            mint: SeqMint::default(),
+            config: testing::config(),
+            max_keys: DEFAULT_MAX_KEYS_PER_ACCOUNT,
+        };
+        w.ok(
+            &Caller::Operator,
+            Command::CreateAccount {
+                body: json!({"name": "Acme", "agreement": "production"}),
+            },
+        );
+        for product in ["bank_data", "insurance"] {
+            w.ok(
+                &Caller::Operator,
+                Command::Entitle {
+                    account_id: w.account(),
+                    product_id: product.into(),
+                },
+            );
+        }
+        w
+    }
+
+    pub fn account(&self) -> String {
+        self.store.accounts[0].id.clone()
+    }
+
+    pub fn run(&mut self, caller: &Caller, command: Command) -> Result<Outcome, Error> {
+        let cx = Context {
+            now: NOW,
+            config: &self.config,
+            max_keys_per_account: self.max_keys,
+        };
+        let outcome = execute(caller, command, &self.store, &cx, &mut self.mint)?;
+        self.store.apply(&outcome.writes);
+        Ok(outcome)
+    }
+
+    #[track_caller]
+    pub fn ok(&mut self, caller: &Caller, command: Command) -> Outcome {
+        let what = format!("{command:?}");
+        self.run(caller, command)
+            .unwrap_or_else(|e| panic!("{what} refused: {e:?}"))
+    }
+
+    #[track_caller]
+    pub fn refused(&mut self, caller: &Caller, command: Command) -> Error {
+        let what = format!("{command:?}");
+        let before = self.store.keys.clone();
+        let e = match self.run(caller, command) {
+            Ok(outcome) => panic!("{what} was allowed: {outcome:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(self.store.keys, before, "a refusal changed nothing");
+        e
+    }
+
+    /// Creates a key as the operator; returns its id.
+    pub fn key(&mut self, body: Value) -> String {
+        let outcome = self.ok(
+            &Caller::Operator,
+            Command::CreateKey {
+                account_id: self.account(),
+                body,
+            },
+        );
+        outcome.body.unwrap()["key"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn manager(&mut self, body: Value) -> Caller {
+        Caller::Manager {
+            key_id: self.key(body),
+        }
+    }
+
+    pub fn patch(&mut self, caller: &Caller, key_id: &str, body: Value) -> Result<Outcome, Error> {
+        self.run(
+            caller,
+            Command::UpdateKey {
+                key_id: key_id.into(),
+                body,
+            },
+        )
+    }
+}
+
+fn create(w: &World, body: Value) -> Command {
+    Command::CreateKey {
+        account_id: w.account(),
+        body,
+    }
+}
+
+fn fields(e: &Error) -> Vec<&str> {
+    e.errors.iter().map(|f| f.field.as_str()).collect()
+}
+
+fn key_body(extra: Value) -> Value {
+    let mut body = json!({"name": "child", "environment": "live"});
+    if let (Some(b), Some(x)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(x.clone());
+    }
+    body
+}
+
+// ---- the attacks from the delegation issue, as a manager sends them ----
+
+#[test]
+fn a_narrow_manager_cannot_re_enable_a_key_the_operator_disabled() {
+    let mut w = World::new();
+    let m = w.manager(key_body(
+        json!({"scopes": ["keys:manage", "accounts:read"]}),
+    ));
+    let wide = w.key(key_body(json!({})));
+    w.patch(&Caller::Operator, &wide, json!({"status": "disabled"}))
+        .unwrap();
+    assert_eq!(w.store.key_by_id(&wide).disabled_by, Some(Actor::Operator));
+    let e = w.patch(&m, &wide, json!({"status": "active"})).unwrap_err();
+    assert_eq!(e.status, 403);
+    // Not even a manager holding every scope: the operator's decision stands.
+    let boss = w.manager(key_body(json!({"scopes": ["*"]})));
+    let e = w
+        .patch(&boss, &wide, json!({"status": "active"}))
+        .unwrap_err();
+    assert!(e.message.contains("admin token"), "{e:?}");
+    w.patch(&Caller::Operator, &wide, json!({"status": "active"}))
+        .unwrap();
+    assert_eq!(w.store.key_by_id(&wide).disabled_by, None);
+}
+
+#[test]
+fn a_key_a_manager_disabled_can_be_re_enabled_within_its_limits() {
+    let mut w = World::new();
+    let m = w.manager(key_body(
+        json!({"scopes": ["keys:manage", "accounts:read"]}),
+    ));
+    let child = w.key(key_body(json!({"scopes": ["accounts:read"]})));
+    w.patch(&m, &child, json!({"status": "disabled"})).unwrap();
+    let Caller::Manager { key_id } = &m else {
+        unreachable!()
+    };
+    assert_eq!(
+        w.store.key_by_id(&child).disabled_by,
+        Some(Actor::Key {
+            key_id: key_id.clone()
+        })
+    );
+    w.patch(&m, &child, json!({"status": "active"})).unwrap();
+}
+
+#[test]
+fn a_manager_can_disable_leak_and_delete_a_wider_key_but_not_widen_or_restore_it() {
+    let mut w = World::new();
+    let m = w.manager(key_body(
+        json!({"scopes": ["keys:manage", "accounts:read"], "allowed_ips": ["10.0.0.0/8"]}),
+    ));
+    let wide = w.key(key_body(
+        json!({"allowed_ips": ["10.1.0.0/16"], "expires_at": NOW + DAY}),
+    ));
+    // Loosening: clearing the allowlist and the expiry of a wider key.
+    let e = w
+        .patch(&m, &wide, json!({"allowed_ips": [], "expires_at": null}))
+        .unwrap_err();
+    assert_eq!(e.status, 403);
+    assert!(fields(&e).contains(&"scopes"), "{e:?}");
+    assert!(fields(&e).contains(&"allowed_ips"), "{e:?}");
+    // Taking power away is always allowed.
+    w.patch(&m, &wide, json!({"status": "disabled"})).unwrap();
+    w.ok(
+        &m,
+        Command::LeakKey {
+            key_id: wide.clone(),
+            body: None,
+        },
+    );
+    w.ok(&m, Command::DeleteKey { key_id: wide });
+}
+
+#[test]
+fn a_manager_mints_only_keys_within_its_own_limits() {
+    let mut w = World::new();
+    let m = w.manager(key_body(json!({
+        "scopes": ["keys:manage", "accounts:read", "quotes:*"],
+        "products": ["bank_data"],
+        "allowed_ips": ["10.0.0.0/8", "2001:db8::/32"],
+        "expires_at": NOW + 10 * DAY,
+    })));
+    let within = json!({
+        "scopes": ["accounts:read", "quotes:read"],
+        "products": ["bank_data"],
+        "allowed_ips": ["10.1.2.0/24", "2001:db8:1::/48"],
+        "expires_at": NOW + DAY,
+    });
+    w.ok(&m, create(&w, key_body(within.clone())));
+    // Each setting beyond the manager's, one at a time: the refusal names that field.
+    for (field, value) in [
+        ("scopes", json!(["transactions:read"])),
+        ("scopes", json!(["*"])),
+        ("products", json!([])),
+        ("products", json!(["insurance"])),
+        ("allowed_ips", json!([])),
+        ("allowed_ips", json!(["11.0.0.0/8"])),
+        ("allowed_ips", json!(["0.0.0.0/0"])),
+        ("allowed_ips", json!(["2001:db9::/32"])),
+        ("expires_at", json!(null)),
+        ("expires_at", json!(NOW + 11 * DAY)),
+    ] {
+        let mut body = within.clone();
+        body[field] = value.clone();
+        let mut body = key_body(body);
+        if value.is_null() {
+            body.as_object_mut().unwrap().remove(field);
+        }
+        let e = w.refused(&m, create(&w, body));
+        assert_eq!(e.status, 403, "{field} = {value}");
+        assert_eq!(fields(&e), [field], "{field} = {value}: {e:?}");
+    }
+}
+
+#[test]
+fn defaults_are_all_scopes_and_no_restrictions_so_a_restricted_manager_must_narrow() {
+    let mut w = World::new();
+    let m = w.manager(key_body(
+        json!({"scopes": ["keys:manage"], "allowed_ips": ["10.0.0.0/8"]}),
+    ));
+    let e = w.refused(&m, create(&w, key_body(json!({}))));
+    assert_eq!(fields(&e), ["scopes", "allowed_ips"]);
+}
+
+#[test]
+fn a_manager_cannot_loosen_its_own_restrictions() {
+    let mut w = World::new();
+    let m = w.manager(key_body(json!({
+        "scopes": ["keys:manage", "accounts:read"],
+        "allowed_ips": ["10.0.0.0/8"],
+        "expires_at": NOW + DAY,
+        "products": ["bank_data"],
+    })));
+    let Caller::Manager { key_id } = m.clone() else {
+        unreachable!()
+    };
+    for (field, value) in [
+        ("expires_at", json!(null)),
+        ("expires_at", json!(NOW + 2 * DAY)),
+        ("allowed_ips", json!([])),
+        ("allowed_ips", json!(["10.0.0.0/7"])),
+        ("products", json!([])),
+        (
+            "scopes",
+            json!(["keys:manage", "accounts:read", "transactions:read"]),
+        ),
+    ] {
+        let e = w.patch(&m, &key_id, json!({ field: value })).unwrap_err();
+        assert_eq!(fields(&e), [field], "{field} = {value}: {e:?}");
+    }
+    // Tightening itself is fine.
+    w.patch(
+        &m,
+        &key_id,
+        json!({"allowed_ips": ["10.1.0.0/16"], "expires_at": NOW + 60}),
+    )
+    .unwrap();
+}
+
+#[test]
+fn keys_that_are_leaked_rolled_disabled_or_expired_cannot_manage() {
+    let mut w = World::new();
+    let body = key_body(json!({"scopes": ["keys:manage", "accounts:read"]}));
+    let child = key_body(json!({"scopes": ["accounts:read"]}));
+
+    let leaked = w.manager(body.clone());
+    let Caller::Manager { key_id } = leaked.clone() else {
+        unreachable!()
+    };
+    w.ok(&Caller::Operator, Command::LeakKey { key_id, body: None });
+    let e = w.refused(&leaked, create(&w, child.clone()));
+    assert!(e.message.contains("leaked"), "{e:?}");
+
+    let rolled = w.manager(body.clone());
+    let Caller::Manager { key_id } = rolled.clone() else {
+        unreachable!()
+    };
+    w.ok(&Caller::Operator, Command::RollKey { key_id, body: None });
+    let e = w.refused(&rolled, create(&w, child.clone()));
+    assert!(e.message.contains("rolled"), "{e:?}");
+
+    let disabled = w.manager(body.clone());
+    let Caller::Manager { key_id } = disabled.clone() else {
+        unreachable!()
+    };
+    w.patch(&Caller::Operator, &key_id, json!({"status": "disabled"}))
+        .unwrap();
+    assert_eq!(w.refused(&disabled, create(&w, child.clone())).status, 401);
+
+    let mut expiring = body.clone();
+    expiring["expires_at"] = json!(NOW + 1);
+    let expired = w.manager(expiring);
+    let Caller::Manager { key_id } = &expired else {
+        unreachable!()
+    };
+    w.store
+        .keys
+        .iter_mut()
+        .find(|k| k.key.id == *key_id)
+        .unwrap()
+        .key
+        .expires_at = Some(NOW);
+    assert_eq!(w.refused(&expired, create(&w, child.clone())).status, 401);
+
+    let deleted = Caller::Manager {
+        key_id: "key_gone".into(),
+    };
+    assert_eq!(w.refused(&deleted, create(&w, child.clone())).status, 401);
+
+    let plain = w.manager(key_body(json!({"scopes": ["accounts:read"]})));
+    assert_eq!(w.refused(&plain, create(&w, child.clone())).status, 403);
+
+    w.ok(
+        &Caller::Operator,
+        Command::UpdateAccount {
+            account_id: w.account(),
+            body: json!({"status": "suspended"}),
+        },
+    );
+    let active = w.manager(body);
+    assert_eq!(w.refused(&active, create(&w, child)).status, 401);
+}
+
+#[test]
+fn a_roll_hands_over_a_secret_only_for_a_key_within_the_managers_limits() {
+    let mut w = World::new();
+    let m = w.manager(key_body(
+        json!({"scopes": ["keys:manage", "accounts:read"]}),
+    ));
+    let wide = w.key(key_body(json!({})));
+    let e = w.refused(
+        &m,
+        Command::RollKey {
+            key_id: wide,
+            body: None,
+        },
+    );
+    assert_eq!(fields(&e), ["scopes"]);
+    let narrow = w.key(key_body(json!({"scopes": ["accounts:read"]})));
+    let outcome = w.ok(
+        &m,
+        Command::RollKey {
+            key_id: narrow,
+            body: None,
+        },
+    );
+    assert!(
+        outcome.body.unwrap()["secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("sk_live_")
+    );
+}
+
+#[test]
+fn a_test_manager_touches_test_keys_only() {
+    let mut w = World::new();
+    let m = w.manager(json!({"name": "ci", "environment": "test"}));
+    let live = w.key(key_body(json!({})));
+    assert_eq!(w.refused(&m, create(&w, key_body(json!({})))).status, 403);
+    for command in [
+        Command::GetKey {
+            key_id: live.clone(),
+        },
+        Command::LeakKey {
+            key_id: live.clone(),
+            body: None,
+        },
+        Command::DeleteKey {
+            key_id: live.clone(),
+        },
+        Command::RollKey {
+            key_id: live.clone(),
+            body: None,
+        },
+    ] {
+        let e = w.run(&m, command.clone());
+        match command {
+            // Reading is fine: the view holds no secret.
+            Command::GetKey { .. } => assert!(e.is_ok()),
+            _ => assert_eq!(e.unwrap_err().status, 403, "{command:?}"),
+        }
+    }
+    w.ok(&m, create(&w, json!({"name": "t", "environment": "test"})));
+}
+
+#[test]
+fn a_manager_sees_only_its_own_account() {
+    let mut w = World::new();
+    let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
+    let other = w
+        .ok(
+            &Caller::Operator,
+            Command::CreateAccount {
+                body: json!({"name": "Other", "agreement": "production"}),
+            },
+        )
+        .body
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs = w
+        .ok(
+            &Caller::Operator,
+            Command::CreateKey {
+                account_id: other.clone(),
+                body: key_body(json!({})),
+            },
+        )
+        .body
+        .unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for command in [
+        Command::ListKeys {
+            account_id: other.clone(),
+            page: PageParams::default(),
+        },
+        Command::CreateKey {
+            account_id: other.clone(),
+            body: key_body(json!({})),
+        },
+        Command::GetKey {
+            key_id: theirs.clone(),
+        },
+        Command::UpdateKey {
+            key_id: theirs.clone(),
+            body: json!({"status": "disabled"}),
+        },
+        Command::DeleteKey {
+            key_id: theirs.clone(),
+        },
+    ] {
+        assert_eq!(w.refused(&m, command).status, 404);
+    }
+    for command in [
+        Command::ListAccounts {
+            page: PageParams::default(),
+        },
+        Command::GetAccount {
+            account_id: w.account(),
+        },
+        Command::UpdateAccount {
+            account_id: w.account(),
+            body: json!({"name": "x"}),
+        },
+        Command::Entitle {
+            account_id: w.account(),
+            product_id: "bank_data".into(),
+        },
+        Command::LeakReport { body: json!([]) },
+    ] {
+        assert_eq!(w.refused(&m, command).status, 403);
+    }
+}
+
+// ---- quotas ----
+
+#[test]
+fn keys_per_account_are_capped_for_everyone() {
+    let mut w = World::new();
+    w.max_keys = 3;
+    let m = w.manager(key_body(json!({"scopes": ["*"]})));
+    let first = w.key(key_body(json!({})));
+    w.key(key_body(json!({})));
+    let e = w.refused(&Caller::Operator, create(&w, key_body(json!({}))));
+    assert_eq!(e.status, 409);
+    assert!(e.message.contains("MAX_KEYS_PER_ACCOUNT"), "{e:?}");
+    assert_eq!(w.refused(&m, create(&w, key_body(json!({})))).status, 409);
+    // A roll needs room for its successor too; deleting a key makes room.
+    assert_eq!(
+        w.refused(
+            &Caller::Operator,
+            Command::RollKey {
+                key_id: first.clone(),
+                body: None
+            }
+        )
+        .status,
+        409
+    );
+    w.ok(&Caller::Operator, Command::DeleteKey { key_id: first });
+    w.ok(&m, create(&w, key_body(json!({}))));
+}
+
+#[test]
+fn the_quota_does_not_hide_a_roll_refusal() {
+    let mut w = World::new();
+    w.max_keys = 1;
+    let only = w.key(key_body(json!({})));
+    w.patch(&Caller::Operator, &only, json!({"status": "disabled"}))
+        .unwrap();
+    let e = w.refused(
+        &Caller::Operator,
+        Command::RollKey {
+            key_id: only,
+            body: None,
+        },
+    );
+    assert_eq!(e.status, 409);
+    assert!(e.message.contains("disabled"), "{e:?}");
+}
+
+// ---- writes and edge scopes ----
+
+#[test]
+fn writes_name_the_edge_records_they_change() {
+    let mut w = World::new();
+    let outcome = w.ok(
+        &Caller::Operator,
+        Command::UpdateAccount {
+            account_id: w.account(),
+            body: json!({"status": "suspended"}),
+        },
+    );
+    assert_eq!(outcome.writes.len(), 1);
+    assert_eq!(
+        outcome.writes[0].edge_scope(),
+        EdgeScope::Account(&w.account())
+    );
+    let key = w.key(key_body(json!({})));
+    let outcome = w.ok(
+        &Caller::Operator,
+        Command::RollKey {
+            key_id: key,
+            body: None,
+        },
+    );
+    assert_eq!(outcome.writes.len(), 2);
+    assert!(
+        outcome
+            .writes
+            .iter()
+            .all(|x| matches!(x.edge_scope(), EdgeScope::Key(_)))
+    );
+}
+
+#[test]
+fn edge_records_carry_the_accounts_product_keys() {
+    let mut w = World::new();
+    let id = w.key(key_body(json!({})));
+    let stored = w.store.key(&id).unwrap().unwrap();
+    let record = edge_record(&w.store, &stored).unwrap().unwrap();
+    // Two products, each with a test and a live product key.
+    assert_eq!(record.product_keys.len(), 4);
+    assert_eq!(record.account.id, w.account());
+    w.store.accounts.clear();
+    assert_eq!(edge_record(&w.store, &stored).unwrap(), None);
+}
+
+#[test]
+fn a_leak_report_naming_a_key_twice_changes_it_once() {
+    let mut w = World::new();
+    let outcome = w.ok(&Caller::Operator, create(&w, key_body(json!({}))));
+    let secret = outcome.body.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let outcome = w.ok(
+        &Caller::Operator,
+        Command::LeakReport {
+            body: json!([{"token": secret}, {"token": secret}, {"token": "nope"}]),
+        },
+    );
+    assert_eq!(outcome.writes.len(), 1);
+    let text = outcome.body.unwrap().to_string();
+    assert!(!text.contains(&secret[8..]), "{text}");
+}
+
+#[test]
+fn views_never_contain_a_secret_or_a_hash() {
+    let mut w = World::new();
+    let outcome = w.ok(&Caller::Operator, create(&w, key_body(json!({}))));
+    let body = outcome.body.unwrap();
+    let secret = body["secret"].as_str().unwrap().to_string();
+    let id = body["key"]["id"].as_str().unwrap().to_string();
+    let hash = w.store.key(&id).unwrap().unwrap().hash.to_hex();
+    for command in [
+        Command::GetKey { key_id: id.clone() },
+        Command::ListKeys {
+            account_id: w.account(),
+            page: PageParams::default(),
+        },
+        Command::UpdateKey {
+            key_id: id.clone(),
+            body: json!({"name": "renamed"}),
+        },
+        Command::LeakKey {
+            key_id: id.clone(),
+            body: None,
+        },
+    ] {
+        let text = w.ok(&Caller::Operator, command).body.unwrap().to_string();
+        assert!(
+            !text.contains(&secret[8..]) && !text.contains(&hash),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn reads_and_writes_are_told_apart() {
+    assert!(!Command::GetKey { key_id: "k".into() }.is_write());
+    assert!(Command::DeleteKey { key_id: "k".into() }.is_write());
+    assert!(Command::LeakReport { body: json!([]) }.is_write());
+}
+
+#[test]
+fn suspended_accounts_stay_suspended_for_managers() {
+    let mut w = World::new();
+    let m = w.manager(key_body(json!({"scopes": ["*"]})));
+    w.ok(
+        &Caller::Operator,
+        Command::UpdateAccount {
+            account_id: w.account(),
+            body: json!({"status": "suspended"}),
+        },
+    );
+    assert_eq!(w.store.accounts[0].status, AccountStatus::Suspended);
+    assert_eq!(
+        w.refused(&m, Command::GetKey { key_id: "x".into() }).status,
+        401
+    );
+}
+
+// ---- property: whatever a manager does, every key it touches ends within its limits ----
+
+#[cfg(not(target_arch = "wasm32"))]
+mod property {
+    use super::*;
+    use ipnet::IpNet;
+    use proptest::prelude::*;
+
+    const SCOPES: [&str; 5] = [
+        "accounts:read",
+        "quotes:*",
+        "quotes:read",
+        "transactions:read",
+        "*",
+    ];
+    const PRODUCTS: [&str; 2] = ["bank_data", "insurance"];
+    const NETS: [&str; 5] = [
+        "10.0.0.0/8",
+        "10.1.0.0/16",
+        "11.0.0.0/8",
+        "2001:db8::/32",
+        "0.0.0.0/0",
+    ];
+
+    fn subset(all: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
+        proptest::sample::subsequence(all.to_vec(), 0..=all.len())
+            .prop_map(|v| v.into_iter().map(String::from).collect())
+    }
+
+    /// Optional key settings, as a manager might send them (absent fields take defaults).
+    fn settings() -> impl Strategy<Value = Value> {
+        (
+            proptest::option::of(subset(&SCOPES)),
+            proptest::option::of(subset(&PRODUCTS)),
+            proptest::option::of(subset(&NETS)),
+            proptest::option::of(proptest::option::of(1..30i64)),
+            proptest::option::of(prop_oneof![Just("active"), Just("disabled")]),
+        )
+            .prop_map(|(scopes, products, ips, expiry, status)| {
+                let mut body = serde_json::Map::new();
+                if let Some(s) = scopes {
+                    body.insert("scopes".into(), json!(s));
+                }
+                if let Some(p) = products {
+                    body.insert("products".into(), json!(p));
+                }
+                if let Some(i) = ips {
+                    body.insert("allowed_ips".into(), json!(i));
+                }
+                if let Some(e) = expiry {
+                    body.insert("expires_at".into(), json!(e.map(|d| NOW + d * DAY)));
+                }
+                if let Some(s) = status {
+                    body.insert("status".into(), json!(s));
+                }
+                Value::Object(body)
+            })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Act {
+        Create(Value, bool),
+        Patch(usize, Value),
+        Roll(usize),
+        Leak(usize),
+        Delete(usize),
+    }
+
+    fn act() -> impl Strategy<Value = Act> {
+        prop_oneof![
+            (settings(), any::<bool>()).prop_map(|(s, live)| Act::Create(s, live)),
+            (any::<usize>(), settings()).prop_map(|(i, s)| Act::Patch(i, s)),
+            any::<usize>().prop_map(Act::Roll),
+            any::<usize>().prop_map(Act::Leak),
+            any::<usize>().prop_map(Act::Delete),
+        ]
+    }
+
+    /// An oracle written independently of `delegation::check_within`.
+    fn within(manager: &ApiKey, key: &ApiKey) -> bool {
+        let nets = |list: &[String]| -> Vec<IpNet> {
+            list.iter().filter_map(|s| s.parse().ok()).collect()
+        };
+        let (outer, inner) = (nets(&manager.allowed_ips), nets(&key.allowed_ips));
+        let scopes = key
+            .scopes
+            .iter()
+            .all(|s| crate::scope::grants(&manager.scopes, s));
+        let products = manager.products.is_empty()
+            || (!key.products.is_empty()
+                && key.products.iter().all(|p| manager.products.contains(p)));
+        let ips = outer.is_empty()
+            || (!inner.is_empty() && inner.iter().all(|i| outer.iter().any(|o| o.contains(i))));
+        let expiry = match (manager.expires_at, key.expires_at) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(limit), Some(at)) => at <= limit,
+        };
+        let environment =
+            manager.environment == Environment::Live || key.environment == Environment::Test;
+        scopes && products && ips && expiry && environment
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_key_a_manager_touches_ends_within_its_limits(
+            manager_settings in settings(),
+            manager_live in any::<bool>(),
+            others in proptest::collection::vec((settings(), any::<bool>()), 0..4),
+            acts in proptest::collection::vec(act(), 1..12),
+        ) {
+            let mut w = World::new();
+            let mut body = manager_settings;
+            body["name"] = json!("manager");
+            body["environment"] = json!(if manager_live { "live" } else { "test" });
+            body.as_object_mut().unwrap().remove("status");
+            let mut scopes: Vec<String> = body["scopes"].as_array().map(|a| {
+                a.iter().filter_map(|s| s.as_str().map(String::from)).collect()
+            }).unwrap_or_else(|| vec!["*".into()]);
+            scopes.push("keys:manage".into());
+            body["scopes"] = json!(scopes);
+            let manager = w.manager(body);
+            for (mut settings, live) in others {
+                settings["name"] = json!("other");
+                settings["environment"] = json!(if live { "live" } else { "test" });
+                settings.as_object_mut().unwrap().remove("status");
+                // Some generated settings are invalid (no scopes): such a key just is not made.
+                let _ = w.run(&Caller::Operator, create(&w, settings));
+            }
+            let Caller::Manager { key_id: manager_id } = manager.clone() else { unreachable!() };
+            for act in acts {
+                let Some(limits) = w.store.key(&manager_id).unwrap().map(|s| s.key) else { break };
+                let ids: Vec<String> = w.store.keys.iter().map(|k| k.key.id.clone()).collect();
+                let pick = |i: usize| ids[i % ids.len()].clone();
+                let command = match act {
+                    Act::Create(mut s, live) => {
+                        s["name"] = json!("minted");
+                        s["environment"] = json!(if live { "live" } else { "test" });
+                        s.as_object_mut().unwrap().remove("status");
+                        Command::CreateKey { account_id: w.account(), body: s }
+                    }
+                    Act::Patch(i, s) => Command::UpdateKey { key_id: pick(i), body: s },
+                    Act::Roll(i) => Command::RollKey { key_id: pick(i), body: None },
+                    Act::Leak(i) => Command::LeakKey { key_id: pick(i), body: None },
+                    Act::Delete(i) => Command::DeleteKey { key_id: pick(i) },
+                };
+                let before = w.store.clone();
+                let Ok(outcome) = w.run(&manager, command.clone()) else { continue };
+                for write in &outcome.writes {
+                    let Write::PutKey(after) = write else { continue };
+                    let previous = before.key(&after.key.id).unwrap().map(|s| s.key);
+                    let power_removed = match &previous {
+                        Some(p) => delegation::only_disables(p, &after.key)
+                            || matches!(command, Command::LeakKey { .. })
+                            || (after.key.rolled_to.is_some() && p.rolled_to.is_none()),
+                        None => false,
+                    };
+                    if !power_removed {
+                        prop_assert!(
+                            within(&limits, &after.key),
+                            "{command:?} left {:?} outside {:?}", after.key, limits
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The admin API's JSON views. Records serialise without secrets or hashes by construction
+//! (`ApiKey` holds neither); these add what a view shows beyond the record.
+
+use crate::model::{Account, ApiKey, Entitlement};
+use serde_json::{Value, json};
+
+/// An account with the ids of the products it is entitled to.
+pub fn account_view(account: &Account, entitlements: &[Entitlement]) -> Value {
+    let mut value = serde_json::to_value(account).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        let products: Vec<&str> = entitlements.iter().map(|e| e.product_id.as_str()).collect();
+        object.insert("products".into(), json!(products));
+    }
+    value
+}
+
+/// An entitlement with its product keys (identifiers, shown again on every read).
+pub fn entitlement_view(entitlement: &Entitlement) -> Value {
+    json!({
+        "object": "entitlement",
+        "account_id": entitlement.account_id,
+        "product_id": entitlement.product_id,
+        "product_keys": { "test": entitlement.test_key, "live": entitlement.live_key },
+        "created_at": entitlement.created_at,
+    })
+}
+
+pub fn key_view(key: &ApiKey) -> Value {
+    serde_json::to_value(key).unwrap_or(Value::Null)
+}
