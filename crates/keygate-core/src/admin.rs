@@ -10,7 +10,7 @@ use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{Account, AccountStatus, Agreement, ApiKey, KeyStatus};
-use crate::scope::{self, Scope};
+use crate::scope::Scope;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -541,24 +541,6 @@ pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPa
     Ok(patch)
 }
 
-/// For a key managing keys of its own account (`keys:manage`): it may hand out only what it
-/// holds itself, so that `keys:manage` is not a way to mint a `*` key. 403 listing the rest.
-pub fn check_delegation(manager_scopes: &[String], requested: &[String]) -> Result<(), Error> {
-    let missing: Vec<&str> = requested
-        .iter()
-        .filter(|s| !scope::grants(manager_scopes, s))
-        .map(String::as_str)
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::forbidden(format!(
-        "A key can grant only scopes it holds itself; this key does not hold: {}. Use the admin \
-         token, or a key that holds them.",
-        missing.join(", ")
-    )))
-}
-
 /// `{"grace_seconds": n}` with 0 ≤ n ≤ [`GRACE_MAX`]; an absent or empty body, `null`, or `{}`
 /// means `default`.
 pub fn grace_seconds(body: Option<&Value>, default: i64) -> Result<i64, Error> {
@@ -1042,29 +1024,6 @@ mod tests {
             .unwrap()
             .apply(&mut k, NOW)
             .unwrap();
-    }
-
-    #[test]
-    fn delegation_is_limited_to_held_scopes() {
-        let manager = vec!["keys:manage".to_string(), "transactions:*".to_string()];
-        check_delegation(
-            &manager,
-            &["transactions:read".into(), "keys:manage".into()],
-        )
-        .unwrap();
-        check_delegation(&manager, &["transactions:*".into()]).unwrap();
-        let e = check_delegation(
-            &manager,
-            &[
-                "*".into(),
-                "accounts:read".into(),
-                "transactions:read".into(),
-            ],
-        )
-        .unwrap_err();
-        assert_eq!(e.status, 403);
-        assert!(e.message.contains("*, accounts:read."), "{}", e.message);
-        check_delegation(&["*".into()], &["*".into()]).unwrap();
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use crate::edge::CredentialHeaders;
 use crate::http::{json_body, now_seconds};
 use crate::keystore;
-use crate::registry::{self, Command, Envelope, Principal};
+use crate::registry::{self, Envelope};
 use crate::settings::Vars;
 use keygate_core::credentials::extract_credential;
+use keygate_core::engine::{Caller, Command};
 use keygate_core::keys::constant_time_eq;
 use keygate_core::page::{PageParams, query_pairs};
 use keygate_core::policy;
@@ -16,7 +17,9 @@ use keygate_core::{Error, FieldError};
 use worker::{Env, Method, Request, Response, Url};
 
 /// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage`.
-async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<Principal, Error> {
+/// The key's limits and current state are checked again by the engine, against the Registry's
+/// own record rather than this isolate's cached copy.
+async fn caller(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<Caller, Error> {
     let headers = CredentialHeaders::read(req)?;
     let credential = extract_credential(
         headers.authorization.as_deref(),
@@ -25,7 +28,7 @@ async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<P
     if let Some(token) = vars.admin_token.as_deref()
         && constant_time_eq(credential.as_bytes(), token.as_bytes())
     {
-        return Ok(Principal::Operator);
+        return Ok(Caller::Operator);
     }
     let method = req.method().to_string();
     let facts = headers.facts(url, &method);
@@ -42,11 +45,9 @@ async fn principal(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<P
     let record = keystore::lookup(env, &authenticated.credential.hash)
         .await?
         .ok_or_else(policy::unknown_key)?;
-    let account_id = policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
-    Ok(Principal::KeyManager {
-        account_id,
-        environment: record.key.environment,
-        scopes: record.key.scopes,
+    policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
+    Ok(Caller::Manager {
+        key_id: record.key.id,
     })
 }
 
@@ -127,7 +128,7 @@ pub async fn handle(
 ) -> Result<Response, Error> {
     let route = Route::parse(url)?;
     let method = req.method();
-    let principal = principal(&req, env, vars, url).await?;
+    let caller = caller(&req, env, vars, url).await?;
     let id = |s: &str| s.to_string();
 
     let command = match (&route, method) {
@@ -183,9 +184,11 @@ pub async fn handle(
     let reply = registry::call(
         env,
         &Envelope {
-            principal,
+            caller,
             now: now_seconds(),
             demo_seed: vars.demo_seed,
+            limits: vars.limits,
+            fail_after_writes: vars.fail_after_writes,
             command,
         },
     )

@@ -2,14 +2,14 @@
 //!
 //! Its keys are derived from fixed entropy so the README can show them. They are public by
 //! design, so `settings.rs` refuses to seed on any deployment that enforces HTTPS, and the
-//! account has a test agreement: its key can only ever reach the sandbox.
+//! account has a test agreement: its key can only ever reach the sandbox. The seed is a list
+//! of writes like any admin command's, applied by the Registry in one transaction.
 
-use crate::config::gateway_config;
-use crate::registry::Registry;
-use keygate_core::Error;
 use keygate_core::admin::{KeyTemplate, NewAccount};
+use keygate_core::config::GatewayConfig;
+use keygate_core::engine::{StoredKey, Write};
 use keygate_core::keys::{Environment, IssuedKey, KeyKind, key_from_entropy};
-use keygate_core::model::Agreement;
+use keygate_core::model::{Agreement, Entitlement};
 
 pub const ACCOUNT_ID: &str = "acct_demo";
 pub const KEY_ID: &str = "key_demo";
@@ -28,19 +28,23 @@ fn product_key(index: usize) -> String {
     )
 }
 
-pub fn seed(registry: &Registry, now: i64) -> Result<(), Error> {
-    if registry.account(ACCOUNT_ID)?.is_some() {
-        return Ok(());
-    }
+/// The writes that create the demo account, its entitlements and its key.
+pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
     let account = NewAccount {
         name: "Demo integrator (test agreement)".into(),
         agreement: Agreement::Test,
         allowed_ips: Vec::new(),
     }
     .into_account(ACCOUNT_ID.into(), now);
-    registry.insert_account(&account)?;
-    for (index, product) in gateway_config()?.products().iter().enumerate() {
-        registry.insert_entitlement_row(ACCOUNT_ID, &product.id, &product_key(index), now)?;
+    let mut writes = vec![Write::PutAccount(account)];
+    for (index, product) in config.products().iter().enumerate() {
+        writes.push(Write::PutEntitlement(Entitlement {
+            account_id: ACCOUNT_ID.into(),
+            product_id: product.id.clone(),
+            test_key: product_key(index),
+            live_key: None,
+            created_at: now,
+        }));
     }
     let secret = secret_key();
     let template = KeyTemplate {
@@ -52,5 +56,9 @@ pub fn seed(registry: &Registry, now: i64) -> Result<(), Error> {
         expires_at: None,
     };
     let key = template.into_key(KEY_ID.into(), ACCOUNT_ID, secret.start, secret.end, now);
-    registry.insert_key(&key, &secret.hash)
+    writes.push(Write::PutKey(StoredKey {
+        key,
+        hash: secret.hash,
+    }));
+    writes
 }

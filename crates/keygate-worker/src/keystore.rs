@@ -7,7 +7,7 @@
 
 use keygate_core::Error;
 use keygate_core::keys::KeyHash;
-use keygate_core::model::EdgeRecord;
+use keygate_core::model::{Account, EdgeRecord, Entitlement, ProductKeyRef};
 use keygate_core::policy;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -26,10 +26,38 @@ pub fn kv_key(hash: &KeyHash) -> String {
 }
 
 /// A change the Registry made, handed back so this isolate's cache reflects it at once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EdgeUpdate {
-    pub hash: KeyHash,
-    pub record: Option<EdgeRecord>,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum EdgeUpdate {
+    /// One key's record; `None` once the key is gone.
+    Key {
+        hash: KeyHash,
+        record: Option<Box<EdgeRecord>>,
+    },
+    /// Everything every key of an account carries: the account and its product keys.
+    /// `account` is `None` once the account is gone.
+    Account {
+        account_id: String,
+        account: Option<Account>,
+        product_keys: Vec<ProductKeyRef>,
+    },
+}
+
+impl EdgeUpdate {
+    pub fn account(
+        account_id: &str,
+        account: Option<Account>,
+        entitlements: &[Entitlement],
+    ) -> Self {
+        Self::Account {
+            account_id: account_id.to_string(),
+            account,
+            product_keys: entitlements
+                .iter()
+                .flat_map(Entitlement::product_key_refs)
+                .collect(),
+        }
+    }
 }
 
 struct Entry {
@@ -97,10 +125,31 @@ fn remember(hash: KeyHash, record: EdgeRecord, now: u64) {
 pub fn apply(updates: Vec<EdgeUpdate>) {
     let now = now_ms();
     for update in updates {
-        match update.record {
-            Some(record) => remember(update.hash, record, now),
-            None => CACHE.with(|cache| {
-                cache.borrow_mut().remove(&update.hash);
+        match update {
+            EdgeUpdate::Key {
+                hash,
+                record: Some(record),
+            } => remember(hash, *record, now),
+            EdgeUpdate::Key { hash, record: None } => CACHE.with(|cache| {
+                cache.borrow_mut().remove(&hash);
+            }),
+            EdgeUpdate::Account {
+                account_id,
+                account,
+                product_keys,
+            } => CACHE.with(|cache| {
+                let mut cache = cache.borrow_mut();
+                match account {
+                    Some(account) => {
+                        for entry in cache.values_mut() {
+                            if entry.record.account.id == account_id {
+                                entry.record.account = account.clone();
+                                entry.record.product_keys = product_keys.clone();
+                            }
+                        }
+                    }
+                    None => cache.retain(|_, entry| entry.record.account.id != account_id),
+                }
             }),
         }
     }

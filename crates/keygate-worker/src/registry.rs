@@ -1,10 +1,16 @@
 //! The `Registry` Durable Object: the system of record for accounts, entitlements and keys
 //! (SQLite storage), and the only writer of the edge's KV records.
 //!
-//! Every change runs under one [`WriteLock`]: the SQL change is applied synchronously (atomic
-//! in a Durable Object), the affected key hashes are queued in `kv_outbox` in the same step,
-//! then the outbox is written through to KV. A KV failure leaves the hashes queued and an
-//! alarm retries, so KV converges to SQL and never runs ahead of it. See docs/storage.md.
+//! It decides nothing: `keygate_core::engine` does, over [`SqlStore`]. This file reads rows,
+//! applies the engine's writes in one `transactionSync` (all or nothing, together with the
+//! outbox rows of the edge records they change), and writes the outbox through to KV.
+//!
+//! Write-through is bounded so that no tenant stalls another (docs/storage.md): a command
+//! flushes the records of the keys it wrote itself, then at most [`FLUSH_BATCH`] of any
+//! backlog; an account-wide change (a suspension of an account with 10,000 keys) leaves its
+//! keys in the outbox, and the alarm drains them a batch per turn of the lock, so other
+//! commands interleave. The isolate that served a write updates its cache from the reply at
+//! once, account-wide changes included ([`EdgeUpdate::Account`]).
 
 use crate::config::gateway_config;
 use crate::demo;
@@ -12,17 +18,21 @@ use crate::durable;
 use crate::http::{error_response, raw_json_response};
 use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
-use keygate_core::admin;
-use keygate_core::ids::new_id;
-use keygate_core::keys::{Environment, IssuedKey, KeyHash, KeyKind, generate_key, parse_key};
-use keygate_core::model::{Account, Agreement, ApiKey, EdgeRecord, ProductKeyRef};
-use keygate_core::page::{ListPage, PageParams};
+use keygate_core::engine::{
+    self, Caller, Command, Context, EdgeScope, RandomMint, Store, StoredKey, Write, WriteRate,
+};
+use keygate_core::keys::KeyHash;
+use keygate_core::model::{Account, ApiKey, Entitlement};
+use keygate_core::page::PageParams;
 use keygate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use worker::wasm_bindgen::JsCast;
 use worker::{
     DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object,
+    js_sys,
 };
 
 pub const DO_BINDING: &str = "REGISTRY";
@@ -30,83 +40,25 @@ pub const DO_BINDING: &str = "REGISTRY";
 /// uniqueness, listing and leak lookups by hash without cross-object coordination.
 const REGISTRY_NAME: &str = "registry";
 const OUTBOX_RETRY_MS: i64 = 10_000;
+/// Edge records written through per turn of the lock, beyond a command's own keys.
+pub const FLUSH_BATCH: usize = 25;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Principal {
-    Operator,
-    /// A key with `keys:manage`: its account, the scopes it may hand on, and its environment.
-    KeyManager {
-        account_id: String,
-        scopes: Vec<String>,
-        environment: Environment,
-    },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Command {
-    CreateAccount {
-        body: Value,
-    },
-    ListAccounts {
-        page: PageParams,
-    },
-    GetAccount {
-        account_id: String,
-    },
-    UpdateAccount {
-        account_id: String,
-        body: Value,
-    },
-    GetEntitlement {
-        account_id: String,
-        product_id: String,
-    },
-    Entitle {
-        account_id: String,
-        product_id: String,
-    },
-    Withdraw {
-        account_id: String,
-        product_id: String,
-    },
-    CreateKey {
-        account_id: String,
-        body: Value,
-    },
-    ListKeys {
-        account_id: String,
-        page: PageParams,
-    },
-    GetKey {
-        key_id: String,
-    },
-    UpdateKey {
-        key_id: String,
-        body: Value,
-    },
-    RollKey {
-        key_id: String,
-        body: Option<Value>,
-    },
-    LeakKey {
-        key_id: String,
-        body: Option<Value>,
-    },
-    DeleteKey {
-        key_id: String,
-    },
-    LeakReport {
-        body: Value,
-    },
+/// Tenant limits, from the worker's variables (docs/admin-api.md).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_keys_per_account: usize,
+    pub manager_writes_per_minute: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope {
-    pub principal: Principal,
+    pub caller: Caller,
     pub now: i64,
     pub demo_seed: bool,
+    pub limits: Limits,
+    /// Local development and tests only (`REQUIRE_HTTPS=false`): fail the transaction after
+    /// this many writes, to prove that a command is applied all or nothing.
+    pub fail_after_writes: Option<usize>,
     pub command: Command,
 }
 
@@ -121,24 +73,6 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, value: &Value) -> Self {
-        Self {
-            status,
-            body: Some(value.to_string()),
-            headers: Vec::new(),
-            edge: Vec::new(),
-        }
-    }
-
-    fn no_content() -> Self {
-        Self {
-            status: 204,
-            body: None,
-            headers: Vec::new(),
-            edge: Vec::new(),
-        }
-    }
-
     fn error(error: &Error) -> Self {
         Self {
             status: error.status,
@@ -174,21 +108,36 @@ pub async fn call(env: &Env, envelope: &Envelope) -> Result<Reply, Error> {
     durable::call(env, DO_BINDING, REGISTRY_NAME, envelope, store_unavailable).await
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The storage object's `transactionSync`, which workers-rs 0.8.7 does not bind.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type TransactionalStorage;
+
+    #[wasm_bindgen(method, catch, js_name = transactionSync)]
+    fn transaction_sync(
+        this: &TransactionalStorage,
+        work: &js_sys::Function,
+    ) -> Result<JsValue, JsValue>;
+}
+
 #[durable_object]
 pub struct Registry {
-    state: State,
+    state: Rc<State>,
     env: Env,
     lock: WriteLock,
     schema_ready: Cell<bool>,
+    manager_writes: RefCell<WriteRate>,
 }
 
 impl DurableObject for Registry {
     fn new(state: State, env: Env) -> Self {
         Self {
-            state,
+            state: Rc::new(state),
             env,
             lock: WriteLock::default(),
             schema_ready: Cell::new(false),
+            manager_writes: RefCell::default(),
         }
     }
 
@@ -206,9 +155,337 @@ impl DurableObject for Registry {
         if let Err(error) = self.ensure_schema() {
             return Ok(error_response(&error));
         }
-        self.flush().await;
+        self.flush(&[]).await;
         Response::ok("flushed")
     }
+}
+
+impl Registry {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    fn ensure_schema(&self) -> Result<(), Error> {
+        if self.schema_ready.get() {
+            return Ok(());
+        }
+        let sql = self.sql();
+        for statement in [
+            "CREATE TABLE IF NOT EXISTS accounts (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS api_keys (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS api_keys_by_account ON api_keys (account_id, seq)",
+            "CREATE TABLE IF NOT EXISTS entitlements (
+                account_id TEXT NOT NULL, product_id TEXT NOT NULL, test_key TEXT NOT NULL,
+                live_key TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, product_id))",
+            "CREATE TABLE IF NOT EXISTS kv_outbox (hash TEXT PRIMARY KEY)",
+        ] {
+            exec(&sql, statement, Vec::new())?;
+        }
+        self.schema_ready.set(true);
+        Ok(())
+    }
+
+    async fn execute(&self, envelope: Envelope) -> Result<Reply, Error> {
+        let _guard = self.lock.acquire().await;
+        self.ensure_schema()?;
+        let config = gateway_config()?;
+        if envelope.demo_seed
+            && SqlStore::new(&self.sql())
+                .account(demo::ACCOUNT_ID)?
+                .is_none()
+        {
+            self.transaction(demo::seed(config, envelope.now), None)?;
+        }
+        if let Caller::Manager { key_id } = &envelope.caller
+            && envelope.command.is_write()
+        {
+            self.manager_writes.borrow_mut().admit(
+                key_id,
+                envelope.now,
+                envelope.limits.manager_writes_per_minute,
+            )?;
+        }
+        let context = Context {
+            now: envelope.now,
+            config,
+            max_keys_per_account: envelope.limits.max_keys_per_account,
+        };
+        let outcome = {
+            let sql = self.sql();
+            engine::execute(
+                &envelope.caller,
+                envelope.command,
+                &SqlStore::new(&sql),
+                &context,
+                &mut RandomMint,
+            )
+        };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => return Ok(Reply::error(&error)),
+        };
+        let own: Vec<KeyHash> = outcome
+            .writes
+            .iter()
+            .filter_map(|w| match w.edge_scope() {
+                EdgeScope::Key(hash) => Some(*hash),
+                EdgeScope::Account(_) => None,
+            })
+            .collect();
+        self.transaction(outcome.writes.clone(), envelope.fail_after_writes)?;
+        let edge = self.edge_updates(&outcome.writes)?;
+        self.flush(&own).await;
+        Ok(Reply {
+            status: outcome.status,
+            body: outcome.body.map(|body| body.to_string()),
+            headers: Vec::new(),
+            edge,
+        })
+    }
+
+    /// Applies `writes` and queues the edge records they change, all or nothing.
+    fn transaction(&self, writes: Vec<Write>, fail_after: Option<usize>) -> Result<(), Error> {
+        let state = Rc::clone(&self.state);
+        let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
+        let slot = Rc::clone(&result);
+        let mut pending = Some(writes);
+        let work = Closure::<dyn FnMut() -> Result<JsValue, JsValue>>::new(move || {
+            let outcome = match pending.take() {
+                Some(writes) => apply(&state.storage().sql(), &writes, fail_after),
+                None => Err(Error::internal()),
+            };
+            let failed = outcome.is_err();
+            *slot.borrow_mut() = Some(outcome);
+            // Throwing is what makes transactionSync roll back.
+            if failed {
+                Err(JsValue::from_str("admin command rolled back"))
+            } else {
+                Ok(JsValue::UNDEFINED)
+            }
+        });
+        let storage = self.state.storage();
+        let storage: &TransactionalStorage = storage.as_raw().unchecked_ref();
+        let thrown = storage
+            .transaction_sync(work.as_ref().unchecked_ref())
+            .is_err();
+        match result.borrow_mut().take() {
+            Some(Err(error)) => Err(error),
+            Some(Ok(())) if !thrown => Ok(()),
+            _ => Err(store_unavailable()),
+        }
+    }
+
+    /// What the calling isolate should know at once: each written key's record, and each
+    /// account-wide change as one entry (not one per key of the account).
+    fn edge_updates(&self, writes: &[Write]) -> Result<Vec<EdgeUpdate>, Error> {
+        let sql = self.sql();
+        let store = SqlStore::new(&sql);
+        let mut updates = Vec::new();
+        for write in writes {
+            match write.edge_scope() {
+                EdgeScope::Key(hash) => {
+                    let record = match store.key_by_hash(hash)? {
+                        Some(stored) => engine::edge_record(&store, &stored)?,
+                        None => None,
+                    };
+                    updates.push(EdgeUpdate::Key {
+                        hash: *hash,
+                        record: record.map(Box::new),
+                    });
+                }
+                EdgeScope::Account(account_id) => {
+                    let update = EdgeUpdate::account(
+                        account_id,
+                        store.account(account_id)?,
+                        &store.entitlements(account_id)?,
+                    );
+                    if !updates.contains(&update) {
+                        updates.push(update);
+                    }
+                }
+            }
+        }
+        Ok(updates)
+    }
+
+    /// Writes the queued edge records through to KV: `own` first (the command's keys), then at
+    /// most [`FLUSH_BATCH`] of the backlog; an alarm takes the rest, a batch per turn.
+    async fn flush(&self, own: &[KeyHash]) {
+        let sql = self.sql();
+        let store = SqlStore::new(&sql);
+        let Ok(backlog) = rows::<HashRow>(
+            &sql,
+            "SELECT hash FROM kv_outbox LIMIT ?",
+            vec![(own.len() + FLUSH_BATCH + 1) as i64]
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ) else {
+            self.retry_later(OUTBOX_RETRY_MS).await;
+            return;
+        };
+        let mut batch: Vec<KeyHash> = own.to_vec();
+        for row in &backlog {
+            if let Some(hash) = KeyHash::from_hex(&row.hash)
+                && !batch.contains(&hash)
+                && batch.len() < own.len() + FLUSH_BATCH
+            {
+                batch.push(hash);
+            }
+        }
+        let more = backlog.len() > batch.len();
+        if batch.is_empty() {
+            return;
+        }
+        let Ok(kv) = self.env.kv(KV_BINDING) else {
+            self.retry_later(OUTBOX_RETRY_MS).await;
+            return;
+        };
+        let mut failed = false;
+        for hash in batch {
+            let record = match store.key_by_hash(&hash) {
+                Ok(Some(stored)) => engine::edge_record(&store, &stored),
+                Ok(None) => Ok(None),
+                Err(error) => Err(error),
+            };
+            let Ok(record) = record else {
+                failed = true;
+                continue;
+            };
+            let kv_key = keystore::kv_key(&hash);
+            let written = match &record {
+                Some(record) => match serde_json::to_string(record) {
+                    Ok(text) => match kv.put(&kv_key, text) {
+                        Ok(put) => put.execute().await.is_ok(),
+                        Err(_) => false,
+                    },
+                    Err(_) => false,
+                },
+                None => kv.delete(&kv_key).await.is_ok(),
+            };
+            if written {
+                let _ = exec(
+                    &sql,
+                    "DELETE FROM kv_outbox WHERE hash = ?",
+                    vec![hash.to_hex().into()],
+                );
+            } else {
+                failed = true;
+            }
+        }
+        if failed {
+            self.retry_later(OUTBOX_RETRY_MS).await;
+        } else if more {
+            // Let waiting commands take the lock, then go on.
+            self.retry_later(0).await;
+        }
+    }
+
+    async fn retry_later(&self, ms: i64) {
+        let _ = self.state.storage().set_alarm(ms.max(1)).await;
+    }
+}
+
+/// Applies the writes and queues what they change at the edge; with `fail_after`, fails after
+/// that many writes (the atomicity test).
+fn apply(sql: &SqlStorage, writes: &[Write], fail_after: Option<usize>) -> Result<(), Error> {
+    for (done, write) in writes.iter().enumerate() {
+        if fail_after == Some(done) {
+            return Err(Error::unavailable(
+                "Injected failure (KEYGATE_TEST_FAIL_AFTER_WRITES): nothing was changed.",
+            ));
+        }
+        match write {
+            Write::PutAccount(account) => exec(
+                sql,
+                "INSERT INTO accounts (id, doc) VALUES (?, ?)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                vec![account.id.as_str().into(), to_doc(account)?.into()],
+            )?,
+            Write::PutEntitlement(e) => exec(
+                sql,
+                "INSERT INTO entitlements (account_id, product_id, test_key, live_key, created_at)
+                 VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (account_id, product_id) DO UPDATE SET
+                   test_key = excluded.test_key, live_key = excluded.live_key",
+                vec![
+                    e.account_id.as_str().into(),
+                    e.product_id.as_str().into(),
+                    e.test_key.as_str().into(),
+                    e.live_key.clone().into(),
+                    e.created_at.into(),
+                ],
+            )?,
+            Write::DeleteEntitlement {
+                account_id,
+                product_id,
+            } => exec(
+                sql,
+                "DELETE FROM entitlements WHERE account_id = ? AND product_id = ?",
+                vec![account_id.as_str().into(), product_id.as_str().into()],
+            )?,
+            Write::PutKey(stored) => exec(
+                sql,
+                "INSERT INTO api_keys (id, account_id, hash, doc) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                vec![
+                    stored.key.id.as_str().into(),
+                    stored.key.account_id.as_str().into(),
+                    stored.hash.to_hex().into(),
+                    to_doc(&stored.key)?.into(),
+                ],
+            )?,
+            Write::DeleteKey(stored) => exec(
+                sql,
+                "DELETE FROM api_keys WHERE id = ?",
+                vec![stored.key.id.as_str().into()],
+            )?,
+        };
+        match write.edge_scope() {
+            EdgeScope::Key(hash) => exec(
+                sql,
+                "INSERT OR IGNORE INTO kv_outbox (hash) VALUES (?)",
+                vec![hash.to_hex().into()],
+            )?,
+            // Every key of the account carries a copy of the account and its product keys.
+            EdgeScope::Account(account_id) => exec(
+                sql,
+                "INSERT OR IGNORE INTO kv_outbox (hash)
+                 SELECT hash FROM api_keys WHERE account_id = ?",
+                vec![account_id.into()],
+            )?,
+        };
+    }
+    Ok(())
+}
+
+fn exec(sql: &SqlStorage, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), Error> {
+    sql.exec(query, bindings).map(drop).map_err(sql_error)
+}
+
+fn rows<T: serde::de::DeserializeOwned>(
+    sql: &SqlStorage,
+    query: &str,
+    bindings: Vec<SqlStorageValue>,
+) -> Result<Vec<T>, Error> {
+    sql.exec(query, bindings)
+        .and_then(|cursor| cursor.to_array())
+        .map_err(sql_error)
+}
+
+fn sql_error(_: worker::Error) -> Error {
+    store_unavailable()
+}
+
+fn parse_doc<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, Error> {
+    serde_json::from_str(doc).map_err(|_| Error::internal())
+}
+
+fn to_doc<T: Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|_| Error::internal())
 }
 
 /// Rows read back from SQLite.
@@ -233,551 +510,45 @@ struct Seq {
     seq: i64,
 }
 
-#[derive(Deserialize, Clone)]
-struct EntitlementRow {
-    account_id: String,
-    product_id: String,
-    test_key: String,
-    live_key: Option<String>,
-    created_at: i64,
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
 }
 
-impl EntitlementRow {
-    fn view(&self) -> Value {
-        json!({
-            "object": "entitlement",
-            "account_id": self.account_id,
-            "product_id": self.product_id,
-            "product_keys": { "test": self.test_key, "live": self.live_key },
-            "created_at": self.created_at,
-        })
-    }
+/// The engine's [`Store`] over the Registry's SQLite tables.
+struct SqlStore<'a> {
+    sql: &'a SqlStorage,
 }
 
-fn sql_error(_: worker::Error) -> Error {
-    store_unavailable()
-}
-
-fn parse_doc<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, Error> {
-    serde_json::from_str(doc).map_err(|_| Error::internal())
-}
-
-fn to_doc<T: Serialize>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|_| Error::internal())
-}
-
-fn view<T: Serialize>(value: &T) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(|_| Error::internal())
-}
-
-fn account_not_found() -> Error {
-    Error::not_found("No account with this id.")
-}
-
-fn key_not_found() -> Error {
-    Error::not_found("No API key with this id.")
-}
-
-fn operator_only(principal: &Principal) -> Result<(), Error> {
-    match principal {
-        Principal::Operator => Ok(()),
-        Principal::KeyManager { .. } => Err(Error::forbidden(
-            "This endpoint needs the operator's admin token; a `keys:manage` key may only manage \
-             its own account's keys.",
-        )),
-    }
-}
-
-/// A `keys:manage` key sees only its own account: anything else is "not found".
-fn visible(principal: &Principal, account_id: &str) -> bool {
-    match principal {
-        Principal::Operator => true,
-        Principal::KeyManager {
-            account_id: own, ..
-        } => own == account_id,
-    }
-}
-
-/// A key manager may only grant scopes it holds itself, so `keys:manage` cannot mint a `*` key.
-fn check_grantable(principal: &Principal, requested: Option<&[String]>) -> Result<(), Error> {
-    match (principal, requested) {
-        (Principal::KeyManager { scopes, .. }, Some(requested)) => {
-            admin::check_delegation(scopes, requested)
-        }
-        _ => Ok(()),
-    }
-}
-
-/// A test key with `keys:manage` may change test keys only: test keys sit in CI settings and on
-/// laptops, and must not be a way to mint or take over live credentials.
-fn check_manageable(principal: &Principal, environment: Environment) -> Result<(), Error> {
-    match principal {
-        Principal::KeyManager {
-            environment: Environment::Test,
-            ..
-        } if environment == Environment::Live => Err(Error::forbidden(
-            "A test key can manage only test keys. Use a live key with `keys:manage`, or the \
-             admin token.",
-        )),
-        _ => Ok(()),
-    }
-}
-
-impl Registry {
-    fn sql(&self) -> SqlStorage {
-        self.state.storage().sql()
+impl<'a> SqlStore<'a> {
+    fn new(sql: &'a SqlStorage) -> Self {
+        Self { sql }
     }
 
-    fn exec(
-        &self,
-        query: &str,
-        bindings: Vec<SqlStorageValue>,
-    ) -> Result<worker::SqlCursor, Error> {
-        self.sql().exec(query, bindings).map_err(sql_error)
-    }
-
-    fn rows<T: serde::de::DeserializeOwned>(
-        &self,
-        query: &str,
-        bindings: Vec<SqlStorageValue>,
-    ) -> Result<Vec<T>, Error> {
-        self.exec(query, bindings)?.to_array().map_err(sql_error)
-    }
-
-    fn ensure_schema(&self) -> Result<(), Error> {
-        if self.schema_ready.get() {
-            return Ok(());
-        }
-        for statement in [
-            "CREATE TABLE IF NOT EXISTS accounts (
-                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS api_keys (
-                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
-                hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS api_keys_by_account ON api_keys (account_id, seq)",
-            "CREATE TABLE IF NOT EXISTS entitlements (
-                account_id TEXT NOT NULL, product_id TEXT NOT NULL, test_key TEXT NOT NULL,
-                live_key TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, product_id))",
-            "CREATE TABLE IF NOT EXISTS kv_outbox (hash TEXT PRIMARY KEY)",
-        ] {
-            self.exec(statement, Vec::new())?;
-        }
-        self.schema_ready.set(true);
-        Ok(())
-    }
-
-    async fn execute(&self, envelope: Envelope) -> Result<Reply, Error> {
-        let _guard = self.lock.acquire().await;
-        self.ensure_schema()?;
-        // Anything a failed write-through left behind goes out before new work.
-        let mut edge = self.flush().await;
-        if envelope.demo_seed {
-            demo::seed(self, envelope.now)?;
-            edge.extend(self.flush().await);
-        }
-        let mut reply = match self.run(&envelope.principal, envelope.command, envelope.now) {
-            Ok(reply) => reply,
-            Err(error) => Reply::error(&error),
-        };
-        edge.extend(self.flush().await);
-        reply.edge = edge;
-        Ok(reply)
-    }
-
-    fn run(&self, principal: &Principal, command: Command, now: i64) -> Result<Reply, Error> {
-        match command {
-            Command::CreateAccount { body } => {
-                operator_only(principal)?;
-                let account = admin::new_account(&body)?.into_account(new_id("acct_")?, now);
-                self.insert_account(&account)?;
-                Ok(Reply::json(201, &self.account_view(&account)?))
-            }
-            Command::ListAccounts { page } => {
-                operator_only(principal)?;
-                let (docs, has_more) = self.page_rows("accounts", None, &page)?;
-                let data = docs
-                    .iter()
-                    .map(|doc| parse_doc::<Account>(doc).and_then(|a| self.account_view(&a)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Reply::json(200, &view(&ListPage::new(data, has_more))?))
-            }
-            Command::GetAccount { account_id } => {
-                operator_only(principal)?;
-                let account = self.account(&account_id)?.ok_or_else(account_not_found)?;
-                Ok(Reply::json(200, &self.account_view(&account)?))
-            }
-            Command::UpdateAccount { account_id, body } => {
-                operator_only(principal)?;
-                let patch = admin::account_patch(&body)?;
-                let mut account = self.account(&account_id)?.ok_or_else(account_not_found)?;
-                patch.apply(&mut account, now);
-                self.save_account(&account)?;
-                self.queue_account_keys(&account.id)?;
-                Ok(Reply::json(200, &self.account_view(&account)?))
-            }
-            Command::GetEntitlement {
-                account_id,
-                product_id,
-            } => {
-                operator_only(principal)?;
-                self.account(&account_id)?.ok_or_else(account_not_found)?;
-                let row = self.entitlement(&account_id, &product_id)?.ok_or_else(|| {
-                    Error::not_found("This account is not entitled to this product.")
-                })?;
-                Ok(Reply::json(200, &row.view()))
-            }
-            Command::Entitle {
-                account_id,
-                product_id,
-            } => {
-                operator_only(principal)?;
-                let account = self.account(&account_id)?.ok_or_else(account_not_found)?;
-                self.entitle(&account, &product_id, now)
-            }
-            Command::Withdraw {
-                account_id,
-                product_id,
-            } => {
-                operator_only(principal)?;
-                self.account(&account_id)?.ok_or_else(account_not_found)?;
-                self.entitlement(&account_id, &product_id)?.ok_or_else(|| {
-                    Error::not_found("This account is not entitled to this product.")
-                })?;
-                self.exec(
-                    "DELETE FROM entitlements WHERE account_id = ? AND product_id = ?",
-                    vec![account_id.as_str().into(), product_id.as_str().into()],
-                )?;
-                self.queue_account_keys(&account_id)?;
-                Ok(Reply::no_content())
-            }
-            Command::CreateKey { account_id, body } => {
-                if !visible(principal, &account_id) {
-                    return Err(account_not_found());
-                }
-                let account = self.account(&account_id)?.ok_or_else(account_not_found)?;
-                let new = admin::new_key(&body, &account, gateway_config()?, now)?;
-                check_grantable(principal, Some(&new.template.scopes))?;
-                check_manageable(principal, new.template.environment)?;
-                let (key, secret, hash) = self.issue_key(&account, new.into_template(), now)?;
-                self.insert_key(&key, &hash)?;
-                Ok(Reply::json(
-                    201,
-                    &json!({ "key": view(&key)?, "secret": secret }),
-                ))
-            }
-            Command::ListKeys { account_id, page } => {
-                if !visible(principal, &account_id) {
-                    return Err(account_not_found());
-                }
-                self.account(&account_id)?.ok_or_else(account_not_found)?;
-                let (docs, has_more) = self.page_rows("api_keys", Some(&account_id), &page)?;
-                let data = docs
-                    .iter()
-                    .map(|doc| parse_doc::<ApiKey>(doc).and_then(|k| view(&k)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Reply::json(200, &view(&ListPage::new(data, has_more))?))
-            }
-            Command::GetKey { key_id } => {
-                let (key, _) = self.visible_key(principal, &key_id)?;
-                Ok(Reply::json(200, &view(&key)?))
-            }
-            Command::UpdateKey { key_id, body } => {
-                let patch = admin::key_patch(&body, gateway_config()?, now)?;
-                let (mut key, hash) = self.managed_key(principal, &key_id)?;
-                check_grantable(principal, patch.scopes.as_deref())?;
-                patch.apply(&mut key, now)?;
-                self.save_key(&key, &hash)?;
-                Ok(Reply::json(200, &view(&key)?))
-            }
-            Command::RollKey { key_id, body } => {
-                let grace = admin::grace_seconds(body.as_ref(), admin::ROLL_GRACE_DEFAULT)?;
-                let (mut old, old_hash) = self.managed_key(principal, &key_id)?;
-                // The successor's secret goes to the caller with the old key's scopes.
-                check_grantable(principal, Some(&old.scopes))?;
-                let account = self
-                    .account(&old.account_id)?
-                    .ok_or_else(account_not_found)?;
-                let (successor, secret, hash) =
-                    self.issue_key(&account, admin::KeyTemplate::from_key(&old), now)?;
-                admin::roll(&mut old, &successor.id, now, grace)?;
-                // Successor first: should the second write fail, the old key is untouched
-                // rather than pointing at a key that does not exist.
-                self.insert_key(&successor, &hash)?;
-                self.save_key(&old, &old_hash)?;
-                Ok(Reply::json(
-                    200,
-                    &json!({ "key": view(&successor)?, "secret": secret, "previous": view(&old)? }),
-                ))
-            }
-            Command::LeakKey { key_id, body } => {
-                let grace = admin::grace_seconds(body.as_ref(), admin::LEAK_GRACE_DEFAULT)?;
-                let (mut key, hash) = self.managed_key(principal, &key_id)?;
-                admin::mark_leaked(&mut key, now, grace);
-                self.save_key(&key, &hash)?;
-                Ok(Reply::json(200, &view(&key)?))
-            }
-            Command::DeleteKey { key_id } => {
-                let (_, hash) = self.managed_key(principal, &key_id)?;
-                self.exec(
-                    "DELETE FROM api_keys WHERE id = ?",
-                    vec![key_id.as_str().into()],
-                )?;
-                self.queue(&hash)?;
-                Ok(Reply::no_content())
-            }
-            Command::LeakReport { body } => {
-                operator_only(principal)?;
-                let tokens = admin::leak_report(&body)?;
-                let mut results = Vec::with_capacity(tokens.len());
-                for (index, leaked) in tokens.iter().enumerate() {
-                    results.push(self.report_leak(index, &leaked.token, now)?);
-                }
-                Ok(Reply::json(
-                    200,
-                    &json!({ "object": "leak_report", "results": results }),
-                ))
-            }
-        }
-    }
-
-    /// Marks one reported token leaked if it is a secret key of ours. The answer names the
-    /// token only by its display fragments: a report must not become a place secrets repeat.
-    fn report_leak(&self, index: usize, token: &str, now: i64) -> Result<Value, Error> {
-        let Ok(parsed) = parse_key(token) else {
-            return Ok(json!({ "index": index, "ours": false }));
-        };
-        let fragment = format!("{}…{}", parsed.start(), parsed.end());
-        match parsed.kind() {
-            KeyKind::Secret => {
-                let hash = parsed.hash();
-                let Some((mut key, _)) = self.key_by_hash(&hash)? else {
-                    return Ok(json!({ "index": index, "token": fragment, "ours": false }));
-                };
-                admin::mark_leaked(&mut key, now, admin::LEAK_GRACE_DEFAULT);
-                self.save_key(&key, &hash)?;
-                Ok(json!({
-                    "index": index, "token": fragment, "ours": true, "type": "secret_key",
-                    "key_id": key.id, "account_id": key.account_id, "revoke_at": key.revoke_at,
-                }))
-            }
-            KeyKind::Product => {
-                let column = match parsed.environment() {
-                    Environment::Test => "test_key",
-                    Environment::Live => "live_key",
-                };
-                let found: Vec<EntitlementRow> = self.rows(
-                    &format!("SELECT * FROM entitlements WHERE {column} = ?"),
-                    vec![token.into()],
-                )?;
-                Ok(match found.first() {
-                    // Product keys identify, they do not authenticate: nothing to revoke.
-                    Some(row) => json!({
-                        "index": index, "token": fragment, "ours": true, "type": "product_key",
-                        "account_id": row.account_id, "product_id": row.product_id,
-                    }),
-                    None => json!({ "index": index, "token": fragment, "ours": false }),
+    fn stored_key(&self, column: &str, value: String) -> Result<Option<StoredKey>, Error> {
+        let found: Vec<KeyRow> = rows(
+            self.sql,
+            &format!("SELECT doc, hash FROM api_keys WHERE {column} = ?"),
+            vec![value.into()],
+        )?;
+        found
+            .first()
+            .map(|row| {
+                Ok(StoredKey {
+                    key: parse_doc(&row.doc)?,
+                    hash: KeyHash::from_hex(&row.hash).ok_or_else(Error::internal)?,
                 })
-            }
-        }
-    }
-
-    fn entitle(&self, account: &Account, product_id: &str, now: i64) -> Result<Reply, Error> {
-        if gateway_config()?.product(product_id).is_none() {
-            return Err(Error::not_found(
-                "No product with this id in the gateway configuration.",
-            ));
-        }
-        let wants_live = account.agreement == Agreement::Production;
-        if let Some(mut row) = self.entitlement(&account.id, product_id)? {
-            if wants_live && row.live_key.is_none() {
-                let live = generate_key(KeyKind::Product, Environment::Live)?;
-                self.exec(
-                    "UPDATE entitlements SET live_key = ? WHERE account_id = ? AND product_id = ?",
-                    vec![
-                        live.as_str().into(),
-                        account.id.as_str().into(),
-                        product_id.into(),
-                    ],
-                )?;
-                row.live_key = Some(live);
-                self.queue_account_keys(&account.id)?;
-            }
-            return Ok(Reply::json(200, &row.view()));
-        }
-        let row = EntitlementRow {
-            account_id: account.id.clone(),
-            product_id: product_id.to_string(),
-            test_key: generate_key(KeyKind::Product, Environment::Test)?,
-            live_key: if wants_live {
-                Some(generate_key(KeyKind::Product, Environment::Live)?)
-            } else {
-                None
-            },
-            created_at: now,
-        };
-        self.insert_entitlement(&row)?;
-        self.queue_account_keys(&account.id)?;
-        Ok(Reply::json(201, &row.view()))
-    }
-
-    fn insert_entitlement(&self, row: &EntitlementRow) -> Result<(), Error> {
-        self.exec(
-            "INSERT INTO entitlements (account_id, product_id, test_key, live_key, created_at)
-             VALUES (?, ?, ?, ?, ?)",
-            vec![
-                row.account_id.as_str().into(),
-                row.product_id.as_str().into(),
-                row.test_key.as_str().into(),
-                row.live_key.clone().into(),
-                row.created_at.into(),
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// A fresh secret for `template`'s settings. Returns the record, the plaintext (shown
-    /// once, in this response only) and the hash that is all we keep.
-    fn issue_key(
-        &self,
-        account: &Account,
-        template: admin::KeyTemplate,
-        now: i64,
-    ) -> Result<(ApiKey, String, KeyHash), Error> {
-        let issued = IssuedKey::generate(KeyKind::Secret, template.environment)?;
-        let key = template.into_key(new_id("key_")?, &account.id, issued.start, issued.end, now);
-        Ok((key, issued.text, issued.hash))
-    }
-
-    pub(crate) fn account(&self, id: &str) -> Result<Option<Account>, Error> {
-        let docs: Vec<Doc> = self.rows("SELECT doc FROM accounts WHERE id = ?", vec![id.into()])?;
-        docs.first().map(|d| parse_doc(&d.doc)).transpose()
-    }
-
-    pub(crate) fn insert_account(&self, account: &Account) -> Result<(), Error> {
-        self.exec(
-            "INSERT INTO accounts (id, doc) VALUES (?, ?)",
-            vec![account.id.as_str().into(), to_doc(account)?.into()],
-        )?;
-        Ok(())
-    }
-
-    fn save_account(&self, account: &Account) -> Result<(), Error> {
-        self.exec(
-            "UPDATE accounts SET doc = ? WHERE id = ?",
-            vec![to_doc(account)?.into(), account.id.as_str().into()],
-        )?;
-        Ok(())
-    }
-
-    fn account_view(&self, account: &Account) -> Result<Value, Error> {
-        let mut value = view(account)?;
-        let products: Vec<String> = self
-            .entitlements(&account.id)?
-            .into_iter()
-            .map(|row| row.product_id)
-            .collect();
-        if let Some(object) = value.as_object_mut() {
-            object.insert("products".into(), json!(products));
-        }
-        Ok(value)
-    }
-
-    fn entitlement(
-        &self,
-        account_id: &str,
-        product_id: &str,
-    ) -> Result<Option<EntitlementRow>, Error> {
-        let rows: Vec<EntitlementRow> = self.rows(
-            "SELECT * FROM entitlements WHERE account_id = ? AND product_id = ?",
-            vec![account_id.into(), product_id.into()],
-        )?;
-        Ok(rows.into_iter().next())
-    }
-
-    fn entitlements(&self, account_id: &str) -> Result<Vec<EntitlementRow>, Error> {
-        self.rows(
-            "SELECT * FROM entitlements WHERE account_id = ? ORDER BY product_id",
-            vec![account_id.into()],
-        )
-    }
-
-    pub(crate) fn insert_entitlement_row(
-        &self,
-        account_id: &str,
-        product_id: &str,
-        test_key: &str,
-        now: i64,
-    ) -> Result<(), Error> {
-        self.insert_entitlement(&EntitlementRow {
-            account_id: account_id.into(),
-            product_id: product_id.into(),
-            test_key: test_key.into(),
-            live_key: None,
-            created_at: now,
-        })
-    }
-
-    pub(crate) fn insert_key(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), Error> {
-        self.exec(
-            "INSERT INTO api_keys (id, account_id, hash, doc) VALUES (?, ?, ?, ?)",
-            vec![
-                key.id.as_str().into(),
-                key.account_id.as_str().into(),
-                hash.to_hex().into(),
-                to_doc(key)?.into(),
-            ],
-        )?;
-        self.queue(hash)
-    }
-
-    fn save_key(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), Error> {
-        self.exec(
-            "UPDATE api_keys SET doc = ? WHERE id = ?",
-            vec![to_doc(key)?.into(), key.id.as_str().into()],
-        )?;
-        self.queue(hash)
-    }
-
-    /// A key the principal may change: visible to it, and of an environment it may manage.
-    fn managed_key(&self, principal: &Principal, key_id: &str) -> Result<(ApiKey, KeyHash), Error> {
-        let (key, hash) = self.visible_key(principal, key_id)?;
-        check_manageable(principal, key.environment)?;
-        Ok((key, hash))
-    }
-
-    fn visible_key(&self, principal: &Principal, key_id: &str) -> Result<(ApiKey, KeyHash), Error> {
-        let rows: Vec<KeyRow> = self.rows(
-            "SELECT doc, hash FROM api_keys WHERE id = ?",
-            vec![key_id.into()],
-        )?;
-        let row = rows.first().ok_or_else(key_not_found)?;
-        let key: ApiKey = parse_doc(&row.doc)?;
-        if !visible(principal, &key.account_id) {
-            return Err(key_not_found());
-        }
-        Ok((
-            key,
-            KeyHash::from_hex(&row.hash).ok_or_else(Error::internal)?,
-        ))
-    }
-
-    fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<(ApiKey, String)>, Error> {
-        let rows: Vec<KeyRow> = self.rows(
-            "SELECT doc, hash FROM api_keys WHERE hash = ?",
-            vec![hash.to_hex().into()],
-        )?;
-        rows.first()
-            .map(|row| Ok((parse_doc(&row.doc)?, row.hash.clone())))
+            })
             .transpose()
     }
 
     /// One page of `table` in creation order, optionally within one account.
-    fn page_rows(
+    fn page<T: serde::de::DeserializeOwned>(
         &self,
         table: &str,
         account_id: Option<&str>,
         page: &PageParams,
-    ) -> Result<(Vec<String>, bool), Error> {
+    ) -> Result<(Vec<T>, bool), Error> {
         let mut filter = String::from("1 = 1");
         let mut bindings: Vec<SqlStorageValue> = Vec::new();
         if let Some(account_id) = account_id {
@@ -787,7 +558,8 @@ impl Registry {
         if let Some(after) = &page.starting_after {
             let mut seq_bindings = bindings.clone();
             seq_bindings.push(after.as_str().into());
-            let seqs: Vec<Seq> = self.rows(
+            let seqs: Vec<Seq> = rows(
+                self.sql,
                 &format!("SELECT seq FROM {table} WHERE {filter} AND id = ?"),
                 seq_bindings,
             )?;
@@ -801,122 +573,70 @@ impl Registry {
             bindings.push(seq.seq.into());
         }
         bindings.push((page.limit as i64 + 1).into());
-        let docs: Vec<Doc> = self.rows(
+        let docs: Vec<Doc> = rows(
+            self.sql,
             &format!("SELECT doc FROM {table} WHERE {filter} ORDER BY seq LIMIT ?"),
             bindings,
         )?;
         let has_more = docs.len() > page.limit;
-        Ok((
-            docs.into_iter().take(page.limit).map(|d| d.doc).collect(),
-            has_more,
-        ))
+        let items = docs
+            .iter()
+            .take(page.limit)
+            .map(|d| parse_doc(&d.doc))
+            .collect::<Result<Vec<T>, Error>>()?;
+        Ok((items, has_more))
     }
+}
 
-    fn queue(&self, hash: &KeyHash) -> Result<(), Error> {
-        self.exec(
-            "INSERT OR IGNORE INTO kv_outbox (hash) VALUES (?)",
-            vec![hash.to_hex().into()],
+impl Store for SqlStore<'_> {
+    fn account(&self, id: &str) -> Result<Option<Account>, Error> {
+        let docs: Vec<Doc> = rows(
+            self.sql,
+            "SELECT doc FROM accounts WHERE id = ?",
+            vec![id.into()],
         )?;
-        Ok(())
+        docs.first().map(|d| parse_doc(&d.doc)).transpose()
     }
 
-    /// Every key of the account carries a copy of the account in its edge record.
-    fn queue_account_keys(&self, account_id: &str) -> Result<(), Error> {
-        self.exec(
-            "INSERT OR IGNORE INTO kv_outbox (hash) SELECT hash FROM api_keys WHERE account_id = ?",
+    fn accounts(&self, page: &PageParams) -> Result<(Vec<Account>, bool), Error> {
+        self.page("accounts", None, page)
+    }
+
+    fn entitlements(&self, account_id: &str) -> Result<Vec<Entitlement>, Error> {
+        rows(
+            self.sql,
+            "SELECT * FROM entitlements WHERE account_id = ? ORDER BY product_id",
+            vec![account_id.into()],
+        )
+    }
+
+    fn entitlement_by_product_key(&self, token: &str) -> Result<Option<Entitlement>, Error> {
+        let found: Vec<Entitlement> = rows(
+            self.sql,
+            "SELECT * FROM entitlements WHERE test_key = ? OR live_key = ?",
+            vec![token.into(), token.into()],
+        )?;
+        Ok(found.into_iter().next())
+    }
+
+    fn key(&self, id: &str) -> Result<Option<StoredKey>, Error> {
+        self.stored_key("id", id.to_string())
+    }
+
+    fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error> {
+        self.stored_key("hash", hash.to_hex())
+    }
+
+    fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error> {
+        self.page("api_keys", Some(account_id), page)
+    }
+
+    fn key_count(&self, account_id: &str) -> Result<usize, Error> {
+        let counted: Vec<Count> = rows(
+            self.sql,
+            "SELECT COUNT(*) AS n FROM api_keys WHERE account_id = ?",
             vec![account_id.into()],
         )?;
-        Ok(())
-    }
-
-    /// The edge record for `hash` as SQL has it now; `None` when the key no longer exists.
-    fn edge_record(&self, hash: &str) -> Result<Option<EdgeRecord>, Error> {
-        let rows: Vec<Doc> =
-            self.rows("SELECT doc FROM api_keys WHERE hash = ?", vec![hash.into()])?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let key: ApiKey = parse_doc(&row.doc)?;
-        let Some(account) = self.account(&key.account_id)? else {
-            return Ok(None);
-        };
-        let mut product_keys = Vec::new();
-        for row in self.entitlements(&account.id)? {
-            let keys = [
-                (Environment::Test, Some(&row.test_key)),
-                (Environment::Live, row.live_key.as_ref()),
-            ];
-            for (environment, text) in keys {
-                if let Some(parsed) = text.and_then(|t| parse_key(t).ok()) {
-                    product_keys.push(ProductKeyRef {
-                        product_id: row.product_id.clone(),
-                        environment,
-                        hash: parsed.hash(),
-                    });
-                }
-            }
-        }
-        Ok(Some(EdgeRecord {
-            key,
-            account,
-            product_keys,
-        }))
-    }
-
-    /// Writes every queued hash's current record to KV (or deletes it). Returns what changed
-    /// so the caller's isolate can update its cache even if KV is slow to converge.
-    async fn flush(&self) -> Vec<EdgeUpdate> {
-        let mut updates = Vec::new();
-        let Ok(queued) = self.rows::<HashRow>("SELECT hash FROM kv_outbox", Vec::new()) else {
-            return updates;
-        };
-        if queued.is_empty() {
-            return updates;
-        }
-        let Ok(kv) = self.env.kv(KV_BINDING) else {
-            self.retry_later().await;
-            return updates;
-        };
-        let mut failed = false;
-        for HashRow { hash: hex } in queued {
-            let Some(hash) = KeyHash::from_hex(&hex) else {
-                continue;
-            };
-            let record = match self.edge_record(&hex) {
-                Ok(record) => record,
-                Err(_) => {
-                    failed = true;
-                    continue;
-                }
-            };
-            let kv_key = keystore::kv_key(&hash);
-            let written = match &record {
-                Some(record) => match serde_json::to_string(record) {
-                    Ok(text) => match kv.put(&kv_key, text) {
-                        Ok(put) => put.execute().await.is_ok(),
-                        Err(_) => false,
-                    },
-                    Err(_) => false,
-                },
-                None => kv.delete(&kv_key).await.is_ok(),
-            };
-            if written {
-                let _ = self.exec(
-                    "DELETE FROM kv_outbox WHERE hash = ?",
-                    vec![hex.as_str().into()],
-                );
-            } else {
-                failed = true;
-            }
-            updates.push(EdgeUpdate { hash, record });
-        }
-        if failed {
-            self.retry_later().await;
-        }
-        updates
-    }
-
-    async fn retry_later(&self) {
-        let _ = self.state.storage().set_alarm(OUTBOX_RETRY_MS).await;
+        Ok(counted.first().map_or(0, |c| c.n.max(0) as usize))
     }
 }

@@ -1,5 +1,7 @@
 //! The worker's variables and secrets, read once per request from `Env`.
 
+use crate::registry::Limits;
+use keygate_core::engine::{DEFAULT_MANAGER_WRITES_PER_MINUTE, DEFAULT_MAX_KEYS_PER_ACCOUNT};
 use keygate_core::policy::Settings;
 use worker::Env;
 
@@ -12,6 +14,18 @@ pub struct Vars {
     pub origin_timeout_seconds: Option<u64>,
     /// Local development only: seed the demo account (see `demo.rs`).
     pub demo_seed: bool,
+    /// `MAX_KEYS_PER_ACCOUNT` and `MANAGER_WRITES_PER_MINUTE`.
+    pub limits: Limits,
+    /// `KEYGATE_TEST_FAIL_AFTER_WRITES`, honoured only without HTTPS enforcement (local
+    /// development and the test suite): admin commands fail after that many writes.
+    pub fail_after_writes: Option<usize>,
+}
+
+fn number<T: std::str::FromStr + PartialOrd>(env: &Env, name: &str, min: T, default: T) -> T {
+    text(env, name)
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n: &T| *n >= min)
+        .unwrap_or(default)
 }
 
 fn text(env: &Env, name: &str) -> Option<String> {
@@ -38,6 +52,25 @@ impl Vars {
                 .filter(|&s: &u64| (1..=300).contains(&s)),
             // Never on a deployment that enforces HTTPS: the demo key is public.
             demo_seed: !settings.require_https && text(env, "DEMO_SEED").as_deref() == Some("true"),
+            limits: Limits {
+                max_keys_per_account: number(
+                    env,
+                    "MAX_KEYS_PER_ACCOUNT",
+                    1,
+                    DEFAULT_MAX_KEYS_PER_ACCOUNT,
+                ),
+                manager_writes_per_minute: number(
+                    env,
+                    "MANAGER_WRITES_PER_MINUTE",
+                    1,
+                    DEFAULT_MANAGER_WRITES_PER_MINUTE,
+                ),
+            },
+            fail_after_writes: if settings.require_https {
+                None
+            } else {
+                text(env, "KEYGATE_TEST_FAIL_AFTER_WRITES").and_then(|v| v.trim().parse().ok())
+            },
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`execute`]: authorisation, validation, the new records, the answer.
 
 mod delegation;
+mod quota;
 #[cfg(test)]
 mod tests;
 mod views;
@@ -27,6 +28,7 @@ use crate::page::{ListPage, PageParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use quota::{DEFAULT_MANAGER_WRITES_PER_MINUTE, WriteRate};
 pub use views::{account_view, entitlement_view, key_view};
 
 /// Default of `MAX_KEYS_PER_ACCOUNT`.
