@@ -3,6 +3,7 @@
 
 use futures_util::StreamExt;
 use keygate_core::Error;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Headers, Request, Response};
 
 /// Admin and sandbox bodies are small JSON documents; anything larger is refused unread.
@@ -67,6 +68,11 @@ pub async fn bounded_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Er
             .parse::<u64>()
             .map_or(true, |n| n > limit as u64)
     {
+        // Refuse without reading, but cancel the body: the runtime holds an answer back until
+        // the request body is consumed or cancelled, so a client announcing 10 MB would wait.
+        if let Some(body) = req.inner().body() {
+            let _ = JsFuture::from(body.cancel()).await;
+        }
         return Err(too_large());
     }
     if req.inner().body().is_none() {
