@@ -38,8 +38,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -1083,6 +1083,44 @@ impl Origin {
     pub fn reset_replies(&self) {
         self.state.replies.lock().unwrap().clear();
     }
+
+    /// What was received that carries `marker` anywhere (path, any header value, body) or the
+    /// identity of `account` (`X-Keygate-Account`). An empty `account` or `marker` is not
+    /// looked for.
+    pub fn got(&self, account: &str, marker: &str) -> Vec<OriginRequest> {
+        self.requests_where(|q| {
+            (!account.is_empty() && q.header("x-keygate-account") == Some(account))
+                || (!marker.is_empty()
+                    && (q.path.contains(marker)
+                        || q.headers.iter().any(|(_, v)| v.contains(marker))
+                        || q.text().contains(marker)))
+        })
+    }
+
+    /// Panics (listing them) if anything was received for `account` or with `marker`
+    /// (see [`Origin::got`]).
+    #[track_caller]
+    pub fn assert_got_nothing(&self, account: &str, marker: &str) {
+        let got = self.got(account, marker);
+        assert!(
+            got.is_empty(),
+            "the origin received requests it must not have ({account} / {marker}): {got:#?}"
+        );
+    }
+
+    /// The one request received with `marker` in its path; panics unless there is exactly one.
+    #[track_caller]
+    pub fn one(&self, marker: &str) -> OriginRequest {
+        // The gateway answers only after the origin answered, and the origin records before it
+        // answers: no waiting is needed, the timeout only guards against a harness problem.
+        let got = self.wait_for(1, Duration::from_secs(5), |q| q.path.contains(marker));
+        assert_eq!(
+            got.len(),
+            1,
+            "expected exactly one origin request with {marker:?}: {got:#?}"
+        );
+        got.into_iter().next().unwrap()
+    }
 }
 
 fn serve(mut req: tiny_http::Request, state: &OriginState) {
@@ -1137,4 +1175,277 @@ impl Drop for Origin {
             let _ = t.join();
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Tenants and keys
+// ------------------------------------------------------------------------------------------
+
+/// One production account entitled to bank_data and payments, on one gateway.
+pub struct Tenant {
+    pub id: String,
+    /// bank_data product keys.
+    pub pk_test: String,
+    pub pk_live: String,
+    /// payments product keys.
+    pub pay_test: String,
+    pub pay_live: String,
+}
+
+/// A production account named `name` (with `extra` account fields, e.g. `allowed_ips`),
+/// entitled to bank_data and payments.
+pub fn tenant(gw: &Gateway, name: &str, extra: Value) -> Tenant {
+    let mut body = json!({"name": name, "agreement": "production"});
+    merge(&mut body, extra);
+    let acct = gw.create_account(&body);
+    let id = acct["id"].as_str().expect("account id").to_string();
+    let bank = gw.entitle(&id, "bank_data");
+    let pay = gw.entitle(&id, "payments");
+    Tenant {
+        pk_test: product_key_of(&bank, "test"),
+        pk_live: product_key_of(&bank, "live"),
+        pay_test: product_key_of(&pay, "test"),
+        pay_live: product_key_of(&pay, "live"),
+        id,
+    }
+}
+
+/// The `env` (`test` or `live`) product key of an entitlement answer ([`Gateway::entitle`]).
+#[track_caller]
+pub fn product_key_of(entitlement: &Value, env: &str) -> String {
+    entitlement["product_keys"][env]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {env} product key in {entitlement}"))
+        .to_string()
+}
+
+/// A key of `t` in `environment`, with `extra` fields (scopes, allowed_ips, …):
+/// `(key id, secret)`.
+pub fn key(gw: &Gateway, t: &Tenant, environment: &str, extra: Value) -> (String, String) {
+    let mut body = json!({"name": format!("{environment} key"), "environment": environment});
+    merge(&mut body, extra);
+    let (k, secret) = gw.create_key(&t.id, &body);
+    (k["id"].as_str().expect("key id").to_string(), secret)
+}
+
+/// Adds the fields of the object `extra` to the object `into` (replacing same-named ones).
+pub fn merge(into: &mut Value, extra: Value) {
+    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
+        into.extend(extra);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Assertions on answers
+// ------------------------------------------------------------------------------------------
+
+/// SPEC §4: JSON body `{"status", "message", "errors"?}` with `status` equal to the HTTP
+/// status, `Content-Type: application/json`, and an `X-Request-Id`. Returns the message.
+#[track_caller]
+pub fn assert_error(r: &Resp, status: u16) -> String {
+    assert_eq!(r.status, status, "expected {status}: {r}");
+    let ctype = r.header("content-type").unwrap_or("");
+    assert!(
+        ctype.starts_with("application/json"),
+        "error without JSON content type: {r}"
+    );
+    assert_eq!(r.json["status"], json!(status), "body status: {r}");
+    let message = r.json["message"].as_str().unwrap_or("");
+    assert!(!message.is_empty(), "error without a message: {r}");
+    if let Some(errors) = r.json.get("errors") {
+        let errors = errors.as_array().unwrap_or_else(|| panic!("errors: {r}"));
+        for e in errors {
+            assert!(
+                e["field"].is_string() && e["message"].is_string(),
+                "errors entry: {r}"
+            );
+        }
+    }
+    assert!(
+        r.request_id().is_some_and(|id| !id.is_empty()),
+        "error without X-Request-Id: {r}"
+    );
+    message.to_string()
+}
+
+/// Panics if the body or any header value of `r` contains one of `secrets`.
+#[track_caller]
+pub fn assert_no_secret(r: &Resp, secrets: &[&str]) {
+    let text = r.text();
+    for s in secrets {
+        assert!(!text.contains(s), "a secret is echoed: {r}");
+        assert!(
+            r.headers.iter().all(|(_, v)| !v.contains(s)),
+            "a secret is echoed in a header: {r}"
+        );
+    }
+}
+
+/// An answer relayed from the recording [`Origin`] (its default `{"origin":"ok"}`).
+#[track_caller]
+pub fn assert_from_origin(r: &Resp) {
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.json, json!({"origin": "ok"}), "{r}");
+    assert!(r.request_id().is_some(), "{r}");
+}
+
+// ------------------------------------------------------------------------------------------
+// Raw HTTP/1.1, for requests a well-behaved client library will not send
+// ------------------------------------------------------------------------------------------
+
+/// An answer read from a raw socket ([`raw`], [`raw_parts`]).
+pub struct RawResp {
+    pub status: u16,
+    /// Status line and header lines, as received.
+    pub head: String,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+impl RawResp {
+    /// First value of a header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The parsed body, or `Value::Null` when it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// As a [`Resp`] (for the assertions taking one); `label` stands for method and URL.
+    pub fn to_resp(&self, label: &str) -> Resp {
+        let (method, url) = label.split_once(' ').unwrap_or(("RAW", label));
+        Resp {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: self.status,
+            headers: self
+                .head
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    Some((k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                })
+                .collect(),
+            body: self.body.clone(),
+            json: self.json(),
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+impl fmt::Display for RawResp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\n{}", self.head, String::from_utf8_lossy(&self.body))
+    }
+}
+
+/// Sends `request` as-is and reads one answer (framed by Content-Length or chunked encoding,
+/// else up to the end of the connection). Panics when no answer arrives within 60 s.
+pub fn raw(port: u16, request: &[u8]) -> RawResp {
+    raw_parts(port, &[request], Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Sends `parts` one after another on one connection, from another thread, while reading one
+/// answer as [`raw`] does; the connection stays open until the answer is read, so a request
+/// whose body never ends can be sent. A server that answers and closes before taking every
+/// part is normal (write errors are ignored). `Err` when no answer head arrived within
+/// `timeout` (counted from the connection).
+pub fn raw_parts(port: u16, parts: &[&[u8]], timeout: Duration) -> Result<RawResp, String> {
+    let first = parts.first().copied().unwrap_or(b"");
+    let first_line =
+        String::from_utf8_lossy(first.split(|&b| b == b'\r').next().unwrap_or(b"")).into_owned();
+    let is_head = first.starts_with(b"HEAD ");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let deadline = Instant::now() + timeout;
+    let writer = {
+        let mut w = s.try_clone().expect("clone the socket");
+        let parts: Vec<Vec<u8>> = parts.iter().map(|p| p.to_vec()).collect();
+        thread::spawn(move || {
+            for part in parts {
+                if w.write_all(&part).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    let mut head_end = None;
+    loop {
+        if let Some(split) = head_end.or_else(|| buf.windows(4).position(|w| w == b"\r\n\r\n")) {
+            head_end = Some(split);
+            let head = String::from_utf8_lossy(&buf[..split]).to_ascii_lowercase();
+            let body = &buf[split + 4..];
+            let status_line = head.lines().next().unwrap_or("");
+            let no_body = is_head || [" 204", " 304"].iter().any(|s| status_line.contains(s));
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            let chunked = head
+                .lines()
+                .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
+            let complete = no_body
+                || length.is_some_and(|n| body.len() >= n)
+                || (chunked && body.ends_with(b"0\r\n\r\n"));
+            if complete {
+                break;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    // Unblocks a writer still sending a body the server does not read.
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
+    let Some(split) = head_end else {
+        return Err(format!(
+            "{first_line}: no HTTP answer within {timeout:?}: {:?}",
+            String::from_utf8_lossy(&buf)
+        ));
+    };
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut body = buf[split + 4..].to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{first_line}: bad status line: {head}"))?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    Ok(RawResp { status, head, body })
+}
+
+/// The payload of a chunked body (stops at the last chunk or where the data ends).
+pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&data[..eol]);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 || data.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[(eol + 4 + size).min(data.len())..];
+    }
+    out
 }

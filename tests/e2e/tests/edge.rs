@@ -33,8 +33,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use keygate_e2e::{
-    Gateway, GatewayBuilder, ORIGIN_SIGNING_SECRET, Origin, OriginRequest, Reply, Req, Resp, Value,
-    http, json, repo_root, run, tests,
+    Gateway, GatewayBuilder, ORIGIN_SIGNING_SECRET, Origin, OriginRequest, Reply, Req, Resp,
+    Tenant, Value, assert_error, assert_from_origin, assert_no_secret, http, json, key, raw,
+    repo_root, run, tenant, tests,
 };
 use sha2::{Digest, Sha256};
 
@@ -170,54 +171,6 @@ fn setup() -> Ctx {
 // Helpers
 // ------------------------------------------------------------------------------------------
 
-/// One production account entitled to bank_data and payments, on one gateway.
-struct Tenant {
-    id: String,
-    /// bank_data product keys.
-    pk_test: String,
-    pk_live: String,
-    /// payments product keys.
-    pay_test: String,
-    pay_live: String,
-}
-
-fn tenant(gw: &Gateway, name: &str, extra: Value) -> Tenant {
-    let mut body = json!({"name": name, "agreement": "production"});
-    merge(&mut body, extra);
-    let acct = gw.create_account(&body);
-    let id = acct["id"].as_str().expect("account id").to_string();
-    let bank = gw.entitle(&id, "bank_data");
-    let pay = gw.entitle(&id, "payments");
-    let pk = |v: &Value, env: &str| {
-        v["product_keys"][env]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {env} product key in {v}"))
-            .to_string()
-    };
-    Tenant {
-        pk_test: pk(&bank, "test"),
-        pk_live: pk(&bank, "live"),
-        pay_test: pk(&pay, "test"),
-        pay_live: pk(&pay, "live"),
-        id,
-    }
-}
-
-/// A key of `t` in `environment`, with `extra` fields (scopes, allowed_ips, …):
-/// `(key id, secret)`.
-fn key(gw: &Gateway, t: &Tenant, environment: &str, extra: Value) -> (String, String) {
-    let mut body = json!({"name": format!("{environment} key"), "environment": environment});
-    merge(&mut body, extra);
-    let (k, secret) = gw.create_key(&t.id, &body);
-    (k["id"].as_str().expect("key id").to_string(), secret)
-}
-
-fn merge(into: &mut Value, extra: Value) {
-    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
-        into.extend(extra);
-    }
-}
-
 /// `GET /v1/transactions` with a bearer key and the bank_data product key, with
 /// `?trace=<marker>` for a live key (the origin ignores it; the sandbox refuses unknown query
 /// parameters, and a test key has no business with the origin anyway).
@@ -237,97 +190,11 @@ fn trace_path(path: &str, secret: &str, marker: &str) -> String {
     }
 }
 
-/// What the recording origin received that carries `marker` anywhere (path, any header value,
-/// body) or the identity of `account`. An empty `account` or `marker` is not looked for.
-fn origin_got(c: &Ctx, account: &str, marker: &str) -> Vec<OriginRequest> {
-    c.origin.requests_where(|q| {
-        (!account.is_empty() && q.header("x-keygate-account") == Some(account))
-            || (!marker.is_empty()
-                && (q.path.contains(marker)
-                    || q.headers.iter().any(|(_, v)| v.contains(marker))
-                    || q.text().contains(marker)))
-    })
-}
-
-#[track_caller]
-fn assert_origin_got_nothing(c: &Ctx, account: &str, marker: &str) {
-    let got = origin_got(c, account, marker);
-    assert!(
-        got.is_empty(),
-        "the origin received requests it must not have ({account} / {marker}): {got:#?}"
-    );
-}
-
-/// The one request the origin received with `marker` in its path.
-#[track_caller]
-fn origin_one(c: &Ctx, marker: &str) -> OriginRequest {
-    // The gateway answers only after the origin answered, and the origin records before it
-    // answers: no waiting is needed, the timeout only guards against a harness problem.
-    let got = c
-        .origin
-        .wait_for(1, Duration::from_secs(5), |q| q.path.contains(marker));
-    assert_eq!(
-        got.len(),
-        1,
-        "expected exactly one origin request with {marker:?}: {got:#?}"
-    );
-    got.into_iter().next().unwrap()
-}
-
-/// SPEC §4: JSON body `{"status", "message", "errors"?}` with `status` equal to the HTTP
-/// status, `Content-Type: application/json`, and an `X-Request-Id`. Returns the message.
-#[track_caller]
-fn assert_error(r: &Resp, status: u16) -> String {
-    assert_eq!(r.status, status, "expected {status}: {r}");
-    let ctype = r.header("content-type").unwrap_or("");
-    assert!(
-        ctype.starts_with("application/json"),
-        "error without JSON content type: {r}"
-    );
-    assert_eq!(r.json["status"], json!(status), "body status: {r}");
-    let message = r.json["message"].as_str().unwrap_or("");
-    assert!(!message.is_empty(), "error without a message: {r}");
-    if let Some(errors) = r.json.get("errors") {
-        let errors = errors.as_array().unwrap_or_else(|| panic!("errors: {r}"));
-        for e in errors {
-            assert!(
-                e["field"].is_string() && e["message"].is_string(),
-                "errors entry: {r}"
-            );
-        }
-    }
-    assert!(
-        r.request_id().is_some_and(|id| !id.is_empty()),
-        "error without X-Request-Id: {r}"
-    );
-    message.to_string()
-}
-
-#[track_caller]
-fn assert_no_secret(r: &Resp, secrets: &[&str]) {
-    let text = r.text();
-    for s in secrets {
-        assert!(!text.contains(s), "a secret is echoed: {r}");
-        assert!(
-            r.headers.iter().all(|(_, v)| !v.contains(s)),
-            "a secret is echoed in a header: {r}"
-        );
-    }
-}
-
 /// A sandbox (test key) answer.
 #[track_caller]
 fn assert_sandbox(r: &Resp) {
     assert_eq!(r.status, 200, "{r}");
     assert_eq!(r.header("x-sandbox"), Some("true"), "{r}");
-    assert!(r.request_id().is_some(), "{r}");
-}
-
-/// An answer relayed from the recording origin (its default `{"origin":"ok"}`).
-#[track_caller]
-fn assert_from_origin(r: &Resp) {
-    assert_eq!(r.status, 200, "{r}");
-    assert_eq!(r.json, json!({"origin": "ok"}), "{r}");
     assert!(r.request_id().is_some(), "{r}");
 }
 
@@ -443,108 +310,6 @@ fn expected_signature(q: &OriginRequest, secret: &str) -> String {
         &q.method,
         &q.path,
     )
-}
-
-// --- raw HTTP/1.1, for requests a well-behaved client library will not send ---------------
-
-struct RawResp {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl RawResp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-impl std::fmt::Display for RawResp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n{}", self.head, String::from_utf8_lossy(&self.body))
-    }
-}
-
-/// Sends `request` as-is and reads one answer (framed by Content-Length or chunked encoding,
-/// else up to the end of the connection).
-fn raw(port: u16, request: &[u8]) -> RawResp {
-    let first_line =
-        String::from_utf8_lossy(request.split(|&b| b == b'\r').next().unwrap_or(b"")).into_owned();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    s.write_all(request).expect("write request");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    let mut head_end = None;
-    loop {
-        if let Some(split) = head_end.or_else(|| buf.windows(4).position(|w| w == b"\r\n\r\n")) {
-            head_end = Some(split);
-            let head = String::from_utf8_lossy(&buf[..split]).to_ascii_lowercase();
-            let body = &buf[split + 4..];
-            let status_line = head.lines().next().unwrap_or("");
-            let no_body = request.starts_with(b"HEAD ")
-                || [" 204", " 304"].iter().any(|s| status_line.contains(s));
-            let length = head.lines().find_map(|l| {
-                l.strip_prefix("content-length:")
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-            });
-            let chunked = head
-                .lines()
-                .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
-            let complete = no_body
-                || length.is_some_and(|n| body.len() >= n)
-                || (chunked && body.ends_with(b"0\r\n\r\n"));
-            if complete {
-                break;
-            }
-        }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let split = head_end.unwrap_or_else(|| {
-        panic!(
-            "{first_line}: no HTTP answer: {:?}",
-            String::from_utf8_lossy(&buf)
-        )
-    });
-    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-    let mut body = buf[split + 4..].to_vec();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{first_line}: bad status line: {head}"));
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    if chunked {
-        body = dechunk(&body);
-    }
-    RawResp { status, head, body }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&data[..eol]);
-        let size =
-            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
-        if size == 0 || data.len() < eol + 2 + size {
-            break;
-        }
-        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
-        data = &data[(eol + 4 + size).min(data.len())..];
-    }
-    out
 }
 
 // --- the demo origin (node scripts/demo-origin.mjs) ---------------------------------------
@@ -734,7 +499,7 @@ fn request_id_is_fresh_on_every_kind_of_response(c: &Ctx) {
         (&answers[4], format!("{marker}-1")),
         (&answers[5], format!("{marker}-origin-id")),
     ] {
-        let q = origin_one(c, &m);
+        let q = c.origin.one(&m);
         assert_eq!(q.header("x-request-id"), r.request_id(), "{q:#?}");
         assert_eq!(
             q.headers
@@ -788,7 +553,7 @@ fn https_required_refuses_plain_http_without_redirect(c: &Ctx) {
         assert!(r.header("location").is_none(), "must not redirect: {r}");
         assert_no_secret(&r, &[&key]);
     }
-    assert_origin_got_nothing(c, "", marker);
+    c.origin.assert_got_nothing("", marker);
 }
 
 fn https_required_lets_https_through(c: &Ctx) {
@@ -833,7 +598,7 @@ fn credential_basic_with_key_as_username(c: &Ctx) {
                 .product_key(&t.pk_live)
                 .send();
         assert_from_origin(&r);
-        let q = origin_one(c, &m);
+        let q = c.origin.one(&m);
         assert_eq!(q.header("x-keygate-key"), Some(kid.as_str()));
         assert!(!q.has_header("authorization"), "{q:#?}");
     }
@@ -855,7 +620,7 @@ fn credential_basic_with_key_as_username(c: &Ctx) {
     assert!(r.status == 400 || r.status == 401, "{r}");
     assert_error(&r, r.status);
     assert_no_secret(&r, &[&live]);
-    assert_origin_got_nothing(c, "", &format!("{marker}-pw"));
+    c.origin.assert_got_nothing("", &format!("{marker}-pw"));
 }
 
 fn credential_bearer(c: &Ctx) {
@@ -876,7 +641,7 @@ fn credential_bearer(c: &Ctx) {
             .product_key(&t.pk_live)
             .send();
     assert_from_origin(&r);
-    let q = origin_one(c, marker);
+    let q = c.origin.one(marker);
     assert_eq!(q.header("x-keygate-key"), Some(kid.as_str()));
     assert!(!q.has_header("authorization"), "{q:#?}");
 }
@@ -899,7 +664,7 @@ fn credential_x_api_key(c: &Ctx) {
             .product_key(&t.pk_live)
             .send();
     assert_from_origin(&r);
-    let q = origin_one(c, marker);
+    let q = c.origin.one(marker);
     assert_eq!(q.header("x-keygate-key"), Some(kid.as_str()));
     assert!(!q.has_header("x-api-key"), "{q:#?}");
     // The same key in two places is one key, not an ambiguity.
@@ -929,7 +694,7 @@ fn credential_missing_is_401_with_basic_challenge(c: &Ctx) {
             "{r}"
         );
     }
-    assert_origin_got_nothing(c, &t.id, "credential_missing");
+    c.origin.assert_got_nothing(&t.id, "credential_missing");
 }
 
 fn credential_two_different_keys_is_400(c: &Ctx) {
@@ -952,7 +717,7 @@ fn credential_two_different_keys_is_400(c: &Ctx) {
         assert_error(&r, 400);
         assert_no_secret(&r, &[&live_a, &live_b, &test]);
     }
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 fn credential_odd_authorization_headers_are_refused(c: &Ctx) {
@@ -980,7 +745,7 @@ fn credential_odd_authorization_headers_are_refused(c: &Ctx) {
         assert_error(&r, status);
         assert_no_secret(&r, &[&live]);
     }
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 fn credential_in_query_string_is_never_accepted(c: &Ctx) {
@@ -1032,7 +797,7 @@ fn credential_in_query_string_is_never_accepted(c: &Ctx) {
         assert_eq!(r.json["errors"][0]["field"], "url", "{r}");
         assert_no_secret(&r, &[secret]);
     }
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1089,7 +854,8 @@ fn format_tampered_or_malformed_key_is_401(c: &Ctx) {
     );
     let unknown_message = assert_error(&unknown, 401);
     assert_ne!(format_message.unwrap(), unknown_message);
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1120,7 +886,7 @@ fn lookup_unknown_well_formed_key_is_401(c: &Ctx) {
     let other = tenant(&c.no_origin, marker, json!({}));
     let (_, foreign) = key(&c.no_origin, &other, "live", json!({}));
     assert_error(&get_tx(&c.gw, &foreign, &t.pk_live, marker), 401);
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1150,7 +916,8 @@ fn state_disabled_key_is_401_until_reenabled(c: &Ctx) {
         assert_error(&r, 401).to_lowercase().contains("disabled"),
         "{r}"
     );
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
     for id in [&kid, &tid] {
         c.gw.admin_patch(&format!("/keys/{id}"), &json!({"status": "active"}))
             .expect_status(200);
@@ -1183,7 +950,8 @@ fn state_expired_key_is_401(c: &Ctx) {
         let message = assert_error(&r, 401);
         assert!(message.to_lowercase().contains("expired"), "{r}");
     }
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
 }
 
 fn state_rolled_key_is_401_after_grace_and_successor_works(c: &Ctx) {
@@ -1205,7 +973,7 @@ fn state_rolled_key_is_401_after_grace_and_successor_works(c: &Ctx) {
         "{r}"
     );
     assert_from_origin(&get_tx(&c.gw, &new, &t.pk_live, &format!("{marker}-new")));
-    let q = origin_one(c, &format!("{marker}-new"));
+    let q = c.origin.one(&format!("{marker}-new"));
     assert_eq!(q.header("x-keygate-key"), Some(new_id.as_str()));
 
     // With grace: the old key keeps working until the grace is over.
@@ -1223,7 +991,8 @@ fn state_rolled_key_is_401_after_grace_and_successor_works(c: &Ctx) {
         assert_error(&r, 401).to_lowercase().contains("rolled"),
         "{r}"
     );
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
 }
 
 fn state_leaked_key_is_401_after_grace(c: &Ctx) {
@@ -1266,7 +1035,8 @@ fn state_leaked_key_is_401_after_grace(c: &Ctx) {
         "{r}"
     );
     assert_no_secret(&r, &[&leaked_later]);
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
 }
 
 fn state_live_key_of_an_account_downgraded_to_test_agreement_is_401(c: &Ctx) {
@@ -1289,7 +1059,8 @@ fn state_live_key_of_an_account_downgraded_to_test_agreement_is_401(c: &Ctx) {
     let r = get_tx(&c.gw, &live, &t.pk_live, &format!("{marker}-refused"));
     assert_error(&r, 401);
     assert_sandbox(&get_tx(&c.gw, &test, &t.pk_test, marker));
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
     c.gw.admin_patch(
         &format!("/accounts/{}", t.id),
         &json!({"agreement": "production"}),
@@ -1330,7 +1101,8 @@ fn state_deleted_key_is_401(c: &Ctx) {
             assert_no_secret(&r, &[k]);
         }
     }
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
 }
 
 fn state_suspended_account_is_401_until_reactivated(c: &Ctx) {
@@ -1356,7 +1128,8 @@ fn state_suspended_account_is_401_until_reactivated(c: &Ctx) {
             "{r}"
         );
     }
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
     c.gw.admin_patch(&format!("/accounts/{}", t.id), &json!({"status": "active"}))
         .expect_status(200);
     assert_from_origin(&get_tx(
@@ -1438,8 +1211,8 @@ fn ip_v4_address_allowlist_of_account(c: &Ctx) {
     }
     // Without CF-Connecting-IP, workerd (locally) reports 127.0.0.1: not on the list.
     assert_ip_denied(&from_ip(c, &live, &t.pk_live, None, &no, &[]));
-    assert_origin_got_nothing(c, "", &no);
-    assert_eq!(origin_got(c, "", &ok).len(), 1);
+    c.origin.assert_got_nothing("", &no);
+    assert_eq!(c.origin.got("", &ok).len(), 1);
     // A changed list applies to the next request.
     c.gw.admin_patch(
         &format!("/accounts/{}", t.id),
@@ -1474,7 +1247,7 @@ fn ip_v4_address_allowlist_of_account(c: &Ctx) {
         &now_ok,
         &[],
     ));
-    assert_origin_got_nothing(c, "", &now_no);
+    c.origin.assert_got_nothing("", &now_no);
 }
 
 fn ip_cidr_allowlist_of_key_and_both_lists_must_pass(c: &Ctx) {
@@ -1509,7 +1282,7 @@ fn ip_cidr_allowlist_of_key_and_both_lists_must_pass(c: &Ctx) {
         &[],
     ));
     assert_ip_denied(&from_ip(c, &keyed, &u.pk_test, Some("192.0.3.1"), &no, &[]));
-    assert_origin_got_nothing(c, "", &no);
+    c.origin.assert_got_nothing("", &no);
 }
 
 fn ip_v6_allowlist(c: &Ctx) {
@@ -1533,7 +1306,7 @@ fn ip_v6_allowlist(c: &Ctx) {
     for ip in ["2001:db9::6", "2001:dba::1", "::1", "198.51.100.1"] {
         assert_ip_denied(&from_ip(c, &live, &t.pk_live, Some(ip), &no, &[]));
     }
-    assert_origin_got_nothing(c, "", &no);
+    c.origin.assert_got_nothing("", &no);
 }
 
 fn ip_v4_mapped_v6_matches_v4_rules(c: &Ctx) {
@@ -1590,7 +1363,7 @@ fn ip_v4_mapped_v6_matches_v4_rules(c: &Ctx) {
         &no,
         &[],
     ));
-    assert_origin_got_nothing(c, "", &no);
+    c.origin.assert_got_nothing("", &no);
 }
 
 fn ip_forwarded_headers_cannot_spoof_the_client_address(c: &Ctx) {
@@ -1626,7 +1399,7 @@ fn ip_forwarded_headers_cannot_spoof_the_client_address(c: &Ctx) {
         &[("X-Forwarded-For", "203.0.113.9")],
     );
     assert_ip_allowed(&r);
-    assert_origin_got_nothing(c, "", &no);
+    c.origin.assert_got_nothing("", &no);
 }
 
 fn ip_unparsable_address_is_denied_when_a_list_is_set(c: &Ctx) {
@@ -1653,7 +1426,7 @@ fn ip_unparsable_address_is_denied_when_a_list_is_set(c: &Ctx) {
     ] {
         assert_ip_denied(&from_ip(c, &live, &t.pk_live, Some(ip), &no, &[]));
     }
-    assert_origin_got_nothing(c, "", &no);
+    c.origin.assert_got_nothing("", &no);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1689,7 +1462,7 @@ fn product_key_missing_is_400_naming_the_header(c: &Ctx) {
             );
         }
     }
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 /// Sends `pk` with a valid live (and test) key of `t` and returns the 404 message(s).
@@ -1728,7 +1501,7 @@ fn product_key_malformed_or_unknown_is_404(c: &Ctx) {
             assert_eq!(assert_product_key_404(c, secret, &pk, &path), unknown);
         }
     }
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 fn product_key_of_another_account_is_404(c: &Ctx) {
@@ -1756,9 +1529,9 @@ fn product_key_of_another_account_is_404(c: &Ctx) {
     );
     // Its own product key still works.
     assert_from_origin(&get_tx(&c.gw, &live, &t.pk_live, &format!("{marker}-ok")));
-    assert_origin_got_nothing(c, &other.id, "");
+    c.origin.assert_got_nothing(&other.id, "");
     // Only the request with its own product key reached the origin.
-    let got = origin_got(c, &t.id, "");
+    let got = c.origin.got(&t.id, "");
     assert_eq!(got.len(), 1, "{got:#?}");
     assert!(got[0].path.ends_with(&format!("{marker}-ok")), "{got:#?}");
 }
@@ -1779,7 +1552,7 @@ fn product_key_of_the_other_environment_is_404(c: &Ctx) {
         assert_product_key_404(c, &test, &t.pk_live, &path),
         unknown_test
     );
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 fn product_key_of_another_product_or_not_allowed_for_the_key_is_404(c: &Ctx) {
@@ -1819,13 +1592,14 @@ fn product_key_of_another_product_or_not_allowed_for_the_key_is_404(c: &Ctx) {
             .product_key(&t.pk_live)
             .send();
     assert_eq!(assert_error(&r, 404), unknown_live);
-    assert_origin_got_nothing(c, "", &format!("trace={marker}&"));
+    c.origin.assert_got_nothing("", &format!("trace={marker}&"));
     assert!(
-        origin_got(c, "", marker)
+        c.origin
+            .got("", marker)
             .iter()
             .all(|q| q.path.contains(&format!("{marker}-ok"))),
         "{:#?}",
-        origin_got(c, "", marker)
+        c.origin.got("", marker)
     );
 }
 
@@ -1853,7 +1627,8 @@ fn product_key_of_a_withdrawn_entitlement_is_404(c: &Ctx) {
         assert_product_key_404(c, &test, &t.pk_test, &path),
         unknown_test
     );
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1892,8 +1667,8 @@ fn scope_missing_is_403_naming_the_scope(c: &Ctx) {
         assert_error(&r, 403).contains("payment_orders:write"),
         "{r}"
     );
-    assert_origin_got_nothing(c, "", &format!("trace={marker}&"));
-    assert!(origin_got(c, "", &format!("trace={marker}")).len() <= 1);
+    c.origin.assert_got_nothing("", &format!("trace={marker}&"));
+    assert!(c.origin.got("", &format!("trace={marker}")).len() <= 1);
 }
 
 fn scope_missing_is_404_with_hide_forbidden(c: &Ctx) {
@@ -1953,7 +1728,8 @@ fn scope_wildcards_grant(c: &Ctx) {
         &get_tx(&c.gw, &other, &t.pk_live, &format!("{marker}-refused")),
         403,
     );
-    assert_origin_got_nothing(c, "", &format!("{marker}-refused"));
+    c.origin
+        .assert_got_nothing("", &format!("{marker}-refused"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -2016,7 +1792,7 @@ fn steps_answer_in_spec_order(c: &Ctx) {
             .send();
     assert_error(&r, 403);
     assert!(r.text().contains("transactions:read"), "{r}");
-    assert_origin_got_nothing(c, "", marker);
+    c.origin.assert_got_nothing("", marker);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -2051,7 +1827,7 @@ fn live_request_is_forwarded_with_method_path_query_body_and_headers(c: &Ctx) {
     assert_eq!(r.header("x-origin-header"), Some("from-origin"), "{r}");
     assert_eq!(r.header("cache-control"), Some("no-store"), "{r}");
 
-    let q = origin_one(c, marker);
+    let q = c.origin.one(marker);
     assert_eq!(q.method, "POST");
     assert_eq!(q.path, path);
     assert_eq!(serde_json::from_slice::<Value>(&q.body).unwrap(), body);
@@ -2069,7 +1845,7 @@ fn live_request_is_forwarded_with_method_path_query_body_and_headers(c: &Ctx) {
     let path = format!("/v1/accounts/acc_123/transactions?limit=2&trace={marker}-nested");
     let r = c.gw.get(&path).bearer(&live).product_key(&t.pk_live).send();
     assert_from_origin(&r);
-    let q = origin_one(c, &format!("{marker}-nested"));
+    let q = c.origin.one(&format!("{marker}-nested"));
     assert_eq!(q.method, "GET");
     assert_eq!(q.path, path);
     assert!(q.body.is_empty());
@@ -2092,7 +1868,7 @@ fn live_request_large_body_reaches_origin_intact(c: &Ctx) {
             .body(body.clone())
             .send();
     assert_from_origin(&r);
-    let q = origin_one(c, marker);
+    let q = c.origin.one(marker);
     assert_eq!(q.body.len(), body.len());
     assert!(q.body == body, "the body changed on the way");
     assert_eq!(q.header("content-type"), Some("application/octet-stream"));
@@ -2117,7 +1893,7 @@ fn live_request_chunked_body_reaches_origin_intact(c: &Ctx) {
     let r = raw(c.gw.port(), req.as_bytes());
     assert_eq!(r.status, 200, "{r}");
     assert_eq!(r.json(), json!({"origin": "ok"}), "{r}");
-    let q = origin_one(c, marker);
+    let q = c.origin.one(marker);
     assert_eq!(q.text(), chunks.concat());
 }
 
@@ -2152,7 +1928,7 @@ fn credentials_never_reach_the_origin(c: &Ctx) {
     for (name, req) in forms {
         let r = req.product_key(&t.pk_live).send();
         assert_from_origin(&r);
-        let q = origin_one(c, &format!("{marker}-{name}"));
+        let q = c.origin.one(&format!("{marker}-{name}"));
         for h in [
             "authorization",
             "x-api-key",
@@ -2188,7 +1964,7 @@ fn hop_by_hop_headers_are_not_forwarded(c: &Ctx) {
     );
     let r = raw(c.gw.port(), req.as_bytes());
     assert_eq!(r.status, 200, "{r}");
-    let q = origin_one(c, marker);
+    let q = c.origin.one(marker);
     // The client's `Connection` value never reaches the worker (the runtime replaces it; on
     // Cloudflare it always reads `Keep-Alive`), so a header the client names there cannot be
     // recognised by the worker and is not asserted on. The header itself must not pass.
@@ -2263,8 +2039,7 @@ fn origin_receives_exactly_the_signed_identity(c: &Ctx) {
         }
         let r = req.send();
         assert_from_origin(&r);
-        let q = origin_one(
-            c,
+        let q = c.origin.one(
             path.split("trace=")
                 .nth(1)
                 .unwrap()
@@ -2438,7 +2213,7 @@ fn origin_answers_are_relayed_not_followed(c: &Ctx) {
         }
         assert!(r.request_id().is_some(), "{r}");
         // Once: a redirect is handed to the client, not followed.
-        assert_eq!(origin_got(c, "", &path).len(), 1);
+        assert_eq!(c.origin.got("", &path).len(), 1);
     }
     // A gzip-encoded answer reaches a client that accepts only identity as the same JSON,
     // never as gzip bytes, nor as plain bytes still labelled gzip.
@@ -2554,7 +2329,7 @@ fn origin_timeout_is_504(c: &Ctx) {
     assert_error(&r, 504);
     assert_no_secret(&r, &[&live]);
     assert_eq!(
-        origin_got(c, "", &path).len(),
+        c.origin.got("", &path).len(),
         1,
         "the origin was asked once"
     );
@@ -2752,7 +2527,7 @@ fn unknown_route_is_404_json(c: &Ctx) {
             .bearer(&live)
             .send();
     assert_error(&r, 404);
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 fn method_not_allowed_is_405_with_allow(c: &Ctx) {
@@ -2793,7 +2568,7 @@ fn method_not_allowed_is_405_with_allow(c: &Ctx) {
             assert_eq!(listed, allow, "{r}");
         }
     }
-    assert_origin_got_nothing(c, &t.id, marker);
+    c.origin.assert_got_nothing(&t.id, marker);
 }
 
 /// HEAD is answered by a path's GET route (RFC 9110 §9.3.2): a live key's HEAD reaches the
@@ -2811,7 +2586,7 @@ fn head_is_answered_like_get(c: &Ctx) {
             .send();
     assert_eq!(r.status, 200, "{r}");
     assert!(r.body.is_empty(), "HEAD has no body: {r}");
-    assert_eq!(origin_one(c, marker).method, "HEAD");
+    assert_eq!(c.origin.one(marker).method, "HEAD");
 
     let r =
         c.gw.head("/v1/owners")
@@ -3126,7 +2901,7 @@ fn signature_covers_the_target_the_origin_receives_for_odd_characters(c: &Ctx) {
         if r.status != 200 {
             // Refused (a path the gateway does not accept): then it must not reach the origin.
             assert!((400..500).contains(&r.status), "{shown}: {r}");
-            assert_origin_got_nothing(c, "", &format!("{marker}-{i}"));
+            c.origin.assert_got_nothing("", &format!("{marker}-{i}"));
             continue;
         }
         let got = c
