@@ -2,9 +2,10 @@
 //! itself is rendered by `keygate_core::Error::to_json`; this only wraps it in a response.
 
 use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use keygate_core::Error;
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Headers, Request, Response};
+use std::time::Duration;
+use worker::{ByteStream, Delay, Headers, Request, Response};
 
 /// Admin and sandbox bodies are small JSON documents; anything larger is refused unread.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -57,38 +58,62 @@ pub async fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, E
     })
 }
 
+/// How much of a refused body is still read and thrown away, at most, before the 413: a client
+/// that writes its whole body before reading the answer (most libraries) then gets the 413
+/// instead of a reset connection. A body that is still coming after this is cancelled.
+const DRAIN_BYTES: usize = 1024 * 1024;
+const DRAIN_MS: u64 = 200;
+
 /// Reads a body of at most `limit` bytes as it streams in: 413 as soon as the limit is passed
 /// (or announced by `Content-Length`), without waiting for the rest, so a body that never
-/// ends costs at most `limit` bytes of memory and no more time than it took to send them.
+/// ends costs at most `limit` + [`DRAIN_BYTES`] bytes read and [`DRAIN_MS`] of waiting.
 pub async fn bounded_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
     let too_large = || Error::payload_too_large(format!("The body is larger than {limit} bytes."));
-    if let Some(length) = header(req, "Content-Length")?
-        && length
-            .trim()
-            .parse::<u64>()
-            .map_or(true, |n| n > limit as u64)
-    {
-        // Refuse without reading, but cancel the body: the runtime holds an answer back until
-        // the request body is consumed or cancelled, so a client announcing 10 MB would wait.
-        if let Some(body) = req.inner().body() {
-            let _ = JsFuture::from(body.cancel()).await;
-        }
-        return Err(too_large());
-    }
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
     let unreadable = || Error::bad_request("The request body could not be read.");
+    let announced_too_large = header(req, "Content-Length")?.is_some_and(|length| {
+        length
+            .trim()
+            .parse::<u64>()
+            .map_or(true, |n| n > limit as u64)
+    });
     let mut stream = req.stream().map_err(|_| unreadable())?;
+    if announced_too_large {
+        refuse_rest(stream).await;
+        return Err(too_large());
+    }
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| unreadable())?;
         if bytes.len() + chunk.len() > limit {
+            refuse_rest(stream).await;
             return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// Discards what arrives of a refused body for at most [`DRAIN_MS`] and [`DRAIN_BYTES`], then
+/// cancels the rest (dropping a `ByteStream` cancels its body): the runtime holds an answer
+/// back until the request body is consumed or cancelled, so a body that never ends must not
+/// hold the 413 with it.
+async fn refuse_rest(mut stream: ByteStream) {
+    let mut drained = 0;
+    let mut deadline = Box::pin(Delay::from(Duration::from_millis(DRAIN_MS)));
+    while drained < DRAIN_BYTES {
+        match select(stream.next(), deadline).await {
+            Either::Left((Some(Ok(chunk)), pending)) => {
+                drained += chunk.len();
+                deadline = pending;
+            }
+            // The body ended (or failed): nothing left to cancel.
+            Either::Left((_, _)) => return,
+            Either::Right(_) => return,
+        }
+    }
 }
 
 /// Adds the request id to any response, replacing one an origin might have set.
