@@ -63,6 +63,37 @@ impl<'a> Target<'a> {
     }
 }
 
+/// The parts of an absolute request URL, as the runtime hands it to the worker (already
+/// serialised by a WHATWG URL parser: `scheme://authority/path?query`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestUrl<'a> {
+    pub https: bool,
+    /// Starts with `/`; `/` when the URL has no path.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+/// Splits a request URL into scheme, path and query without a general URL parser: the runtime
+/// has parsed and serialised it already, so the one question left is where the parts begin.
+/// `None` for anything that is not an absolute `http`/`https` URL.
+pub fn split_url(url: &str) -> Option<RequestUrl<'_>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let https = if scheme.eq_ignore_ascii_case("https") {
+        true
+    } else if scheme.eq_ignore_ascii_case("http") {
+        false
+    } else {
+        return None;
+    };
+    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let path = before_query.find('/').map_or("/", |at| &before_query[at..]);
+    Some(RequestUrl { https, path, query })
+}
+
 /// Checks `path` and `query` (without `?`) and returns them as the canonical target, or a 400
 /// whose `errors` entry (`url`, `path` or `query`) says what is wrong. A secret key in the URL
 /// is refused first and never echoed.
@@ -533,6 +564,33 @@ mod tests {
         // A product key or a random `sk_` word is no secret.
         let pk = IssuedKey::from_entropy(KeyKind::Product, Environment::Live, &[7; 32]).text;
         assert!(parse_target(&format!("/v1/{pk}"), Some("sk_live_x=1")).is_ok());
+    }
+
+    #[test]
+    fn request_urls_split_into_scheme_path_and_query() {
+        for (url, https, path, query) in [
+            (
+                "https://api.example.com/v1/x?a=1",
+                true,
+                "/v1/x",
+                Some("a=1"),
+            ),
+            ("http://127.0.0.1:8787/v1/x", false, "/v1/x", None),
+            ("https://h", true, "/", None),
+            ("https://h?q", true, "/", Some("q")),
+            ("https://h/a?b?c#d", true, "/a", Some("b?c")),
+            ("HTTPS://h/a#frag", true, "/a", None),
+            ("https://h/?", true, "/", Some("")),
+        ] {
+            assert_eq!(
+                split_url(url),
+                Some(RequestUrl { https, path, query }),
+                "{url}"
+            );
+        }
+        for bad in ["", "/v1/x", "ftp://h/x", "https:/h/x"] {
+            assert_eq!(split_url(bad), None, "{bad}");
+        }
     }
 
     #[test]

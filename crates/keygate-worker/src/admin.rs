@@ -13,13 +13,19 @@ use keygate_core::keys::constant_time_eq;
 use keygate_core::page::{PageParams, query_pairs};
 use keygate_core::policy;
 use keygate_core::target;
+use keygate_core::target::RequestUrl;
 use keygate_core::{Error, FieldError};
-use worker::{Env, Method, Request, Response, Url};
+use worker::{Env, Method, Request, Response};
 
 /// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage`.
 /// The key's limits and current state are checked again by the engine, against the Registry's
 /// own record rather than this isolate's cached copy.
-async fn caller(req: &Request, env: &Env, vars: &Vars, url: &Url) -> Result<Caller, Error> {
+async fn caller(
+    req: &Request,
+    env: &Env,
+    vars: &Vars,
+    url: &RequestUrl<'_>,
+) -> Result<Caller, Error> {
     let headers = CredentialHeaders::read(req)?;
     let credential = extract_credential(
         headers.authorization.as_deref(),
@@ -66,9 +72,9 @@ impl<'a> Route<'a> {
     /// The endpoint of a canonical path below `/admin/v1`. Any other spelling is 404 (not the
     /// edge's 400: the admin API names no canonical form to a caller it has not authenticated),
     /// except a secret key in the URL, which is refused as everywhere.
-    fn parse(url: &'a Url) -> Result<Self, Error> {
-        target::reject_secret_in_url(url.path(), url.query())?;
-        let target = target::parse_target(url.path(), url.query()).map_err(|_| not_found())?;
+    fn parse(url: &RequestUrl<'a>) -> Result<Self, Error> {
+        target::reject_secret_in_url(url.path, url.query)?;
+        let target = target::parse_target(url.path, url.query).map_err(|_| not_found())?;
         let segments: Vec<&str> = target.segments().collect();
         let ["admin", "v1", rest @ ..] = segments.as_slice() else {
             return Err(not_found());
@@ -101,8 +107,8 @@ fn not_found() -> Error {
     Error::not_found("No such admin endpoint. See the admin API in the README.")
 }
 
-fn page(url: &Url) -> Result<PageParams, Error> {
-    let pairs = query_pairs(url.query().unwrap_or_default());
+fn page(url: &RequestUrl<'_>) -> Result<PageParams, Error> {
+    let pairs = query_pairs(url.query.unwrap_or_default());
     for (name, _) in &pairs {
         if name != "limit" && name != "starting_after" {
             return Err(Error::invalid(vec![FieldError::new(
@@ -124,7 +130,7 @@ pub async fn handle(
     mut req: Request,
     env: &Env,
     vars: &Vars,
-    url: &Url,
+    url: &RequestUrl<'_>,
 ) -> Result<Response, Error> {
     let route = Route::parse(url)?;
     let method = req.method();

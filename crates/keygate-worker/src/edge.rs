@@ -8,7 +8,8 @@ use crate::{keystore, origin, sandbox};
 use keygate_core::Error;
 use keygate_core::keys::Environment;
 use keygate_core::policy::{self, RequestFacts};
-use worker::{Env, Request, Response, Url};
+use keygate_core::target::RequestUrl;
+use worker::{Env, Request, Response};
 
 /// The request headers the pipeline reads, owned so the facts can borrow them.
 pub struct CredentialHeaders {
@@ -28,12 +29,12 @@ impl CredentialHeaders {
         })
     }
 
-    pub fn facts<'a>(&'a self, url: &'a Url, method: &'a str) -> RequestFacts<'a> {
+    pub fn facts<'a>(&'a self, url: &RequestUrl<'a>, method: &'a str) -> RequestFacts<'a> {
         RequestFacts {
-            https: url.scheme() == "https",
+            https: url.https,
             method,
-            path: url.path(),
-            query: url.query(),
+            path: url.path,
+            query: url.query,
             authorization: self.authorization.as_deref(),
             x_api_key: self.x_api_key.as_deref(),
             x_product_key: self.x_product_key.as_deref(),
@@ -46,7 +47,7 @@ pub async fn handle(
     req: Request,
     env: &Env,
     vars: &Vars,
-    url: &Url,
+    url: &RequestUrl<'_>,
     request_id: &str,
 ) -> Result<Response, Error> {
     let method = req.method().to_string();

@@ -22,7 +22,7 @@ use http::{error_response, log_server_error, with_request_id};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
-use keygate_core::target::is_admin_path;
+use keygate_core::target::{is_admin_path, split_url};
 use settings::Vars;
 use worker::{Context, Env, Request, Response, event};
 
@@ -40,17 +40,17 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 }
 
 async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
-    let vars = Vars::from_env(env);
-    let url = req
-        .url()
-        .map_err(|_| Error::bad_request("The request URL is invalid."))?;
+    let vars = Vars::get(env);
+    let raw_url = req.inner().url();
+    let url =
+        split_url(&raw_url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
     // HTTPS first for every path, admin included: a token sent in clear is already exposed.
-    policy::check_https(url.scheme() == "https", &vars.settings)?;
+    policy::check_https(url.https, &vars.settings)?;
     // Segment-bounded: `/adminx` is an edge path, `/admin/v1//accounts` an admin path that the
     // admin API refuses as not canonical.
-    if is_admin_path(url.path()) {
-        admin::handle(req, env, &vars, &url).await
+    if is_admin_path(url.path) {
+        admin::handle(req, env, vars, &url).await
     } else {
-        edge::handle(req, env, &vars, &url, request_id).await
+        edge::handle(req, env, vars, &url, request_id).await
     }
 }

@@ -1,8 +1,9 @@
-//! The worker's variables and secrets, read once per request from `Env`.
+//! The worker's variables and secrets, read from `Env` once per isolate.
 
 use crate::registry::Limits;
 use keygate_core::engine::{DEFAULT_MANAGER_WRITES_PER_MINUTE, DEFAULT_MAX_KEYS_PER_ACCOUNT};
 use keygate_core::policy::Settings;
+use std::sync::OnceLock;
 use worker::Env;
 
 pub struct Vars {
@@ -36,8 +37,16 @@ fn text(env: &Env, name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
+static VARS: OnceLock<Vars> = OnceLock::new();
+
 impl Vars {
-    pub fn from_env(env: &Env) -> Self {
+    /// Read once per isolate: a deployment's variables and secrets do not change under a
+    /// running isolate (a new version gets new isolates), and each read crosses into JS.
+    pub fn get(env: &Env) -> &'static Vars {
+        VARS.get_or_init(|| Self::from_env(env))
+    }
+
+    fn from_env(env: &Env) -> Self {
         let settings = Settings::from_vars(
             text(env, "REQUIRE_HTTPS").as_deref(),
             text(env, "HIDE_FORBIDDEN").as_deref(),
