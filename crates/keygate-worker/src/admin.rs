@@ -53,7 +53,7 @@ async fn caller(
         .ok_or_else(policy::unknown_key)?;
     policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
     Ok(Caller::Manager {
-        key_id: record.key.id,
+        key_id: record.key.id.clone(),
     })
 }
 

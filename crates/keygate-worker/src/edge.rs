@@ -1,14 +1,19 @@
 //! SPEC §3 in the worker: gather the request's facts, let the core decide, and route the grant.
 //! Every decision is `keygate_core::policy`'s; this file only does the I/O between them.
+//!
+//! [`decide`] is the pipeline up to the grant, synchronous: it asks for the one storage read
+//! it needs ([`Next::Lookup`]) instead of doing it, so that both entries share it — the
+//! workers-rs `fetch` ([`handle`], which reads KV itself) and the JS entry's fast path
+//! (`fast.rs`, where JavaScript reads KV between two calls into the wasm).
 
 use crate::config::gateway_config;
 use crate::http::{header, now_seconds};
 use crate::settings::Vars;
 use crate::{keystore, origin, sandbox};
 use keygate_core::Error;
-use keygate_core::keys::Environment;
-use keygate_core::policy::{self, RequestFacts};
-use keygate_core::target::RequestUrl;
+use keygate_core::keys::{Environment, KeyHash};
+use keygate_core::policy::{self, Grant, RequestFacts};
+use keygate_core::target::{RequestUrl, Target};
 use worker::{Env, Request, Response};
 
 /// The request headers the pipeline reads, owned so the facts can borrow them.
@@ -21,11 +26,16 @@ pub struct CredentialHeaders {
 
 impl CredentialHeaders {
     pub fn read(req: &Request) -> Result<Self, Error> {
+        Self::from_getter(|name| header(req, name))
+    }
+
+    /// From any source of header values by (case-insensitive) name.
+    pub fn from_getter(get: impl Fn(&str) -> Result<Option<String>, Error>) -> Result<Self, Error> {
         Ok(Self {
-            authorization: header(req, "Authorization")?,
-            x_api_key: header(req, "X-API-Key")?,
-            x_product_key: header(req, "X-Product-Key")?,
-            cf_connecting_ip: header(req, "CF-Connecting-IP")?,
+            authorization: get("Authorization")?,
+            x_api_key: get("X-API-Key")?,
+            x_product_key: get("X-Product-Key")?,
+            cf_connecting_ip: get("CF-Connecting-IP")?,
         })
     }
 
@@ -43,6 +53,47 @@ impl CredentialHeaders {
     }
 }
 
+/// What the storage read answered, once it was made.
+pub enum Lookup {
+    NotYet,
+    /// KV's text under the key's hash (`None`: unknown key), or its failure.
+    Done(Result<Option<String>, Error>),
+}
+
+/// Where the pipeline stands.
+pub enum Next<'a> {
+    /// The key is not in this isolate's cache: read KV under this hash, then decide again.
+    Lookup(KeyHash),
+    Granted(Grant, Target<'a>),
+}
+
+/// Steps 2–9: authenticate, the record (cached, or from `lookup`), authorize.
+pub fn decide<'a>(
+    facts: &RequestFacts<'a>,
+    vars: &Vars,
+    lookup: Lookup,
+) -> Result<Next<'a>, Error> {
+    let authenticated = policy::authenticate(facts, &vars.settings)?;
+    let hash = authenticated.credential.hash;
+    let record = match (keystore::cached(&hash), lookup) {
+        (Some(record), _) => record,
+        (None, Lookup::NotYet) => return Ok(Next::Lookup(hash)),
+        (None, Lookup::Done(text)) => {
+            keystore::accept(&hash, text?.as_deref())?.ok_or_else(policy::unknown_key)?
+        }
+    };
+    let grant = policy::authorize(
+        facts,
+        &authenticated.target,
+        &record,
+        gateway_config()?,
+        &vars.settings,
+        now_seconds(),
+    )?;
+    Ok(Next::Granted(grant, authenticated.target))
+}
+
+/// The workers-rs entry's edge path (the JS entry sends it what its fast path cannot answer).
 pub async fn handle(
     req: Request,
     env: &Env,
@@ -53,21 +104,13 @@ pub async fn handle(
     let method = req.method().to_string();
     let headers = CredentialHeaders::read(&req)?;
     let facts = headers.facts(url, &method);
-
-    let authenticated = policy::authenticate(&facts, &vars.settings)?;
-    let target = authenticated.target;
-    let record = keystore::lookup(env, &authenticated.credential.hash)
-        .await?
-        .ok_or_else(policy::unknown_key)?;
-    let grant = policy::authorize(
-        &facts,
-        &target,
-        &record,
-        gateway_config()?,
-        &vars.settings,
-        now_seconds(),
-    )?;
-
+    let mut lookup = Lookup::NotYet;
+    let (grant, target) = loop {
+        match decide(&facts, vars, lookup)? {
+            Next::Lookup(hash) => lookup = Lookup::Done(keystore::kv_get(env, &hash).await),
+            Next::Granted(grant, target) => break (grant, target),
+        }
+    };
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.
     match grant.environment {

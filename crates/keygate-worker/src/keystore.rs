@@ -12,6 +12,7 @@ use keygate_core::policy;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use worker::Env;
 
 pub const KV_BINDING: &str = "KEYS";
@@ -61,7 +62,7 @@ impl EdgeUpdate {
 }
 
 struct Entry {
-    record: EdgeRecord,
+    record: Rc<EdgeRecord>,
     fetched_at_ms: u64,
 }
 
@@ -73,36 +74,52 @@ fn now_ms() -> u64 {
     worker::Date::now().as_millis()
 }
 
-/// `Ok(None)` for an unknown key; `Err` (503) when KV cannot answer — the caller fails closed.
-pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<EdgeRecord>, Error> {
+/// The record this isolate trusts for `hash` now, if any: no storage read.
+pub fn cached(hash: &KeyHash) -> Option<Rc<EdgeRecord>> {
     let now = now_ms();
-    let cached = CACHE.with(|cache| {
+    CACHE.with(|cache| {
         cache
             .borrow()
             .get(hash)
             .filter(|entry| now.saturating_sub(entry.fetched_at_ms) < CACHE_TTL_MS)
-            .map(|entry| entry.record.clone())
-    });
-    if cached.is_some() {
-        return Ok(cached);
-    }
+            .map(|entry| Rc::clone(&entry.record))
+    })
+}
+
+/// The KV text under `hash`: `Ok(None)` for an unknown key, `Err` (503) when KV cannot answer.
+pub async fn kv_get(env: &Env, hash: &KeyHash) -> Result<Option<String>, Error> {
     let kv = env
         .kv(KV_BINDING)
         .map_err(|_| policy::store_unavailable())?;
-    let record: Option<EdgeRecord> = kv
-        .get(&kv_key(hash))
+    kv.get(&kv_key(hash))
         .cache_ttl(KV_CACHE_TTL_S)
-        .json()
+        .text()
         .await
-        .map_err(|_| policy::store_unavailable())?;
-    // Unknown keys are not cached: a key created a moment ago must work at once.
-    if let Some(record) = &record {
-        remember(*hash, record.clone(), now);
-    }
-    Ok(record)
+        .map_err(|_| policy::store_unavailable())
 }
 
-fn remember(hash: KeyHash, record: EdgeRecord, now: u64) {
+/// The record for `hash`: from this isolate's cache, else from KV.
+pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<Rc<EdgeRecord>>, Error> {
+    if let Some(record) = cached(hash) {
+        return Ok(Some(record));
+    }
+    let text = kv_get(env, hash).await?;
+    accept(hash, text.as_deref())
+}
+
+/// Decodes what KV answered for `hash` and caches it. Unknown keys are not cached: a key created
+/// a moment ago must work at once. A record that does not decode fails closed (503).
+pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<EdgeRecord>>, Error> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let record: EdgeRecord = serde_json::from_str(text).map_err(|_| policy::store_unavailable())?;
+    let record = Rc::new(record);
+    remember(*hash, Rc::clone(&record), now_ms());
+    Ok(Some(record))
+}
+
+fn remember(hash: KeyHash, record: Rc<EdgeRecord>, now: u64) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() >= CACHE_CAPACITY {
@@ -129,7 +146,7 @@ pub fn apply(updates: Vec<EdgeUpdate>) {
             EdgeUpdate::Key {
                 hash,
                 record: Some(record),
-            } => remember(hash, *record, now),
+            } => remember(hash, Rc::new(*record), now),
             EdgeUpdate::Key { hash, record: None } => CACHE.with(|cache| {
                 cache.borrow_mut().remove(&hash);
             }),
@@ -143,8 +160,9 @@ pub fn apply(updates: Vec<EdgeUpdate>) {
                     Some(account) => {
                         for entry in cache.values_mut() {
                             if entry.record.account.id == account_id {
-                                entry.record.account = account.clone();
-                                entry.record.product_keys = product_keys.clone();
+                                let record = Rc::make_mut(&mut entry.record);
+                                record.account = account.clone();
+                                record.product_keys = product_keys.clone();
                             }
                         }
                     }

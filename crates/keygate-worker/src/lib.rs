@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod durable;
 mod edge;
+mod fast;
 mod http;
 mod keystore;
 mod lock;

@@ -93,6 +93,43 @@ pub async fn serve(
     }
 }
 
+/// The answer to a request that needs no account state (reads of collections no account can
+/// write, the scenarios list, refusals), computed in place; `None` when the account's
+/// `SandboxStore` must answer.
+pub fn stateless(
+    method: &str,
+    target: &Target<'_>,
+    idempotency_key: Option<&str>,
+    scenario: Option<&str>,
+) -> Result<Option<SandboxResponse>, Error> {
+    let sandbox = Sandbox::embedded()?;
+    let request = SandboxRequest {
+        method,
+        path: target.path(),
+        query: target.query().unwrap_or_default(),
+        body: b"",
+        idempotency_key,
+        scenario,
+    };
+    if sandbox.needs_state(&request) {
+        return Ok(None);
+    }
+    Ok(Some(sandbox.handle(
+        &request,
+        &mut AccountState::default(),
+        now_seconds(),
+        &mut fresh_id,
+    )))
+}
+
+/// The headers of every sandbox answer: JSON, the sandbox's own, and `X-Sandbox: true`.
+pub fn answer_headers(own: &[(String, String)]) -> Vec<(&str, &str)> {
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(own.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    headers.push(("X-Sandbox", "true"));
+    headers
+}
+
 async fn answer(
     mut req: Request,
     env: &Env,
@@ -100,41 +137,39 @@ async fn answer(
     target: &Target<'_>,
 ) -> Result<Response, Error> {
     let method = req.method();
-    let body = match method {
-        Method::Get | Method::Head | Method::Options => String::new(),
-        _ => String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY).await?)
-            .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?,
-    };
-    let call = Call {
-        method: method.to_string(),
-        path: target.path().to_string(),
-        query: target.query().unwrap_or_default().to_string(),
-        body,
-        idempotency_key: header(&req, "Idempotency-Key")?,
-        scenario: header(&req, "X-Sandbox-Scenario")?,
-    };
-    let sandbox = Sandbox::embedded()?;
-    // Reads of collections no account can write are the same for everyone: no state to load.
-    let answer = if sandbox.needs_state(&call.request()) {
-        call_store(env, &grant.account_id, &call).await?
-    } else {
-        let response = sandbox.handle(
-            &call.request(),
-            &mut AccountState::default(),
-            now_seconds(),
-            &mut fresh_id,
-        );
-        Answer::from(response)
+    let idempotency_key = header(&req, "Idempotency-Key")?;
+    let scenario = header(&req, "X-Sandbox-Scenario")?;
+    let answer = match stateless(
+        method.as_ref(),
+        target,
+        idempotency_key.as_deref(),
+        scenario.as_deref(),
+    )? {
+        Some(response) => Answer::from(response),
+        None => {
+            let body = match method {
+                Method::Get | Method::Head | Method::Options => String::new(),
+                _ => String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY).await?)
+                    .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?,
+            };
+            let call = Call {
+                method: method.to_string(),
+                path: target.path().to_string(),
+                query: target.query().unwrap_or_default().to_string(),
+                body,
+                idempotency_key,
+                scenario,
+            };
+            call_store(env, &grant.account_id, &call).await?
+        }
     };
     if answer.delay_ms > 0 {
         worker::Delay::from(Duration::from_millis(u64::from(answer.delay_ms))).await;
     }
     let headers = Headers::new();
-    let _ = headers.set("Content-Type", "application/json");
-    for (name, value) in &answer.headers {
+    for (name, value) in answer_headers(&answer.headers) {
         let _ = headers.set(name, value);
     }
-    let _ = headers.set("X-Sandbox", "true");
     Ok(Response::builder()
         .with_status(answer.status)
         .with_headers(headers)

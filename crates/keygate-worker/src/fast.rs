@@ -1,0 +1,205 @@
+//! The edge's fast path: what the JS entry (`js/entry.mjs`, `js/fast-path.mjs`) calls instead of
+//! the workers-rs `fetch` event.
+//!
+//! A key design decision of this file: per request, JavaScript and wasm cross once (twice when
+//! the key is not in this isolate's cache and KV must be read between the two calls). The
+//! entry hands over the method, the URL and every header as one text block; the answer comes
+//! back as one text — a complete response, a KV key to read, a planned origin request, or
+//! `full` for what only the workers-rs path serves (the admin API and sandbox requests that
+//! need the account's state object). The workers-rs framework costs ~50 µs of CPU per request
+//! before any of our code runs (docs/performance.md); the common requests skip it.
+//!
+//! The decisions are the same functions the workers-rs path calls (`edge::decide`,
+//! `sandbox::stateless`, `origin::plan`, `origin::relayed_headers`): this file only encodes.
+//!
+//! Answers (`\n`-separated; header values never contain a newline):
+//! - `respond <status> <delay_ms>`, header lines `Name: value`, a blank line, the body;
+//! - `lookup <cache_ttl_seconds> <kv key>`: read KV, then call [`edge`] again with the result;
+//! - `origin <request id> <timeout_ms>`, the target URL, header lines, a blank line;
+//! - `full`.
+
+use crate::edge::{self, CredentialHeaders, Lookup, Next};
+use crate::http::log_server_error;
+use crate::keystore::{KV_CACHE_TTL_S, kv_key};
+use crate::settings::Vars;
+use crate::{origin, sandbox};
+use keygate_core::Error;
+use keygate_core::ids::new_request_id;
+use keygate_core::keys::Environment;
+use keygate_core::policy;
+use keygate_core::target::{is_admin_path, split_url};
+use std::fmt::Write as _;
+use wasm_bindgen::prelude::*;
+use worker::Env;
+
+const FULL: &str = "full";
+
+/// The request's headers as the JS entry sends them: `name: value` lines, names in lower case
+/// (as `Headers` iterates them, repeated headers already joined with `, `).
+struct HeaderBlock<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> HeaderBlock<'a> {
+    fn parse(text: &'a str) -> Self {
+        Self(
+            text.lines()
+                .filter_map(|line| line.split_once(": "))
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+/// `looked_up`: 0 before the KV read, 1 after it (`record` is KV's text, absent for an unknown
+/// key), 2 when KV failed.
+#[wasm_bindgen]
+pub fn edge(
+    env: &Env,
+    method: &str,
+    url: &str,
+    headers: &str,
+    looked_up: u8,
+    record: Option<String>,
+) -> String {
+    let request_id = new_request_id();
+    match run(env, method, url, headers, looked_up, record, &request_id) {
+        Ok(answer) => answer,
+        Err(error) => {
+            log_server_error(&request_id, &error);
+            respond_error(&error, &request_id, false)
+        }
+    }
+}
+
+/// The headers of the origin's answer (same block format) as they go back to the client.
+#[wasm_bindgen]
+pub fn edge_relay(headers: &str, request_id: &str) -> String {
+    let block = HeaderBlock::parse(headers);
+    let mut out = String::with_capacity(headers.len() + 48);
+    for (name, value) in origin::relayed_headers(block.0.iter().copied()) {
+        header_line(&mut out, name, value);
+    }
+    header_line(&mut out, "X-Request-Id", request_id);
+    out
+}
+
+/// The answer when the origin could not be reached (or, `timed_out`, did not answer in time).
+#[wasm_bindgen]
+pub fn edge_origin_failed(timed_out: bool, request_id: &str) -> String {
+    let error = if timed_out {
+        origin::timed_out()
+    } else {
+        origin::unreachable()
+    };
+    respond_error(&error, request_id, false)
+}
+
+fn run(
+    env: &Env,
+    method: &str,
+    url: &str,
+    headers: &str,
+    looked_up: u8,
+    record: Option<String>,
+    request_id: &str,
+) -> Result<String, Error> {
+    let vars = Vars::get(env);
+    let url = split_url(url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
+    policy::check_https(url.https, &vars.settings)?;
+    if is_admin_path(url.path) {
+        return Ok(FULL.into());
+    }
+    let block = HeaderBlock::parse(headers);
+    let credentials = CredentialHeaders::from_getter(|name| Ok(block.get(name).map(Into::into)))?;
+    let facts = credentials.facts(&url, method);
+    let lookup = match looked_up {
+        0 => Lookup::NotYet,
+        1 => Lookup::Done(Ok(record)),
+        _ => Lookup::Done(Err(policy::store_unavailable())),
+    };
+    let (grant, target) = match edge::decide(&facts, vars, lookup)? {
+        Next::Lookup(hash) => return Ok(format!("lookup {KV_CACHE_TTL_S} {}", kv_key(&hash))),
+        Next::Granted(grant, target) => (grant, target),
+    };
+    match grant.environment {
+        Environment::Test => {
+            let answer = sandbox::stateless(
+                method,
+                &target,
+                block.get("idempotency-key"),
+                block.get("x-sandbox-scenario"),
+            );
+            Ok(match answer {
+                Ok(Some(answer)) => respond(
+                    answer.status,
+                    answer.delay_ms,
+                    sandbox::answer_headers(&answer.headers),
+                    request_id,
+                    &answer.body,
+                ),
+                Ok(None) => FULL.into(),
+                Err(error) => {
+                    log_server_error(request_id, &error);
+                    respond_error(&error, request_id, true)
+                }
+            })
+        }
+        Environment::Live => {
+            let plan = origin::plan(
+                vars,
+                &grant,
+                &target,
+                request_id,
+                method,
+                block.0.iter().copied(),
+                block.get("connection").unwrap_or_default(),
+            )?;
+            let mut out = format!(
+                "origin {request_id} {}\n{}\n",
+                plan.timeout.as_millis(),
+                plan.url
+            );
+            for (name, value) in &plan.headers {
+                header_line(&mut out, name, value);
+            }
+            out.push('\n');
+            Ok(out)
+        }
+    }
+}
+
+fn header_line(out: &mut String, name: &str, value: &str) {
+    let _ = writeln!(out, "{name}: {value}");
+}
+
+fn respond<'h>(
+    status: u16,
+    delay_ms: u32,
+    headers: impl IntoIterator<Item = (&'h str, &'h str)>,
+    request_id: &str,
+    body: &str,
+) -> String {
+    let mut out = String::with_capacity(body.len() + 160);
+    let _ = writeln!(out, "respond {status} {delay_ms}");
+    for (name, value) in headers {
+        header_line(&mut out, name, value);
+    }
+    header_line(&mut out, "X-Request-Id", request_id);
+    out.push('\n');
+    out.push_str(body);
+    out
+}
+
+fn respond_error(error: &Error, request_id: &str, sandboxed: bool) -> String {
+    let headers = error.headers();
+    let mut lines: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    if sandboxed {
+        lines.push(("X-Sandbox", "true"));
+    }
+    respond(error.status, 0, lines, request_id, &error.to_json())
+}
