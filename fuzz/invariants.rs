@@ -238,6 +238,7 @@ fn account(agreement: Agreement) -> Account {
         allowed_ips: vec![],
         created_at: NOW - 1000,
         updated_at: NOW - 1000,
+        revision: 1,
     }
 }
 

@@ -43,6 +43,7 @@ mod native {
             allowed_ips: account_ips,
             created_at: 0,
             updated_at: 0,
+            revision: 1,
         };
         let key = ApiKey {
             id: "key_bench".into(),

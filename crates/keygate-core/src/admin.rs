@@ -271,6 +271,7 @@ impl NewAccount {
             allowed_ips: self.allowed_ips,
             created_at: now,
             updated_at: now,
+            revision: 1,
         }
     }
 }
@@ -322,7 +323,7 @@ impl AccountPatch {
         if let Some(ips) = &self.allowed_ips {
             account.allowed_ips = ips.clone();
         }
-        account.updated_at = now;
+        account.touch(now);
     }
 }
 

@@ -61,6 +61,19 @@ pub struct Account {
     pub allowed_ips: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Counts the account's changes (its product keys' included), so that of two copies the
+    /// newer is known: isolates hold copies from KV and from admin answers that can arrive in
+    /// either order. Not part of the admin view.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+impl Account {
+    /// Records a change made at `now`.
+    pub fn touch(&mut self, now: i64) {
+        self.updated_at = now;
+        self.revision += 1;
+    }
 }
 
 /// An API key as the admin API shows it: no hash and no secret, ever. Serialised with
@@ -171,6 +184,17 @@ pub struct EdgeRecord {
 }
 
 impl EdgeRecord {
+    /// Takes `account` and its `product_keys` if they are a newer copy of this record's account
+    /// (same id, higher revision); returns whether anything changed.
+    pub fn refresh_account(&mut self, account: &Account, product_keys: &[ProductKeyRef]) -> bool {
+        if account.id != self.account.id || account.revision <= self.account.revision {
+            return false;
+        }
+        self.account = account.clone();
+        self.product_keys = product_keys.to_vec();
+        true
+    }
+
     /// The record of `key`, from its account and the account's entitlements.
     pub fn assemble(key: ApiKey, account: Account, entitlements: &[Entitlement]) -> Self {
         Self {
@@ -240,6 +264,32 @@ mod tests {
         let e = key_state(k, a, NOW).unwrap_err();
         assert_eq!(e.status, 401);
         e.message.into_owned()
+    }
+
+    #[test]
+    fn only_a_newer_copy_of_the_account_replaces_the_records() {
+        let mut record = EdgeRecord::assemble(key(Environment::Live), account(), &[]);
+        let mut newer = account();
+        newer.revision = record.account.revision + 1;
+        newer.status = AccountStatus::Suspended;
+        let keys = [ProductKeyRef {
+            product_id: "p".into(),
+            environment: Environment::Live,
+            hash: KeyHash::of("pk"),
+        }];
+        assert!(record.refresh_account(&newer, &keys));
+        assert_eq!(record.account.status, AccountStatus::Suspended);
+        assert_eq!(record.product_keys.len(), 1);
+        // The same or an older copy, or another account's, changes nothing.
+        let mut older = account();
+        older.revision = newer.revision - 1;
+        assert!(!record.refresh_account(&older, &[]));
+        assert!(!record.refresh_account(&newer, &[]));
+        let mut other = newer.clone();
+        other.id = "acct_other".into();
+        other.revision += 5;
+        assert!(!record.refresh_account(&other, &[]));
+        assert_eq!(record.account.status, AccountStatus::Suspended);
     }
 
     #[test]

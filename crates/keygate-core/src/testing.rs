@@ -38,6 +38,7 @@ pub(crate) fn account() -> Account {
         allowed_ips: vec![],
         created_at: 1_000,
         updated_at: 1_000,
+        revision: 1,
     }
 }
 

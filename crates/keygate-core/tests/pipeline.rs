@@ -74,6 +74,7 @@ fn world() -> World {
         allowed_ips: vec![],
         created_at: 0,
         updated_at: 0,
+        revision: 1,
     };
     let key = api_key(&live, Environment::Live);
     let record = EdgeRecord {

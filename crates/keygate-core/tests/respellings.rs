@@ -83,6 +83,7 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             allowed_ips: vec![],
             created_at: 0,
             updated_at: 0,
+            revision: 1,
         },
         product_keys: w
             .product_keys

@@ -68,6 +68,11 @@ struct Entry {
 
 thread_local! {
     static CACHE: RefCell<HashMap<KeyHash, Entry>> = RefCell::new(HashMap::new());
+    /// The newest copy of each account an admin answer handed this isolate. An account-wide
+    /// change reaches KV record by record in the background (docs/storage.md), so a key read
+    /// from KV meanwhile may carry the older copy: this one replaces it.
+    static ACCOUNTS: RefCell<HashMap<String, (Account, Vec<ProductKeyRef>)>> =
+        RefCell::new(HashMap::new());
 }
 
 fn now_ms() -> u64 {
@@ -113,7 +118,13 @@ pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<EdgeRecord
     let Some(text) = text else {
         return Ok(None);
     };
-    let record: EdgeRecord = serde_json::from_str(text).map_err(|_| policy::store_unavailable())?;
+    let mut record: EdgeRecord =
+        serde_json::from_str(text).map_err(|_| policy::store_unavailable())?;
+    ACCOUNTS.with(|accounts| {
+        if let Some((account, product_keys)) = accounts.borrow().get(&record.account.id) {
+            record.refresh_account(account, product_keys);
+        }
+    });
     let record = Rc::new(record);
     remember(*hash, Rc::clone(&record), now_ms());
     Ok(Some(record))
@@ -154,21 +165,37 @@ pub fn apply(updates: Vec<EdgeUpdate>) {
                 account_id,
                 account,
                 product_keys,
-            } => CACHE.with(|cache| {
-                let mut cache = cache.borrow_mut();
-                match account {
-                    Some(account) => {
-                        for entry in cache.values_mut() {
-                            if entry.record.account.id == account_id {
-                                let record = Rc::make_mut(&mut entry.record);
-                                record.account = account.clone();
-                                record.product_keys = product_keys.clone();
+            } => match account {
+                Some(account) => {
+                    CACHE.with(|cache| {
+                        for entry in cache.borrow_mut().values_mut() {
+                            if entry.record.account.id == account_id
+                                && entry.record.account.revision < account.revision
+                            {
+                                Rc::make_mut(&mut entry.record)
+                                    .refresh_account(&account, &product_keys);
                             }
                         }
-                    }
-                    None => cache.retain(|_, entry| entry.record.account.id != account_id),
+                    });
+                    ACCOUNTS.with(|accounts| {
+                        let mut accounts = accounts.borrow_mut();
+                        if accounts.len() >= CACHE_CAPACITY && !accounts.contains_key(&account_id) {
+                            accounts.clear();
+                        }
+                        let newer = accounts
+                            .get(&account_id)
+                            .is_none_or(|(held, _)| held.revision < account.revision);
+                        if newer {
+                            accounts.insert(account_id, (account, product_keys));
+                        }
+                    });
                 }
-            }),
+                None => CACHE.with(|cache| {
+                    cache
+                        .borrow_mut()
+                        .retain(|_, entry| entry.record.account.id != account_id)
+                }),
+            },
         }
     }
 }

@@ -365,12 +365,15 @@ pub fn execute(
             product_id,
         } => {
             principal.operator_only()?;
-            store.account(&account_id)?.ok_or_else(account_not_found)?;
+            let account = store.account(&account_id)?.ok_or_else(account_not_found)?;
             find_entitlement(store, &account_id, &product_id)?.ok_or_else(not_entitled)?;
-            Ok(no_content(vec![Write::DeleteEntitlement {
-                account_id,
-                product_id,
-            }]))
+            Ok(no_content(vec![
+                Write::DeleteEntitlement {
+                    account_id,
+                    product_id,
+                },
+                touched(&account, now),
+            ]))
         }
         Command::CreateKey { account_id, body } => {
             if !principal.sees(&account_id) {
@@ -583,7 +586,10 @@ fn entitle(
         }
         existing.live_key = Some(product_key(Environment::Live)?);
         let view = entitlement_view(&existing);
-        return Ok(Outcome::json(200, view).with(vec![Write::PutEntitlement(existing)]));
+        return Ok(Outcome::json(200, view).with(vec![
+            Write::PutEntitlement(existing),
+            touched(account, cx.now),
+        ]));
     }
     let entitlement = Entitlement {
         account_id: account.id.clone(),
@@ -597,7 +603,17 @@ fn entitle(
         created_at: cx.now,
     };
     let view = entitlement_view(&entitlement);
-    Ok(Outcome::json(201, view).with(vec![Write::PutEntitlement(entitlement)]))
+    Ok(Outcome::json(201, view).with(vec![
+        Write::PutEntitlement(entitlement),
+        touched(account, cx.now),
+    ]))
+}
+
+/// The account, marked changed: its product keys are part of every key's edge record.
+fn touched(account: &Account, now: i64) -> Write {
+    let mut account = account.clone();
+    account.touch(now);
+    Write::PutAccount(account)
 }
 
 /// Marks every reported token that is one of our secret keys leaked. The answer names tokens

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 pub fn account_view(account: &Account, entitlements: &[Entitlement]) -> Value {
     let mut value = serde_json::to_value(account).unwrap_or(Value::Null);
     if let Some(object) = value.as_object_mut() {
+        object.remove("revision");
         let products: Vec<&str> = entitlements.iter().map(|e| e.product_id.as_str()).collect();
         object.insert("products".into(), json!(products));
     }
