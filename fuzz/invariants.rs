@@ -239,6 +239,7 @@ fn account(agreement: Agreement) -> Account {
         created_at: NOW - 1000,
         updated_at: NOW - 1000,
         revision: 1,
+        rate_limit: None,
     }
 }
 

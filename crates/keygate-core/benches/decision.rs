@@ -44,6 +44,7 @@ mod native {
             created_at: 0,
             updated_at: 0,
             revision: 1,
+            rate_limit: None,
         };
         let key = ApiKey {
             id: "key_bench".into(),
@@ -67,6 +68,7 @@ mod native {
             revoke_at: None,
             rolled_to: None,
             disabled_by: None,
+            rate_limit: None,
             start: secret.start.clone(),
             end: secret.end.clone(),
         };

@@ -10,6 +10,7 @@ use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{Account, AccountStatus, Agreement, ApiKey, KeyStatus};
+use crate::ratelimit::RateLimit;
 use crate::scope::Scope;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -66,6 +67,18 @@ impl<'a> Reader<'a> {
             self.error(field, "is required");
         }
         value
+    }
+
+    /// `rate_limit`: absent → `None`; `null` → `Some(None)`; a limit → `Some(Some(limit))`.
+    fn rate_limit(&mut self) -> Option<Option<RateLimit>> {
+        let value = self.value("rate_limit", false)?;
+        match RateLimit::from_json("rate_limit", value) {
+            Ok(limit) => Some(limit),
+            Err(errors) => {
+                self.errors.extend(errors);
+                None
+            }
+        }
     }
 
     fn name(&mut self, field: &str, required: bool) -> Option<String> {
@@ -259,6 +272,8 @@ pub struct NewAccount {
     pub agreement: Agreement,
     /// Canonical CIDR strings.
     pub allowed_ips: Vec<String>,
+    /// The default limit of the account's keys that have none.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl NewAccount {
@@ -272,13 +287,14 @@ impl NewAccount {
             created_at: now,
             updated_at: now,
             revision: 1,
+            rate_limit: self.rate_limit,
         }
     }
 }
 
-/// `{name, agreement, allowed_ips?}`.
+/// `{name, agreement, allowed_ips?, rate_limit?}`.
 pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
-    let mut r = Reader::new(body, &["name", "agreement", "allowed_ips"])?;
+    let mut r = Reader::new(body, &["name", "agreement", "allowed_ips", "rate_limit"])?;
     let name = r.name("name", true);
     let agreement = r.choice("agreement", true, &AGREEMENTS);
     let allowed_ips = if r.map.contains_key("allowed_ips") {
@@ -286,12 +302,14 @@ pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
     } else {
         Some(Vec::new())
     };
+    let rate_limit = r.rate_limit().unwrap_or(None);
     r.finish()?;
     match (name, agreement, allowed_ips) {
         (Some(name), Some(agreement), Some(allowed_ips)) => Ok(NewAccount {
             name,
             agreement,
             allowed_ips,
+            rate_limit,
         }),
         // Unreachable: every None above recorded an error and `finish` returned it.
         _ => Err(Error::internal()),
@@ -305,6 +323,8 @@ pub struct AccountPatch {
     pub agreement: Option<Agreement>,
     pub status: Option<AccountStatus>,
     pub allowed_ips: Option<Vec<String>>,
+    /// `Some(None)` removes the account's default limit.
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 impl AccountPatch {
@@ -323,18 +343,25 @@ impl AccountPatch {
         if let Some(ips) = &self.allowed_ips {
             account.allowed_ips = ips.clone();
         }
+        if let Some(limit) = self.rate_limit {
+            account.rate_limit = limit;
+        }
         account.touch(now);
     }
 }
 
-/// `{name?, agreement?, status?, allowed_ips?}`.
+/// `{name?, agreement?, status?, allowed_ips?, rate_limit?}`.
 pub fn account_patch(body: &Value) -> Result<AccountPatch, Error> {
-    let mut r = Reader::new(body, &["name", "agreement", "status", "allowed_ips"])?;
+    let mut r = Reader::new(
+        body,
+        &["name", "agreement", "status", "allowed_ips", "rate_limit"],
+    )?;
     let patch = AccountPatch {
         name: r.name("name", false),
         agreement: r.choice("agreement", false, &AGREEMENTS),
         status: r.choice("status", false, &ACCOUNT_STATUSES),
         allowed_ips: r.allowed_ips(),
+        rate_limit: r.rate_limit(),
     };
     r.finish()?;
     Ok(patch)
@@ -350,6 +377,7 @@ pub struct KeyTemplate {
     pub allowed_ips: Vec<String>,
     pub products: Vec<String>,
     pub expires_at: Option<i64>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl KeyTemplate {
@@ -362,6 +390,7 @@ impl KeyTemplate {
             allowed_ips: key.allowed_ips.clone(),
             products: key.products.clone(),
             expires_at: key.expires_at,
+            rate_limit: key.rate_limit,
         }
     }
 
@@ -391,6 +420,7 @@ impl KeyTemplate {
             revoke_at: None,
             rolled_to: None,
             disabled_by: None,
+            rate_limit: self.rate_limit,
             start,
             end,
         }
@@ -409,7 +439,7 @@ impl NewKey {
     }
 }
 
-/// `{name, environment, scopes?, allowed_ips?, products?, expires_at?}`. `scopes` defaults to
+/// `{name, environment, scopes?, allowed_ips?, products?, expires_at?, rate_limit?}`. `scopes` defaults to
 /// `["*"]` (SPEC §1: `["*"]` means all), the lists to empty (no extra restriction). A live key
 /// for an account with a test agreement is 403, after the body itself is valid.
 pub fn new_key(
@@ -427,6 +457,7 @@ pub fn new_key(
             "allowed_ips",
             "products",
             "expires_at",
+            "rate_limit",
         ],
     )?;
     let name = r.name("name", true);
@@ -448,6 +479,7 @@ pub fn new_key(
         Some(Vec::new())
     };
     let expires_at = r.expires_at(now).unwrap_or(None);
+    let rate_limit = r.rate_limit().unwrap_or(None);
     r.finish()?;
     let (Some(name), Some(environment), Some(scopes), Some(allowed_ips), Some(products)) =
         (name, environment, scopes, allowed_ips, products)
@@ -468,6 +500,7 @@ pub fn new_key(
             allowed_ips,
             products,
             expires_at,
+            rate_limit,
         },
     })
 }
@@ -482,6 +515,8 @@ pub struct KeyPatch {
     pub status: Option<KeyStatus>,
     /// `Some(None)` clears the expiry.
     pub expires_at: Option<Option<i64>>,
+    /// `Some(None)` removes the key's own limit (the account's default then applies).
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 impl KeyPatch {
@@ -512,12 +547,15 @@ impl KeyPatch {
         if let Some(expires_at) = self.expires_at {
             key.expires_at = expires_at;
         }
+        if let Some(limit) = self.rate_limit {
+            key.rate_limit = limit;
+        }
         key.updated_at = now;
         Ok(())
     }
 }
 
-/// `{name?, scopes?, allowed_ips?, products?, status?, expires_at?}`.
+/// `{name?, scopes?, allowed_ips?, products?, status?, expires_at?, rate_limit?}`.
 pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPatch, Error> {
     let mut r = Reader::new(
         body,
@@ -528,6 +566,7 @@ pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPa
             "products",
             "status",
             "expires_at",
+            "rate_limit",
         ],
     )?;
     let patch = KeyPatch {
@@ -537,6 +576,7 @@ pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPa
         products: r.products(config),
         status: r.choice("status", false, &KEY_STATUSES),
         expires_at: r.expires_at(now),
+        rate_limit: r.rate_limit(),
     };
     r.finish()?;
     Ok(patch)
@@ -753,7 +793,8 @@ mod tests {
             NewAccount {
                 name: "Acme".into(),
                 agreement: Agreement::Test,
-                allowed_ips: vec![]
+                allowed_ips: vec![],
+                rate_limit: None,
             }
         );
         let a = new_account(&json!({"name": "A", "agreement": "production", "allowed_ips": ["10.0.0.1", "::ffff:10.1.0.0/112"]}))
@@ -1077,6 +1118,7 @@ mod tests {
                 allowed_ips: vec!["10.0.0.0/8".into()],
                 products: vec!["insurance".into()],
                 expires_at: Some(NOW + 1_000),
+                rate_limit: None,
             }
         );
         roll(&mut old, "key_2", NOW, 3_600).unwrap();

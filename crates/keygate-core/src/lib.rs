@@ -25,6 +25,7 @@ pub mod keys;
 pub mod model;
 pub mod page;
 pub mod policy;
+pub mod ratelimit;
 pub mod scope;
 pub mod signing;
 pub mod target;

@@ -6,6 +6,7 @@
 
 use crate::error::Error;
 use crate::keys::{Environment, KeyHash, parse_key};
+use crate::ratelimit::RateLimit;
 use serde::{Deserialize, Serialize};
 
 /// What an account's contract allows: `test` accounts hold test keys only and never reach the
@@ -66,6 +67,9 @@ pub struct Account {
     /// either order. Not part of the admin view.
     #[serde(default)]
     pub revision: u64,
+    /// The limit of the account's keys that have none of their own.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Account {
@@ -108,6 +112,9 @@ pub struct ApiKey {
     /// re-enabled only by the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_by: Option<Actor>,
+    /// This key's own limit; `None` takes the account's default (or none).
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
     /// Display fragments, e.g. `sk_test_4eC3` and `x9Qz`.
     pub start: String,
     pub end: String,
@@ -184,6 +191,11 @@ pub struct EdgeRecord {
 }
 
 impl EdgeRecord {
+    /// The limit that applies to the key: its own, else its account's default.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.key.rate_limit.or(self.account.rate_limit)
+    }
+
     /// Takes `account` and its `product_keys` if they are a newer copy of this record's account
     /// (same id, higher revision); returns whether anything changed.
     pub fn refresh_account(&mut self, account: &Account, product_keys: &[ProductKeyRef]) -> bool {

@@ -18,6 +18,7 @@ use crate::error::{Error, FieldError};
 use crate::ip::{client_ip, stored_list_permits};
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{ApiKey, EdgeRecord, key_state};
+use crate::ratelimit::RateLimit;
 use crate::scope::{self, KEYS_MANAGE};
 use crate::target::{Target, parse_target};
 use std::fmt;
@@ -100,6 +101,8 @@ pub struct Grant {
     pub product: Option<String>,
     /// The scope the route needed (and the key holds).
     pub scope: String,
+    /// The key's rate limit (its own, else its account's default), if any.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Step 2. Never a redirect: a redirect would teach clients that sending the key over plain
@@ -214,6 +217,7 @@ pub fn authorize(
         environment: key.environment,
         product: route.product.clone(),
         scope: route.scope.clone(),
+        rate_limit: record.rate_limit(),
     })
 }
 

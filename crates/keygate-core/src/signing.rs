@@ -244,6 +244,7 @@ mod tests {
             environment: Environment::Live,
             product: product.map(Into::into),
             scope: "transactions:read".into(),
+            rate_limit: None,
         }
     }
 

@@ -39,6 +39,7 @@ pub(crate) fn account() -> Account {
         created_at: 1_000,
         updated_at: 1_000,
         revision: 1,
+        rate_limit: None,
     }
 }
 
@@ -59,6 +60,7 @@ pub(crate) fn key(environment: Environment) -> ApiKey {
         revoke_at: None,
         rolled_to: None,
         disabled_by: None,
+        rate_limit: None,
         start: "sk_test_abcd".into(),
         end: "wxyz".into(),
     }

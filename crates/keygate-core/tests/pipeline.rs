@@ -75,6 +75,7 @@ fn world() -> World {
         created_at: 0,
         updated_at: 0,
         revision: 1,
+        rate_limit: None,
     };
     let key = api_key(&live, Environment::Live);
     let record = EdgeRecord {
@@ -119,6 +120,7 @@ fn api_key(secret: &IssuedKey, environment: Environment) -> ApiKey {
         revoke_at: None,
         rolled_to: None,
         disabled_by: None,
+        rate_limit: None,
         start: secret.start.clone(),
         end: secret.end.clone(),
     }
@@ -183,6 +185,7 @@ fn a_valid_request_is_granted() {
             environment: Environment::Live,
             product: Some("bank_data".into()),
             scope: "transactions:read".into(),
+            rate_limit: None,
         }
     );
 }

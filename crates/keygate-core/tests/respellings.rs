@@ -72,6 +72,7 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             revoke_at: None,
             rolled_to: None,
             disabled_by: None,
+            rate_limit: None,
             start: w.key.start.clone(),
             end: w.key.end.clone(),
         },
@@ -84,6 +85,7 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             created_at: 0,
             updated_at: 0,
             revision: 1,
+            rate_limit: None,
         },
         product_keys: w
             .product_keys

@@ -34,6 +34,7 @@ pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
         name: "Demo integrator (test agreement)".into(),
         agreement: Agreement::Test,
         allowed_ips: Vec::new(),
+        rate_limit: None,
     }
     .into_account(ACCOUNT_ID.into(), now);
     let mut writes = vec![Write::PutAccount(account)];
@@ -54,6 +55,7 @@ pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
         allowed_ips: Vec::new(),
         products: Vec::new(),
         expires_at: None,
+        rate_limit: None,
     };
     let key = template.into_key(KEY_ID.into(), ACCOUNT_ID, secret.start, secret.end, now);
     writes.push(Write::PutKey(StoredKey {

@@ -7,12 +7,13 @@
 //! (`fast.rs`, where JavaScript reads KV between two calls into the wasm).
 
 use crate::config::gateway_config;
-use crate::http::{header, now_seconds};
+use crate::http::{error_response, header, now_seconds};
 use crate::settings::Vars;
-use crate::{keystore, origin, sandbox};
+use crate::{keystore, origin, ratelimit, sandbox};
 use keygate_core::Error;
 use keygate_core::keys::{Environment, KeyHash};
 use keygate_core::policy::{self, Grant, RequestFacts};
+use keygate_core::ratelimit::RateDecision;
 use keygate_core::target::{RequestUrl, Target};
 use worker::{Env, Request, Response};
 
@@ -111,10 +112,33 @@ pub async fn handle(
             Next::Granted(grant, target) => break (grant, target),
         }
     };
+    // Counted after the grant: requests refused before it (401/403/404) cost no count.
+    let counted = match grant.rate_limit {
+        Some(limit) => Some(ratelimit::take(env, &grant.key_id, limit).await?),
+        None => None,
+    };
+    if let Some(decision) = counted.filter(|d| !d.allowed) {
+        return Ok(with_rate_limit(
+            error_response(&decision.refusal()),
+            &decision,
+        ));
+    }
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.
-    match grant.environment {
-        Environment::Test => Ok(sandbox::serve(req, env, &grant, &target, request_id).await),
-        Environment::Live => origin::forward(req, vars, &grant, &target, request_id).await,
+    let response = match grant.environment {
+        Environment::Test => sandbox::serve(req, env, &grant, &target, request_id).await,
+        Environment::Live => origin::forward(req, vars, &grant, &target, request_id).await?,
+    };
+    Ok(match counted {
+        Some(decision) => with_rate_limit(response, &decision),
+        None => response,
+    })
+}
+
+/// `RateLimit-Limit`, `-Remaining` and `-Reset` on every answer to a limited key.
+fn with_rate_limit(mut response: Response, decision: &RateDecision) -> Response {
+    for (name, value) in decision.headers() {
+        let _ = response.headers_mut().set(name, &value);
     }
+    response
 }

@@ -5,8 +5,8 @@
 //! the key is not in this isolate's cache and KV must be read between the two calls). The
 //! entry hands over the method, the URL and every header as one text block; the answer comes
 //! back as one text — a complete response, a KV key to read, a planned origin request, or
-//! `full` for what only the workers-rs path serves (the admin API and sandbox requests that
-//! need the account's state object). The workers-rs framework costs ~50 µs of CPU per request
+//! `full` for what only the workers-rs path serves (the admin API, sandbox requests that
+//! need the account's state object, and keys with a rate limit, counted by a Durable Object). The workers-rs framework costs ~50 µs of CPU per request
 //! before any of our code runs (docs/performance.md); the common requests skip it.
 //!
 //! The decisions are the same functions the workers-rs path calls (`edge::decide`,
@@ -126,6 +126,10 @@ fn run(
         Next::Lookup(hash) => return Ok(format!("lookup {KV_CACHE_TTL_S} {}", kv_key(&hash))),
         Next::Granted(grant, target) => (grant, target),
     };
+    // A limited key's requests are counted by its Durable Object: the workers-rs path does it.
+    if grant.rate_limit.is_some() {
+        return Ok(FULL.into());
+    }
     match grant.environment {
         Environment::Test => {
             let answer = sandbox::stateless(

@@ -12,10 +12,12 @@ mod http;
 mod keystore;
 mod lock;
 mod origin;
+mod ratelimit;
 mod registry;
 mod sandbox;
 mod settings;
 
+pub use ratelimit::RateLimiter;
 pub use registry::Registry;
 pub use sandbox::SandboxStore;
 

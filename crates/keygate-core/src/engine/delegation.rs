@@ -10,6 +10,7 @@
 //! | `allowed_ips` | each range inside one of the manager's ranges; a manager with a list cannot produce a key without one |
 //! | `expires_at` | no later than the manager's; a manager that expires cannot produce a key that never does |
 //! | `environment` | `test` if the manager is a test key |
+//! | `rate_limit` | if the manager has its own: one too, with no more requests at no higher a rate |
 //!
 //! Applied to the manager itself, the same rule forbids it to loosen its own restrictions:
 //! the result of changing itself must be within what it was before. Operations that only take
@@ -127,6 +128,23 @@ pub(super) fn check_within(manager: &ApiKey, key: &ApiKey) -> Result<(), Error> 
                 format!("must not be later than {limit}, when this key expires"),
             )),
             Some(_) => {}
+        }
+    }
+    if let Some(limit) = manager.rate_limit {
+        let within = key.rate_limit.is_some_and(|own| {
+            own.requests <= limit.requests
+                && u64::from(own.requests) * u64::from(limit.period_seconds)
+                    <= u64::from(limit.requests) * u64::from(own.period_seconds)
+        });
+        if !within {
+            errors.push(FieldError::new(
+                "rate_limit",
+                format!(
+                    "must be no looser than this key's own limit ({} requests per {} s): no \
+                     more requests, at no higher a rate",
+                    limit.requests, limit.period_seconds
+                ),
+            ));
         }
     }
     if manager.environment == Environment::Test && key.environment == Environment::Live {
