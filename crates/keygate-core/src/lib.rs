@@ -26,6 +26,7 @@ pub mod model;
 pub mod page;
 pub mod policy;
 pub mod ratelimit;
+pub mod revocation;
 pub mod scope;
 pub mod signing;
 pub mod target;

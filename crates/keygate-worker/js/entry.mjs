@@ -6,7 +6,7 @@ import Gateway from "../../../build/index.js";
 import { internalErrorResponse, requestId, withJsonErrors } from "./json-errors.mjs";
 import { serve } from "./fast-path.mjs";
 
-export { RateLimiter, Registry, SandboxStore } from "../../../build/index.js";
+export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
 
 const Full = withJsonErrors(Gateway);
 // worker-build hangs every exported wasm function on the entrypoint's prototype (which would

@@ -199,6 +199,10 @@ pub async fn handle(
         },
     )
     .await?;
-    keystore::apply(reply.edge.clone());
+    // KEYGATE_TEST_SKIP_LOCAL_APPLY (tests only) makes this isolate behave like any other: it
+    // learns of the change from the revocation log only.
+    if !vars.skip_local_apply {
+        keystore::apply(reply.edge.clone());
+    }
     Ok(reply.into_response())
 }

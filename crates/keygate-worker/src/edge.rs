@@ -68,13 +68,15 @@ pub enum Next<'a> {
     Granted(Grant, Target<'a>),
 }
 
-/// Steps 2–9: authenticate, the record (cached, or from `lookup`), authorize.
+/// Steps 2–9: authenticate, the record (cached, or from `lookup`), authorize. A key is judged
+/// only while this isolate has read the revocation log recently (`keystore::check_fresh`).
 pub fn decide<'a>(
     facts: &RequestFacts<'a>,
     vars: &Vars,
     lookup: Lookup,
 ) -> Result<Next<'a>, Error> {
     let authenticated = policy::authenticate(facts, &vars.settings)?;
+    keystore::check_fresh()?;
     let hash = authenticated.credential.hash;
     let record = match (keystore::cached(&hash), lookup) {
         (Some(record), _) => record,
@@ -102,6 +104,9 @@ pub async fn handle(
     url: &RequestUrl<'_>,
     request_id: &str,
 ) -> Result<Response, Error> {
+    if keystore::sync_due() {
+        keystore::sync(env).await;
+    }
     let method = req.method().to_string();
     let headers = CredentialHeaders::read(&req)?;
     let facts = headers.facts(url, &method);

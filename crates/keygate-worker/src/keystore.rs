@@ -5,10 +5,12 @@
 //! writes that this isolate served, so those take effect here at once; other isolates see a
 //! change within [`CACHE_TTL_MS`] plus KV's own propagation (see docs/storage.md).
 
+use crate::revocations;
 use keygate_core::Error;
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, EdgeRecord, Entitlement, ProductKeyRef};
 use keygate_core::policy;
+use keygate_core::revocation::{PIN_MS, SyncState};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -61,6 +63,9 @@ impl EdgeUpdate {
     }
 }
 
+/// A pinned record (`None`: the key was deleted) and the time, in ms, until which it holds.
+type Pin = (Option<Rc<EdgeRecord>>, u64);
+
 struct Entry {
     record: Rc<EdgeRecord>,
     fetched_at_ms: u64,
@@ -73,6 +78,44 @@ thread_local! {
     /// from KV meanwhile may carry the older copy: this one replaces it.
     static ACCOUNTS: RefCell<HashMap<String, (Account, Vec<ProductKeyRef>)>> =
         RefCell::new(HashMap::new());
+    /// Key records learnt from the revocation log or an admin answer (`None`: deleted), which
+    /// outrank what KV answers until they expire: KV may still hold the older record.
+    static PINNED: RefCell<HashMap<KeyHash, Pin>> = RefCell::new(HashMap::new());
+    static SYNC: RefCell<SyncState> = RefCell::new(SyncState::default());
+}
+
+/// Whether this isolate must read the revocation log before deciding the next request.
+pub fn sync_due() -> bool {
+    SYNC.with(|sync| sync.borrow().due(now_ms()))
+}
+
+/// 503 when the revocation log has not been read for too long (docs/storage.md).
+pub fn check_fresh() -> Result<(), Error> {
+    SYNC.with(|sync| sync.borrow().check_fresh(now_ms()))
+}
+
+/// Reads the revocation log from this isolate's generation on and applies what changed. A
+/// failure is only recorded: [`check_fresh`] decides how long the isolate may go on without.
+pub async fn sync(env: &Env) {
+    let generation = SYNC.with(|sync| {
+        let mut sync = sync.borrow_mut();
+        sync.attempted(now_ms());
+        sync.generation
+    });
+    let Ok(changes) = revocations::since(env, generation).await else {
+        return;
+    };
+    if changes.reset {
+        CACHE.with(|cache| cache.borrow_mut().clear());
+    }
+    for entry in &changes.entries {
+        match serde_json::from_str::<Vec<EdgeUpdate>>(entry) {
+            Ok(updates) => apply(updates),
+            // An entry this version cannot read: trust nothing cached rather than skip it.
+            Err(_) => CACHE.with(|cache| cache.borrow_mut().clear()),
+        }
+    }
+    SYNC.with(|sync| sync.borrow_mut().succeeded(changes.generation, now_ms()));
 }
 
 fn now_ms() -> u64 {
@@ -112,22 +155,53 @@ pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<Rc<EdgeRecord>>,
     accept(hash, text.as_deref())
 }
 
-/// Decodes what KV answered for `hash` and caches it. Unknown keys are not cached: a key created
-/// a moment ago must work at once. A record that does not decode fails closed (503).
+/// Decodes what KV answered for `hash` and caches it, unless a newer record of the key (or of
+/// its account) was learnt meanwhile from the revocation log or an admin answer: KV may still
+/// hold the older one. Unknown keys are not cached: a key created a moment ago must work at
+/// once. A record that does not decode fails closed (503).
 pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<EdgeRecord>>, Error> {
-    let Some(text) = text else {
+    let now = now_ms();
+    let pinned = PINNED.with(|pins| {
+        pins.borrow()
+            .get(hash)
+            .filter(|(_, until)| *until > now)
+            .map(|(record, _)| record.clone())
+    });
+    let record = match (pinned, text) {
+        (Some(pinned), _) => pinned,
+        (None, None) => None,
+        (None, Some(text)) => Some(Rc::new(
+            serde_json::from_str(text).map_err(|_| policy::store_unavailable())?,
+        )),
+    };
+    let Some(mut record) = record else {
         return Ok(None);
     };
-    let mut record: EdgeRecord =
-        serde_json::from_str(text).map_err(|_| policy::store_unavailable())?;
     ACCOUNTS.with(|accounts| {
-        if let Some((account, product_keys)) = accounts.borrow().get(&record.account.id) {
-            record.refresh_account(account, product_keys);
+        if let Some((account, product_keys)) = accounts.borrow().get(&record.account.id)
+            && account.revision > record.account.revision
+        {
+            Rc::make_mut(&mut record).refresh_account(account, product_keys);
         }
     });
-    let record = Rc::new(record);
-    remember(*hash, Rc::clone(&record), now_ms());
+    remember(*hash, Rc::clone(&record), now);
     Ok(Some(record))
+}
+
+fn pin(hash: KeyHash, record: Option<Rc<EdgeRecord>>, now: u64) {
+    PINNED.with(|pins| {
+        let mut pins = pins.borrow_mut();
+        if pins.len() >= CACHE_CAPACITY {
+            pins.retain(|_, (_, until)| *until > now);
+            if pins.len() >= CACHE_CAPACITY {
+                // Full of live pins: drop them, and the cache they protect, rather than trust
+                // KV for a key that may have just been revoked.
+                pins.clear();
+                CACHE.with(|cache| cache.borrow_mut().clear());
+            }
+        }
+        pins.insert(hash, (record, now + PIN_MS));
+    });
 }
 
 fn remember(hash: KeyHash, record: Rc<EdgeRecord>, now: u64) {
@@ -154,13 +228,16 @@ pub fn apply(updates: Vec<EdgeUpdate>) {
     let now = now_ms();
     for update in updates {
         match update {
-            EdgeUpdate::Key {
-                hash,
-                record: Some(record),
-            } => remember(hash, Rc::new(*record), now),
-            EdgeUpdate::Key { hash, record: None } => CACHE.with(|cache| {
-                cache.borrow_mut().remove(&hash);
-            }),
+            EdgeUpdate::Key { hash, record } => {
+                let record = record.map(|record| Rc::new(*record));
+                match &record {
+                    Some(record) => remember(hash, Rc::clone(record), now),
+                    None => CACHE.with(|cache| {
+                        cache.borrow_mut().remove(&hash);
+                    }),
+                }
+                pin(hash, record, now);
+            }
             EdgeUpdate::Account {
                 account_id,
                 account,

@@ -14,11 +14,13 @@ mod lock;
 mod origin;
 mod ratelimit;
 mod registry;
+mod revocations;
 mod sandbox;
 mod settings;
 
 pub use ratelimit::RateLimiter;
 pub use registry::Registry;
+pub use revocations::Revocations;
 pub use sandbox::SandboxStore;
 
 use http::{error_response, log_server_error, with_request_id};

@@ -18,6 +18,7 @@ use crate::durable;
 use crate::http::{error_response, raw_json_response};
 use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
+use crate::revocations;
 use keygate_core::engine::{
     self, Caller, Command, Context, EdgeScope, RandomMint, Store, StoredKey, Write, WriteRate,
 };
@@ -155,6 +156,7 @@ impl DurableObject for Registry {
         if let Err(error) = self.ensure_schema() {
             return Ok(error_response(&error));
         }
+        self.publish_outbox().await;
         self.flush(&[]).await;
         Response::ok("flushed")
     }
@@ -181,6 +183,8 @@ impl Registry {
                 account_id TEXT NOT NULL, product_id TEXT NOT NULL, test_key TEXT NOT NULL,
                 live_key TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, product_id))",
             "CREATE TABLE IF NOT EXISTS kv_outbox (hash TEXT PRIMARY KEY)",
+            "CREATE TABLE IF NOT EXISTS revocation_outbox (
+                seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
         ] {
             exec(&sql, statement, Vec::new())?;
         }
@@ -237,6 +241,9 @@ impl Registry {
             .collect();
         self.transaction(outcome.writes.clone(), envelope.fail_after_writes)?;
         let edge = self.edge_updates(&outcome.writes)?;
+        if !edge.is_empty() {
+            self.publish(&edge).await?;
+        }
         self.flush(&own).await;
         Ok(Reply {
             status: outcome.status,
@@ -244,6 +251,44 @@ impl Registry {
             headers: Vec::new(),
             edge,
         })
+    }
+
+    /// Appends a command's changed edge records to the revocation log before the command is
+    /// answered, so every isolate refuses a revoked key within a second of the answer. What the
+    /// log could not take waits in `revocation_outbox` (retried first, in order, by the next
+    /// command and by the alarm); the change itself is committed either way.
+    async fn publish(&self, edge: &[EdgeUpdate]) -> Result<(), Error> {
+        let body = serde_json::to_string(edge).map_err(|_| Error::internal())?;
+        let sql = self.sql();
+        exec(
+            &sql,
+            "INSERT INTO revocation_outbox (body) VALUES (?)",
+            vec![body.into()],
+        )?;
+        self.publish_outbox().await;
+        Ok(())
+    }
+
+    async fn publish_outbox(&self) {
+        let sql = self.sql();
+        let Ok(pending) = rows::<Pending>(
+            &sql,
+            "SELECT seq, body FROM revocation_outbox ORDER BY seq",
+            Vec::new(),
+        ) else {
+            return;
+        };
+        for entry in pending {
+            if revocations::append(&self.env, entry.body).await.is_err() {
+                self.retry_later(OUTBOX_RETRY_MS).await;
+                return;
+            }
+            let _ = exec(
+                &sql,
+                "DELETE FROM revocation_outbox WHERE seq = ?",
+                vec![entry.seq.into()],
+            );
+        }
     }
 
     /// Applies `writes` and queues the edge records they change, all or nothing.
@@ -508,6 +553,12 @@ struct HashRow {
 #[derive(Deserialize)]
 struct Seq {
     seq: i64,
+}
+
+#[derive(Deserialize)]
+struct Pending {
+    seq: i64,
+    body: String,
 }
 
 #[derive(Deserialize)]

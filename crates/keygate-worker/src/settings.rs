@@ -20,6 +20,9 @@ pub struct Vars {
     /// `KEYGATE_TEST_FAIL_AFTER_WRITES`, honoured only without HTTPS enforcement (local
     /// development and the test suite): admin commands fail after that many writes.
     pub fail_after_writes: Option<usize>,
+    /// `KEYGATE_TEST_SKIP_LOCAL_APPLY`, honoured only without HTTPS enforcement: the isolate
+    /// serving an admin write does not apply it to its own cache, as if another had served it.
+    pub skip_local_apply: bool,
 }
 
 fn number<T: std::str::FromStr + PartialOrd>(env: &Env, name: &str, min: T, default: T) -> T {
@@ -80,6 +83,8 @@ impl Vars {
             } else {
                 text(env, "KEYGATE_TEST_FAIL_AFTER_WRITES").and_then(|v| v.trim().parse().ok())
             },
+            skip_local_apply: !settings.require_https
+                && text(env, "KEYGATE_TEST_SKIP_LOCAL_APPLY").as_deref() == Some("true"),
         }
     }
 }
