@@ -2,8 +2,10 @@
 //!
 //! KV holds one denormalised `EdgeRecord` per secret key under `sk:<sha256 hex>`, written
 //! through by the `Registry` Durable Object. This isolate's cache is updated directly by admin
-//! writes that this isolate served, so those take effect here at once; other isolates see a
-//! change within [`CACHE_TTL_MS`] plus KV's own propagation (see docs/storage.md).
+//! writes that this isolate served, so those take effect here at once, and by the revocation
+//! log ([`sync`]), which every isolate reads at most twice a second: a change reaches every
+//! isolate within a second, and records learnt that way outrank KV until KV has caught up
+//! (see docs/storage.md).
 
 use crate::revocations;
 use keygate_core::Error;
