@@ -36,6 +36,8 @@
 //! * A failing trial's message ends with the last lines of every running gateway's output.
 //!   `KEYGATE_E2E_VERBOSE=1` streams wrangler's output to stderr as it comes.
 
+pub mod audited;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -20,12 +20,12 @@
 //! no hash-like hex run; admin answers are JSON). Edge requests are sent from [`INSIDE`]
 //! (`CF-Connecting-IP`, which `wrangler dev` passes through).
 
-use std::collections::BTreeSet;
 use std::panic::resume_unwind;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use keygate_e2e::audited::{audit, op, refused};
 use keygate_e2e::{Gateway, Origin, Resp, Value, json, run, tests};
 
 /// The client address of edge requests.
@@ -81,73 +81,6 @@ fn main() {
 // ------------------------------------------------------------------------------------------
 // Helpers
 // ------------------------------------------------------------------------------------------
-
-/// Every full secret key (`sk_test_`/`sk_live_` + 38 base62 characters) in `text`.
-fn full_secrets(text: &str) -> Vec<&str> {
-    let b = text.as_bytes();
-    (0..b.len())
-        .filter(|&i| b[i..].starts_with(b"sk_test_") || b[i..].starts_with(b"sk_live_"))
-        .filter(|&i| {
-            b[i + 8..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .count()
-                >= 38
-        })
-        .map(|i| &text[i..i + 46])
-        .collect()
-}
-
-/// Panics unless `r` has a request id, carries a full secret only as create/roll's `secret`,
-/// and (admin answers) has no 64-hex run and is JSON.
-#[track_caller]
-fn audit(r: &Resp) {
-    assert!(
-        r.request_id().is_some_and(|id| !id.is_empty()),
-        "no X-Request-Id: {r}"
-    );
-    let text = r.text();
-    let secrets = full_secrets(&text);
-    let path = r.url.split('?').next().unwrap_or_default();
-    let issues = r.method == "POST"
-        && ((r.status == 201 && path.ends_with("/keys"))
-            || (r.status == 200 && path.ends_with("/roll")));
-    if issues {
-        assert!(
-            secrets.len() == 1 && r.json["secret"].as_str() == Some(secrets[0]),
-            "one secret, once, in `secret` expected: {r}"
-        );
-    } else {
-        assert!(secrets.is_empty(), "a full secret key in an answer: {r}");
-    }
-    if !path.contains("/admin/") {
-        return;
-    }
-    let hex_run = text
-        .split(|c: char| !c.is_ascii_hexdigit())
-        .map(str::len)
-        .max();
-    assert!(hex_run.unwrap_or(0) < 64, "a hash-like hex run: {r}");
-    if r.status != 204 {
-        assert!(
-            r.header("content-type")
-                .is_some_and(|t| t.starts_with("application/json"))
-                && r.json.is_object(),
-            "not a JSON object: {r}"
-        );
-    }
-}
-
-/// An operator request, audited.
-fn op(gw: &Gateway, method: &str, path: &str, body: Option<&Value>) -> Resp {
-    let mut req = gw.admin(method, path);
-    if let Some(body) = body {
-        req = req.json(body);
-    }
-    let r = req.send();
-    audit(&r);
-    r
-}
 
 /// A production account (with `extra` fields, e.g. a default `rate_limit`) entitled to
 /// bank_data.
@@ -238,34 +171,6 @@ fn keys(gw: &Gateway, account: &str) -> Vec<Value> {
     r.expect_status(200);
     assert_ne!(r.json["has_more"], json!(true), "more than 100 keys: {r}");
     r.json["data"].as_array().expect("data").clone()
-}
-
-/// An error answer (SPEC §4) with `status` whose `errors` name exactly `fields` (none when
-/// empty); returns the message.
-#[track_caller]
-fn refused(r: &Resp, status: u16, fields: &[&str]) -> String {
-    assert_eq!(r.status, status, "expected {status} naming {fields:?}: {r}");
-    assert_eq!(r.json["status"], json!(status), "{r}");
-    let message = r.json["message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty(), "an error without a message: {r}");
-    let named: BTreeSet<&str> = r.json["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    assert!(
-                        e["message"].as_str().is_some_and(|m| !m.is_empty()),
-                        "an errors entry without a message: {r}"
-                    );
-                    e["field"].as_str().unwrap_or_default()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let want: BTreeSet<&str> = fields.iter().copied().collect();
-    assert_eq!(named, want, "fields named in `errors`: {r}");
-    message.to_string()
 }
 
 /// An edge request with `secret` and product key `pk` from `ip`, audited: `GET /v1/accounts`
