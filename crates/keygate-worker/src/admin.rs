@@ -62,6 +62,7 @@ enum Route<'a> {
     Account(&'a str),
     Entitlement(&'a str, &'a str),
     AccountKeys(&'a str),
+    AccountEvents(&'a str),
     Key(&'a str),
     KeyRoll(&'a str),
     KeyLeaked(&'a str),
@@ -84,6 +85,7 @@ impl<'a> Route<'a> {
             ["accounts", id] => Route::Account(id),
             ["accounts", id, "products", product] => Route::Entitlement(id, product),
             ["accounts", id, "keys"] => Route::AccountKeys(id),
+            ["accounts", id, "events"] => Route::AccountEvents(id),
             ["keys", id] => Route::Key(id),
             ["keys", id, "roll"] => Route::KeyRoll(id),
             ["keys", id, "leaked"] => Route::KeyLeaked(id),
@@ -99,6 +101,7 @@ impl<'a> Route<'a> {
             Route::Entitlement(..) => "GET, PUT, DELETE",
             Route::Key(_) => "GET, PATCH, DELETE",
             Route::KeyRoll(_) | Route::KeyLeaked(_) | Route::Leaks => "POST",
+            Route::AccountEvents(_) => "GET",
         }
     }
 }
@@ -108,16 +111,34 @@ fn not_found() -> Error {
 }
 
 fn page(url: &RequestUrl<'_>) -> Result<PageParams, Error> {
+    page_with(url, &[]).map(|(page, _)| page)
+}
+
+/// A list's query filters by name, e.g. `("type", "key.created")`.
+type Filters<'f> = Vec<(&'f str, String)>;
+
+/// `limit` and `starting_after`, plus the `filters` this list accepts (returned by name);
+/// any other query parameter is 400.
+fn page_with<'f>(
+    url: &RequestUrl<'_>,
+    filters: &[&'f str],
+) -> Result<(PageParams, Filters<'f>), Error> {
     let pairs = query_pairs(url.query.unwrap_or_default());
-    for (name, _) in &pairs {
-        if name != "limit" && name != "starting_after" {
+    let mut found = Vec::new();
+    for (name, value) in &pairs {
+        if let Some(filter) = filters.iter().find(|f| *f == name) {
+            found.push((*filter, value.clone()));
+        } else if name != "limit" && name != "starting_after" {
+            let mut known = vec!["limit", "starting_after"];
+            known.extend(filters);
             return Err(Error::invalid(vec![FieldError::new(
                 name.clone(),
-                "unknown query parameter; use `limit` and `starting_after`",
+                format!("unknown query parameter; use {}", known.join(", ")),
             )]));
         }
     }
-    PageParams::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    let page = PageParams::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
+    Ok((page, found))
 }
 
 async fn required_body(req: &mut Request) -> Result<serde_json::Value, Error> {
@@ -131,6 +152,7 @@ pub async fn handle(
     env: &Env,
     vars: &Vars,
     url: &RequestUrl<'_>,
+    request_id: &str,
 ) -> Result<Response, Error> {
     let route = Route::parse(url)?;
     let method = req.method();
@@ -163,6 +185,21 @@ pub async fn handle(
             account_id: id(a),
             page: page(url)?,
         },
+        (Route::AccountEvents(a), Method::Get) => {
+            let (page, filters) = page_with(url, &["type", "key_id"])?;
+            let filter = |name: &str| {
+                filters
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            };
+            Command::ListEvents {
+                account_id: id(a),
+                page,
+                kind: filter("type"),
+                key_id: filter("key_id"),
+            }
+        }
         (Route::AccountKeys(a), Method::Post) => Command::CreateKey {
             account_id: id(a),
             body: required_body(&mut req).await?,
@@ -195,6 +232,7 @@ pub async fn handle(
             demo_seed: vars.demo_seed,
             limits: vars.limits,
             fail_after_writes: vars.fail_after_writes,
+            request_id: request_id.to_string(),
             command,
         },
     )

@@ -54,7 +54,7 @@ async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Er
     // Segment-bounded: `/adminx` is an edge path, `/admin/v1//accounts` an admin path that the
     // admin API refuses as not canonical.
     if is_admin_path(url.path) {
-        admin::handle(req, env, vars, &url).await
+        admin::handle(req, env, vars, &url, request_id).await
     } else {
         edge::handle(req, env, vars, &url, request_id).await
     }

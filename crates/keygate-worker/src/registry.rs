@@ -20,7 +20,8 @@ use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
 use crate::revocations;
 use keygate_core::engine::{
-    self, Caller, Command, Context, EdgeScope, RandomMint, Store, StoredKey, Write, WriteRate,
+    self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, StoredKey, Write,
+    WriteRate,
 };
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, ApiKey, Entitlement};
@@ -60,6 +61,8 @@ pub struct Envelope {
     /// Local development and tests only (`REQUIRE_HTTPS=false`): fail the transaction after
     /// this many writes, to prove that a command is applied all or nothing.
     pub fail_after_writes: Option<usize>,
+    /// The admin request's id, recorded in the command's events.
+    pub request_id: String,
     pub command: Command,
 }
 
@@ -185,6 +188,11 @@ impl Registry {
             "CREATE TABLE IF NOT EXISTS kv_outbox (hash TEXT PRIMARY KEY)",
             "CREATE TABLE IF NOT EXISTS revocation_outbox (
                 seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS events (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
+                key_id TEXT, type TEXT NOT NULL, created_at INTEGER NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS events_by_account ON events (account_id, seq)",
+            "CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at)",
         ] {
             exec(&sql, statement, Vec::new())?;
         }
@@ -201,7 +209,12 @@ impl Registry {
                 .account(demo::ACCOUNT_ID)?
                 .is_none()
         {
-            self.transaction(demo::seed(config, envelope.now), None)?;
+            self.transaction(
+                demo::seed(config, envelope.now),
+                Vec::new(),
+                envelope.now,
+                None,
+            )?;
         }
         if let Caller::Manager { key_id } = &envelope.caller
             && envelope.command.is_write()
@@ -216,6 +229,7 @@ impl Registry {
             now: envelope.now,
             config,
             max_keys_per_account: envelope.limits.max_keys_per_account,
+            request_id: &envelope.request_id,
         };
         let outcome = {
             let sql = self.sql();
@@ -239,7 +253,12 @@ impl Registry {
                 EdgeScope::Account(_) => None,
             })
             .collect();
-        self.transaction(outcome.writes.clone(), envelope.fail_after_writes)?;
+        self.transaction(
+            outcome.writes.clone(),
+            outcome.events.clone(),
+            envelope.now,
+            envelope.fail_after_writes,
+        )?;
         let edge = self.edge_updates(&outcome.writes)?;
         if !edge.is_empty() {
             self.publish(&edge).await?;
@@ -291,15 +310,25 @@ impl Registry {
         }
     }
 
-    /// Applies `writes` and queues the edge records they change, all or nothing.
-    fn transaction(&self, writes: Vec<Write>, fail_after: Option<usize>) -> Result<(), Error> {
+    /// Applies `writes`, records `events` and queues the edge records they change, all or
+    /// nothing.
+    fn transaction(
+        &self,
+        writes: Vec<Write>,
+        events: Vec<Event>,
+        now: i64,
+        fail_after: Option<usize>,
+    ) -> Result<(), Error> {
         let state = Rc::clone(&self.state);
         let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
         let slot = Rc::clone(&result);
-        let mut pending = Some(writes);
+        let mut pending = Some((writes, events));
         let work = Closure::<dyn FnMut() -> Result<JsValue, JsValue>>::new(move || {
             let outcome = match pending.take() {
-                Some(writes) => apply(&state.storage().sql(), &writes, fail_after),
+                Some((writes, events)) => {
+                    let sql = state.storage().sql();
+                    apply(&sql, &writes, fail_after).and_then(|()| record(&sql, &events, now))
+                }
                 None => Err(Error::internal()),
             };
             let failed = outcome.is_err();
@@ -507,6 +536,36 @@ fn apply(sql: &SqlStorage, writes: &[Write], fail_after: Option<usize>) -> Resul
     Ok(())
 }
 
+/// How long events are kept.
+pub const EVENT_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
+
+/// Stores a command's events and prunes those past [`EVENT_RETENTION_SECONDS`].
+fn record(sql: &SqlStorage, events: &[Event], now: i64) -> Result<(), Error> {
+    for event in events {
+        exec(
+            sql,
+            "INSERT INTO events (id, account_id, key_id, type, created_at, doc)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            vec![
+                event.id.as_str().into(),
+                event.account_id.as_str().into(),
+                event.key_id.clone().into(),
+                event.kind.as_str().into(),
+                event.created_at.into(),
+                to_doc(event)?.into(),
+            ],
+        )?;
+    }
+    if !events.is_empty() {
+        exec(
+            sql,
+            "DELETE FROM events WHERE created_at < ?",
+            vec![(now - EVENT_RETENTION_SECONDS).into()],
+        )?;
+    }
+    Ok(())
+}
+
 fn exec(sql: &SqlStorage, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), Error> {
     sql.exec(query, bindings).map(drop).map_err(sql_error)
 }
@@ -680,6 +739,55 @@ impl Store for SqlStore<'_> {
 
     fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error> {
         self.page("api_keys", Some(account_id), page)
+    }
+
+    fn events(
+        &self,
+        account_id: &str,
+        kind: Option<&str>,
+        key_id: Option<&str>,
+        page: &PageParams,
+    ) -> Result<(Vec<Event>, bool), Error> {
+        let mut filter = String::from("account_id = ?");
+        let mut bindings: Vec<SqlStorageValue> = vec![account_id.into()];
+        if let Some(kind) = kind {
+            filter.push_str(" AND type = ?");
+            bindings.push(kind.into());
+        }
+        if let Some(key_id) = key_id {
+            filter.push_str(" AND key_id = ?");
+            bindings.push(key_id.into());
+        }
+        if let Some(after) = &page.starting_after {
+            let mut seq_bindings = bindings.clone();
+            seq_bindings.push(after.as_str().into());
+            let seqs: Vec<Seq> = rows(
+                self.sql,
+                &format!("SELECT seq FROM events WHERE {filter} AND id = ?"),
+                seq_bindings,
+            )?;
+            let seq = seqs.first().ok_or_else(|| {
+                Error::invalid(vec![FieldError::new(
+                    "starting_after",
+                    "no object with this id in the list",
+                )])
+            })?;
+            filter.push_str(" AND seq < ?");
+            bindings.push(seq.seq.into());
+        }
+        bindings.push((page.limit as i64 + 1).into());
+        let docs: Vec<Doc> = rows(
+            self.sql,
+            &format!("SELECT doc FROM events WHERE {filter} ORDER BY seq DESC LIMIT ?"),
+            bindings,
+        )?;
+        let has_more = docs.len() > page.limit;
+        let events = docs
+            .iter()
+            .take(page.limit)
+            .map(|d| parse_doc(&d.doc))
+            .collect::<Result<Vec<Event>, Error>>()?;
+        Ok((events, has_more))
     }
 
     fn key_count(&self, account_id: &str) -> Result<usize, Error> {

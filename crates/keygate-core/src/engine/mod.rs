@@ -14,6 +14,7 @@
 //! - [`execute`]: authorisation, validation, the new records, the answer.
 
 mod delegation;
+mod events;
 mod quota;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use crate::page::{ListPage, PageParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use events::{EVENT_TYPES, Event, changes};
 pub use quota::{DEFAULT_MANAGER_WRITES_PER_MINUTE, WriteRate};
 pub use views::{account_view, entitlement_view, key_view};
 
@@ -103,6 +105,14 @@ pub enum Command {
     LeakReport {
         body: Value,
     },
+    ListEvents {
+        account_id: String,
+        page: PageParams,
+        /// Only events of this type.
+        kind: Option<String>,
+        /// Only events about this key.
+        key_id: Option<String>,
+    },
 }
 
 impl Command {
@@ -115,6 +125,7 @@ impl Command {
                 | Command::GetEntitlement { .. }
                 | Command::ListKeys { .. }
                 | Command::GetKey { .. }
+                | Command::ListEvents { .. }
         )
     }
 }
@@ -142,6 +153,14 @@ pub trait Store {
     fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error>;
     /// How many keys the account holds (revoked keys count until deleted).
     fn key_count(&self, account_id: &str) -> Result<usize, Error>;
+    /// A page of the account's events, newest first, optionally of one type or one key.
+    fn events(
+        &self,
+        account_id: &str,
+        kind: Option<&str>,
+        key_id: Option<&str>,
+        page: &PageParams,
+    ) -> Result<(Vec<Event>, bool), Error>;
 }
 
 /// Fresh ids and secrets. The worker's draws from the platform's CSPRNG; tests use seeds.
@@ -205,6 +224,8 @@ pub struct Outcome {
     pub status: u16,
     pub body: Option<Value>,
     pub writes: Vec<Write>,
+    /// What the writes mean, one event per changed record (stored with the writes).
+    pub events: Vec<Event>,
 }
 
 impl Outcome {
@@ -213,6 +234,7 @@ impl Outcome {
             status,
             body: Some(body),
             writes: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -228,6 +250,8 @@ pub struct Context<'a> {
     pub config: &'a GatewayConfig,
     /// `MAX_KEYS_PER_ACCOUNT`: a create or roll beyond it is 409.
     pub max_keys_per_account: usize,
+    /// The id of the request that carries the command, recorded in its events.
+    pub request_id: &'a str,
 }
 
 /// A caller resolved against the store.
@@ -302,7 +326,7 @@ fn resolve(caller: &Caller, store: &impl Store, now: i64) -> Result<Principal, E
 }
 
 /// Runs one command. Errors are answers too (4xx, or 503 from the store); a returned
-/// [`Outcome`]'s writes must all be applied, or none.
+/// [`Outcome`]'s writes (and its events) must all be applied, or none.
 pub fn execute(
     caller: &Caller,
     command: Command,
@@ -311,6 +335,154 @@ pub fn execute(
     mint: &mut impl Mint,
 ) -> Result<Outcome, Error> {
     let principal = resolve(caller, store, cx.now)?;
+    let leak_report = matches!(command, Command::LeakReport { .. });
+    let mut outcome = decide(&principal, command, store, cx, mint)?;
+    outcome.events = derive_events(&principal, leak_report, &outcome.writes, store, cx, mint)?;
+    Ok(outcome)
+}
+
+/// The events of a command, derived from what it writes compared with what the store held:
+/// one per record created, changed (only the fields that changed) or deleted.
+fn derive_events(
+    principal: &Principal,
+    leak_report: bool,
+    writes: &[Write],
+    store: &impl Store,
+    cx: &Context<'_>,
+    mint: &mut impl Mint,
+) -> Result<Vec<Event>, Error> {
+    let mut events = Vec::new();
+    let mut reported: Vec<(String, Vec<String>)> = Vec::new();
+    for write in writes {
+        let (kind, account_id, key_id, data) = match write {
+            Write::PutAccount(account) => {
+                let after = account_view(account, &[]);
+                match store.account(&account.id)? {
+                    None => (
+                        "account.created",
+                        &account.id,
+                        None,
+                        changes(&json!({}), &after),
+                    ),
+                    Some(before) => {
+                        let data = changes(&account_view(&before, &[]), &after);
+                        if data["after"].as_object().is_none_or(|m| m.is_empty()) {
+                            continue; // only bookkeeping: the entitlement's own event says it
+                        }
+                        ("account.updated", &account.id, None, data)
+                    }
+                }
+            }
+            Write::PutEntitlement(e) => {
+                let product = json!({ "product_id": e.product_id, "live": e.live_key.is_some() });
+                match find_entitlement(store, &e.account_id, &e.product_id)? {
+                    None => (
+                        "entitlement.created",
+                        &e.account_id,
+                        None,
+                        changes(&json!({}), &product),
+                    ),
+                    Some(before) => {
+                        let was = json!({ "product_id": before.product_id, "live": before.live_key.is_some() });
+                        (
+                            "entitlement.updated",
+                            &e.account_id,
+                            None,
+                            changes(&was, &product),
+                        )
+                    }
+                }
+            }
+            Write::DeleteEntitlement {
+                account_id,
+                product_id,
+            } => (
+                "entitlement.deleted",
+                account_id,
+                None,
+                changes(&json!({ "product_id": product_id }), &json!({})),
+            ),
+            Write::PutKey(stored) => {
+                let key = &stored.key;
+                let after = key_view(key);
+                let before = store.key(&key.id)?.map(|s| s.key);
+                let kind = match &before {
+                    None => "key.created",
+                    Some(b) if b.rolled_to.is_none() && key.rolled_to.is_some() => "key.rolled",
+                    Some(b) if b.leaked_at != key.leaked_at => "key.leaked",
+                    Some(b)
+                        if b.status == KeyStatus::Active && key.status == KeyStatus::Disabled =>
+                    {
+                        "key.disabled"
+                    }
+                    Some(b)
+                        if b.status == KeyStatus::Disabled && key.status == KeyStatus::Active =>
+                    {
+                        "key.enabled"
+                    }
+                    Some(_) => "key.updated",
+                };
+                let was = before.as_ref().map_or(json!({}), key_view);
+                if kind == "key.leaked" && leak_report {
+                    match reported.iter_mut().find(|(a, _)| *a == key.account_id) {
+                        Some((_, ids)) => ids.push(key.id.clone()),
+                        None => reported.push((key.account_id.clone(), vec![key.id.clone()])),
+                    }
+                }
+                (kind, &key.account_id, Some(&key.id), changes(&was, &after))
+            }
+            Write::DeleteKey(stored) => (
+                "key.deleted",
+                &stored.key.account_id,
+                Some(&stored.key.id),
+                changes(&key_view(&stored.key), &json!({})),
+            ),
+        };
+        events.push(event(principal, cx, mint, kind, account_id, key_id, data)?);
+    }
+    for (account_id, key_ids) in reported {
+        let data = json!({ "before": {}, "after": { "key_ids": key_ids } });
+        events.push(event(
+            principal,
+            cx,
+            mint,
+            "leak.reported",
+            &account_id,
+            None,
+            data,
+        )?);
+    }
+    Ok(events)
+}
+
+fn event(
+    principal: &Principal,
+    cx: &Context<'_>,
+    mint: &mut impl Mint,
+    kind: &str,
+    account_id: &str,
+    key_id: Option<&String>,
+    data: Value,
+) -> Result<Event, Error> {
+    Ok(Event {
+        id: mint.id("evt_")?,
+        kind: kind.to_string(),
+        account_id: account_id.to_string(),
+        key_id: key_id.cloned(),
+        actor: principal.actor(),
+        request_id: cx.request_id.to_string(),
+        created_at: cx.now,
+        data,
+    })
+}
+
+fn decide(
+    principal: &Principal,
+    command: Command,
+    store: &impl Store,
+    cx: &Context<'_>,
+    mint: &mut impl Mint,
+) -> Result<Outcome, Error> {
     let now = cx.now;
     match command {
         Command::CreateAccount { body } => {
@@ -403,12 +575,12 @@ pub fn execute(
             ))
         }
         Command::GetKey { key_id } => {
-            let stored = visible_key(&principal, store, &key_id)?;
+            let stored = visible_key(principal, store, &key_id)?;
             Ok(Outcome::json(200, key_view(&stored.key)))
         }
         Command::UpdateKey { key_id, body } => {
             let patch = admin::key_patch(&body, cx.config, now)?;
-            let stored = managed_key(&principal, store, &key_id)?;
+            let stored = managed_key(principal, store, &key_id)?;
             let mut key = stored.key.clone();
             patch.apply(&mut key, now)?;
             match (stored.key.status, key.status) {
@@ -418,7 +590,7 @@ pub fn execute(
                 (_, KeyStatus::Active) => key.disabled_by = None,
                 _ => {}
             }
-            if let Principal::Manager(manager) = &principal
+            if let Principal::Manager(manager) = principal
                 && !delegation::only_disables(&stored.key, &key)
             {
                 check_reenable(&stored.key, &key)?;
@@ -429,7 +601,7 @@ pub fn execute(
         }
         Command::RollKey { key_id, body } => {
             let grace = admin::grace_seconds(body.as_ref(), admin::ROLL_GRACE_DEFAULT)?;
-            let stored = managed_key(&principal, store, &key_id)?;
+            let stored = managed_key(principal, store, &key_id)?;
             // The successor's secret goes to the caller with the old key's settings.
             if let Principal::Manager(manager) = &principal {
                 delegation::check_within(&manager.key, &stored.key)?;
@@ -456,14 +628,35 @@ pub fn execute(
         }
         Command::LeakKey { key_id, body } => {
             let grace = admin::grace_seconds(body.as_ref(), admin::LEAK_GRACE_DEFAULT)?;
-            let mut stored = managed_key(&principal, store, &key_id)?;
+            let mut stored = managed_key(principal, store, &key_id)?;
             admin::mark_leaked(&mut stored.key, now, grace);
             let view = key_view(&stored.key);
             Ok(Outcome::json(200, view).with(vec![Write::PutKey(stored)]))
         }
         Command::DeleteKey { key_id } => {
-            let stored = managed_key(&principal, store, &key_id)?;
+            let stored = managed_key(principal, store, &key_id)?;
             Ok(no_content(vec![Write::DeleteKey(stored)]))
+        }
+        Command::ListEvents {
+            account_id,
+            page,
+            kind,
+            key_id,
+        } => {
+            if !principal.sees(&account_id) {
+                return Err(account_not_found());
+            }
+            if let Some(kind) = &kind {
+                events::check_type(kind)?;
+            }
+            store.account(&account_id)?.ok_or_else(account_not_found)?;
+            let (events, has_more) =
+                store.events(&account_id, kind.as_deref(), key_id.as_deref(), &page)?;
+            let data = events
+                .iter()
+                .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+                .collect();
+            Ok(Outcome::json(200, list(data, has_more)))
         }
         Command::LeakReport { body } => {
             principal.operator_only()?;
@@ -675,6 +868,7 @@ fn no_content(writes: Vec<Write>) -> Outcome {
         status: 204,
         body: None,
         writes,
+        events: Vec::new(),
     }
 }
 

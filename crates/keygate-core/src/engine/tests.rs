@@ -15,6 +15,7 @@ pub(super) struct MemStore {
     pub accounts: Vec<Account>,
     pub entitlements: Vec<Entitlement>,
     pub keys: Vec<StoredKey>,
+    pub events: Vec<Event>,
 }
 
 impl MemStore {
@@ -110,6 +111,24 @@ impl Store for MemStore {
             .filter(|k| k.key.account_id == account_id)
             .count())
     }
+    fn events(
+        &self,
+        account_id: &str,
+        kind: Option<&str>,
+        key_id: Option<&str>,
+        page: &PageParams,
+    ) -> Result<(Vec<Event>, bool), Error> {
+        let events = self
+            .events
+            .iter()
+            .rev()
+            .filter(|e| e.account_id == account_id)
+            .filter(|e| kind.is_none_or(|k| e.kind == k))
+            .filter(|e| key_id.is_none_or(|k| e.key_id.as_deref() == Some(k)))
+            .cloned()
+            .collect();
+        Ok(page_of(events, page, |e| &e.id))
+    }
 }
 
 /// Deterministic ids and keys.
@@ -171,9 +190,11 @@ impl World {
             now: NOW,
             config: &self.config,
             max_keys_per_account: self.max_keys,
+            request_id: "req_test",
         };
         let outcome = execute(caller, command, &self.store, &cx, &mut self.mint)?;
         self.store.apply(&outcome.writes);
+        self.store.events.extend(outcome.events.iter().cloned());
         Ok(outcome)
     }
 
@@ -1006,4 +1027,184 @@ fn rate_limits_are_shown_kept_by_a_roll_and_cleared_with_null() {
         fields(&e),
         ["rate_limit.requests", "rate_limit.period_seconds"]
     );
+}
+
+// ---- events ----
+
+/// Every command that changes something leaves one event per changed record, with the actor,
+/// the request id and only the changed fields; none carries a secret or a hash.
+#[test]
+fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
+    let mut w = World::new();
+    let account = w.account();
+    let m = w.manager(key_body(json!({"scopes": ["*"]})));
+    let created = w.ok(&m, create(&w, key_body(json!({"name": "made by a key"}))));
+    let body = created.body.unwrap();
+    let (id, secret) = (
+        body["key"]["id"].as_str().unwrap().to_string(),
+        body["secret"].as_str().unwrap().to_string(),
+    );
+    w.patch(&Caller::Operator, &id, json!({"name": "renamed"}))
+        .unwrap();
+    w.patch(&Caller::Operator, &id, json!({"status": "disabled"}))
+        .unwrap();
+    w.patch(&Caller::Operator, &id, json!({"status": "active"}))
+        .unwrap();
+    let rolled = w.ok(
+        &Caller::Operator,
+        Command::RollKey {
+            key_id: id.clone(),
+            body: None,
+        },
+    );
+    let successor_secret = rolled.body.unwrap()["secret"].as_str().unwrap().to_string();
+    w.ok(
+        &Caller::Operator,
+        Command::LeakReport {
+            body: json!([{"token": successor_secret}]),
+        },
+    );
+    w.ok(
+        &Caller::Operator,
+        Command::LeakKey {
+            key_id: id.clone(),
+            body: None,
+        },
+    );
+    w.ok(&Caller::Operator, Command::DeleteKey { key_id: id.clone() });
+    w.ok(
+        &Caller::Operator,
+        Command::UpdateAccount {
+            account_id: account.clone(),
+            body: json!({"name": "Acme 2"}),
+        },
+    );
+    w.ok(
+        &Caller::Operator,
+        Command::Withdraw {
+            account_id: account.clone(),
+            product_id: "insurance".into(),
+        },
+    );
+    // An upgraded agreement adds the live product key to an entitlement.
+    let up = w
+        .ok(
+            &Caller::Operator,
+            Command::CreateAccount {
+                body: json!({"name": "Upgrading", "agreement": "test"}),
+            },
+        )
+        .body
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let entitle = |account_id: &str| Command::Entitle {
+        account_id: account_id.into(),
+        product_id: "bank_data".into(),
+    };
+    w.ok(&Caller::Operator, entitle(&up));
+    w.ok(
+        &Caller::Operator,
+        Command::UpdateAccount {
+            account_id: up.clone(),
+            body: json!({"agreement": "production"}),
+        },
+    );
+    w.ok(&Caller::Operator, entitle(&up));
+
+    let kinds: Vec<&str> = w.store.events.iter().map(|e| e.kind.as_str()).collect();
+    for kind in EVENT_TYPES {
+        assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");
+    }
+    let minted = w
+        .store
+        .events
+        .iter()
+        .find(|e| e.key_id.as_deref() == Some(id.as_str()))
+        .unwrap();
+    assert_eq!(minted.kind, "key.created");
+    assert!(matches!(&minted.actor, Actor::Key { .. }), "{minted:?}");
+    assert_eq!(minted.request_id, "req_test");
+    let renamed = w
+        .store
+        .events
+        .iter()
+        .find(|e| e.kind == "key.updated")
+        .unwrap();
+    assert_eq!(
+        renamed.data,
+        json!({"before": {"name": "made by a key"}, "after": {"name": "renamed"}})
+    );
+    assert_eq!(renamed.actor, Actor::Operator);
+
+    let hashes: Vec<String> = w.store.keys.iter().map(|k| k.hash.to_hex()).collect();
+    for event in &w.store.events {
+        let text = serde_json::to_string(event).unwrap();
+        for s in [&secret, &successor_secret] {
+            assert!(!text.contains(&s[8..]), "{text}");
+        }
+        assert!(!hashes.iter().any(|h| text.contains(h.as_str())), "{text}");
+        let hex_run = text
+            .split(|c: char| !c.is_ascii_hexdigit())
+            .map(str::len)
+            .max();
+        assert!(hex_run.unwrap_or(0) < 64, "{text}");
+    }
+}
+
+#[test]
+fn events_are_listed_newest_first_filtered_and_confined_to_the_managers_account() {
+    let mut w = World::new();
+    let account = w.account();
+    let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
+    let other = w
+        .ok(
+            &Caller::Operator,
+            Command::CreateAccount {
+                body: json!({"name": "Other", "agreement": "test"}),
+            },
+        )
+        .body
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = |w: &mut World, caller: &Caller, account_id: &str, kind: Option<&str>| {
+        w.run(
+            caller,
+            Command::ListEvents {
+                account_id: account_id.into(),
+                page: PageParams::default(),
+                kind: kind.map(Into::into),
+                key_id: None,
+            },
+        )
+    };
+    let all = list(&mut w, &m, &account, None).unwrap().body.unwrap();
+    let kinds: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.first(),
+        Some(&"key.created"),
+        "newest first: {kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"account.created"));
+    let only = list(&mut w, &m, &account, Some("entitlement.created"))
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(only["data"].as_array().unwrap().len(), 2);
+    assert_eq!(list(&mut w, &m, &other, None).unwrap_err().status, 404);
+    assert_eq!(
+        list(&mut w, &Caller::Operator, &account, Some("key.nope"))
+            .unwrap_err()
+            .status,
+        400
+    );
+    assert!(list(&mut w, &Caller::Operator, &other, None).is_ok());
 }
