@@ -240,6 +240,7 @@ fn account(agreement: Agreement) -> Account {
         updated_at: NOW - 1000,
         revision: 1,
         rate_limit: None,
+        ip_mode: Default::default(),
     }
 }
 

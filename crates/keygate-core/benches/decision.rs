@@ -45,6 +45,7 @@ mod native {
             updated_at: 0,
             revision: 1,
             rate_limit: None,
+            ip_mode: Default::default(),
         };
         let key = ApiKey {
             id: "key_bench".into(),
@@ -69,6 +70,7 @@ mod native {
             rolled_to: None,
             disabled_by: None,
             rate_limit: None,
+            ip_mode: Default::default(),
             start: secret.start.clone(),
             end: secret.end.clone(),
         };

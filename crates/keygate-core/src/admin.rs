@@ -9,7 +9,7 @@ use crate::config::GatewayConfig;
 use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
-use crate::model::{Account, AccountStatus, Agreement, ApiKey, KeyStatus};
+use crate::model::{Account, AccountStatus, Agreement, ApiKey, IpMode, KeyStatus};
 use crate::ratelimit::RateLimit;
 use crate::scope::Scope;
 use serde_json::{Map, Value};
@@ -29,6 +29,7 @@ pub const MAX_LIST_ITEMS: usize = 100;
 pub const MAX_LEAK_TOKENS: usize = 1000;
 /// Longest `url` or `source` kept from a leak report, in characters (longer ones are cut).
 const MAX_LEAK_NOTE_CHARS: usize = 2048;
+const IP_MODES: [(&str, IpMode); 2] = [("enforce", IpMode::Enforce), ("report", IpMode::Report)];
 
 /// Reads one JSON object, collecting field errors.
 struct Reader<'a> {
@@ -67,6 +68,10 @@ impl<'a> Reader<'a> {
             self.error(field, "is required");
         }
         value
+    }
+
+    fn ip_mode(&mut self) -> Option<IpMode> {
+        self.choice("ip_mode", false, &IP_MODES)
     }
 
     /// `rate_limit`: absent → `None`; `null` → `Some(None)`; a limit → `Some(Some(limit))`.
@@ -274,6 +279,7 @@ pub struct NewAccount {
     pub allowed_ips: Vec<String>,
     /// The default limit of the account's keys that have none.
     pub rate_limit: Option<RateLimit>,
+    pub ip_mode: IpMode,
 }
 
 impl NewAccount {
@@ -288,13 +294,17 @@ impl NewAccount {
             updated_at: now,
             revision: 1,
             rate_limit: self.rate_limit,
+            ip_mode: self.ip_mode,
         }
     }
 }
 
 /// `{name, agreement, allowed_ips?, rate_limit?}`.
 pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
-    let mut r = Reader::new(body, &["name", "agreement", "allowed_ips", "rate_limit"])?;
+    let mut r = Reader::new(
+        body,
+        &["name", "agreement", "allowed_ips", "rate_limit", "ip_mode"],
+    )?;
     let name = r.name("name", true);
     let agreement = r.choice("agreement", true, &AGREEMENTS);
     let allowed_ips = if r.map.contains_key("allowed_ips") {
@@ -303,6 +313,7 @@ pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
         Some(Vec::new())
     };
     let rate_limit = r.rate_limit().unwrap_or(None);
+    let ip_mode = r.ip_mode().unwrap_or_default();
     r.finish()?;
     match (name, agreement, allowed_ips) {
         (Some(name), Some(agreement), Some(allowed_ips)) => Ok(NewAccount {
@@ -310,6 +321,7 @@ pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
             agreement,
             allowed_ips,
             rate_limit,
+            ip_mode,
         }),
         // Unreachable: every None above recorded an error and `finish` returned it.
         _ => Err(Error::internal()),
@@ -325,6 +337,7 @@ pub struct AccountPatch {
     pub allowed_ips: Option<Vec<String>>,
     /// `Some(None)` removes the account's default limit.
     pub rate_limit: Option<Option<RateLimit>>,
+    pub ip_mode: Option<IpMode>,
 }
 
 impl AccountPatch {
@@ -346,6 +359,9 @@ impl AccountPatch {
         if let Some(limit) = self.rate_limit {
             account.rate_limit = limit;
         }
+        if let Some(mode) = self.ip_mode {
+            account.ip_mode = mode;
+        }
         account.touch(now);
     }
 }
@@ -354,7 +370,14 @@ impl AccountPatch {
 pub fn account_patch(body: &Value) -> Result<AccountPatch, Error> {
     let mut r = Reader::new(
         body,
-        &["name", "agreement", "status", "allowed_ips", "rate_limit"],
+        &[
+            "name",
+            "agreement",
+            "status",
+            "allowed_ips",
+            "rate_limit",
+            "ip_mode",
+        ],
     )?;
     let patch = AccountPatch {
         name: r.name("name", false),
@@ -362,6 +385,7 @@ pub fn account_patch(body: &Value) -> Result<AccountPatch, Error> {
         status: r.choice("status", false, &ACCOUNT_STATUSES),
         allowed_ips: r.allowed_ips(),
         rate_limit: r.rate_limit(),
+        ip_mode: r.ip_mode(),
     };
     r.finish()?;
     Ok(patch)
@@ -378,6 +402,7 @@ pub struct KeyTemplate {
     pub products: Vec<String>,
     pub expires_at: Option<i64>,
     pub rate_limit: Option<RateLimit>,
+    pub ip_mode: IpMode,
 }
 
 impl KeyTemplate {
@@ -391,6 +416,7 @@ impl KeyTemplate {
             products: key.products.clone(),
             expires_at: key.expires_at,
             rate_limit: key.rate_limit,
+            ip_mode: key.ip_mode,
         }
     }
 
@@ -421,6 +447,7 @@ impl KeyTemplate {
             rolled_to: None,
             disabled_by: None,
             rate_limit: self.rate_limit,
+            ip_mode: self.ip_mode,
             start,
             end,
         }
@@ -458,6 +485,7 @@ pub fn new_key(
             "products",
             "expires_at",
             "rate_limit",
+            "ip_mode",
         ],
     )?;
     let name = r.name("name", true);
@@ -480,6 +508,7 @@ pub fn new_key(
     };
     let expires_at = r.expires_at(now).unwrap_or(None);
     let rate_limit = r.rate_limit().unwrap_or(None);
+    let ip_mode = r.ip_mode().unwrap_or_default();
     r.finish()?;
     let (Some(name), Some(environment), Some(scopes), Some(allowed_ips), Some(products)) =
         (name, environment, scopes, allowed_ips, products)
@@ -501,6 +530,7 @@ pub fn new_key(
             products,
             expires_at,
             rate_limit,
+            ip_mode,
         },
     })
 }
@@ -517,6 +547,7 @@ pub struct KeyPatch {
     pub expires_at: Option<Option<i64>>,
     /// `Some(None)` removes the key's own limit (the account's default then applies).
     pub rate_limit: Option<Option<RateLimit>>,
+    pub ip_mode: Option<IpMode>,
 }
 
 impl KeyPatch {
@@ -550,6 +581,9 @@ impl KeyPatch {
         if let Some(limit) = self.rate_limit {
             key.rate_limit = limit;
         }
+        if let Some(mode) = self.ip_mode {
+            key.ip_mode = mode;
+        }
         key.updated_at = now;
         Ok(())
     }
@@ -567,6 +601,7 @@ pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPa
             "status",
             "expires_at",
             "rate_limit",
+            "ip_mode",
         ],
     )?;
     let patch = KeyPatch {
@@ -577,6 +612,7 @@ pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPa
         status: r.choice("status", false, &KEY_STATUSES),
         expires_at: r.expires_at(now),
         rate_limit: r.rate_limit(),
+        ip_mode: r.ip_mode(),
     };
     r.finish()?;
     Ok(patch)
@@ -795,6 +831,7 @@ mod tests {
                 agreement: Agreement::Test,
                 allowed_ips: vec![],
                 rate_limit: None,
+                ip_mode: IpMode::Enforce,
             }
         );
         let a = new_account(&json!({"name": "A", "agreement": "production", "allowed_ips": ["10.0.0.1", "::ffff:10.1.0.0/112"]}))
@@ -1119,6 +1156,7 @@ mod tests {
                 products: vec!["insurance".into()],
                 expires_at: Some(NOW + 1_000),
                 rate_limit: None,
+                ip_mode: IpMode::Enforce,
             }
         );
         roll(&mut old, "key_2", NOW, 3_600).unwrap();

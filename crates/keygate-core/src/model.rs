@@ -35,6 +35,17 @@ impl Agreement {
     }
 }
 
+/// What an IP allowlist does with an address outside it: refuse it (`enforce`), or let it pass
+/// and record an `ip.would_deny` event (`report`), so a customer can try an allowlist out
+/// before it can break production.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpMode {
+    #[default]
+    Enforce,
+    Report,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
@@ -70,6 +81,9 @@ pub struct Account {
     /// The limit of the account's keys that have none of their own.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+    /// What the account's allowlist does with an address outside it.
+    #[serde(default)]
+    pub ip_mode: IpMode,
 }
 
 impl Account {
@@ -115,6 +129,9 @@ pub struct ApiKey {
     /// This key's own limit; `None` takes the account's default (or none).
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+    /// What the key's allowlist does with an address outside it.
+    #[serde(default)]
+    pub ip_mode: IpMode,
     /// Display fragments, e.g. `sk_test_4eC3` and `x9Qz`.
     pub start: String,
     pub end: String,

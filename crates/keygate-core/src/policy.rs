@@ -17,7 +17,7 @@ use crate::credentials::extract_credential;
 use crate::error::{Error, FieldError};
 use crate::ip::{client_ip, stored_list_permits};
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
-use crate::model::{ApiKey, EdgeRecord, key_state};
+use crate::model::{ApiKey, EdgeRecord, IpMode, key_state};
 use crate::ratelimit::RateLimit;
 use crate::scope::{self, KEYS_MANAGE};
 use crate::target::{Target, parse_target};
@@ -103,6 +103,8 @@ pub struct Grant {
     pub scope: String,
     /// The key's rate limit (its own, else its account's default), if any.
     pub rate_limit: Option<RateLimit>,
+    /// The client address, when an allowlist in `report` mode would have refused it.
+    pub ip_would_deny: Option<String>,
 }
 
 /// Step 2. Never a redirect: a redirect would teach clients that sending the key over plain
@@ -197,7 +199,7 @@ pub fn authorize(
     // Step 6.
     key_state(key, &record.account, now)?;
     // Step 7.
-    check_ip(facts, record)?;
+    let ip_would_deny = check_ip(facts, record)?;
     // Step 8: route, then product key.
     let route = find_route(facts.method, target, key, config, settings)?;
     if let Some(product) = &route.product {
@@ -218,6 +220,7 @@ pub fn authorize(
         product: route.product.clone(),
         scope: route.scope.clone(),
         rate_limit: record.rate_limit(),
+        ip_would_deny,
     })
 }
 
@@ -278,26 +281,39 @@ fn check_record(record: &EdgeRecord) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_ip(facts: &RequestFacts<'_>, record: &EdgeRecord) -> Result<(), Error> {
+/// Both allowlists must pass. A list in `report` mode lets an outside address through: the
+/// answer is `Ok(Some(address))`, to be recorded as `ip.would_deny`.
+fn check_ip(facts: &RequestFacts<'_>, record: &EdgeRecord) -> Result<Option<String>, Error> {
     let client = client_ip(facts.cf_connecting_ip);
     let lists = [
-        ("account", "account's", &record.account.allowed_ips),
-        ("key", "key's", &record.key.allowed_ips),
+        (
+            "account",
+            "account's",
+            &record.account.allowed_ips,
+            record.account.ip_mode,
+        ),
+        ("key", "key's", &record.key.allowed_ips, record.key.ip_mode),
     ];
-    for (owner, owners, entries) in lists {
+    let mut would_deny = None;
+    for (owner, owners, entries, mode) in lists {
         // Stored lists were validated on write; one that no longer parses fails closed.
-        if !stored_list_permits(entries, client)? {
-            let who = match client {
-                Some(addr) => format!("Requests from {addr} are not allowed"),
-                None => "Requests without a known client address are not allowed".to_string(),
-            };
-            return Err(Error::forbidden(format!(
-                "{who} for this {owner}. Call from an address on the {owners} IP allowlist, or \
-                 ask for the allowlist to be extended."
-            )));
+        if stored_list_permits(entries, client)? {
+            continue;
         }
+        if mode == IpMode::Report {
+            would_deny = Some(client.map_or_else(|| "unknown".to_string(), |a| a.to_string()));
+            continue;
+        }
+        let who = match client {
+            Some(addr) => format!("Requests from {addr} are not allowed"),
+            None => "Requests without a known client address are not allowed".to_string(),
+        };
+        return Err(Error::forbidden(format!(
+            "{who} for this {owner}. Call from an address on the {owners} IP allowlist, or \
+             ask for the allowlist to be extended."
+        )));
     }
-    Ok(())
+    Ok(would_deny)
 }
 
 fn check_product_key(

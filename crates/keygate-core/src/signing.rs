@@ -245,6 +245,7 @@ mod tests {
             product: product.map(Into::into),
             scope: "transactions:read".into(),
             rate_limit: None,
+            ip_would_deny: None,
         }
     }
 

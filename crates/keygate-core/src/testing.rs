@@ -40,6 +40,7 @@ pub(crate) fn account() -> Account {
         updated_at: 1_000,
         revision: 1,
         rate_limit: None,
+        ip_mode: Default::default(),
     }
 }
 
@@ -61,6 +62,7 @@ pub(crate) fn key(environment: Environment) -> ApiKey {
         rolled_to: None,
         disabled_by: None,
         rate_limit: None,
+        ip_mode: Default::default(),
         start: "sk_test_abcd".into(),
         end: "wxyz".into(),
     }

@@ -76,6 +76,7 @@ fn world() -> World {
         updated_at: 0,
         revision: 1,
         rate_limit: None,
+        ip_mode: Default::default(),
     };
     let key = api_key(&live, Environment::Live);
     let record = EdgeRecord {
@@ -121,6 +122,7 @@ fn api_key(secret: &IssuedKey, environment: Environment) -> ApiKey {
         rolled_to: None,
         disabled_by: None,
         rate_limit: None,
+        ip_mode: Default::default(),
         start: secret.start.clone(),
         end: secret.end.clone(),
     }
@@ -186,6 +188,7 @@ fn a_valid_request_is_granted() {
             product: Some("bank_data".into()),
             scope: "transactions:read".into(),
             rate_limit: None,
+            ip_would_deny: None,
         }
     );
 }
@@ -1015,4 +1018,26 @@ fn a_secret_key_in_the_url_is_refused_even_with_a_header_credential() {
         };
         assert!(policy::authenticate(&f, &STRICT).is_ok(), "{query}");
     }
+}
+
+#[test]
+fn an_allowlist_in_report_mode_lets_an_outside_address_through_and_says_so() {
+    use keygate_core::model::IpMode;
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.allowed_ips = vec!["10.0.0.0/8".into()];
+    let f = facts(&w, "GET", "/v1/accounts");
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 403);
+    r.key.ip_mode = IpMode::Report;
+    let grant = run(&w, &f, &r, &STRICT).unwrap();
+    assert_eq!(grant.ip_would_deny.as_deref(), Some(CLIENT));
+    // An address on the list passes without a report.
+    r.key.allowed_ips = vec![format!("{CLIENT}/32")];
+    assert_eq!(run(&w, &f, &r, &STRICT).unwrap().ip_would_deny, None);
+    // Report mode on one list does not soften the other.
+    r.key.allowed_ips = vec!["10.0.0.0/8".into()];
+    r.account.allowed_ips = vec!["10.0.0.0/8".into()];
+    assert_eq!(status(run(&w, &f, &r, &STRICT)), 403);
+    r.account.ip_mode = IpMode::Report;
+    assert!(run(&w, &f, &r, &STRICT).unwrap().ip_would_deny.is_some());
 }

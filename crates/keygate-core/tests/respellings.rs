@@ -73,6 +73,7 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             rolled_to: None,
             disabled_by: None,
             rate_limit: None,
+            ip_mode: Default::default(),
             start: w.key.start.clone(),
             end: w.key.end.clone(),
         },
@@ -86,6 +87,7 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             updated_at: 0,
             revision: 1,
             rate_limit: None,
+            ip_mode: Default::default(),
         },
         product_keys: w
             .product_keys

@@ -35,6 +35,7 @@ pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
         agreement: Agreement::Test,
         allowed_ips: Vec::new(),
         rate_limit: None,
+        ip_mode: Default::default(),
     }
     .into_account(ACCOUNT_ID.into(), now);
     let mut writes = vec![Write::PutAccount(account)];
@@ -56,6 +57,7 @@ pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
         products: Vec::new(),
         expires_at: None,
         rate_limit: None,
+        ip_mode: Default::default(),
     };
     let key = template.into_key(KEY_ID.into(), ACCOUNT_ID, secret.start, secret.end, now);
     writes.push(Write::PutKey(StoredKey {

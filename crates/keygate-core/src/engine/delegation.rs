@@ -11,6 +11,7 @@
 //! | `expires_at` | no later than the manager's; a manager that expires cannot produce a key that never does |
 //! | `environment` | `test` if the manager is a test key |
 //! | `rate_limit` | if the manager has its own: one too, with no more requests at no higher a rate |
+//! | `ip_mode` | `enforce` if the manager's own allowlist is enforced |
 //!
 //! Applied to the manager itself, the same rule forbids it to loosen its own restrictions:
 //! the result of changing itself must be within what it was before. Operations that only take
@@ -21,7 +22,7 @@ use super::Manager;
 use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::Environment;
-use crate::model::{AccountStatus, ApiKey, KeyStatus, key_state};
+use crate::model::{AccountStatus, ApiKey, IpMode, KeyStatus, key_state};
 use crate::scope::{self, KEYS_MANAGE};
 use ipnet::IpNet;
 
@@ -114,6 +115,17 @@ pub(super) fn check_within(manager: &ApiKey, key: &ApiKey) -> Result<(), Error> 
     }
     if let Some(error) = allowlist_within(&manager.allowed_ips, &key.allowed_ips) {
         errors.push(error);
+    }
+    // A list in report mode refuses nothing: it is no list for a manager whose list refuses.
+    if !manager.allowed_ips.is_empty()
+        && manager.ip_mode == IpMode::Enforce
+        && key.ip_mode == IpMode::Report
+    {
+        errors.push(FieldError::new(
+            "ip_mode",
+            "must be enforce: this key's own allowlist is enforced, and so must be every key \
+             it manages",
+        ));
     }
     if let Some(limit) = manager.expires_at {
         match key.expires_at {

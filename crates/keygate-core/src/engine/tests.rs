@@ -1208,3 +1208,17 @@ fn events_are_listed_newest_first_filtered_and_confined_to_the_managers_account(
     );
     assert!(list(&mut w, &Caller::Operator, &other, None).is_ok());
 }
+
+#[test]
+fn a_manager_with_an_enforced_allowlist_cannot_mint_a_key_in_report_mode() {
+    let mut w = World::new();
+    let m = w.manager(key_body(
+        json!({"scopes": ["*"], "allowed_ips": ["10.0.0.0/8"]}),
+    ));
+    let body = |mode: &str| key_body(json!({"allowed_ips": ["10.1.0.0/16"], "ip_mode": mode}));
+    let e = w.refused(&m, create(&w, body("report")));
+    assert_eq!(fields(&e), ["ip_mode"]);
+    w.ok(&m, create(&w, body("enforce")));
+    let e = w.refused(&Caller::Operator, create(&w, body("sometimes")));
+    assert_eq!(fields(&e), ["ip_mode"]);
+}
