@@ -36,6 +36,10 @@ pub struct Error {
     pub allow: Option<String>,
     /// The `Retry-After` header (seconds) of a 429 or 503.
     pub retry_after: Option<u32>,
+    /// The true reason, when the public answer hides it (a missing scope answered as an
+    /// unknown route under `HIDE_FORBIDDEN`). Never rendered; the account can look it up by
+    /// request id (`GET /admin/v1/requests/{id}`).
+    pub reason: Option<Cow<'static, str>>,
 }
 
 #[derive(Serialize)]
@@ -55,7 +59,18 @@ impl Error {
             challenge: false,
             allow: None,
             retry_after: None,
+            reason: None,
         }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<Cow<'static, str>>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// What really happened: the hidden reason, else the message.
+    pub fn true_reason(&self) -> &str {
+        self.reason.as_deref().unwrap_or(&self.message)
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {

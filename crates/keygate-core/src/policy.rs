@@ -239,6 +239,12 @@ fn find_route<'c>(
     };
     match config.route_for(method, target.path()) {
         RouteMatch::Found(route) if visible(route) => Ok(route),
+        RouteMatch::Found(route) if route.serves(key.environment) => Err(route_not_found()
+            .with_reason(format!(
+                "the key lacks the scope `{}` that {} {} needs (answered as an unknown route: \
+                 HIDE_FORBIDDEN)",
+                route.scope, route.method, route.path
+            ))),
         RouteMatch::Found(_) | RouteMatch::NotFound => Err(route_not_found()),
         RouteMatch::MethodNotAllowed(routes) => {
             let routes: Vec<&Route> = routes.into_iter().filter(|r| visible(r)).collect();

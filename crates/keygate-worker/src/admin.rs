@@ -63,6 +63,7 @@ enum Route<'a> {
     Entitlement(&'a str, &'a str),
     AccountKeys(&'a str),
     AccountEvents(&'a str),
+    Request(&'a str),
     Key(&'a str),
     KeyRoll(&'a str),
     KeyLeaked(&'a str),
@@ -86,6 +87,7 @@ impl<'a> Route<'a> {
             ["accounts", id, "products", product] => Route::Entitlement(id, product),
             ["accounts", id, "keys"] => Route::AccountKeys(id),
             ["accounts", id, "events"] => Route::AccountEvents(id),
+            ["requests", id] => Route::Request(id),
             ["keys", id] => Route::Key(id),
             ["keys", id, "roll"] => Route::KeyRoll(id),
             ["keys", id, "leaked"] => Route::KeyLeaked(id),
@@ -101,7 +103,7 @@ impl<'a> Route<'a> {
             Route::Entitlement(..) => "GET, PUT, DELETE",
             Route::Key(_) => "GET, PATCH, DELETE",
             Route::KeyRoll(_) | Route::KeyLeaked(_) | Route::Leaks => "POST",
-            Route::AccountEvents(_) => "GET",
+            Route::AccountEvents(_) | Route::Request(_) => "GET",
         }
     }
 }
@@ -200,6 +202,7 @@ pub async fn handle(
                 key_id: filter("key_id"),
             }
         }
+        (Route::Request(r), Method::Get) => Command::GetRequest { request_id: id(r) },
         (Route::AccountKeys(a), Method::Post) => Command::CreateKey {
             account_id: id(a),
             body: required_body(&mut req).await?,

@@ -9,13 +9,15 @@
 use crate::config::gateway_config;
 use crate::http::{error_response, header, now_seconds};
 use crate::settings::Vars;
-use crate::{keystore, origin, ratelimit, sandbox};
+use crate::{activity, keystore, origin, ratelimit, sandbox};
 use keygate_core::Error;
 use keygate_core::keys::{Environment, KeyHash};
+use keygate_core::model::EdgeRecord;
 use keygate_core::policy::{self, Grant, RequestFacts};
 use keygate_core::ratelimit::RateDecision;
 use keygate_core::target::{RequestUrl, Target};
-use worker::{Env, Request, Response};
+use std::rc::Rc;
+use worker::{Context, Env, Request, Response};
 
 /// The request headers the pipeline reads, owned so the facts can borrow them.
 pub struct CredentialHeaders {
@@ -65,7 +67,8 @@ pub enum Lookup {
 pub enum Next<'a> {
     /// The key is not in this isolate's cache: read KV under this hash, then decide again.
     Lookup(KeyHash),
-    Granted(Grant, Target<'a>),
+    /// The grant, the target it was made for, and the key's record.
+    Granted(Grant, Target<'a>, Rc<EdgeRecord>),
 }
 
 /// Steps 2–9: authenticate, the record (cached, or from `lookup`), authorize. A key is judged
@@ -74,6 +77,7 @@ pub fn decide<'a>(
     facts: &RequestFacts<'a>,
     vars: &Vars,
     lookup: Lookup,
+    request_id: &str,
 ) -> Result<Next<'a>, Error> {
     let authenticated = policy::authenticate(facts, &vars.settings)?;
     keystore::check_fresh()?;
@@ -85,21 +89,29 @@ pub fn decide<'a>(
             keystore::accept(&hash, text?.as_deref())?.ok_or_else(policy::unknown_key)?
         }
     };
+    let now = now_seconds();
+    // From here on the key is ours: what happens to the request is the account's to see.
     let grant = policy::authorize(
         facts,
         &authenticated.target,
         &record,
         gateway_config()?,
         &vars.settings,
-        now_seconds(),
-    )?;
-    Ok(Next::Granted(grant, authenticated.target))
+        now,
+    )
+    .inspect_err(|error| activity::denied(&record, facts, error, request_id, now))?;
+    activity::used(&record, facts.cf_connecting_ip, now);
+    if let Some(ip) = &grant.ip_would_deny {
+        activity::would_deny(&record, ip, request_id, now);
+    }
+    Ok(Next::Granted(grant, authenticated.target, record))
 }
 
 /// The workers-rs entry's edge path (the JS entry sends it what its fast path cannot answer).
 pub async fn handle(
     req: Request,
     env: &Env,
+    ctx: &Context,
     vars: &Vars,
     url: &RequestUrl<'_>,
     request_id: &str,
@@ -107,14 +119,17 @@ pub async fn handle(
     if keystore::sync_due() {
         keystore::sync(env).await;
     }
+    if activity::due() {
+        ctx.wait_until(activity::send(env.clone(), vars.limits, now_seconds()));
+    }
     let method = req.method().to_string();
     let headers = CredentialHeaders::read(&req)?;
     let facts = headers.facts(url, &method);
     let mut lookup = Lookup::NotYet;
-    let (grant, target) = loop {
-        match decide(&facts, vars, lookup)? {
+    let (grant, target, record) = loop {
+        match decide(&facts, vars, lookup, request_id)? {
             Next::Lookup(hash) => lookup = Lookup::Done(keystore::kv_get(env, &hash).await),
-            Next::Granted(grant, target) => break (grant, target),
+            Next::Granted(grant, target, record) => break (grant, target, record),
         }
     };
     // Counted after the grant: requests refused before it (401/403/404) cost no count.
@@ -123,10 +138,9 @@ pub async fn handle(
         None => None,
     };
     if let Some(decision) = counted.filter(|d| !d.allowed) {
-        return Ok(with_rate_limit(
-            error_response(&decision.refusal()),
-            &decision,
-        ));
+        let refusal = decision.refusal();
+        activity::denied(&record, &facts, &refusal, request_id, now_seconds());
+        return Ok(with_rate_limit(error_response(&refusal), &decision));
     }
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.

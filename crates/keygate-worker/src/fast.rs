@@ -22,7 +22,7 @@ use crate::edge::{self, CredentialHeaders, Lookup, Next};
 use crate::http::log_server_error;
 use crate::keystore::{self, KV_CACHE_TTL_S, kv_key};
 use crate::settings::Vars;
-use crate::{origin, sandbox};
+use crate::{activity, origin, sandbox};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::keys::Environment;
@@ -111,8 +111,9 @@ fn run(
     let vars = Vars::get(env);
     let url = split_url(url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
     policy::check_https(url.https, &vars.settings)?;
-    // The revocation log is read by the workers-rs path, at most twice a second.
-    if is_admin_path(url.path) || keystore::sync_due() {
+    // The revocation log is read, and the activity sent, by the workers-rs path (at most about
+    // twice a second).
+    if is_admin_path(url.path) || keystore::sync_due() || activity::due() {
         return Ok(FULL.into());
     }
     let block = HeaderBlock::parse(headers);
@@ -123,9 +124,9 @@ fn run(
         1 => Lookup::Done(Ok(record)),
         _ => Lookup::Done(Err(policy::store_unavailable())),
     };
-    let (grant, target) = match edge::decide(&facts, vars, lookup)? {
+    let (grant, target) = match edge::decide(&facts, vars, lookup, request_id)? {
         Next::Lookup(hash) => return Ok(format!("lookup {KV_CACHE_TTL_S} {}", kv_key(&hash))),
-        Next::Granted(grant, target) => (grant, target),
+        Next::Granted(grant, target, _) => (grant, target),
     };
     // A limited key's requests are counted by its Durable Object: the workers-rs path does it.
     if grant.rate_limit.is_some() {

@@ -2,6 +2,7 @@
 //! storage and secrets, hands the facts to `keygate-core` and `keygate-sandbox`, and turns
 //! their answers into responses. Every response carries a fresh `X-Request-Id`.
 
+mod activity;
 mod admin;
 mod config;
 mod demo;
@@ -32,9 +33,9 @@ use settings::Vars;
 use worker::{Context, Env, Request, Response, event};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let request_id = new_request_id();
-    let response = match serve(req, &env, &request_id).await {
+    let response = match serve(req, &env, &ctx, &request_id).await {
         Ok(response) => response,
         Err(error) => {
             log_server_error(&request_id, &error);
@@ -44,7 +45,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     Ok(with_request_id(response, &request_id))
 }
 
-async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
+async fn serve(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    request_id: &str,
+) -> Result<Response, Error> {
     let vars = Vars::get(env);
     let raw_url = req.inner().url();
     let url =
@@ -56,6 +62,6 @@ async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Er
     if is_admin_path(url.path) {
         admin::handle(req, env, vars, &url, request_id).await
     } else {
-        edge::handle(req, env, vars, &url, request_id).await
+        edge::handle(req, env, ctx, vars, &url, request_id).await
     }
 }

@@ -20,8 +20,8 @@ use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
 use crate::revocations;
 use keygate_core::engine::{
-    self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, StoredKey, Write,
-    WriteRate,
+    self, Caller, Command, Context, DENIAL_RETENTION_SECONDS, Denial, EdgeScope, Event, RandomMint,
+    Store, StoredKey, Usage, Write, WriteRate,
 };
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, ApiKey, Entitlement};
@@ -193,6 +193,12 @@ impl Registry {
                 key_id TEXT, type TEXT NOT NULL, created_at INTEGER NOT NULL, doc TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS events_by_account ON events (account_id, seq)",
             "CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at)",
+            "CREATE INDEX IF NOT EXISTS events_by_key ON events (key_id, type, created_at)",
+            "CREATE TABLE IF NOT EXISTS usage (key_id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS denials (
+                request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL,
+                doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS denials_by_time ON denials (at)",
         ] {
             exec(&sql, statement, Vec::new())?;
         }
@@ -249,8 +255,8 @@ impl Registry {
             .writes
             .iter()
             .filter_map(|w| match w.edge_scope() {
-                EdgeScope::Key(hash) => Some(*hash),
-                EdgeScope::Account(_) => None,
+                Some(EdgeScope::Key(hash)) => Some(*hash),
+                Some(EdgeScope::Account(_)) | None => None,
             })
             .collect();
         self.transaction(
@@ -359,7 +365,10 @@ impl Registry {
         let store = SqlStore::new(&sql);
         let mut updates = Vec::new();
         for write in writes {
-            match write.edge_scope() {
+            let Some(scope) = write.edge_scope() else {
+                continue;
+            };
+            match scope {
                 EdgeScope::Key(hash) => {
                     let record = match store.key_by_hash(hash)? {
                         Some(stored) => engine::edge_record(&store, &stored)?,
@@ -512,25 +521,57 @@ fn apply(sql: &SqlStorage, writes: &[Write], fail_after: Option<usize>) -> Resul
                     to_doc(&stored.key)?.into(),
                 ],
             )?,
-            Write::DeleteKey(stored) => exec(
+            Write::DeleteKey(stored) => {
+                exec(
+                    sql,
+                    "DELETE FROM api_keys WHERE id = ?",
+                    vec![stored.key.id.as_str().into()],
+                )?;
+                exec(
+                    sql,
+                    "DELETE FROM usage WHERE key_id = ?",
+                    vec![stored.key.id.as_str().into()],
+                )?
+            }
+            Write::PutUsage { key_id, usage } => exec(
                 sql,
-                "DELETE FROM api_keys WHERE id = ?",
-                vec![stored.key.id.as_str().into()],
+                "INSERT INTO usage (key_id, doc) VALUES (?, ?)
+                 ON CONFLICT (key_id) DO UPDATE SET doc = excluded.doc",
+                vec![key_id.as_str().into(), to_doc(usage)?.into()],
             )?,
+            Write::PutDenial(denial) => {
+                exec(
+                    sql,
+                    "INSERT OR IGNORE INTO denials (request_id, account_id, at, doc)
+                     VALUES (?, ?, ?, ?)",
+                    vec![
+                        denial.request_id.as_str().into(),
+                        denial.account_id.as_str().into(),
+                        denial.at.into(),
+                        to_doc(denial)?.into(),
+                    ],
+                )?;
+                exec(
+                    sql,
+                    "DELETE FROM denials WHERE at < ?",
+                    vec![(denial.at - DENIAL_RETENTION_SECONDS).into()],
+                )?
+            }
         };
         match write.edge_scope() {
-            EdgeScope::Key(hash) => exec(
+            Some(EdgeScope::Key(hash)) => exec(
                 sql,
                 "INSERT OR IGNORE INTO kv_outbox (hash) VALUES (?)",
                 vec![hash.to_hex().into()],
             )?,
             // Every key of the account carries a copy of the account and its product keys.
-            EdgeScope::Account(account_id) => exec(
+            Some(EdgeScope::Account(account_id)) => exec(
                 sql,
                 "INSERT OR IGNORE INTO kv_outbox (hash)
                  SELECT hash FROM api_keys WHERE account_id = ?",
                 vec![account_id.into()],
             )?,
+            None => {}
         };
     }
     Ok(())
@@ -788,6 +829,39 @@ impl Store for SqlStore<'_> {
             .map(|d| parse_doc(&d.doc))
             .collect::<Result<Vec<Event>, Error>>()?;
         Ok((events, has_more))
+    }
+
+    fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error> {
+        let docs: Vec<Doc> = rows(
+            self.sql,
+            "SELECT doc FROM usage WHERE key_id = ?",
+            vec![key_id.into()],
+        )?;
+        docs.first().map(|d| parse_doc(&d.doc)).transpose()
+    }
+
+    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error> {
+        let docs: Vec<Doc> = rows(
+            self.sql,
+            "SELECT doc FROM denials WHERE request_id = ?",
+            vec![request_id.into()],
+        )?;
+        docs.first().map(|d| parse_doc(&d.doc)).transpose()
+    }
+
+    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error> {
+        let docs: Vec<Doc> = rows(
+            self.sql,
+            "SELECT doc FROM events WHERE key_id = ? AND type = 'ip.would_deny' AND created_at >= ?",
+            vec![key_id.into(), since.into()],
+        )?;
+        for doc in docs {
+            let event: Event = parse_doc(&doc.doc)?;
+            if event.data["after"]["ip"] == ip {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn key_count(&self, account_id: &str) -> Result<usize, Error> {

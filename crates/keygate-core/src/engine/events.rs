@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The event types, as `GET /admin/v1/accounts/{id}/events?type=` accepts them.
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 14] = [
     "account.created",
     "account.updated",
     "entitlement.created",
@@ -22,6 +22,7 @@ pub const EVENT_TYPES: [&str; 13] = [
     "key.leaked",
     "key.deleted",
     "leak.reported",
+    "ip.would_deny",
 ];
 
 /// One event. Serialised with `"object": "event"`.

@@ -13,6 +13,7 @@
 //! - [`Command`]: one admin request, its body already parsed as JSON but not yet validated.
 //! - [`execute`]: authorisation, validation, the new records, the answer.
 
+mod activity;
 mod delegation;
 mod events;
 mod quota;
@@ -29,6 +30,10 @@ use crate::page::{ListPage, PageParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use activity::{
+    DENIAL_RETENTION_SECONDS, Denial, IpSeen, KeyUse, MAX_IPS_SEEN, Usage,
+    WOULD_DENY_DEDUP_SECONDS, WouldDeny,
+};
 pub use events::{EVENT_TYPES, Event, changes};
 pub use quota::{DEFAULT_MANAGER_WRITES_PER_MINUTE, WriteRate};
 pub use views::{account_view, entitlement_view, key_view};
@@ -45,6 +50,9 @@ pub enum Caller {
     /// A secret key with `keys:manage`, by id. Its record is read from the store for every
     /// command, so a manager disabled a moment ago cannot act on a stale cached copy.
     Manager { key_id: String },
+    /// The worker itself, reporting what the edge saw (`RecordActivity`). The admin API never
+    /// builds this caller.
+    Edge,
 }
 
 /// One admin request. Bodies are raw JSON; the engine validates them.
@@ -113,6 +121,16 @@ pub enum Command {
         /// Only events about this key.
         key_id: Option<String>,
     },
+    /// The true reason of a refused edge request.
+    GetRequest {
+        request_id: String,
+    },
+    /// What isolates saw at the edge (from [`Caller::Edge`] only).
+    RecordActivity {
+        uses: Vec<KeyUse>,
+        denials: Vec<Denial>,
+        would_deny: Vec<WouldDeny>,
+    },
 }
 
 impl Command {
@@ -126,6 +144,7 @@ impl Command {
                 | Command::ListKeys { .. }
                 | Command::GetKey { .. }
                 | Command::ListEvents { .. }
+                | Command::GetRequest { .. }
         )
     }
 }
@@ -161,6 +180,10 @@ pub trait Store {
         key_id: Option<&str>,
         page: &PageParams,
     ) -> Result<(Vec<Event>, bool), Error>;
+    fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error>;
+    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error>;
+    /// Whether an `ip.would_deny` event for this key and address was recorded since `since`.
+    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error>;
 }
 
 /// Fresh ids and secrets. The worker's draws from the platform's CSPRNG; tests use seeds.
@@ -197,6 +220,12 @@ pub enum Write {
     /// Insert or replace the key (by id).
     PutKey(StoredKey),
     DeleteKey(StoredKey),
+    /// Insert or replace a key's usage.
+    PutUsage {
+        key_id: String,
+        usage: Usage,
+    },
+    PutDenial(Denial),
 }
 
 /// Which edge records a write changes: one key's, or every key's of an account (each carries
@@ -208,12 +237,14 @@ pub enum EdgeScope<'a> {
 }
 
 impl Write {
-    pub fn edge_scope(&self) -> EdgeScope<'_> {
+    /// The edge records the write changes, if any (usage and denials change none).
+    pub fn edge_scope(&self) -> Option<EdgeScope<'_>> {
         match self {
-            Write::PutAccount(account) => EdgeScope::Account(&account.id),
-            Write::PutEntitlement(e) => EdgeScope::Account(&e.account_id),
-            Write::DeleteEntitlement { account_id, .. } => EdgeScope::Account(account_id),
-            Write::PutKey(stored) | Write::DeleteKey(stored) => EdgeScope::Key(&stored.hash),
+            Write::PutAccount(account) => Some(EdgeScope::Account(&account.id)),
+            Write::PutEntitlement(e) => Some(EdgeScope::Account(&e.account_id)),
+            Write::DeleteEntitlement { account_id, .. } => Some(EdgeScope::Account(account_id)),
+            Write::PutKey(stored) | Write::DeleteKey(stored) => Some(EdgeScope::Key(&stored.hash)),
+            Write::PutUsage { .. } | Write::PutDenial(_) => None,
         }
     }
 }
@@ -258,6 +289,7 @@ pub struct Context<'a> {
 enum Principal {
     Operator,
     Manager(Box<Manager>),
+    Edge,
 }
 
 /// A manager key that may act now.
@@ -268,7 +300,7 @@ pub(crate) struct Manager {
 impl Principal {
     fn actor(&self) -> Actor {
         match self {
-            Principal::Operator => Actor::Operator,
+            Principal::Operator | Principal::Edge => Actor::Operator,
             Principal::Manager(m) => Actor::Key {
                 key_id: m.key.id.clone(),
             },
@@ -278,7 +310,7 @@ impl Principal {
     fn operator_only(&self) -> Result<(), Error> {
         match self {
             Principal::Operator => Ok(()),
-            Principal::Manager(_) => Err(Error::forbidden(
+            Principal::Manager(_) | Principal::Edge => Err(Error::forbidden(
                 "This endpoint needs the operator's admin token; a `keys:manage` key may only \
                  manage its own account's keys.",
             )),
@@ -289,7 +321,7 @@ impl Principal {
     /// so no answer confirms that another tenant's id exists.
     fn sees(&self, account_id: &str) -> bool {
         match self {
-            Principal::Operator => true,
+            Principal::Operator | Principal::Edge => true,
             Principal::Manager(m) => m.key.account_id == account_id,
         }
     }
@@ -310,6 +342,7 @@ fn not_entitled() -> Error {
 fn resolve(caller: &Caller, store: &impl Store, now: i64) -> Result<Principal, Error> {
     match caller {
         Caller::Operator => Ok(Principal::Operator),
+        Caller::Edge => Ok(Principal::Edge),
         Caller::Manager { key_id } => {
             let unknown = || {
                 Error::unauthorized(
@@ -337,7 +370,8 @@ pub fn execute(
     let principal = resolve(caller, store, cx.now)?;
     let leak_report = matches!(command, Command::LeakReport { .. });
     let mut outcome = decide(&principal, command, store, cx, mint)?;
-    outcome.events = derive_events(&principal, leak_report, &outcome.writes, store, cx, mint)?;
+    let derived = derive_events(&principal, leak_report, &outcome.writes, store, cx, mint)?;
+    outcome.events.extend(derived);
     Ok(outcome)
 }
 
@@ -431,6 +465,7 @@ fn derive_events(
                 }
                 (kind, &key.account_id, Some(&key.id), changes(&was, &after))
             }
+            Write::PutUsage { .. } | Write::PutDenial(_) => continue,
             Write::DeleteKey(stored) => (
                 "key.deleted",
                 &stored.key.account_id,
@@ -560,7 +595,8 @@ fn decide(
             if let Principal::Manager(manager) = &principal {
                 delegation::check_within(&manager.key, &issued.stored.key)?;
             }
-            let body = json!({ "key": key_view(&issued.stored.key), "secret": issued.secret });
+            let view = used_key_view(store, &issued.stored.key)?;
+            let body = json!({ "key": view, "secret": issued.secret });
             Ok(Outcome::json(201, body).with(vec![Write::PutKey(issued.stored)]))
         }
         Command::ListKeys { account_id, page } => {
@@ -569,14 +605,15 @@ fn decide(
             }
             store.account(&account_id)?.ok_or_else(account_not_found)?;
             let (keys, has_more) = store.keys(&account_id, &page)?;
-            Ok(Outcome::json(
-                200,
-                list(keys.iter().map(key_view).collect(), has_more),
-            ))
+            let data = keys
+                .iter()
+                .map(|key| used_key_view(store, key))
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(Outcome::json(200, list(data, has_more)))
         }
         Command::GetKey { key_id } => {
             let stored = visible_key(principal, store, &key_id)?;
-            Ok(Outcome::json(200, key_view(&stored.key)))
+            Ok(Outcome::json(200, used_key_view(store, &stored.key)?))
         }
         Command::UpdateKey { key_id, body } => {
             let patch = admin::key_patch(&body, cx.config, now)?;
@@ -596,7 +633,7 @@ fn decide(
                 check_reenable(&stored.key, &key)?;
                 delegation::check_within(&manager.key, &key)?;
             }
-            let view = key_view(&key);
+            let view = used_key_view(store, &key)?;
             Ok(Outcome::json(200, view).with(vec![Write::PutKey(StoredKey { key, ..stored })]))
         }
         Command::RollKey { key_id, body } => {
@@ -615,9 +652,9 @@ fn decide(
             let issued = issue(store, cx, mint, &account, KeyTemplate::from_key(&old))?;
             admin::roll(&mut old, &issued.stored.key.id, now, grace)?;
             let body = json!({
-                "key": key_view(&issued.stored.key),
+                "key": used_key_view(store, &issued.stored.key)?,
                 "secret": issued.secret,
-                "previous": key_view(&old),
+                "previous": used_key_view(store, &old)?,
             });
             // Successor first: should the writes ever be applied one by one, a failure leaves
             // a harmless extra key rather than one pointing at a key that does not exist.
@@ -630,7 +667,7 @@ fn decide(
             let grace = admin::grace_seconds(body.as_ref(), admin::LEAK_GRACE_DEFAULT)?;
             let mut stored = managed_key(principal, store, &key_id)?;
             admin::mark_leaked(&mut stored.key, now, grace);
-            let view = key_view(&stored.key);
+            let view = used_key_view(store, &stored.key)?;
             Ok(Outcome::json(200, view).with(vec![Write::PutKey(stored)]))
         }
         Command::DeleteKey { key_id } => {
@@ -657,6 +694,31 @@ fn decide(
                 .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
                 .collect();
             Ok(Outcome::json(200, list(data, has_more)))
+        }
+        Command::GetRequest { request_id } => {
+            let unknown = || {
+                Error::not_found(
+                    "No refused request with this id for your account (refusals are kept 7 \
+                     days; requests refused before their key was identified are not recorded).",
+                )
+            };
+            let denial = store.denial(&request_id)?.ok_or_else(unknown)?;
+            if !principal.sees(&denial.account_id) {
+                return Err(unknown());
+            }
+            Ok(Outcome::json(200, denial.view()))
+        }
+        Command::RecordActivity {
+            uses,
+            denials,
+            would_deny,
+        } => {
+            if !matches!(principal, Principal::Edge) {
+                return Err(Error::forbidden(
+                    "Only the gateway itself reports activity.",
+                ));
+            }
+            record_activity(store, mint, uses, denials, would_deny)
         }
         Command::LeakReport { body } => {
             principal.operator_only()?;
@@ -857,6 +919,81 @@ fn leak_report(store: &impl Store, now: i64, body: &Value) -> Result<Outcome, Er
     }
     let body = json!({ "object": "leak_report", "results": results });
     Ok(Outcome::json(200, body).with(changed.into_iter().map(Write::PutKey).collect()))
+}
+
+/// A key's view with its usage (`last_used_at`, `last_used_ip`, `ips_seen`): every answer
+/// that shows a key shows the same fields.
+fn used_key_view(store: &impl Store, key: &ApiKey) -> Result<Value, Error> {
+    let mut view = key_view(key);
+    let usage = store.usage(&key.id)?.unwrap_or_default();
+    if let Some(object) = view.as_object_mut() {
+        for (name, value) in usage.view_fields() {
+            object.insert(name.into(), value);
+        }
+    }
+    Ok(view)
+}
+
+/// Usage merged into what is stored, refusals kept for lookup, and one `ip.would_deny` event
+/// per key and address per hour. Reports about keys that no longer exist are dropped.
+fn record_activity(
+    store: &impl Store,
+    mint: &mut impl Mint,
+    uses: Vec<KeyUse>,
+    denials: Vec<Denial>,
+    would_deny: Vec<WouldDeny>,
+) -> Result<Outcome, Error> {
+    let mut writes = Vec::new();
+    let mut merged: Vec<(String, Usage)> = Vec::new();
+    for report in &uses {
+        if store.key(&report.key_id)?.is_none() {
+            continue;
+        }
+        let i = match merged.iter().position(|(k, _)| *k == report.key_id) {
+            Some(i) => i,
+            None => {
+                let stored = store.usage(&report.key_id)?.unwrap_or_default();
+                merged.push((report.key_id.clone(), stored));
+                merged.len() - 1
+            }
+        };
+        merged[i].1.merge(report);
+    }
+    writes.extend(
+        merged
+            .into_iter()
+            .map(|(key_id, usage)| Write::PutUsage { key_id, usage }),
+    );
+    writes.extend(denials.into_iter().map(Write::PutDenial));
+    let mut events: Vec<Event> = Vec::new();
+    for report in would_deny {
+        let since = report.at - WOULD_DENY_DEDUP_SECONDS;
+        let seen_now = events.iter().any(|e| {
+            e.key_id.as_deref() == Some(report.key_id.as_str())
+                && e.data["after"]["ip"] == report.ip
+        });
+        if seen_now || store.would_deny_since(&report.key_id, &report.ip, since)? {
+            continue;
+        }
+        events.push(Event {
+            id: mint.id("evt_")?,
+            kind: "ip.would_deny".into(),
+            account_id: report.account_id,
+            key_id: Some(report.key_id.clone()),
+            actor: Actor::Key {
+                key_id: report.key_id,
+            },
+            request_id: report.request_id,
+            created_at: report.at,
+            data: json!({ "before": {}, "after": { "ip": report.ip } }),
+        });
+    }
+    Ok(Outcome {
+        status: 204,
+        body: None,
+        writes,
+        events,
+    })
 }
 
 fn list(data: Vec<Value>, has_more: bool) -> Value {

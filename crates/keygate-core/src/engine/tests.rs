@@ -16,6 +16,8 @@ pub(super) struct MemStore {
     pub entitlements: Vec<Entitlement>,
     pub keys: Vec<StoredKey>,
     pub events: Vec<Event>,
+    pub usage: Vec<(String, Usage)>,
+    pub denials: Vec<Denial>,
 }
 
 impl MemStore {
@@ -47,6 +49,11 @@ impl MemStore {
                     None => self.keys.push(k),
                 },
                 Write::DeleteKey(k) => self.keys.retain(|x| x.key.id != k.key.id),
+                Write::PutUsage { key_id, usage } => {
+                    self.usage.retain(|(k, _)| *k != key_id);
+                    self.usage.push((key_id, usage));
+                }
+                Write::PutDenial(denial) => self.denials.push(denial),
             }
         }
     }
@@ -110,6 +117,28 @@ impl Store for MemStore {
             .iter()
             .filter(|k| k.key.account_id == account_id)
             .count())
+    }
+    fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error> {
+        Ok(self
+            .usage
+            .iter()
+            .find(|(k, _)| k == key_id)
+            .map(|(_, u)| u.clone()))
+    }
+    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error> {
+        Ok(self
+            .denials
+            .iter()
+            .find(|d| d.request_id == request_id)
+            .cloned())
+    }
+    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error> {
+        Ok(self.events.iter().any(|e| {
+            e.kind == "ip.would_deny"
+                && e.key_id.as_deref() == Some(key_id)
+                && e.data["after"]["ip"] == ip
+                && e.created_at >= since
+        }))
     }
     fn events(
         &self,
@@ -687,7 +716,7 @@ fn writes_name_the_edge_records_they_change() {
     );
     assert_eq!(outcome.writes.len(), 1);
     assert_eq!(
-        outcome.writes[0].edge_scope(),
+        outcome.writes[0].edge_scope().unwrap(),
         EdgeScope::Account(&w.account())
     );
     let key = w.key(key_body(json!({})));
@@ -703,7 +732,7 @@ fn writes_name_the_edge_records_they_change() {
         outcome
             .writes
             .iter()
-            .all(|x| matches!(x.edge_scope(), EdgeScope::Key(_)))
+            .all(|x| matches!(x.edge_scope(), Some(EdgeScope::Key(_))))
     );
 }
 
@@ -1112,6 +1141,11 @@ fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
         },
     );
     w.ok(&Caller::Operator, entitle(&up));
+    let live = w.key(key_body(json!({})));
+    w.ok(
+        &Caller::Edge,
+        activity(&w.account(), &live, vec![], vec![], vec!["203.0.113.9"]),
+    );
 
     let kinds: Vec<&str> = w.store.events.iter().map(|e| e.kind.as_str()).collect();
     for kind in EVENT_TYPES {
@@ -1221,4 +1255,204 @@ fn a_manager_with_an_enforced_allowlist_cannot_mint_a_key_in_report_mode() {
     w.ok(&m, create(&w, body("enforce")));
     let e = w.refused(&Caller::Operator, create(&w, body("sometimes")));
     assert_eq!(fields(&e), ["ip_mode"]);
+}
+
+fn activity(
+    account: &str,
+    key_id: &str,
+    uses: Vec<(i64, &str)>,
+    denials: Vec<&str>,
+    would_deny: Vec<&str>,
+) -> Command {
+    Command::RecordActivity {
+        uses: uses
+            .into_iter()
+            .map(|(at, ip)| KeyUse {
+                key_id: key_id.into(),
+                account_id: account.into(),
+                last_used_at: at,
+                last_used_ip: Some(ip.into()),
+                ips: vec![(ip.into(), 1)],
+            })
+            .collect(),
+        denials: denials
+            .into_iter()
+            .map(|request_id| Denial {
+                request_id: request_id.into(),
+                account_id: account.into(),
+                key_id: key_id.into(),
+                status: 404,
+                reason: "missing scope `transactions:read` (answered as an unknown route)".into(),
+                method: "GET".into(),
+                path: "/v1/transactions".into(),
+                ip: Some("203.0.113.9".into()),
+                at: NOW,
+            })
+            .collect(),
+        would_deny: would_deny
+            .into_iter()
+            .map(|ip| WouldDeny {
+                account_id: account.into(),
+                key_id: key_id.into(),
+                ip: ip.into(),
+                request_id: "req_edge".into(),
+                at: NOW,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn edge_activity_shows_on_the_key_and_in_the_request_lookup() {
+    let mut w = World::new();
+    let account = w.account();
+    let id = w.key(key_body(json!({})));
+    let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
+    w.ok(
+        &Caller::Edge,
+        activity(
+            &account,
+            &id,
+            vec![(NOW - 5, "10.0.0.1"), (NOW, "10.0.0.2")],
+            vec!["req_denied"],
+            vec![],
+        ),
+    );
+    let view = w
+        .ok(&m, Command::GetKey { key_id: id.clone() })
+        .body
+        .unwrap();
+    assert_eq!(view["last_used_at"], NOW);
+    assert_eq!(view["last_used_ip"], "10.0.0.2");
+    assert_eq!(view["ips_seen"].as_array().unwrap().len(), 2);
+    let listed = w
+        .ok(
+            &Caller::Operator,
+            Command::ListKeys {
+                account_id: account.clone(),
+                page: PageParams::default(),
+            },
+        )
+        .body
+        .unwrap();
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["last_used_ip"] == "10.0.0.2")
+    );
+
+    let request = w
+        .ok(
+            &m,
+            Command::GetRequest {
+                request_id: "req_denied".into(),
+            },
+        )
+        .body
+        .unwrap();
+    assert_eq!(request["decision"], "denied");
+    assert!(
+        request["reason"]
+            .as_str()
+            .unwrap()
+            .contains("transactions:read")
+    );
+    assert_eq!(
+        w.refused(
+            &m,
+            Command::GetRequest {
+                request_id: "req_other".into()
+            }
+        )
+        .status,
+        404
+    );
+    // Another account's manager cannot read it.
+    let other = w
+        .ok(
+            &Caller::Operator,
+            Command::CreateAccount {
+                body: json!({"name": "O", "agreement": "production"}),
+            },
+        )
+        .body
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs = w
+        .ok(
+            &Caller::Operator,
+            Command::CreateKey {
+                account_id: other,
+                body: key_body(json!({"scopes": ["keys:manage"]})),
+            },
+        )
+        .body
+        .unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stranger = Caller::Manager { key_id: theirs };
+    assert_eq!(
+        w.refused(
+            &stranger,
+            Command::GetRequest {
+                request_id: "req_denied".into()
+            }
+        )
+        .status,
+        404
+    );
+    // Only the gateway reports activity.
+    for caller in [Caller::Operator, m] {
+        assert_eq!(
+            w.refused(&caller, activity(&account, &id, vec![], vec![], vec![]))
+                .status,
+            403
+        );
+    }
+}
+
+#[test]
+fn would_deny_is_one_event_per_key_and_address_per_hour() {
+    let mut w = World::new();
+    let account = w.account();
+    let id = w.key(key_body(json!({})));
+    w.ok(
+        &Caller::Edge,
+        activity(
+            &account,
+            &id,
+            vec![],
+            vec![],
+            vec!["10.9.9.9", "10.9.9.9", "10.8.8.8"],
+        ),
+    );
+    w.ok(
+        &Caller::Edge,
+        activity(&account, &id, vec![], vec![], vec!["10.9.9.9"]),
+    );
+    let ips: Vec<String> = w
+        .store
+        .events
+        .iter()
+        .filter(|e| e.kind == "ip.would_deny")
+        .map(|e| e.data["after"]["ip"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ips, ["10.9.9.9", "10.8.8.8"]);
+    // Reports about a key that no longer exists are dropped.
+    w.ok(
+        &Caller::Edge,
+        activity(
+            &account,
+            "key_gone",
+            vec![(NOW, "10.0.0.1")],
+            vec![],
+            vec![],
+        ),
+    );
+    assert!(w.store.usage.iter().all(|(k, _)| k != "key_gone"));
 }

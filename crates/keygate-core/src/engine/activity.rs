@@ -1,0 +1,166 @@
+//! What the edge reports back about keys: their use (`last_used_at`, `last_used_ip`,
+//! `ips_seen`), the true reasons of refused requests, and addresses a report-only allowlist
+//! would have refused. Isolates collect these off the hot path and send them in batches
+//! (`Command::RecordActivity`, from the worker itself, never from the admin API); the account
+//! reads them back on the key view, at `GET /admin/v1/requests/{id}`, and as `ip.would_deny`
+//! events.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Addresses kept per key in `ips_seen` (the most recent).
+pub const MAX_IPS_SEEN: usize = 20;
+/// How long a refused request's reason can be looked up.
+pub const DENIAL_RETENTION_SECONDS: i64 = 7 * 24 * 60 * 60;
+/// One `ip.would_deny` event per key and address per this many seconds.
+pub const WOULD_DENY_DEDUP_SECONDS: i64 = 60 * 60;
+
+/// A key's use as one isolate saw it since its last report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUse {
+    pub key_id: String,
+    pub account_id: String,
+    pub last_used_at: i64,
+    pub last_used_ip: Option<String>,
+    /// (address, requests) seen since the last report.
+    pub ips: Vec<(String, u64)>,
+}
+
+/// A key's use, as stored: the latest use and the most recent addresses with counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    /// Most recent first: `{ip, count, last_seen_at}`.
+    pub ips_seen: Vec<IpSeen>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpSeen {
+    pub ip: String,
+    pub count: u64,
+    pub last_seen_at: i64,
+}
+
+impl Usage {
+    /// Adds one report. Reports from several isolates may arrive out of order: the latest use
+    /// wins, counts add up, and the list keeps the [`MAX_IPS_SEEN`] most recently seen.
+    pub fn merge(&mut self, report: &KeyUse) {
+        if self.last_used_at.is_none_or(|at| report.last_used_at >= at) {
+            self.last_used_at = Some(report.last_used_at);
+            self.last_used_ip = report.last_used_ip.clone();
+        }
+        for (ip, count) in &report.ips {
+            match self.ips_seen.iter_mut().find(|seen| seen.ip == *ip) {
+                Some(seen) => {
+                    seen.count += count;
+                    seen.last_seen_at = seen.last_seen_at.max(report.last_used_at);
+                }
+                None => self.ips_seen.push(IpSeen {
+                    ip: ip.clone(),
+                    count: *count,
+                    last_seen_at: report.last_used_at,
+                }),
+            }
+        }
+        self.ips_seen.sort_by(|a, b| {
+            b.last_seen_at
+                .cmp(&a.last_seen_at)
+                .then(b.count.cmp(&a.count))
+        });
+        self.ips_seen.truncate(MAX_IPS_SEEN);
+    }
+
+    /// The fields the key view shows.
+    pub fn view_fields(&self) -> [(&'static str, Value); 3] {
+        [
+            ("last_used_at", json!(self.last_used_at)),
+            ("last_used_ip", json!(self.last_used_ip)),
+            ("ips_seen", json!(self.ips_seen)),
+        ]
+    }
+}
+
+/// A refused edge request made with one of our keys, with its true reason (the public answer
+/// may be a uniform 404 under `HIDE_FORBIDDEN`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denial {
+    pub request_id: String,
+    pub account_id: String,
+    pub key_id: String,
+    /// The status the client got.
+    pub status: u16,
+    pub reason: String,
+    pub method: String,
+    pub path: String,
+    pub ip: Option<String>,
+    pub at: i64,
+}
+
+impl Denial {
+    /// `GET /admin/v1/requests/{request_id}`.
+    pub fn view(&self) -> Value {
+        json!({
+            "object": "request",
+            "request_id": self.request_id,
+            "key_id": self.key_id,
+            "decision": "denied",
+            "status": self.status,
+            "reason": self.reason,
+            "method": self.method,
+            "path": self.path,
+            "ip": self.ip,
+            "at": self.at,
+        })
+    }
+}
+
+/// An address outside an allowlist in report mode, let through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WouldDeny {
+    pub account_id: String,
+    pub key_id: String,
+    pub ip: String,
+    pub request_id: String,
+    pub at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn report(at: i64, ips: &[(&str, u64)]) -> KeyUse {
+        KeyUse {
+            key_id: "key_1".into(),
+            account_id: "acct_1".into(),
+            last_used_at: at,
+            last_used_ip: ips.last().map(|(ip, _)| ip.to_string()),
+            ips: ips.iter().map(|(ip, n)| (ip.to_string(), *n)).collect(),
+        }
+    }
+
+    #[test]
+    fn reports_merge_in_any_order() {
+        let mut usage = Usage::default();
+        usage.merge(&report(200, &[("10.0.0.1", 3)]));
+        usage.merge(&report(100, &[("10.0.0.1", 2), ("10.0.0.2", 1)]));
+        assert_eq!(usage.last_used_at, Some(200));
+        assert_eq!(usage.last_used_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(usage.ips_seen[0].ip, "10.0.0.1");
+        assert_eq!(usage.ips_seen[0].count, 5);
+        assert_eq!(usage.ips_seen[1].count, 1);
+    }
+
+    #[test]
+    fn the_most_recent_addresses_are_kept() {
+        let mut usage = Usage::default();
+        for i in 0..(MAX_IPS_SEEN as i64 + 5) {
+            usage.merge(&report(i, &[(&format!("10.0.0.{i}"), 1)]));
+        }
+        assert_eq!(usage.ips_seen.len(), MAX_IPS_SEEN);
+        assert_eq!(usage.ips_seen[0].ip, format!("10.0.0.{}", MAX_IPS_SEEN + 4));
+        assert!(usage.ips_seen.iter().all(|s| s.last_seen_at >= 5));
+    }
+}
