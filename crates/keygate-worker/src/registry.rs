@@ -161,6 +161,11 @@ impl DurableObject for Registry {
         }
         self.publish_outbox().await;
         self.flush(&[]).await;
+        let now = (worker::Date::now().as_millis() / 1000) as i64;
+        if let Err(error) = self.sweep_grace_ends(now) {
+            worker::console_error!("grace sweep: {} {}", error.status, error.message);
+        }
+        self.schedule_sweep(now).await;
         Response::ok("flushed")
     }
 }
@@ -270,6 +275,7 @@ impl Registry {
             self.publish(&edge).await?;
         }
         self.flush(&own).await;
+        self.schedule_sweep(envelope.now).await;
         Ok(Reply {
             status: outcome.status,
             body: outcome.body.map(|body| body.to_string()),
@@ -467,6 +473,50 @@ impl Registry {
         }
     }
 
+    /// Records `key.revoked` for every key whose grace period (after a roll or a leak report)
+    /// ended and that has no such event yet: the edge refused it from that second on, and the
+    /// account should see it happen, not only when someone looks.
+    fn sweep_grace_ends(&self, now: i64) -> Result<(), Error> {
+        let sql = self.sql();
+        let due: Vec<Doc> = rows(
+            &sql,
+            "SELECT doc FROM api_keys
+             WHERE json_extract(doc, '$.revoke_at') <= ?
+               AND id NOT IN (SELECT key_id FROM events WHERE type = 'key.revoked')
+             LIMIT 100",
+            vec![now.into()],
+        )?;
+        let mut events = Vec::with_capacity(due.len());
+        for doc in due {
+            let key: ApiKey = parse_doc(&doc.doc)?;
+            events.push(engine::grace_ended(&key, &mut RandomMint)?);
+        }
+        record(&sql, &events, now)
+    }
+
+    /// Sets the alarm for the next grace period to end, unless one is set earlier.
+    async fn schedule_sweep(&self, now: i64) {
+        let next: Result<Vec<Number>, Error> = rows(
+            &self.sql(),
+            "SELECT MIN(json_extract(doc, '$.revoke_at')) AS n FROM api_keys
+             WHERE json_extract(doc, '$.revoke_at') > ?
+                OR (json_extract(doc, '$.revoke_at') <= ?
+                    AND id NOT IN (SELECT key_id FROM events WHERE type = 'key.revoked'))",
+            vec![now.into(), now.into()],
+        );
+        let Some(at) = next.ok().and_then(|rows| rows.first().and_then(|r| r.n)) else {
+            return;
+        };
+        let at_ms = at.max(now) * 1000;
+        let storage = self.state.storage();
+        let current = storage.get_alarm().await.ok().flatten();
+        if current.is_none_or(|set| set > at_ms) {
+            // `set_alarm` takes an offset from now.
+            let now_ms = worker::Date::now().as_millis() as i64;
+            let _ = storage.set_alarm((at_ms - now_ms).max(1)).await;
+        }
+    }
+
     async fn retry_later(&self, ms: i64) {
         let _ = self.state.storage().set_alarm(ms.max(1)).await;
     }
@@ -659,6 +709,11 @@ struct Seq {
 struct Pending {
     seq: i64,
     body: String,
+}
+
+#[derive(Deserialize)]
+struct Number {
+    n: Option<i64>,
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The event types, as `GET /admin/v1/accounts/{id}/events?type=` accepts them.
-pub const EVENT_TYPES: [&str; 14] = [
+pub const EVENT_TYPES: [&str; 15] = [
     "account.created",
     "account.updated",
     "entitlement.created",
@@ -21,6 +21,7 @@ pub const EVENT_TYPES: [&str; 14] = [
     "key.rolled",
     "key.leaked",
     "key.deleted",
+    "key.revoked",
     "leak.reported",
     "ip.would_deny",
 ];
@@ -36,7 +37,9 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     pub actor: Actor,
-    pub request_id: String,
+    /// The admin (or edge) request that caused it; `null` for what the clock did (a grace
+    /// period ending).
+    pub request_id: Option<String>,
     pub created_at: i64,
     /// `{"before": {...}, "after": {...}}`: the fields that changed (all of them for a creation
     /// or a deletion).

@@ -505,9 +505,31 @@ fn event(
         account_id: account_id.to_string(),
         key_id: key_id.cloned(),
         actor: principal.actor(),
-        request_id: cx.request_id.to_string(),
+        request_id: Some(cx.request_id.to_string()),
         created_at: cx.now,
         data,
+    })
+}
+
+/// `key.revoked` for a key whose grace period (after a roll or a leak report) has ended: the
+/// edge refused it from that second on; this records it for the account.
+pub fn grace_ended(key: &ApiKey, mint: &mut impl Mint) -> Result<Event, Error> {
+    let why = if key.leaked_at.is_some() {
+        "leaked"
+    } else if key.rolled_to.is_some() {
+        "rolled"
+    } else {
+        "revoked"
+    };
+    Ok(Event {
+        id: mint.id("evt_")?,
+        kind: "key.revoked".into(),
+        account_id: key.account_id.clone(),
+        key_id: Some(key.id.clone()),
+        actor: Actor::Operator,
+        request_id: None,
+        created_at: key.revoke_at.unwrap_or_default(),
+        data: json!({ "before": {}, "after": { "revoke_at": key.revoke_at, "because": why } }),
     })
 }
 
@@ -983,7 +1005,7 @@ fn record_activity(
             actor: Actor::Key {
                 key_id: report.key_id,
             },
-            request_id: report.request_id,
+            request_id: Some(report.request_id),
             created_at: report.at,
             data: json!({ "before": {}, "after": { "ip": report.ip } }),
         });

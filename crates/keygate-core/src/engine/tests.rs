@@ -1146,6 +1146,19 @@ fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
         &Caller::Edge,
         activity(&w.account(), &live, vec![], vec![], vec!["203.0.113.9"]),
     );
+    // The clock ends a grace period: the Registry's sweep records it.
+    let leaked = w.key(key_body(json!({})));
+    w.ok(
+        &Caller::Operator,
+        Command::LeakKey {
+            key_id: leaked.clone(),
+            body: Some(json!({"grace_seconds": 0})),
+        },
+    );
+    let ended = grace_ended(&w.store.key_by_id(&leaked), &mut w.mint).unwrap();
+    assert_eq!(ended.request_id, None);
+    assert_eq!(ended.data["after"]["because"], "leaked");
+    w.store.events.push(ended);
 
     let kinds: Vec<&str> = w.store.events.iter().map(|e| e.kind.as_str()).collect();
     for kind in EVENT_TYPES {
@@ -1159,7 +1172,7 @@ fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
         .unwrap();
     assert_eq!(minted.kind, "key.created");
     assert!(matches!(&minted.actor, Actor::Key { .. }), "{minted:?}");
-    assert_eq!(minted.request_id, "req_test");
+    assert_eq!(minted.request_id.as_deref(), Some("req_test"));
     let renamed = w
         .store
         .events
