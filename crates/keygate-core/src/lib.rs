@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod forwarding;
+pub mod github;
 pub mod ids;
 pub mod ip;
 pub mod keys;

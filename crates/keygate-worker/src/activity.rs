@@ -10,7 +10,9 @@
 
 use crate::registry::{self, Envelope, Limits};
 use keygate_core::Error;
+use keygate_core::credentials::extract_credential;
 use keygate_core::engine::{Caller, Command, Denial, KeyUse, WouldDeny};
+use keygate_core::keys::{KeyHash, KeyKind, parse_key};
 use keygate_core::model::EdgeRecord;
 use keygate_core::policy::RequestFacts;
 use std::cell::RefCell;
@@ -30,6 +32,7 @@ struct Buffer {
     uses: HashMap<String, KeyUse>,
     denials: Vec<Denial>,
     would_deny: Vec<WouldDeny>,
+    exposed: Vec<KeyHash>,
     /// When the oldest waiting refusal or report was recorded.
     waiting_since_ms: Option<u64>,
     uses_sent_ms: u64,
@@ -116,6 +119,27 @@ pub fn would_deny(record: &EdgeRecord, ip: &str, request_id: &str, now_s: i64) {
     });
 }
 
+/// The request came over plain HTTP to a deployment that requires HTTPS: if it carries one of
+/// our secret keys (well-formed; whether it exists is the Registry's to say), that key crossed a
+/// network in clear and will be marked leaked.
+pub fn exposed(authorization: Option<&str>, x_api_key: Option<&str>) {
+    let Ok(text) = extract_credential(authorization, x_api_key) else {
+        return;
+    };
+    let Ok(parsed) = parse_key(&text) else {
+        return;
+    };
+    if parsed.kind() != KeyKind::Secret {
+        return;
+    }
+    let hash = parsed.hash();
+    waiting(|buffer| {
+        if !buffer.exposed.contains(&hash) && buffer.exposed.len() < 2 * BATCH {
+            buffer.exposed.push(hash);
+        }
+    });
+}
+
 fn waiting(add: impl FnOnce(&mut Buffer)) {
     BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
@@ -150,14 +174,18 @@ fn take() -> Option<Command> {
         };
         let denials = std::mem::take(&mut buffer.denials);
         let would_deny = std::mem::take(&mut buffer.would_deny);
+        let exposed = std::mem::take(&mut buffer.exposed);
         buffer.waiting_since_ms = None;
-        (!uses.is_empty() || !denials.is_empty() || !would_deny.is_empty()).then_some(
-            Command::RecordActivity {
-                uses,
-                denials,
-                would_deny,
-            },
-        )
+        let any = !uses.is_empty()
+            || !denials.is_empty()
+            || !would_deny.is_empty()
+            || !exposed.is_empty();
+        any.then_some(Command::RecordActivity {
+            uses,
+            denials,
+            would_deny,
+            exposed,
+        })
     })
 }
 

@@ -3,18 +3,20 @@
 //! the `Registry` Durable Object, on the core's rules.
 
 use crate::edge::CredentialHeaders;
-use crate::http::{json_body, now_seconds};
+use crate::http::{bounded_body, header, json_body, now_seconds};
 use crate::keystore;
 use crate::registry::{self, Envelope};
 use crate::settings::Vars;
 use keygate_core::credentials::extract_credential;
 use keygate_core::engine::{Caller, Command};
+use keygate_core::github::{self, GithubKeys};
 use keygate_core::keys::constant_time_eq;
 use keygate_core::page::{PageParams, query_pairs};
 use keygate_core::policy;
 use keygate_core::target;
 use keygate_core::target::RequestUrl;
 use keygate_core::{Error, FieldError};
+use std::sync::OnceLock;
 use worker::{Env, Method, Request, Response};
 
 /// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage`.
@@ -64,6 +66,8 @@ enum Route<'a> {
     AccountKeys(&'a str),
     AccountEvents(&'a str),
     Request(&'a str),
+    /// GitHub's secret-scanning reports: authenticated by GitHub's signature, not a token.
+    GithubLeaks,
     Key(&'a str),
     KeyRoll(&'a str),
     KeyLeaked(&'a str),
@@ -92,6 +96,7 @@ impl<'a> Route<'a> {
             ["keys", id, "roll"] => Route::KeyRoll(id),
             ["keys", id, "leaked"] => Route::KeyLeaked(id),
             ["leaks"] => Route::Leaks,
+            ["leaks", "github"] => Route::GithubLeaks,
             _ => return Err(not_found()),
         })
     }
@@ -102,7 +107,7 @@ impl<'a> Route<'a> {
             Route::Account(_) => "GET, PATCH",
             Route::Entitlement(..) => "GET, PUT, DELETE",
             Route::Key(_) => "GET, PATCH, DELETE",
-            Route::KeyRoll(_) | Route::KeyLeaked(_) | Route::Leaks => "POST",
+            Route::KeyRoll(_) | Route::KeyLeaked(_) | Route::Leaks | Route::GithubLeaks => "POST",
             Route::AccountEvents(_) | Route::Request(_) => "GET",
         }
     }
@@ -143,6 +148,46 @@ fn page_with<'f>(
     Ok((page, found))
 }
 
+/// `POST /admin/v1/leaks/github`: verified against GitHub's published keys before anything is
+/// read from it; then every secret key of ours in it is marked leaked.
+async fn github_report(
+    mut req: Request,
+    env: &Env,
+    vars: &Vars,
+    request_id: &str,
+) -> Result<Response, Error> {
+    static KEYS: OnceLock<Result<GithubKeys, Error>> = OnceLock::new();
+    let document = vars.github_keys.as_deref().ok_or_else(|| {
+        Error::not_found("GitHub secret scanning is not configured on this deployment.")
+    })?;
+    let keys = KEYS
+        .get_or_init(|| GithubKeys::from_json(document))
+        .as_ref()
+        .map_err(Clone::clone)?;
+    let key_id = header(&req, "Github-Public-Key-Identifier")?;
+    let signature = header(&req, "Github-Public-Key-Signature")?;
+    let body = bounded_body(&mut req, github::MAX_REPORT_BYTES).await?;
+    keys.verify(key_id.as_deref(), signature.as_deref(), &body)?;
+    let matches = github::report(&body)?;
+    let reply = registry::call(
+        env,
+        &Envelope {
+            caller: Caller::Edge,
+            now: now_seconds(),
+            demo_seed: false,
+            limits: vars.limits,
+            fail_after_writes: vars.fail_after_writes,
+            request_id: request_id.to_string(),
+            command: Command::GithubReport { matches },
+        },
+    )
+    .await?;
+    if !vars.skip_local_apply {
+        keystore::apply(reply.edge.clone());
+    }
+    Ok(reply.into_response())
+}
+
 async fn required_body(req: &mut Request) -> Result<serde_json::Value, Error> {
     json_body(req)
         .await?
@@ -158,6 +203,12 @@ pub async fn handle(
 ) -> Result<Response, Error> {
     let route = Route::parse(url)?;
     let method = req.method();
+    if let Route::GithubLeaks = route {
+        if method != Method::Post {
+            return Err(Error::method_not_allowed(route.allow()));
+        }
+        return github_report(req, env, vars, request_id).await;
+    }
     let caller = caller(&req, env, vars, url).await?;
     let id = |s: &str| s.to_string();
 

@@ -24,7 +24,7 @@ pub use registry::Registry;
 pub use revocations::Revocations;
 pub use sandbox::SandboxStore;
 
-use http::{error_response, log_server_error, with_request_id};
+use http::{error_response, log_server_error, now_seconds, with_request_id};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
@@ -55,8 +55,17 @@ async fn serve(
     let raw_url = req.inner().url();
     let url =
         split_url(&raw_url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
-    // HTTPS first for every path, admin included: a token sent in clear is already exposed.
-    policy::check_https(url.https, &vars.settings)?;
+    // HTTPS first for every path, admin included: a token sent in clear is already exposed,
+    // and one of our secret keys that was is marked leaked (sent at once, off the answer).
+    if let Err(refusal) = policy::check_https(url.https, &vars.settings) {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        activity::exposed(
+            header("Authorization").as_deref(),
+            header("X-API-Key").as_deref(),
+        );
+        ctx.wait_until(activity::send(env.clone(), vars.limits, now_seconds()));
+        return Err(refusal);
+    }
     // Segment-bounded: `/adminx` is an edge path, `/admin/v1//accounts` an admin path that the
     // admin API refuses as not canonical.
     if is_admin_path(url.path) {

@@ -23,6 +23,9 @@ pub struct Vars {
     /// `KEYGATE_TEST_SKIP_LOCAL_APPLY`, honoured only without HTTPS enforcement: the isolate
     /// serving an admin write does not apply it to its own cache, as if another had served it.
     pub skip_local_apply: bool,
+    /// `GITHUB_SECRET_SCANNING_KEYS`: GitHub's public key document; unset, the GitHub endpoint
+    /// answers 404.
+    pub github_keys: Option<String>,
 }
 
 fn number<T: std::str::FromStr + PartialOrd>(env: &Env, name: &str, min: T, default: T) -> T {
@@ -85,6 +88,7 @@ impl Vars {
             },
             skip_local_apply: !settings.require_https
                 && text(env, "KEYGATE_TEST_SKIP_LOCAL_APPLY").as_deref() == Some("true"),
+            github_keys: text(env, "GITHUB_SECRET_SCANNING_KEYS"),
         }
     }
 }

@@ -24,6 +24,7 @@ mod views;
 use crate::admin::{self, KeyTemplate};
 use crate::config::GatewayConfig;
 use crate::error::Error;
+use crate::github;
 use crate::keys::{Environment, IssuedKey, KeyHash, KeyKind, parse_key};
 use crate::model::{Account, Actor, Agreement, ApiKey, EdgeRecord, Entitlement, KeyStatus};
 use crate::page::{ListPage, PageParams};
@@ -130,6 +131,13 @@ pub enum Command {
         uses: Vec<KeyUse>,
         denials: Vec<Denial>,
         would_deny: Vec<WouldDeny>,
+        /// Secret keys that arrived over plain HTTP where HTTPS is required.
+        #[serde(default)]
+        exposed: Vec<KeyHash>,
+    },
+    /// GitHub's secret-scanning report, its signature verified by the worker ([`Caller::Edge`]).
+    GithubReport {
+        matches: Vec<github::Match>,
     },
 }
 
@@ -368,9 +376,14 @@ pub fn execute(
     mint: &mut impl Mint,
 ) -> Result<Outcome, Error> {
     let principal = resolve(caller, store, cx.now)?;
-    let leak_report = matches!(command, Command::LeakReport { .. });
+    let leak_source = match &command {
+        Command::LeakReport { .. } => Some("leak_report"),
+        Command::GithubReport { .. } => Some("github"),
+        Command::RecordActivity { .. } => Some("plain_http"),
+        _ => None,
+    };
     let mut outcome = decide(&principal, command, store, cx, mint)?;
-    let derived = derive_events(&principal, leak_report, &outcome.writes, store, cx, mint)?;
+    let derived = derive_events(&principal, leak_source, &outcome.writes, store, cx, mint)?;
     outcome.events.extend(derived);
     Ok(outcome)
 }
@@ -379,7 +392,7 @@ pub fn execute(
 /// one per record created, changed (only the fields that changed) or deleted.
 fn derive_events(
     principal: &Principal,
-    leak_report: bool,
+    leak_source: Option<&str>,
     writes: &[Write],
     store: &impl Store,
     cx: &Context<'_>,
@@ -457,7 +470,7 @@ fn derive_events(
                     Some(_) => "key.updated",
                 };
                 let was = before.as_ref().map_or(json!({}), key_view);
-                if kind == "key.leaked" && leak_report {
+                if kind == "key.leaked" && leak_source.is_some() {
                     match reported.iter_mut().find(|(a, _)| *a == key.account_id) {
                         Some((_, ids)) => ids.push(key.id.clone()),
                         None => reported.push((key.account_id.clone(), vec![key.id.clone()])),
@@ -476,7 +489,7 @@ fn derive_events(
         events.push(event(principal, cx, mint, kind, account_id, key_id, data)?);
     }
     for (account_id, key_ids) in reported {
-        let data = json!({ "before": {}, "after": { "key_ids": key_ids } });
+        let data = json!({ "before": {}, "after": { "key_ids": key_ids, "source": leak_source } });
         events.push(event(
             principal,
             cx,
@@ -734,13 +747,24 @@ fn decide(
             uses,
             denials,
             would_deny,
+            exposed: hashes,
         } => {
             if !matches!(principal, Principal::Edge) {
                 return Err(Error::forbidden(
                     "Only the gateway itself reports activity.",
                 ));
             }
-            record_activity(store, mint, uses, denials, would_deny)
+            let mut outcome = record_activity(store, mint, uses, denials, would_deny)?;
+            outcome.writes.extend(exposed(store, now, &hashes)?);
+            Ok(outcome)
+        }
+        Command::GithubReport { matches } => {
+            if !matches!(principal, Principal::Edge) {
+                return Err(Error::forbidden(
+                    "Only a report signed by GitHub is accepted.",
+                ));
+            }
+            github_report(store, now, &matches)
         }
         Command::LeakReport { body } => {
             principal.operator_only()?;
@@ -908,24 +932,13 @@ fn leak_report(store: &impl Store, now: i64, body: &Value) -> Result<Outcome, Er
         let fragment = format!("{}…{}", parsed.start(), parsed.end());
         let result = match parsed.kind() {
             KeyKind::Secret => {
-                let hash = parsed.hash();
-                let current = match changed.iter().position(|s| s.hash == hash) {
-                    Some(i) => Some(changed.remove(i)),
-                    None => store.key_by_hash(&hash)?,
-                };
-                match current {
+                match mark_secret_leaked(store, now, &mut changed, &parsed.hash())? {
                     None => json!({ "index": index, "token": fragment, "ours": false }),
-                    Some(mut stored) => {
-                        admin::mark_leaked(&mut stored.key, now, admin::LEAK_GRACE_DEFAULT);
-                        let key = &stored.key;
-                        let result = json!({
-                            "index": index, "token": fragment, "ours": true,
-                            "type": "secret_key", "key_id": key.id,
-                            "account_id": key.account_id, "revoke_at": key.revoke_at,
-                        });
-                        changed.push(stored);
-                        result
-                    }
+                    Some(key) => json!({
+                        "index": index, "token": fragment, "ours": true,
+                        "type": "secret_key", "key_id": key.id,
+                        "account_id": key.account_id, "revoke_at": key.revoke_at,
+                    }),
                 }
             }
             // Product keys identify, they do not authenticate: nothing to revoke.
@@ -941,6 +954,67 @@ fn leak_report(store: &impl Store, now: i64, body: &Value) -> Result<Outcome, Er
     }
     let body = json!({ "object": "leak_report", "results": results });
     Ok(Outcome::json(200, body).with(changed.into_iter().map(Write::PutKey).collect()))
+}
+
+/// Marks the secret key with `hash` leaked (default grace), if it is ours; `changed` holds the
+/// keys this command already changed, so a key reported twice is changed once, from its
+/// latest state. Returns the key as marked.
+fn mark_secret_leaked(
+    store: &impl Store,
+    now: i64,
+    changed: &mut Vec<StoredKey>,
+    hash: &KeyHash,
+) -> Result<Option<ApiKey>, Error> {
+    let current = match changed.iter().position(|s| s.hash == *hash) {
+        Some(i) => Some(changed.remove(i)),
+        None => store.key_by_hash(hash)?,
+    };
+    let Some(mut stored) = current else {
+        return Ok(None);
+    };
+    admin::mark_leaked(&mut stored.key, now, admin::LEAK_GRACE_DEFAULT);
+    let key = stored.key.clone();
+    changed.push(stored);
+    Ok(Some(key))
+}
+
+/// GitHub's secret-scanning report (signature already verified): every secret key of ours in
+/// it is marked leaked; the answer is GitHub's feedback array.
+fn github_report(
+    store: &impl Store,
+    now: i64,
+    matches: &[github::Match],
+) -> Result<Outcome, Error> {
+    let mut changed: Vec<StoredKey> = Vec::new();
+    let mut feedback = Vec::with_capacity(matches.len());
+    for m in matches {
+        let ours = match parse_key(&m.token) {
+            Ok(parsed) if parsed.kind() == KeyKind::Secret => {
+                mark_secret_leaked(store, now, &mut changed, &parsed.hash())?.is_some()
+            }
+            _ => false,
+        };
+        feedback.push(github::feedback(m, ours));
+    }
+    Ok(Outcome::json(200, Value::Array(feedback))
+        .with(changed.into_iter().map(Write::PutKey).collect()))
+}
+
+/// A secret key sent over plain HTTP to a deployment that requires HTTPS: it crossed a network
+/// in clear, so it is marked leaked (default grace), once.
+fn exposed(store: &impl Store, now: i64, hashes: &[KeyHash]) -> Result<Vec<Write>, Error> {
+    let mut changed: Vec<StoredKey> = Vec::new();
+    for hash in hashes {
+        let already = changed.iter().any(|s| s.hash == *hash);
+        let leaked = already
+            || store
+                .key_by_hash(hash)?
+                .is_none_or(|stored| stored.key.leaked_at.is_some());
+        if !leaked {
+            mark_secret_leaked(store, now, &mut changed, hash)?;
+        }
+    }
+    Ok(changed.into_iter().map(Write::PutKey).collect())
 }
 
 /// A key's view with its usage (`last_used_at`, `last_used_ip`, `ips_seen`): every answer

@@ -1312,6 +1312,7 @@ fn activity(
                 at: NOW,
             })
             .collect(),
+        exposed: vec![],
     }
 }
 
@@ -1468,4 +1469,94 @@ fn would_deny_is_one_event_per_key_and_address_per_hour() {
         ),
     );
     assert!(w.store.usage.iter().all(|(k, _)| k != "key_gone"));
+}
+
+// ---- key safety: GitHub reports, plain-HTTP exposure ----
+
+#[test]
+fn a_github_report_marks_our_keys_leaked_and_answers_in_githubs_format() {
+    let mut w = World::new();
+    let created = w.ok(&Caller::Operator, create(&w, key_body(json!({}))));
+    let body = created.body.unwrap();
+    let (id, secret) = (
+        body["key"]["id"].as_str().unwrap().to_string(),
+        body["secret"].as_str().unwrap().to_string(),
+    );
+    let other = w.key(key_body(json!({})));
+    let stranger = IssuedKey::from_entropy(KeyKind::Secret, Environment::Live, &[99; 32]).text;
+    let matches: Vec<github::Match> = [secret.as_str(), stranger.as_str(), "some_token"]
+        .iter()
+        .map(|token| github::Match {
+            token: token.to_string(),
+            kind: "keygate_secret_key".into(),
+            url: "https://github.com/o/r/blob/x".into(),
+            source: "commit".into(),
+        })
+        .collect();
+    let outcome = w.ok(
+        &Caller::Edge,
+        Command::GithubReport {
+            matches: matches.clone(),
+        },
+    );
+    let labels: Vec<&str> = outcome
+        .body
+        .as_ref()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["true_positive", "false_positive", "false_positive"]
+    );
+    assert!(w.store.key_by_id(&id).leaked_at.is_some());
+    assert!(w.store.key_by_id(&other).leaked_at.is_none());
+    let reported = w
+        .store
+        .events
+        .iter()
+        .find(|e| e.kind == "leak.reported")
+        .unwrap();
+    assert_eq!(reported.data["after"]["source"], "github");
+    // Only the gateway, after checking GitHub's signature, may send one.
+    assert_eq!(
+        w.refused(&Caller::Operator, Command::GithubReport { matches })
+            .status,
+        403
+    );
+}
+
+#[test]
+fn a_key_sent_over_plain_http_is_marked_leaked_once() {
+    let mut w = World::new();
+    let account = w.account();
+    let id = w.key(key_body(json!({})));
+    let hash = w.store.key(&id).unwrap().unwrap().hash;
+    let report = |hashes: Vec<KeyHash>| Command::RecordActivity {
+        uses: vec![],
+        denials: vec![],
+        would_deny: vec![],
+        exposed: hashes,
+    };
+    w.ok(
+        &Caller::Edge,
+        report(vec![hash, hash, KeyHash::of("unknown")]),
+    );
+    let key = w.store.key_by_id(&id);
+    assert_eq!(key.leaked_at, Some(NOW));
+    assert_eq!(key.revoke_at, Some(NOW + admin::LEAK_GRACE_DEFAULT));
+    let leaked: Vec<&Event> = w
+        .store
+        .events
+        .iter()
+        .filter(|e| e.kind == "key.leaked")
+        .collect();
+    assert_eq!(leaked.len(), 1);
+    // A second exposure changes nothing.
+    let again = w.ok(&Caller::Edge, report(vec![hash]));
+    assert!(again.writes.is_empty());
+    let _ = account;
 }
