@@ -71,6 +71,9 @@ mod native {
             disabled_by: None,
             rate_limit: None,
             ip_mode: Default::default(),
+            grace: None,
+            first_used_at: None,
+            report_first_use: false,
             start: secret.start.clone(),
             end: secret.end.clone(),
         };

@@ -9,7 +9,7 @@ use crate::config::GatewayConfig;
 use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
-use crate::model::{Account, AccountStatus, Agreement, ApiKey, IpMode, KeyStatus};
+use crate::model::{Account, AccountStatus, Agreement, ApiKey, FirstUseGrace, IpMode, KeyStatus};
 use crate::ratelimit::RateLimit;
 use crate::scope::Scope;
 use serde_json::{Map, Value};
@@ -448,6 +448,9 @@ impl KeyTemplate {
             disabled_by: None,
             rate_limit: self.rate_limit,
             ip_mode: self.ip_mode,
+            grace: None,
+            first_used_at: None,
+            report_first_use: false,
             start,
             end,
         }
@@ -642,6 +645,38 @@ pub fn grace_seconds(body: Option<&Value>, default: i64) -> Result<i64, Error> {
     grace.ok_or_else(Error::internal)
 }
 
+/// How a roll's old key goes: after a fixed grace, or a grace that starts at the successor's
+/// first use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollGrace {
+    Fixed(i64),
+    AfterFirstUse(i64),
+}
+
+/// A roll body: `{"grace_seconds": n}` (fixed, default 24 h) or
+/// `{"grace": "after_first_use", "grace_seconds": n}`; `"grace": "fixed"` is the default.
+pub fn roll_grace(body: Option<&Value>) -> Result<RollGrace, Error> {
+    let Some(body) = body.filter(|b| !b.is_null()) else {
+        return Ok(RollGrace::Fixed(ROLL_GRACE_DEFAULT));
+    };
+    let mut r = Reader::new(body, &["grace", "grace_seconds"])?;
+    let kind = r.choice(
+        "grace",
+        false,
+        &[("fixed", false), ("after_first_use", true)],
+    );
+    r.finish()?;
+    let mut rest = body.clone();
+    if let Some(map) = rest.as_object_mut() {
+        map.remove("grace");
+    }
+    let seconds = grace_seconds(Some(&rest), ROLL_GRACE_DEFAULT)?;
+    Ok(match kind {
+        Some(true) => RollGrace::AfterFirstUse(seconds),
+        _ => RollGrace::Fixed(seconds),
+    })
+}
+
 fn earlier(existing: Option<i64>, candidate: i64) -> Option<i64> {
     Some(existing.map_or(candidate, |at| at.min(candidate)))
 }
@@ -649,7 +684,7 @@ fn earlier(existing: Option<i64>, candidate: i64) -> Option<i64> {
 /// Marks `old` as rolled to `successor_id` (created from [`KeyTemplate::from_key`]): it keeps
 /// working for `grace` seconds, or less if it was already due to be revoked sooner. 409 for a
 /// key that is revoked, expired, disabled or already rolled; `old` is then unchanged.
-pub fn roll(old: &mut ApiKey, successor_id: &str, now: i64, grace: i64) -> Result<(), Error> {
+pub fn roll(old: &mut ApiKey, successor_id: &str, now: i64, grace: RollGrace) -> Result<(), Error> {
     if old.is_revoked(now) {
         return Err(Error::conflict(
             "This key is already revoked. Create a new key instead of rolling it.",
@@ -671,9 +706,39 @@ pub fn roll(old: &mut ApiKey, successor_id: &str, now: i64, grace: i64) -> Resul
         ));
     }
     old.rolled_to = Some(successor_id.to_string());
-    old.revoke_at = earlier(old.revoke_at, now.saturating_add(grace.clamp(0, GRACE_MAX)));
+    let cap = now.saturating_add(GRACE_MAX);
+    match grace {
+        RollGrace::Fixed(seconds) => {
+            old.revoke_at = earlier(
+                old.revoke_at,
+                now.saturating_add(seconds.clamp(0, GRACE_MAX)),
+            );
+        }
+        RollGrace::AfterFirstUse(seconds) => {
+            // Works until the successor is first used (then `seconds` more), never past `cap`.
+            old.revoke_at = earlier(old.revoke_at, cap);
+            old.grace = Some(FirstUseGrace {
+                kind: "after_first_use".into(),
+                seconds: seconds.clamp(0, GRACE_MAX),
+                waiting: true,
+                cap,
+            });
+        }
+    }
     old.updated_at = now;
     Ok(())
+}
+
+/// The successor of `old` was first used at `at`: `old`'s waiting grace starts, and it is
+/// revoked `seconds` later (never past its cap, never later than it already was).
+pub fn successor_used(old: &mut ApiKey, at: i64) {
+    let Some(grace) = old.grace.as_mut().filter(|g| g.waiting) else {
+        return;
+    };
+    grace.waiting = false;
+    let ends = at.saturating_add(grace.seconds).min(grace.cap);
+    old.revoke_at = earlier(old.revoke_at, ends);
+    old.updated_at = at;
 }
 
 /// Marks `key` leaked: it keeps working for `grace` seconds so its owner can replace it, then
@@ -1159,7 +1224,7 @@ mod tests {
                 ip_mode: IpMode::Enforce,
             }
         );
-        roll(&mut old, "key_2", NOW, 3_600).unwrap();
+        roll(&mut old, "key_2", NOW, RollGrace::Fixed(3_600)).unwrap();
         assert_eq!(old.rolled_to.as_deref(), Some("key_2"));
         assert_eq!(old.revoke_at, Some(NOW + 3_600));
         assert_eq!(old.updated_at, NOW);
@@ -1169,10 +1234,10 @@ mod tests {
     fn roll_keeps_an_earlier_revocation_and_zero_grace_revokes_now() {
         let mut k = key(Environment::Live);
         mark_leaked(&mut k, NOW, 60);
-        roll(&mut k, "key_2", NOW, ROLL_GRACE_DEFAULT).unwrap();
+        roll(&mut k, "key_2", NOW, RollGrace::Fixed(ROLL_GRACE_DEFAULT)).unwrap();
         assert_eq!(k.revoke_at, Some(NOW + 60));
         let mut k = key(Environment::Live);
-        roll(&mut k, "key_2", NOW, 0).unwrap();
+        roll(&mut k, "key_2", NOW, RollGrace::Fixed(0)).unwrap();
         assert!(k.is_revoked(NOW));
     }
 
@@ -1188,7 +1253,7 @@ mod tests {
             let mut k = key(Environment::Test);
             setup(&mut k);
             let before = k.clone();
-            let e = roll(&mut k, "key_2", NOW, 60).unwrap_err();
+            let e = roll(&mut k, "key_2", NOW, RollGrace::Fixed(60)).unwrap_err();
             assert_eq!(e.status, 409, "case {i}");
             assert_eq!(k, before, "case {i}");
         }

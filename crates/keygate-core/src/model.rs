@@ -132,6 +132,17 @@ pub struct ApiKey {
     /// What the key's allowlist does with an address outside it.
     #[serde(default)]
     pub ip_mode: IpMode,
+    /// A roll's grace that starts when the successor is first used (`roll` with
+    /// `"grace": "after_first_use"`), on the rolled key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<FirstUseGrace>,
+    /// When the key was first used at the edge, if its use is being waited for (a successor
+    /// whose predecessor's grace starts then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_used_at: Option<i64>,
+    /// The edge reports this key's first use (set on a successor while a grace waits on it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report_first_use: bool,
     /// Display fragments, e.g. `sk_test_4eC3` and `x9Qz`.
     pub start: String,
     pub end: String,
@@ -146,6 +157,19 @@ impl ApiKey {
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
+}
+
+/// A rolled key's grace period that starts when its successor is first used: until then the
+/// key works (at most until `cap`, 7 days after the roll), afterwards for `seconds` more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstUseGrace {
+    /// Always `"after_first_use"`: the view says which kind of grace applies.
+    pub kind: String,
+    pub seconds: i64,
+    /// Still waiting for the successor's first use.
+    pub waiting: bool,
+    /// The latest the key can work: the roll plus 7 days.
+    pub cap: i64,
 }
 
 /// Who made an admin change: the operator (admin token) or a key with `keys:manage`.

@@ -63,6 +63,9 @@ pub(crate) fn key(environment: Environment) -> ApiKey {
         disabled_by: None,
         rate_limit: None,
         ip_mode: Default::default(),
+        grace: None,
+        first_used_at: None,
+        report_first_use: false,
         start: "sk_test_abcd".into(),
         end: "wxyz".into(),
     }

@@ -33,6 +33,7 @@ struct Buffer {
     denials: Vec<Denial>,
     would_deny: Vec<WouldDeny>,
     exposed: Vec<KeyHash>,
+    first_uses: Vec<(String, i64)>,
     /// When the oldest waiting refusal or report was recorded.
     waiting_since_ms: Option<u64>,
     uses_sent_ms: u64,
@@ -48,6 +49,15 @@ fn now_ms() -> u64 {
 
 /// A granted request of `record`'s key from `ip`.
 pub fn used(record: &EdgeRecord, ip: Option<&str>, now_s: i64) {
+    // A successor whose predecessor's grace waits for its first use: say so promptly.
+    if record.key.report_first_use {
+        let id = &record.key.id;
+        waiting(|buffer| {
+            if !buffer.first_uses.iter().any(|(k, _)| k == id) {
+                buffer.first_uses.push((id.clone(), now_s));
+            }
+        });
+    }
     BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
         if buffer.uses_sent_ms == 0 {
@@ -175,16 +185,19 @@ fn take() -> Option<Command> {
         let denials = std::mem::take(&mut buffer.denials);
         let would_deny = std::mem::take(&mut buffer.would_deny);
         let exposed = std::mem::take(&mut buffer.exposed);
+        let first_uses = std::mem::take(&mut buffer.first_uses);
         buffer.waiting_since_ms = None;
         let any = !uses.is_empty()
             || !denials.is_empty()
             || !would_deny.is_empty()
-            || !exposed.is_empty();
+            || !exposed.is_empty()
+            || !first_uses.is_empty();
         any.then_some(Command::RecordActivity {
             uses,
             denials,
             would_deny,
             exposed,
+            first_uses,
         })
     })
 }

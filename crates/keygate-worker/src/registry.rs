@@ -833,6 +833,10 @@ impl Store for SqlStore<'_> {
         self.stored_key("hash", hash.to_hex())
     }
 
+    fn predecessor(&self, successor_id: &str) -> Result<Option<StoredKey>, Error> {
+        self.stored_key("json_extract(doc, '$.rolled_to')", successor_id.to_string())
+    }
+
     fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error> {
         self.page("api_keys", Some(account_id), page)
     }

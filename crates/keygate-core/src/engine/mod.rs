@@ -134,6 +134,9 @@ pub enum Command {
         /// Secret keys that arrived over plain HTTP where HTTPS is required.
         #[serde(default)]
         exposed: Vec<KeyHash>,
+        /// (key id, when): first edge uses of keys that were waited for.
+        #[serde(default)]
+        first_uses: Vec<(String, i64)>,
     },
     /// GitHub's secret-scanning report, its signature verified by the worker ([`Caller::Edge`]).
     GithubReport {
@@ -176,6 +179,8 @@ pub trait Store {
     fn entitlement_by_product_key(&self, token: &str) -> Result<Option<Entitlement>, Error>;
     fn key(&self, id: &str) -> Result<Option<StoredKey>, Error>;
     fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error>;
+    /// The key that was rolled to `successor_id`, if any.
+    fn predecessor(&self, successor_id: &str) -> Result<Option<StoredKey>, Error>;
     /// A page of the account's keys in creation order, and whether more follow.
     fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error>;
     /// How many keys the account holds (revoked keys count until deleted).
@@ -672,7 +677,7 @@ fn decide(
             Ok(Outcome::json(200, view).with(vec![Write::PutKey(StoredKey { key, ..stored })]))
         }
         Command::RollKey { key_id, body } => {
-            let grace = admin::grace_seconds(body.as_ref(), admin::ROLL_GRACE_DEFAULT)?;
+            let grace = admin::roll_grace(body.as_ref())?;
             let stored = managed_key(principal, store, &key_id)?;
             // The successor's secret goes to the caller with the old key's settings.
             if let Principal::Manager(manager) = &principal {
@@ -684,8 +689,10 @@ fn decide(
             let mut old = stored.key.clone();
             // Refusals of the roll itself (revoked, disabled, …) come before the quota.
             admin::roll(&mut old.clone(), "", now, grace)?;
-            let issued = issue(store, cx, mint, &account, KeyTemplate::from_key(&old))?;
+            let mut issued = issue(store, cx, mint, &account, KeyTemplate::from_key(&old))?;
             admin::roll(&mut old, &issued.stored.key.id, now, grace)?;
+            // The old key's grace starts with the successor's first use: the edge reports it.
+            issued.stored.key.report_first_use = old.grace.is_some();
             let body = json!({
                 "key": used_key_view(store, &issued.stored.key)?,
                 "secret": issued.secret,
@@ -748,6 +755,7 @@ fn decide(
             denials,
             would_deny,
             exposed: hashes,
+            first_uses,
         } => {
             if !matches!(principal, Principal::Edge) {
                 return Err(Error::forbidden(
@@ -756,6 +764,7 @@ fn decide(
             }
             let mut outcome = record_activity(store, mint, uses, denials, would_deny)?;
             outcome.writes.extend(exposed(store, now, &hashes)?);
+            outcome.writes.extend(first_used(store, &first_uses)?);
             Ok(outcome)
         }
         Command::GithubReport { matches } => {
@@ -998,6 +1007,28 @@ fn github_report(
     }
     Ok(Outcome::json(200, Value::Array(feedback))
         .with(changed.into_iter().map(Write::PutKey).collect()))
+}
+
+/// Successors used at the edge for the first time: each records it, and the key it replaced
+/// starts its "after first use" grace (docs/admin-api.md).
+fn first_used(store: &impl Store, uses: &[(String, i64)]) -> Result<Vec<Write>, Error> {
+    let mut writes = Vec::new();
+    for (key_id, at) in uses {
+        let Some(mut successor) = store.key(key_id)? else {
+            continue;
+        };
+        if successor.key.first_used_at.is_some() {
+            continue; // reported by several isolates: the first report counts
+        }
+        successor.key.first_used_at = Some(*at);
+        successor.key.report_first_use = false;
+        if let Some(mut old) = store.predecessor(key_id)? {
+            admin::successor_used(&mut old.key, *at);
+            writes.push(Write::PutKey(old));
+        }
+        writes.push(Write::PutKey(successor));
+    }
+    Ok(writes)
 }
 
 /// A secret key sent over plain HTTP to a deployment that requires HTTPS: it crossed a network

@@ -99,6 +99,13 @@ impl Store for MemStore {
     fn key(&self, id: &str) -> Result<Option<StoredKey>, Error> {
         Ok(self.keys.iter().find(|k| k.key.id == id).cloned())
     }
+    fn predecessor(&self, successor_id: &str) -> Result<Option<StoredKey>, Error> {
+        Ok(self
+            .keys
+            .iter()
+            .find(|k| k.key.rolled_to.as_deref() == Some(successor_id))
+            .cloned())
+    }
     fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error> {
         Ok(self.keys.iter().find(|k| k.hash == *hash).cloned())
     }
@@ -1313,6 +1320,7 @@ fn activity(
             })
             .collect(),
         exposed: vec![],
+        first_uses: vec![],
     }
 }
 
@@ -1540,6 +1548,7 @@ fn a_key_sent_over_plain_http_is_marked_leaked_once() {
         denials: vec![],
         would_deny: vec![],
         exposed: hashes,
+        first_uses: vec![],
     };
     w.ok(
         &Caller::Edge,
@@ -1559,4 +1568,79 @@ fn a_key_sent_over_plain_http_is_marked_leaked_once() {
     let again = w.ok(&Caller::Edge, report(vec![hash]));
     assert!(again.writes.is_empty());
     let _ = account;
+}
+
+#[test]
+fn a_grace_after_first_use_starts_when_the_successor_is_first_used() {
+    let mut w = World::new();
+    let old = w.key(key_body(json!({})));
+    let rolled = w.ok(
+        &Caller::Operator,
+        Command::RollKey {
+            key_id: old.clone(),
+            body: Some(json!({"grace": "after_first_use", "grace_seconds": 600})),
+        },
+    );
+    let body = rolled.body.unwrap();
+    let successor = body["key"]["id"].as_str().unwrap().to_string();
+    let cap = NOW + admin::GRACE_MAX;
+    assert_eq!(
+        body["previous"]["grace"],
+        json!({"kind": "after_first_use", "seconds": 600, "waiting": true, "cap": cap})
+    );
+    assert_eq!(body["previous"]["revoke_at"], cap);
+    assert!(w.store.key_by_id(&successor).report_first_use);
+    // The edge reports the successor's first use (twice, from two isolates): the grace starts.
+    let used = NOW + 3_600;
+    let report = |at| Command::RecordActivity {
+        uses: vec![],
+        denials: vec![],
+        would_deny: vec![],
+        exposed: vec![],
+        first_uses: vec![(successor.clone(), at)],
+    };
+    w.ok(&Caller::Edge, report(used));
+    w.ok(&Caller::Edge, report(used + 50));
+    let old_key = w.store.key_by_id(&old);
+    assert_eq!(old_key.revoke_at, Some(used + 600));
+    assert_eq!(old_key.grace.as_ref().map(|g| g.waiting), Some(false));
+    let new_key = w.store.key_by_id(&successor);
+    assert_eq!(
+        (new_key.first_used_at, new_key.report_first_use),
+        (Some(used), false)
+    );
+    // Never past the cap: a first use six days and 23 hours after the roll still ends at it.
+    let late = w.key(key_body(json!({})));
+    let rolled = w.ok(
+        &Caller::Operator,
+        Command::RollKey {
+            key_id: late.clone(),
+            body: Some(json!({"grace": "after_first_use", "grace_seconds": 86_400})),
+        },
+    );
+    let late_successor = rolled.body.unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.ok(
+        &Caller::Edge,
+        Command::RecordActivity {
+            uses: vec![],
+            denials: vec![],
+            would_deny: vec![],
+            exposed: vec![],
+            first_uses: vec![(late_successor, cap - 3_600)],
+        },
+    );
+    assert_eq!(w.store.key_by_id(&late).revoke_at, Some(cap));
+    // A fixed grace is the default; a bad kind is 400.
+    let another = w.key(key_body(json!({})));
+    let e = w.refused(
+        &Caller::Operator,
+        Command::RollKey {
+            key_id: another,
+            body: Some(json!({"grace": "sometime"})),
+        },
+    );
+    assert_eq!(fields(&e), ["grace"]);
 }
