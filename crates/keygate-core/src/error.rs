@@ -68,9 +68,21 @@ impl Error {
         self
     }
 
-    /// What really happened: the hidden reason, else the message.
-    pub fn true_reason(&self) -> &str {
-        self.reason.as_deref().unwrap_or(&self.message)
+    /// What really happened: the hidden reason, else the message with each field at fault
+    /// (a refusal lookup has no `errors` array to point at).
+    pub fn true_reason(&self) -> Cow<'_, str> {
+        if let Some(reason) = &self.reason {
+            return Cow::Borrowed(reason);
+        }
+        if self.errors.is_empty() {
+            return Cow::Borrowed(&self.message);
+        }
+        let fields: Vec<String> = self
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        Cow::Owned(format!("{} ({})", self.message, fields.join("; ")))
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
@@ -175,6 +187,18 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn the_true_reason_names_the_fields_at_fault() {
+        let e = Error::invalid(vec![FieldError::new("X-Product-Key", "required here")]);
+        assert!(e.true_reason().ends_with("(X-Product-Key: required here)"));
+        assert_eq!(
+            Error::unauthorized("No API key.").true_reason(),
+            "No API key."
+        );
+        let hidden = Error::not_found("No such route.").with_reason("missing scope `a:b`");
+        assert_eq!(hidden.true_reason(), "missing scope `a:b`");
+    }
 
     #[test]
     fn body_omits_empty_errors() {

@@ -11,7 +11,7 @@
 use crate::registry::{self, Envelope, Limits};
 use keygate_core::Error;
 use keygate_core::credentials::extract_credential;
-use keygate_core::engine::{Caller, Command, Denial, KeyUse, WouldDeny};
+use keygate_core::engine::{Caller, Command, Denial, IpSeen, KeyUse, WouldDeny};
 use keygate_core::keys::{KeyHash, KeyKind, parse_key};
 use keygate_core::model::EdgeRecord;
 use keygate_core::policy::RequestFacts;
@@ -26,6 +26,8 @@ const USE_EVERY_MS: u64 = 60_000;
 /// More than this many refusals waiting are sent at once, and past twice this new ones are
 /// dropped (a flood of refused requests must not grow memory without bound).
 const BATCH: usize = 200;
+/// Addresses one key's buffered use remembers between write-backs.
+const MAX_BUFFERED_IPS: usize = 64;
 
 #[derive(Default)]
 struct Buffer {
@@ -76,10 +78,23 @@ pub fn used(record: &EdgeRecord, ip: Option<&str>, now_s: i64) {
         entry.last_used_at = entry.last_used_at.max(now_s);
         if let Some(ip) = ip {
             entry.last_used_ip = Some(ip.to_string());
-            if let Some((_, count)) = entry.ips.iter_mut().find(|(seen, _)| seen == ip) {
-                *count += 1;
-            } else if entry.ips.len() < 64 {
-                entry.ips.push((ip.to_string(), 1));
+            if let Some(seen) = entry.ips.iter_mut().find(|seen| seen.ip == ip) {
+                seen.count += 1;
+                seen.last_seen_at = now_s;
+            } else {
+                // Bounded between reports; the views keep the most recent addresses, so the
+                // oldest here makes room (its count is lost, not the newcomer).
+                if entry.ips.len() >= MAX_BUFFERED_IPS
+                    && let Some(oldest) =
+                        (0..entry.ips.len()).min_by_key(|&i| entry.ips[i].last_seen_at)
+                {
+                    entry.ips.swap_remove(oldest);
+                }
+                entry.ips.push(IpSeen {
+                    ip: ip.to_string(),
+                    count: 1,
+                    last_seen_at: now_s,
+                });
             }
         }
     });

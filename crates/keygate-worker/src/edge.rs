@@ -100,11 +100,18 @@ pub fn decide<'a>(
         now,
     )
     .inspect_err(|error| activity::denied(&record, facts, error, request_id, now))?;
-    activity::used(&record, facts.cf_connecting_ip, now);
-    if let Some(ip) = &grant.ip_would_deny {
-        activity::would_deny(&record, ip, request_id, now);
-    }
     Ok(Next::Granted(grant, authenticated.target, record))
+}
+
+/// Records a granted request as the key's use, by the path that answers it (the fast path
+/// hands some grants on, and the rate limit may still refuse one): once, under the request id
+/// the client sees.
+pub fn record_use(record: &EdgeRecord, facts: &RequestFacts<'_>, grant: &Grant, request_id: &str) {
+    let now = now_seconds();
+    activity::used(record, facts.cf_connecting_ip, now);
+    if let Some(ip) = &grant.ip_would_deny {
+        activity::would_deny(record, ip, request_id, now);
+    }
 }
 
 /// The workers-rs entry's edge path (the JS entry sends it what its fast path cannot answer).
@@ -142,6 +149,7 @@ pub async fn handle(
         activity::denied(&record, &facts, &refusal, request_id, now_seconds());
         return Ok(with_rate_limit(error_response(&refusal), &decision));
     }
+    record_use(&record, &facts, &grant, request_id);
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.
     let response = match grant.environment {

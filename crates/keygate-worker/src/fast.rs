@@ -127,9 +127,9 @@ fn run(
         1 => Lookup::Done(Ok(record)),
         _ => Lookup::Done(Err(policy::store_unavailable())),
     };
-    let (grant, target) = match edge::decide(&facts, vars, lookup, request_id)? {
+    let (grant, target, record) = match edge::decide(&facts, vars, lookup, request_id)? {
         Next::Lookup(hash) => return Ok(format!("lookup {KV_CACHE_TTL_S} {}", kv_key(&hash))),
-        Next::Granted(grant, target, _) => (grant, target),
+        Next::Granted(grant, target, record) => (grant, target, record),
     };
     // A limited key's requests are counted by its Durable Object: the workers-rs path does it.
     if grant.rate_limit.is_some() {
@@ -143,6 +143,9 @@ fn run(
                 block.get("idempotency-key"),
                 block.get("x-sandbox-scenario"),
             );
+            if !matches!(answer, Ok(None)) {
+                edge::record_use(&record, &facts, &grant, request_id);
+            }
             Ok(match answer {
                 Ok(Some(answer)) => respond(
                     answer.status,
@@ -159,6 +162,7 @@ fn run(
             })
         }
         Environment::Live => {
+            edge::record_use(&record, &facts, &grant, request_id);
             let plan = origin::plan(
                 vars,
                 &grant,

@@ -22,8 +22,8 @@ pub struct KeyUse {
     pub account_id: String,
     pub last_used_at: i64,
     pub last_used_ip: Option<String>,
-    /// (address, requests) seen since the last report.
-    pub ips: Vec<(String, u64)>,
+    /// Addresses seen since the last report: requests from each, and when the last was.
+    pub ips: Vec<IpSeen>,
 }
 
 /// A key's use, as stored: the latest use and the most recent addresses with counts.
@@ -50,17 +50,13 @@ impl Usage {
             self.last_used_at = Some(report.last_used_at);
             self.last_used_ip = report.last_used_ip.clone();
         }
-        for (ip, count) in &report.ips {
-            match self.ips_seen.iter_mut().find(|seen| seen.ip == *ip) {
+        for reported in &report.ips {
+            match self.ips_seen.iter_mut().find(|seen| seen.ip == reported.ip) {
                 Some(seen) => {
-                    seen.count += count;
-                    seen.last_seen_at = seen.last_seen_at.max(report.last_used_at);
+                    seen.count += reported.count;
+                    seen.last_seen_at = seen.last_seen_at.max(reported.last_seen_at);
                 }
-                None => self.ips_seen.push(IpSeen {
-                    ip: ip.clone(),
-                    count: *count,
-                    last_seen_at: report.last_used_at,
-                }),
+                None => self.ips_seen.push(reported.clone()),
             }
         }
         self.ips_seen.sort_by(|a, b| {
@@ -131,13 +127,23 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    /// A report whose addresses were last seen in the order given, the last one at `at`.
     fn report(at: i64, ips: &[(&str, u64)]) -> KeyUse {
+        let first = at - ips.len() as i64 + 1;
         KeyUse {
             key_id: "key_1".into(),
             account_id: "acct_1".into(),
             last_used_at: at,
             last_used_ip: ips.last().map(|(ip, _)| ip.to_string()),
-            ips: ips.iter().map(|(ip, n)| (ip.to_string(), *n)).collect(),
+            ips: ips
+                .iter()
+                .zip(first..)
+                .map(|((ip, n), last_seen_at)| IpSeen {
+                    ip: ip.to_string(),
+                    count: *n,
+                    last_seen_at,
+                })
+                .collect(),
         }
     }
 
@@ -151,6 +157,24 @@ mod tests {
         assert_eq!(usage.ips_seen[0].ip, "10.0.0.1");
         assert_eq!(usage.ips_seen[0].count, 5);
         assert_eq!(usage.ips_seen[1].count, 1);
+    }
+
+    #[test]
+    fn addresses_of_one_report_keep_their_own_times() {
+        let mut usage = Usage::default();
+        usage.merge(&report(
+            100,
+            &[("10.0.0.1", 3), ("10.0.0.2", 2), ("10.0.0.3", 1)],
+        ));
+        let order: Vec<(&str, i64)> = usage
+            .ips_seen
+            .iter()
+            .map(|s| (s.ip.as_str(), s.last_seen_at))
+            .collect();
+        assert_eq!(
+            order,
+            [("10.0.0.3", 100), ("10.0.0.2", 99), ("10.0.0.1", 98)]
+        );
     }
 
     #[test]
