@@ -7,6 +7,10 @@
 // It answers every request with what it received and whether the signature verified
 // (401 if not), and logs one line per request. `verifyKeygateRequest` below is the snippet an
 // origin copies: it is exercised by the end-to-end suite against the real gateway.
+//
+// It is also a webhook receiver: point keygate's WEBHOOK_URL at http://127.0.0.1:9090/webhooks
+// (with the same WEBHOOK_SIGNING_SECRET) and it logs each event whose signature verifies,
+// answering 400 to any other. `verifyKeygateWebhook` is that snippet.
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
@@ -46,6 +50,36 @@ export function verifyKeygateRequest({ secret, headers, method, pathAndQuery, ma
   };
 }
 
+/**
+ * Proves that a webhook came from keygate: `header` is its `Keygate-Signature`
+ * (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`), `body` the raw request body as a
+ * string, exactly as received (parse it only after this returns true).
+ */
+export function verifyKeygateWebhook({ secret, header, body, maxAgeSeconds = 300, now = Date.now() }) {
+  const parts = Object.fromEntries(String(header ?? "").split(",").map((p) => p.trim().split("=", 2)));
+  if (!/^[0-9]+$/.test(parts.t ?? "") || !/^[0-9a-f]{64}$/.test(parts.v1 ?? "")) return false;
+  // A captured delivery cannot be replayed later; a retry is signed afresh.
+  if (Math.abs(now / 1000 - Number(parts.t)) > maxAgeSeconds) return false;
+  const expected = createHmac("sha256", secret).update(`${parts.t}.${body}`).digest();
+  const given = Buffer.from(parts.v1, "hex");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function receiveWebhook(req, raw, res) {
+  const secret = process.env.WEBHOOK_SIGNING_SECRET ?? "dev-webhook-secret";
+  const verified = verifyKeygateWebhook({ secret, header: req.headers["keygate-signature"], body: raw });
+  if (verified) {
+    // Deliveries are at least once: a receiver keys its work on the event id.
+    const event = JSON.parse(raw);
+    console.log(`${new Date().toISOString()} webhook ${event.id} ${event.type} account=${event.account_id}` +
+      (event.key_id ? ` key=${event.key_id}` : ""));
+  } else {
+    console.log(`${new Date().toISOString()} webhook refused: bad Keygate-Signature`);
+  }
+  res.writeHead(verified ? 200 : 400, { "Content-Type": "application/json" });
+  res.end(JSON.stringify({ received: verified }));
+}
+
 function main() {
   const port = Number(process.env.PORT ?? 9090);
   const secret = process.env.ORIGIN_SIGNING_SECRET ?? "dev-signing-secret";
@@ -53,6 +87,9 @@ function main() {
     const chunks = [];
     req.on("data", (chunk) => chunks.push(chunk));
     req.on("end", () => {
+      if (req.method === "POST" && req.url === "/webhooks") {
+        return receiveWebhook(req, Buffer.concat(chunks).toString("utf8"), res);
+      }
       const identity = verifyKeygateRequest({
         secret,
         headers: req.headers,

@@ -31,6 +31,7 @@ pub mod revocation;
 pub mod scope;
 pub mod signing;
 pub mod target;
+pub mod webhook;
 
 #[cfg(test)]
 pub(crate) mod testing;

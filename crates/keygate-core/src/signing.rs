@@ -76,10 +76,12 @@ fn mac(secret: &[u8], canonical: &str) -> HmacSha256 {
 
 /// Lowercase hex HMAC-SHA256 of the canonical string.
 pub fn sign(secret: &[u8], fields: &SignedFields<'_>) -> String {
-    let tag: [u8; 32] = mac(secret, &canonical_string(fields))
-        .finalize()
-        .into_bytes()
-        .into();
+    hmac_hex(secret, &canonical_string(fields))
+}
+
+/// Lowercase hex HMAC-SHA256 of `message` (origin signatures and webhook signatures).
+pub fn hmac_hex(secret: &[u8], message: &str) -> String {
+    let tag: [u8; 32] = mac(secret, message).finalize().into_bytes().into();
     // Same lowercase-hex encoding as a key hash.
     KeyHash::from_bytes(tag).to_hex()
 }

@@ -66,6 +66,7 @@ enum Route<'a> {
     AccountKeys(&'a str),
     AccountEvents(&'a str),
     Request(&'a str),
+    Deliveries(&'a str),
     /// GitHub's secret-scanning reports: authenticated by GitHub's signature, not a token.
     GithubLeaks,
     Key(&'a str),
@@ -92,6 +93,7 @@ impl<'a> Route<'a> {
             ["accounts", id, "keys"] => Route::AccountKeys(id),
             ["accounts", id, "events"] => Route::AccountEvents(id),
             ["requests", id] => Route::Request(id),
+            ["events", id, "deliveries"] => Route::Deliveries(id),
             ["keys", id] => Route::Key(id),
             ["keys", id, "roll"] => Route::KeyRoll(id),
             ["keys", id, "leaked"] => Route::KeyLeaked(id),
@@ -108,7 +110,7 @@ impl<'a> Route<'a> {
             Route::Entitlement(..) => "GET, PUT, DELETE",
             Route::Key(_) => "GET, PATCH, DELETE",
             Route::KeyRoll(_) | Route::KeyLeaked(_) | Route::Leaks | Route::GithubLeaks => "POST",
-            Route::AccountEvents(_) | Route::Request(_) => "GET",
+            Route::AccountEvents(_) | Route::Request(_) | Route::Deliveries(_) => "GET",
         }
     }
 }
@@ -254,6 +256,7 @@ pub async fn handle(
             }
         }
         (Route::Request(r), Method::Get) => Command::GetRequest { request_id: id(r) },
+        (Route::Deliveries(e), Method::Get) => Command::GetDeliveries { event_id: id(e) },
         (Route::AccountKeys(a), Method::Post) => Command::CreateKey {
             account_id: id(a),
             body: required_body(&mut req).await?,

@@ -19,6 +19,8 @@ use crate::http::{error_response, raw_json_response};
 use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
 use crate::revocations;
+use crate::settings;
+use futures_util::future::{Either, select};
 use keygate_core::engine::{
     self, Caller, Command, Context, DENIAL_RETENTION_SECONDS, Denial, EdgeScope, Event, RandomMint,
     Store, StoredKey, Usage, Write, WriteRate,
@@ -26,15 +28,17 @@ use keygate_core::engine::{
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, ApiKey, Entitlement};
 use keygate_core::page::PageParams;
+use keygate_core::webhook;
 use keygate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen::JsCast;
 use worker::{
-    DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, durable_object,
-    js_sys,
+    Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    Response, SqlStorage, SqlStorageValue, State, durable_object, js_sys,
 };
 
 pub const DO_BINDING: &str = "REGISTRY";
@@ -155,17 +159,21 @@ impl DurableObject for Registry {
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
-        let _guard = self.lock.acquire().await;
-        if let Err(error) = self.ensure_schema() {
-            return Ok(error_response(&error));
-        }
-        self.publish_outbox().await;
-        self.flush(&[]).await;
         let now = (worker::Date::now().as_millis() / 1000) as i64;
-        if let Err(error) = self.sweep_grace_ends(now) {
-            worker::console_error!("grace sweep: {} {}", error.status, error.message);
+        {
+            let _guard = self.lock.acquire().await;
+            if let Err(error) = self.ensure_schema() {
+                return Ok(error_response(&error));
+            }
+            self.publish_outbox().await;
+            self.flush(&[]).await;
+            if let Err(error) = self.sweep_grace_ends(now, self.webhooks().is_some()) {
+                worker::console_error!("grace sweep: {} {}", error.status, error.message);
+            }
+            self.schedule_sweep(now).await;
         }
-        self.schedule_sweep(now).await;
+        // Outside the lock: a slow receiver must not hold up admin commands.
+        self.deliver_webhooks().await;
         Response::ok("flushed")
     }
 }
@@ -204,6 +212,16 @@ impl Registry {
                 request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL,
                 doc TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS denials_by_time ON denials (at)",
+            "CREATE TABLE IF NOT EXISTS webhook_outbox (
+                seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, account_id TEXT NOT NULL,
+                body TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
+                delivered_at INTEGER, last_status INTEGER)",
+            "CREATE INDEX IF NOT EXISTS webhook_pending
+                ON webhook_outbox (account_id, delivered_at, seq)",
+            "CREATE INDEX IF NOT EXISTS webhook_by_event ON webhook_outbox (event_id)",
+            "CREATE TABLE IF NOT EXISTS webhook_attempts (
+                event_id TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER)",
+            "CREATE INDEX IF NOT EXISTS webhook_attempts_by_event ON webhook_attempts (event_id, at)",
         ] {
             exec(&sql, statement, Vec::new())?;
         }
@@ -276,6 +294,9 @@ impl Registry {
         }
         self.flush(&own).await;
         self.schedule_sweep(envelope.now).await;
+        if !outcome.events.is_empty() && self.webhooks().is_some() {
+            self.wake_at(envelope.now).await;
+        }
         Ok(Reply {
             status: outcome.status,
             body: outcome.body.map(|body| body.to_string()),
@@ -331,6 +352,7 @@ impl Registry {
         now: i64,
         fail_after: Option<usize>,
     ) -> Result<(), Error> {
+        let webhooks = self.webhooks().is_some();
         let state = Rc::clone(&self.state);
         let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
         let slot = Rc::clone(&result);
@@ -339,7 +361,8 @@ impl Registry {
             let outcome = match pending.take() {
                 Some((writes, events)) => {
                     let sql = state.storage().sql();
-                    apply(&sql, &writes, fail_after).and_then(|()| record(&sql, &events, now))
+                    apply(&sql, &writes, fail_after)
+                        .and_then(|()| record(&sql, &events, now, webhooks))
                 }
                 None => Err(Error::internal()),
             };
@@ -476,7 +499,7 @@ impl Registry {
     /// Records `key.revoked` for every key whose grace period (after a roll or a leak report)
     /// ended and that has no such event yet: the edge refused it from that second on, and the
     /// account should see it happen, not only when someone looks.
-    fn sweep_grace_ends(&self, now: i64) -> Result<(), Error> {
+    fn sweep_grace_ends(&self, now: i64, webhooks: bool) -> Result<(), Error> {
         let sql = self.sql();
         let due: Vec<Doc> = rows(
             &sql,
@@ -491,7 +514,7 @@ impl Registry {
             let key: ApiKey = parse_doc(&doc.doc)?;
             events.push(engine::grace_ended(&key, &mut RandomMint)?);
         }
-        record(&sql, &events, now)
+        record(&sql, &events, now, webhooks)
     }
 
     /// Sets the alarm for the next grace period to end, unless one is set earlier.
@@ -514,6 +537,93 @@ impl Registry {
             // `set_alarm` takes an offset from now.
             let now_ms = worker::Date::now().as_millis() as i64;
             let _ = storage.set_alarm((at_ms - now_ms).max(1)).await;
+        }
+    }
+
+    /// `(WEBHOOK_URL, WEBHOOK_SIGNING_SECRET, first retry delay)` when webhooks are configured.
+    fn webhooks(&self) -> Option<(String, String, i64)> {
+        let text = |name: &str| settings::text(&self.env, name);
+        let base = text("WEBHOOK_RETRY_SECONDS")
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&s: &i64| (1..=3600).contains(&s))
+            .unwrap_or(DEFAULT_WEBHOOK_RETRY_SECONDS);
+        Some((text("WEBHOOK_URL")?, text("WEBHOOK_SIGNING_SECRET")?, base))
+    }
+
+    /// Sets the alarm for `at` (unix seconds) unless one is set earlier.
+    async fn wake_at(&self, at: i64) {
+        let storage = self.state.storage();
+        let current = storage.get_alarm().await.ok().flatten();
+        let at_ms = at * 1000;
+        if current.is_none_or(|set| set > at_ms) {
+            let now_ms = worker::Date::now().as_millis() as i64;
+            let _ = storage.set_alarm((at_ms - now_ms).max(1)).await;
+        }
+    }
+
+    /// POSTs due events, the oldest undelivered of each account first, so that an account's
+    /// events arrive in order: a failed event holds back that account's later ones until it is
+    /// acknowledged. Failures are retried with exponential backoff (`webhook::backoff`), for as
+    /// long as it takes.
+    async fn deliver_webhooks(&self) {
+        let Some((url, secret, base)) = self.webhooks() else {
+            return;
+        };
+        let sql = self.sql();
+        for _ in 0..WEBHOOK_ROUNDS {
+            let now = (worker::Date::now().as_millis() / 1000) as i64;
+            let Ok(due) = rows::<Pending>(
+                &sql,
+                "SELECT w.seq AS seq, w.event_id AS event_id, w.body AS body, w.attempts AS attempts
+                 FROM webhook_outbox w
+                 WHERE w.delivered_at IS NULL AND w.next_at <= ?
+                   AND w.seq = (SELECT MIN(seq) FROM webhook_outbox
+                                WHERE account_id = w.account_id AND delivered_at IS NULL)
+                 ORDER BY w.seq LIMIT 10",
+                vec![now.into()],
+            ) else {
+                return;
+            };
+            if due.is_empty() {
+                break;
+            }
+            for entry in due {
+                let status = post_webhook(&url, &secret, now, &entry.body).await;
+                let attempts = entry.attempts.unwrap_or(0) + 1;
+                let delivered = status.is_some_and(|s| (200..300).contains(&s));
+                let next = now + webhook::backoff(attempts as u32, base);
+                let _ = exec(
+                    &sql,
+                    "UPDATE webhook_outbox SET attempts = ?, last_status = ?,
+                       delivered_at = CASE WHEN ? THEN ? ELSE NULL END, next_at = ?
+                     WHERE seq = ?",
+                    vec![
+                        attempts.into(),
+                        status.map(i64::from).into(),
+                        i64::from(delivered).into(),
+                        now.into(),
+                        next.into(),
+                        entry.seq.into(),
+                    ],
+                );
+                let _ = exec(
+                    &sql,
+                    "INSERT INTO webhook_attempts (event_id, at, status) VALUES (?, ?, ?)",
+                    vec![
+                        entry.event_id.as_deref().unwrap_or_default().into(),
+                        now.into(),
+                        status.map(i64::from).into(),
+                    ],
+                );
+            }
+        }
+        let next: Result<Vec<Number>, Error> = rows(
+            &sql,
+            "SELECT MIN(next_at) AS n FROM webhook_outbox WHERE delivered_at IS NULL",
+            Vec::new(),
+        );
+        if let Some(at) = next.ok().and_then(|rows| rows.first().and_then(|r| r.n)) {
+            self.wake_at(at).await;
         }
     }
 
@@ -627,11 +737,43 @@ fn apply(sql: &SqlStorage, writes: &[Write], fail_after: Option<usize>) -> Resul
     Ok(())
 }
 
+/// First retry delay of a failed webhook (`WEBHOOK_RETRY_SECONDS`), doubling to an hour.
+const DEFAULT_WEBHOOK_RETRY_SECONDS: i64 = 5;
+/// Batches of deliveries per alarm before it yields (the next alarm goes on).
+const WEBHOOK_ROUNDS: usize = 10;
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// POSTs one event, signed; the receiver's status, or `None` if it could not be reached in time.
+async fn post_webhook(url: &str, secret: &str, now: i64, body: &str) -> Option<u16> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json").ok()?;
+    headers
+        .set(
+            "Keygate-Signature",
+            &webhook::signature(secret.as_bytes(), now, body),
+        )
+        .ok()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()))
+        .with_redirect(RequestRedirect::Manual);
+    let request = Request::new_with_init(url, &init).ok()?;
+    let fetch = Fetch::Request(request);
+    let sent = Box::pin(fetch.send());
+    let deadline = Box::pin(Delay::from(WEBHOOK_TIMEOUT));
+    match select(sent, deadline).await {
+        Either::Left((Ok(response), _)) => Some(response.status_code()),
+        _ => None,
+    }
+}
+
 /// How long events are kept.
 pub const EVENT_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
 
-/// Stores a command's events and prunes those past [`EVENT_RETENTION_SECONDS`].
-fn record(sql: &SqlStorage, events: &[Event], now: i64) -> Result<(), Error> {
+/// Stores a command's events (and, with webhooks configured, queues each for delivery) and
+/// prunes those past [`EVENT_RETENTION_SECONDS`].
+fn record(sql: &SqlStorage, events: &[Event], now: i64, webhooks: bool) -> Result<(), Error> {
     for event in events {
         exec(
             sql,
@@ -646,12 +788,37 @@ fn record(sql: &SqlStorage, events: &[Event], now: i64) -> Result<(), Error> {
                 to_doc(event)?.into(),
             ],
         )?;
+        if webhooks {
+            exec(
+                sql,
+                "INSERT INTO webhook_outbox (event_id, account_id, body, attempts, next_at)
+                 VALUES (?, ?, ?, 0, ?)",
+                vec![
+                    event.id.as_str().into(),
+                    event.account_id.as_str().into(),
+                    to_doc(event)?.into(),
+                    now.into(),
+                ],
+            )?;
+        }
     }
     if !events.is_empty() {
+        let before = now - EVENT_RETENTION_SECONDS;
         exec(
             sql,
             "DELETE FROM events WHERE created_at < ?",
-            vec![(now - EVENT_RETENTION_SECONDS).into()],
+            vec![before.into()],
+        )?;
+        exec(
+            sql,
+            "DELETE FROM webhook_outbox WHERE delivered_at < ?",
+            vec![before.into()],
+        )?;
+        exec(
+            sql,
+            "DELETE FROM webhook_attempts WHERE at < ?
+               AND event_id NOT IN (SELECT event_id FROM webhook_outbox)",
+            vec![before.into()],
         )?;
     }
     Ok(())
@@ -709,6 +876,23 @@ struct Seq {
 struct Pending {
     seq: i64,
     body: String,
+    #[serde(default)]
+    attempts: Option<i64>,
+    #[serde(default)]
+    event_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Queued {
+    account_id: String,
+    delivered_at: Option<i64>,
+    next_at: i64,
+}
+
+#[derive(Deserialize)]
+struct Tried {
+    at: i64,
+    status: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -906,6 +1090,35 @@ impl Store for SqlStore<'_> {
             vec![request_id.into()],
         )?;
         docs.first().map(|d| parse_doc(&d.doc)).transpose()
+    }
+
+    fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error> {
+        let queued: Vec<Queued> = rows(
+            self.sql,
+            "SELECT account_id, delivered_at, next_at FROM webhook_outbox WHERE event_id = ?",
+            vec![event_id.into()],
+        )?;
+        let Some(queued) = queued.into_iter().next() else {
+            return Ok(None);
+        };
+        let tried: Vec<Tried> = rows(
+            self.sql,
+            "SELECT at, status FROM webhook_attempts WHERE event_id = ? ORDER BY at, rowid",
+            vec![event_id.into()],
+        )?;
+        Ok(Some(webhook::Deliveries {
+            event_id: event_id.to_string(),
+            account_id: queued.account_id,
+            attempts: tried
+                .into_iter()
+                .map(|t| webhook::Attempt {
+                    at: t.at,
+                    status: t.status.and_then(|s| u16::try_from(s).ok()),
+                })
+                .collect(),
+            delivered_at: queued.delivered_at,
+            next_attempt_at: Some(queued.next_at),
+        }))
     }
 
     fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error> {

@@ -35,7 +35,8 @@ fn number<T: std::str::FromStr + PartialOrd>(env: &Env, name: &str, min: T, defa
         .unwrap_or(default)
 }
 
-fn text(env: &Env, name: &str) -> Option<String> {
+/// A variable or secret, unless unset or blank.
+pub(crate) fn text(env: &Env, name: &str) -> Option<String> {
     env.var(name)
         .ok()
         .map(|v| v.to_string())

@@ -28,6 +28,7 @@ use crate::github;
 use crate::keys::{Environment, IssuedKey, KeyHash, KeyKind, parse_key};
 use crate::model::{Account, Actor, Agreement, ApiKey, EdgeRecord, Entitlement, KeyStatus};
 use crate::page::{ListPage, PageParams};
+use crate::webhook;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -126,6 +127,10 @@ pub enum Command {
     GetRequest {
         request_id: String,
     },
+    /// The webhook delivery log of one event.
+    GetDeliveries {
+        event_id: String,
+    },
     /// What isolates saw at the edge (from [`Caller::Edge`] only).
     RecordActivity {
         uses: Vec<KeyUse>,
@@ -156,6 +161,7 @@ impl Command {
                 | Command::GetKey { .. }
                 | Command::ListEvents { .. }
                 | Command::GetRequest { .. }
+                | Command::GetDeliveries { .. }
         )
     }
 }
@@ -195,6 +201,9 @@ pub trait Store {
     ) -> Result<(Vec<Event>, bool), Error>;
     fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error>;
     fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error>;
+    /// The webhook delivery log of an event; `None` if it was never queued (unknown event, or
+    /// recorded while webhooks were not configured).
+    fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error>;
     /// Whether an `ip.would_deny` event for this key and address was recorded since `since`.
     fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error>;
 }
@@ -475,13 +484,17 @@ fn derive_events(
                     Some(_) => "key.updated",
                 };
                 let was = before.as_ref().map_or(json!({}), key_view);
+                let data = changes(&was, &after);
+                if before.is_some() && data["after"].as_object().is_none_or(|m| m.is_empty()) {
+                    continue; // nothing a view shows changed: a re-report, a no-op update
+                }
                 if kind == "key.leaked" && leak_source.is_some() {
                     match reported.iter_mut().find(|(a, _)| *a == key.account_id) {
                         Some((_, ids)) => ids.push(key.id.clone()),
                         None => reported.push((key.account_id.clone(), vec![key.id.clone()])),
                     }
                 }
-                (kind, &key.account_id, Some(&key.id), changes(&was, &after))
+                (kind, &key.account_id, Some(&key.id), data)
             }
             Write::PutUsage { .. } | Write::PutDenial(_) => continue,
             Write::DeleteKey(stored) => (
@@ -750,6 +763,19 @@ fn decide(
             }
             Ok(Outcome::json(200, denial.view()))
         }
+        Command::GetDeliveries { event_id } => {
+            let unknown = || {
+                Error::not_found(
+                    "No webhook deliveries for this event id in your account (events are \
+                     queued for delivery only while WEBHOOK_URL is set).",
+                )
+            };
+            let log = store.deliveries(&event_id)?.ok_or_else(unknown)?;
+            if !principal.sees(&log.account_id) {
+                return Err(unknown());
+            }
+            Ok(Outcome::json(200, log.view()))
+        }
         Command::RecordActivity {
             uses,
             denials,
@@ -974,16 +1000,20 @@ fn mark_secret_leaked(
     changed: &mut Vec<StoredKey>,
     hash: &KeyHash,
 ) -> Result<Option<ApiKey>, Error> {
-    let current = match changed.iter().position(|s| s.hash == *hash) {
-        Some(i) => Some(changed.remove(i)),
-        None => store.key_by_hash(hash)?,
-    };
-    let Some(mut stored) = current else {
+    if let Some(stored) = changed.iter_mut().find(|s| s.hash == *hash) {
+        admin::mark_leaked(&mut stored.key, now, admin::LEAK_GRACE_DEFAULT);
+        return Ok(Some(stored.key.clone()));
+    }
+    let Some(mut stored) = store.key_by_hash(hash)? else {
         return Ok(None);
     };
+    let before = (stored.key.leaked_at, stored.key.revoke_at);
     admin::mark_leaked(&mut stored.key, now, admin::LEAK_GRACE_DEFAULT);
     let key = stored.key.clone();
-    changed.push(stored);
+    // Reported again (GitHub reports each place a secret turns up): nothing to write.
+    if (key.leaked_at, key.revoke_at) != before {
+        changed.push(stored);
+    }
     Ok(Some(key))
 }
 

@@ -18,6 +18,7 @@ pub(super) struct MemStore {
     pub events: Vec<Event>,
     pub usage: Vec<(String, Usage)>,
     pub denials: Vec<Denial>,
+    pub deliveries: Vec<webhook::Deliveries>,
 }
 
 impl MemStore {
@@ -137,6 +138,13 @@ impl Store for MemStore {
             .denials
             .iter()
             .find(|d| d.request_id == request_id)
+            .cloned())
+    }
+    fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error> {
+        Ok(self
+            .deliveries
+            .iter()
+            .find(|d| d.event_id == event_id)
             .cloned())
     }
     fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error> {
@@ -1292,7 +1300,11 @@ fn activity(
                 account_id: account.into(),
                 last_used_at: at,
                 last_used_ip: Some(ip.into()),
-                ips: vec![(ip.into(), 1)],
+                ips: vec![IpSeen {
+                    ip: ip.into(),
+                    count: 1,
+                    last_seen_at: at,
+                }],
             })
             .collect(),
         denials: denials
@@ -1428,6 +1440,29 @@ fn edge_activity_shows_on_the_key_and_in_the_request_lookup() {
         .status,
         404
     );
+
+    // Webhook delivery logs: the account's manager and the operator, nobody else.
+    w.store.deliveries.push(webhook::Deliveries {
+        event_id: "evt_1".into(),
+        account_id: account.clone(),
+        attempts: vec![webhook::Attempt {
+            at: NOW,
+            status: None,
+        }],
+        delivered_at: None,
+        next_attempt_at: Some(NOW + 5),
+    });
+    let deliveries = |event_id: &str| Command::GetDeliveries {
+        event_id: event_id.into(),
+    };
+    for caller in [&Caller::Operator, &m] {
+        let log = w.ok(caller, deliveries("evt_1")).body.unwrap();
+        assert_eq!(log["state"], "pending");
+        assert!(log["attempts"][0]["status"].is_null());
+    }
+    assert_eq!(w.refused(&stranger, deliveries("evt_1")).status, 404);
+    assert_eq!(w.refused(&m, deliveries("evt_2")).status, 404);
+    assert!(!deliveries("evt_1").is_write());
     // Only the gateway reports activity.
     for caller in [Caller::Operator, m] {
         assert_eq!(
@@ -1529,6 +1564,37 @@ fn a_github_report_marks_our_keys_leaked_and_answers_in_githubs_format() {
         .find(|e| e.kind == "leak.reported")
         .unwrap();
     assert_eq!(reported.data["after"]["source"], "github");
+    // The same secret reported again (another place it turned up): true positive, nothing
+    // written, no event, the grace unmoved.
+    let events = w.store.events.len();
+    let revoke_at = w.store.key_by_id(&id).revoke_at;
+    let again = w.ok(
+        &Caller::Edge,
+        Command::GithubReport {
+            matches: matches[..1].to_vec(),
+        },
+    );
+    assert_eq!(again.body.unwrap()[0]["label"], "true_positive");
+    assert!(again.writes.is_empty() && again.events.is_empty());
+    assert_eq!(w.store.events.len(), events);
+    assert_eq!(w.store.key_by_id(&id).revoke_at, revoke_at);
+    // Twice in one report: one leak, once.
+    let other_secret = w.ok(&Caller::Operator, create(&w, key_body(json!({}))));
+    let mut fresh = vec![matches[0].clone(), matches[0].clone()];
+    fresh[0].token = other_secret.body.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .into();
+    fresh[1].token = fresh[0].token.clone();
+    let both = w.ok(&Caller::Edge, Command::GithubReport { matches: fresh });
+    assert_eq!(both.writes.len(), 1);
+    assert_eq!(
+        both.events
+            .iter()
+            .filter(|e| e.kind == "key.leaked")
+            .count(),
+        1
+    );
     // Only the gateway, after checking GitHub's signature, may send one.
     assert_eq!(
         w.refused(&Caller::Operator, Command::GithubReport { matches })

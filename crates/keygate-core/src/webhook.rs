@@ -1,0 +1,165 @@
+//! Webhooks: every event is POSTed to the provider's `WEBHOOK_URL`, signed, at least once and in
+//! order per account, retried with exponential backoff until a 2xx.
+//!
+//! `Keygate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` under
+//! `WEBHOOK_SIGNING_SECRET`; a receiver recomputes it and rejects old timestamps (replays).
+//! `scripts/demo-origin.mjs` has a copy-paste verifier.
+
+use crate::keys::constant_time_eq;
+use crate::signing::hmac_hex;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF_SECONDS: i64 = 3_600;
+
+/// The `Keygate-Signature` header for `body` sent at `t`.
+pub fn signature(secret: &[u8], t: i64, body: &str) -> String {
+    format!("t={t},v1={}", hmac_hex(secret, &format!("{t}.{body}")))
+}
+
+/// Whether `header` signs `body` under `secret`, at most `tolerance` seconds from `now`.
+pub fn verify(secret: &[u8], header: &str, body: &str, now: i64, tolerance: i64) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => t = value.parse::<i64>().ok(),
+            Some(("v1", value)) => v1 = Some(value),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    let expected = hmac_hex(secret, &format!("{t}.{body}"));
+    (now - t).abs() <= tolerance && constant_time_eq(expected.as_bytes(), v1.as_bytes())
+}
+
+/// Seconds to wait after the `attempts`-th failed attempt: `base`, doubling, at most an hour.
+pub fn backoff(attempts: u32, base: i64) -> i64 {
+    let doubling = 1i64
+        .checked_shl(attempts.saturating_sub(1).min(30))
+        .unwrap_or(i64::MAX);
+    base.max(1)
+        .saturating_mul(doubling)
+        .min(MAX_BACKOFF_SECONDS)
+}
+
+/// One try to deliver an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Unix seconds.
+    pub at: i64,
+    /// The receiver's HTTP status; `None` when it could not be reached or did not answer in time.
+    pub status: Option<u16>,
+}
+
+/// The delivery log of one event: every attempt, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deliveries {
+    pub event_id: String,
+    pub account_id: String,
+    /// Oldest first.
+    pub attempts: Vec<Attempt>,
+    pub delivered_at: Option<i64>,
+    /// When the next attempt is due, while it is not delivered.
+    pub next_attempt_at: Option<i64>,
+}
+
+impl Deliveries {
+    /// `GET /admin/v1/events/{id}/deliveries`.
+    pub fn view(&self) -> Value {
+        json!({
+            "object": "webhook_deliveries",
+            "event_id": self.event_id,
+            "state": if self.delivered_at.is_some() { "delivered" } else { "pending" },
+            "delivered_at": self.delivered_at,
+            "next_attempt_at": if self.delivered_at.is_some() { None } else { self.next_attempt_at },
+            "attempts": self.attempts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn signatures_verify_and_tampering_does_not() {
+        let header = signature(b"whsec", 1_700_000_000, r#"{"id":"evt_1"}"#);
+        assert!(header.starts_with("t=1700000000,v1="));
+        assert!(verify(
+            b"whsec",
+            &header,
+            r#"{"id":"evt_1"}"#,
+            1_700_000_100,
+            300
+        ));
+        assert!(!verify(
+            b"whsec",
+            &header,
+            r#"{"id":"evt_2"}"#,
+            1_700_000_100,
+            300
+        ));
+        assert!(!verify(
+            b"other",
+            &header,
+            r#"{"id":"evt_1"}"#,
+            1_700_000_100,
+            300
+        ));
+        assert!(!verify(
+            b"whsec",
+            &header,
+            r#"{"id":"evt_1"}"#,
+            1_700_001_000,
+            300
+        ));
+        assert!(!verify(
+            b"whsec",
+            "v1=00",
+            r#"{"id":"evt_1"}"#,
+            1_700_000_000,
+            300
+        ));
+    }
+
+    #[test]
+    fn a_log_says_pending_until_delivered() {
+        let mut log = Deliveries {
+            event_id: "evt_1".into(),
+            account_id: "acct_1".into(),
+            attempts: vec![Attempt {
+                at: 10,
+                status: Some(503),
+            }],
+            delivered_at: None,
+            next_attempt_at: Some(15),
+        };
+        assert_eq!(log.view()["state"], "pending");
+        assert_eq!(log.view()["next_attempt_at"], 15);
+        log.attempts.push(Attempt {
+            at: 15,
+            status: Some(200),
+        });
+        log.delivered_at = Some(15);
+        let view = log.view();
+        assert_eq!(view["state"], "delivered");
+        assert!(view["next_attempt_at"].is_null());
+        assert_eq!(view["attempts"][0], json!({"at": 10, "status": 503}));
+        assert!(view.get("account_id").is_none());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=12).map(|n| backoff(n, 5)).collect();
+        assert_eq!(&waits[..5], [5, 10, 20, 40, 80]);
+        assert_eq!(*waits.last().unwrap(), MAX_BACKOFF_SECONDS);
+        assert_eq!(backoff(100, 5), MAX_BACKOFF_SECONDS);
+        assert_eq!(backoff(1, 0), 1);
+    }
+}

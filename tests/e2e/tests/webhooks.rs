@@ -1,0 +1,313 @@
+//! Webhooks (SPEC §11) end to end: real workerd through `wrangler dev`, HTTP only. With
+//! `WEBHOOK_URL` and `WEBHOOK_SIGNING_SECRET` set, every event the events list shows is POSTed
+//! to the receiver, byte for byte the list's JSON, signed `Keygate-Signature: t=…,v1=…` (HMAC-SHA256
+//! of `t.body`, re-derived here independently of keygate-core), in order per account, and
+//! retried until the receiver answers 2xx: a receiver that fails loses nothing and sees no
+//! later event of that account before the one it refused.
+//!
+//! Two gateways, each with its own receiver path on one recording server: `steady` answers
+//! 200, `flaky` answers 503 until the trial lets it recover (its retries start after 1 s).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use keygate_e2e::audited::{audit, op};
+use keygate_e2e::{Gateway, Origin, OriginRequest, Reply, Value, json, repo_root, run, tests};
+use sha2::{Digest, Sha256};
+
+const SECRET: &str = "whsec_e2e_5f1c9a";
+/// How long a receiver waits for deliveries that should come within a second or two.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+struct Ctx {
+    receiver: Origin,
+    steady: Gateway,
+    flaky: Gateway,
+}
+
+fn main() {
+    run(
+        || {
+            let receiver = Origin::start();
+            let gateway = |path: &str| {
+                Gateway::builder()
+                    .var("WEBHOOK_URL", &format!("{}{path}", receiver.url()))
+                    .var("WEBHOOK_SIGNING_SECRET", SECRET)
+                    .var("WEBHOOK_RETRY_SECONDS", "1")
+                    .start()
+            };
+            let steady = gateway("/steady");
+            let flaky = gateway("/flaky");
+            Ctx {
+                receiver,
+                steady,
+                flaky,
+            }
+        },
+        tests![
+            every_event_arrives_signed_in_order_and_as_listed,
+            a_failing_receiver_loses_nothing_and_keeps_the_order,
+            the_demo_receivers_verifier_accepts_real_deliveries_only,
+        ],
+    );
+}
+
+/// An account with a key that is disabled and enabled again, by the operator: five events.
+/// Returns the account id and the key's secret.
+fn account_with_history(gw: &Gateway, name: &str) -> (String, String) {
+    let account = op(
+        gw,
+        "POST",
+        "/accounts",
+        Some(&json!({"name": name, "agreement": "test"})),
+    );
+    account.expect_status(201);
+    let id = account.json["id"].as_str().expect("account id").to_string();
+    let key = op(
+        gw,
+        "POST",
+        &format!("/accounts/{id}/keys"),
+        Some(&json!({"name": "k", "environment": "test"})),
+    );
+    key.expect_status(201);
+    let key_id = key.json["key"]["id"].as_str().expect("key id");
+    let secret = key.json["secret"].as_str().expect("secret").to_string();
+    for status in ["disabled", "active"] {
+        op(
+            gw,
+            "PATCH",
+            &format!("/keys/{key_id}"),
+            Some(&json!({ "status": status })),
+        )
+        .expect_status(200);
+    }
+    op(
+        gw,
+        "PATCH",
+        &format!("/accounts/{id}"),
+        Some(&json!({"name": format!("{name} renamed")})),
+    )
+    .expect_status(200);
+    (id, secret)
+}
+
+/// The account's events, oldest first, as the events list answers them.
+fn listed(gw: &Gateway, account: &str) -> Vec<Value> {
+    let r = op(gw, "GET", &format!("/accounts/{account}/events"), None);
+    r.expect_status(200);
+    audit(&r);
+    let mut events = r.json["data"].as_array().expect("event list").clone();
+    events.reverse();
+    events
+}
+
+/// The deliveries to `path` that carry an event of `account`, in arrival order.
+fn deliveries(receiver: &Origin, path: &str, account: &str, n: usize) -> Vec<OriginRequest> {
+    receiver.wait_for(n, PATIENCE, |r| of_account(r, path, account))
+}
+
+fn of_account(r: &OriginRequest, path: &str, account: &str) -> bool {
+    r.path == path
+        && serde_json::from_slice::<Value>(&r.body)
+            .is_ok_and(|event| event["account_id"] == account)
+}
+
+fn event_id(r: &OriginRequest) -> String {
+    let event: Value = serde_json::from_slice(&r.body).expect("a JSON event");
+    event["id"].as_str().expect("event id").to_string()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Panics unless `r` is a POST of JSON signed under [`SECRET`] within the last minute.
+#[track_caller]
+fn assert_signed(r: &OriginRequest) {
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let header = r.header("keygate-signature").expect("Keygate-Signature");
+    let (t, v1) = header
+        .split_once(',')
+        .and_then(|(t, v1)| Some((t.strip_prefix("t=")?, v1.strip_prefix("v1=")?)))
+        .unwrap_or_else(|| panic!("signature not t=…,v1=…: {header}"));
+    let sent: i64 = t.parse().expect("t is unix seconds");
+    assert!((now() - sent).abs() <= 60, "t={sent} is not now");
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(&r.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1, expected, "signature does not sign the body");
+}
+
+fn every_event_arrives_signed_in_order_and_as_listed(c: &Ctx) {
+    let (account, secret) = account_with_history(&c.steady, "webhook steady");
+    let events = listed(&c.steady, &account);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "account.created",
+            "key.created",
+            "key.disabled",
+            "key.enabled",
+            "account.updated"
+        ]
+    );
+
+    let got = deliveries(&c.receiver, "/steady", &account, events.len());
+    assert_eq!(got.len(), events.len(), "not every event was delivered");
+    let hash: String = Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for (delivery, event) in got.iter().zip(&events) {
+        assert_signed(delivery);
+        let body: Value = serde_json::from_slice(&delivery.body).unwrap();
+        assert_eq!(&body, event, "delivered out of order, or not as listed");
+        let text = delivery.text();
+        assert!(!text.contains(&secret) && !text.contains(&hash), "{text}");
+    }
+    // Nothing delivered twice to a receiver that acknowledged it.
+    std::thread::sleep(Duration::from_secs(3));
+    let again = c
+        .receiver
+        .requests_where(|r| of_account(r, "/steady", &account));
+    assert_eq!(
+        again.len(),
+        events.len(),
+        "an acknowledged event came again"
+    );
+}
+
+fn a_failing_receiver_loses_nothing_and_keeps_the_order(c: &Ctx) {
+    c.receiver
+        .respond("/flaky", Reply::json(503, &json!({"error": "down"})));
+    let (account, _) = account_with_history(&c.flaky, "webhook flaky");
+    let events = listed(&c.flaky, &account);
+    let order: Vec<String> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+
+    // The first event is tried again and again (1 s, then 2 s), and nothing after it is sent.
+    let refused = deliveries(&c.receiver, "/flaky", &account, 3);
+    assert!(refused.len() >= 3, "no retries of a refused event");
+    for r in &refused {
+        assert_signed(r);
+        assert_eq!(
+            event_id(r),
+            order[0],
+            "a later event overtook a refused one"
+        );
+    }
+    let gaps: Vec<Duration> = refused
+        .windows(2)
+        .map(|w| w[1].received_at - w[0].received_at)
+        .collect();
+    assert!(
+        gaps[1] > gaps[0],
+        "retries do not back off: {gaps:?} between attempts"
+    );
+
+    c.receiver.respond("/flaky", Reply::ok());
+    let all = deliveries(
+        &c.receiver,
+        "/flaky",
+        &account,
+        refused.len() + events.len(),
+    );
+    let sequence: Vec<usize> = all
+        .iter()
+        .map(|r| {
+            assert_signed(r);
+            order
+                .iter()
+                .position(|id| *id == event_id(r))
+                .expect("a delivered event the list does not show")
+        })
+        .collect();
+    assert!(
+        sequence.windows(2).all(|w| w[0] <= w[1]),
+        "deliveries out of order: {sequence:?}"
+    );
+    let delivered: BTreeSet<usize> = sequence.into_iter().collect();
+    assert_eq!(delivered.len(), events.len(), "an event was lost");
+
+    // The delivery log shows every refused attempt, then the acknowledgement.
+    let log = op(
+        &c.flaky,
+        "GET",
+        &format!("/events/{}/deliveries", order[0]),
+        None,
+    );
+    log.expect_status(200);
+    assert_eq!(log.json["state"], "delivered", "{}", log.json);
+    let statuses: Vec<Value> = log.json["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["status"].clone())
+        .collect();
+    assert!(statuses.len() > refused.len() - 1, "{statuses:?}");
+    let (last, before) = statuses.split_last().unwrap();
+    assert_eq!(*last, json!(200));
+    assert!(before.iter().all(|s| *s == json!(503)), "{statuses:?}");
+    assert!(log.json["next_attempt_at"].is_null());
+    op(&c.flaky, "GET", "/events/evt_unknown/deliveries", None).expect_status(404);
+}
+
+/// `verifyKeygateWebhook` of `scripts/demo-origin.mjs` (the snippet receivers copy), run by
+/// node on a delivery the gateway really made, and on that delivery altered.
+fn the_demo_receivers_verifier_accepts_real_deliveries_only(c: &Ctx) {
+    let (account, _) = account_with_history(&c.steady, "webhook verifier");
+    let delivery = deliveries(&c.receiver, "/steady", &account, 1)
+        .into_iter()
+        .next()
+        .expect("a delivery");
+    let header = delivery.header("keygate-signature").unwrap().to_string();
+    let body = delivery.text();
+    let t: i64 = header[2..header.find(',').unwrap()].parse().unwrap();
+    let cases = json!([
+        {"secret": SECRET, "header": header, "body": body},
+        {"secret": SECRET, "header": header, "body": body.replacen("account", "acc0unt", 1)},
+        {"secret": "whsec_other", "header": header, "body": body},
+        {"secret": SECRET, "header": header, "body": body, "now": (t + 301) * 1000},
+        {"secret": SECRET, "header": header.replacen(&format!("t={t}"), &format!("t={}", t + 1), 1), "body": body},
+        {"secret": SECRET, "header": "", "body": body},
+        {"secret": SECRET, "body": body},
+    ]);
+    let script = r#"
+        import { pathToFileURL } from "node:url";
+        const m = await import(pathToFileURL(process.env.DEMO_ORIGIN).href);
+        const out = JSON.parse(process.env.CASES).map((c) => m.verifyKeygateWebhook(c));
+        console.log(JSON.stringify(out));
+    "#;
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", script])
+        .env("DEMO_ORIGIN", repo_root().join("scripts/demo-origin.mjs"))
+        .env("CASES", cases.to_string())
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value = serde_json::from_slice(&out.stdout).expect("JSON from node");
+    assert_eq!(
+        results,
+        json!([true, false, false, false, false, false, false])
+    );
+}
