@@ -9,7 +9,6 @@
 
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use keygate_core::admin;
 use keygate_core::credentials::{MAX_CREDENTIAL_BYTES, extract_credential};
 use keygate_core::keys::{KEY_LEN, PREFIX_LEN};
 use keygate_core::target::{MAX_PATH_BYTES, MAX_QUERY_BYTES, Target, parse_target};
@@ -17,6 +16,7 @@ use keygate_core::{
     Account, AccountStatus, Agreement, Environment, Error, GatewayConfig, KeyHash, KeyKind,
     parse_key,
 };
+use keygate_core::{admin, github};
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
 
@@ -546,5 +546,62 @@ fn check_target(path: &str, query: Option<&str>) -> bool {
             }
             false
         }
+    }
+}
+
+/// GitHub's published secret-scanning sample (its docs; PyPI's warehouse tests).
+const GITHUB_KEY_ID: &str = "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c";
+const GITHUB_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYAGMWO8XgCamYKMJS6jc/qgvSlAdAjPuDPRcXU22YxgBrz+zoN19MzuRyW87qEt9/AmtoNP5GrobzUvQSyJFVw==";
+const GITHUB_PAYLOAD: &[u8] = br#"[{"source":"commit","token":"some_token","type":"some_type","url":"https://example.com/base-repo-url/"}]"#;
+
+fn github_keys() -> &'static github::GithubKeys {
+    static KEYS: OnceLock<github::GithubKeys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        github::GithubKeys::from_json(&format!(
+            r#"{{"public_keys": [{{"key_identifier": "{GITHUB_KEY_ID}", "key": "{GITHUB_KEY}"}}]}}"#
+        ))
+        .expect("the sample key parses")
+    })
+}
+
+/// Input: `body [0xFF signature]`. The body as GitHub's report: Err is a 400; Ok reads back
+/// the same when written out, and feedback echoes exactly the token sent. The signature (if
+/// any) under the sample key id: only GitHub's sample body can verify, every other outcome is
+/// a 401. The body as a key document: parses, or is a 503 (a configuration error), never a
+/// panic.
+pub fn github(data: &[u8]) {
+    let (body, signature) = split_ff(data);
+    match github::report(body) {
+        Ok(matches) => {
+            for m in &matches {
+                let feedback = github::feedback(m, false);
+                assert_eq!(feedback["token_raw"], m.token.as_str());
+                assert_eq!(feedback["label"], "false_positive");
+            }
+            let again = serde_json::to_vec(&matches).expect("matches serialise");
+            assert_eq!(
+                github::report(&again).expect("written-out report reads"),
+                matches
+            );
+        }
+        Err(e) => {
+            check_error(&e, &[400], "github::report");
+        }
+    }
+    if let Some(signature) = signature {
+        let signature = lossy(signature);
+        match github_keys().verify(Some(GITHUB_KEY_ID), Some(&signature), body) {
+            Ok(()) => assert_eq!(body, GITHUB_PAYLOAD, "a forged signature verified"),
+            Err(e) => {
+                check_error(&e, &[401], "github verify");
+            }
+        }
+        let unknown = github_keys().verify(Some("unknown"), Some(&signature), body);
+        assert_eq!(unknown.map_err(|e| e.status), Err(401));
+    }
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Err(e) = github::GithubKeys::from_json(text)
+    {
+        check_error(&e, &[503], "GithubKeys::from_json");
     }
 }

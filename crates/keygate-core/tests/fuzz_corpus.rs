@@ -70,3 +70,8 @@ fn admin_json_corpus() {
 fn target_corpus() {
     replay("target", invariants::target);
 }
+
+#[test]
+fn github_corpus() {
+    replay("github", invariants::github);
+}
