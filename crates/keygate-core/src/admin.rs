@@ -628,7 +628,14 @@ pub fn grace_seconds(body: Option<&Value>, default: i64) -> Result<i64, Error> {
         return Ok(default);
     };
     let mut r = Reader::new(body, &["grace_seconds"])?;
-    let grace = match r.value("grace_seconds", false) {
+    let grace = read_grace_seconds(&mut r, default);
+    r.finish()?;
+    grace.ok_or_else(Error::internal)
+}
+
+/// `grace_seconds` of a body being read: `default` when absent, `None` (an error noted) when bad.
+fn read_grace_seconds(r: &mut Reader<'_>, default: i64) -> Option<i64> {
+    match r.value("grace_seconds", false) {
         None => Some(default),
         Some(v) => match v.as_i64() {
             Some(n) if (0..=GRACE_MAX).contains(&n) => Some(n),
@@ -640,9 +647,7 @@ pub fn grace_seconds(body: Option<&Value>, default: i64) -> Result<i64, Error> {
                 None
             }
         },
-    };
-    r.finish()?;
-    grace.ok_or_else(Error::internal)
+    }
 }
 
 /// How a roll's old key goes: after a fixed grace, or a grace that starts at the successor's
@@ -665,12 +670,9 @@ pub fn roll_grace(body: Option<&Value>) -> Result<RollGrace, Error> {
         false,
         &[("fixed", false), ("after_first_use", true)],
     );
+    let seconds = read_grace_seconds(&mut r, ROLL_GRACE_DEFAULT);
     r.finish()?;
-    let mut rest = body.clone();
-    if let Some(map) = rest.as_object_mut() {
-        map.remove("grace");
-    }
-    let seconds = grace_seconds(Some(&rest), ROLL_GRACE_DEFAULT)?;
+    let seconds = seconds.ok_or_else(Error::internal)?;
     Ok(match kind {
         Some(true) => RollGrace::AfterFirstUse(seconds),
         _ => RollGrace::Fixed(seconds),
@@ -1201,6 +1203,39 @@ mod tests {
             ["grace"]
         );
         assert_eq!(grace_seconds(Some(&json!([])), 5).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn a_roll_body_names_every_bad_field_at_once() {
+        let names = |body: Value| {
+            let mut f: Vec<String> = roll_grace(Some(&body))
+                .unwrap_err()
+                .errors
+                .into_iter()
+                .map(|e| e.field)
+                .collect();
+            f.sort();
+            f
+        };
+        assert_eq!(
+            names(json!({"grace": "later", "grace_seconds": -1})),
+            ["grace", "grace_seconds"]
+        );
+        assert_eq!(
+            names(json!({"grace_seconds": -1, "graceful": true})),
+            ["grace_seconds", "graceful"]
+        );
+        assert_eq!(
+            names(json!({"grace": 5, "grace_seconds": "soon", "graceful": 1})),
+            ["grace", "grace_seconds", "graceful"]
+        );
+        assert_eq!(
+            roll_grace(Some(
+                &json!({"grace": "after_first_use", "grace_seconds": 60})
+            )),
+            Ok(RollGrace::AfterFirstUse(60))
+        );
+        assert_eq!(roll_grace(None), Ok(RollGrace::Fixed(ROLL_GRACE_DEFAULT)));
     }
 
     #[test]

@@ -150,6 +150,10 @@ pub async fn handle(
         return Ok(with_rate_limit(error_response(&refusal), &decision));
     }
     record_use(&record, &facts, &grant, request_id);
+    if record.key.report_first_use {
+        // Not when the next request happens to come: the old key's grace starts now.
+        ctx.wait_until(activity::send(env.clone(), vars.limits, now_seconds()));
+    }
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.
     let response = match grant.environment {

@@ -131,8 +131,9 @@ fn run(
         Next::Lookup(hash) => return Ok(format!("lookup {KV_CACHE_TTL_S} {}", kv_key(&hash))),
         Next::Granted(grant, target, record) => (grant, target, record),
     };
-    // A limited key's requests are counted by its Durable Object: the workers-rs path does it.
-    if grant.rate_limit.is_some() {
+    // A limited key's requests are counted by its Durable Object, and a successor's first use
+    // is reported at once (its predecessor's grace starts then): the workers-rs path does both.
+    if grant.rate_limit.is_some() || record.key.report_first_use {
         return Ok(FULL.into());
     }
     match grant.environment {
