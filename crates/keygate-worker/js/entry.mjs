@@ -5,6 +5,7 @@
 import Gateway from "../../../build/index.js";
 import { internalErrorResponse, requestId, withJsonErrors } from "./json-errors.mjs";
 import { serve } from "./fast-path.mjs";
+import { isAssetRequest, serveAsset } from "./assets.mjs";
 
 export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
 
@@ -21,6 +22,7 @@ export default {
     const full = (r) => new Full(ctx, env).fetch(r);
     if (globalThis.__worker_init_state?.criticalError) return full(request);
     try {
+      if (isAssetRequest(request)) return await serveAsset(request, env);
       return await serve(request, env, { wasm, full, fetch, wait });
     } catch (error) {
       if (error instanceof WebAssembly.RuntimeError && globalThis.__worker_init_state) {

@@ -1,0 +1,211 @@
+// The console against a real gateway (wrangler dev, see playwright.config.mjs). Test data is
+// created through the admin API; everything a user does goes through the UI.
+import { expect, test } from "@playwright/test";
+import { ADMIN_TOKEN, BASE, adminOk } from "./helpers.mjs";
+
+// Screenshots for docs/console/ only when asked (KEYGATE_SCREENSHOTS=1): a test run leaves the tree clean.
+const SHOTS = process.env.KEYGATE_SCREENSHOTS === "1" ? "docs/console" : "target/playwright/screenshots";
+
+/** @type {{acme: any, other: any, productKey: string, manager: {key: any, secret: string}, tester: {key: any, secret: string}}} */
+const data = {};
+
+test.beforeAll(async () => {
+  data.acme = await adminOk("POST", "/accounts", { name: "Acme Payments", agreement: "test" });
+  data.other = await adminOk("POST", "/accounts", { name: "Other Tenant Ltd", agreement: "test" });
+  const entitlement = await adminOk("PUT", `/accounts/${data.acme.id}/products/bank_data`);
+  data.productKey = entitlement.product_keys.test;
+  await adminOk("PUT", `/accounts/${data.acme.id}/products/insurance`);
+  data.manager = await adminOk("POST", `/accounts/${data.acme.id}/keys`,
+    { name: "customer console", environment: "test", scopes: ["keys:manage", "*"] });
+  data.tester = await adminOk("POST", `/accounts/${data.acme.id}/keys`,
+    { name: "sandbox tester", environment: "test", scopes: ["accounts:read"], products: ["bank_data"] });
+  await adminOk("POST", `/accounts/${data.other.id}/keys`, { name: "other tenant key", environment: "test" });
+});
+
+async function signInAsOperator(page) {
+  await page.goto("/console/");
+  await page.getByTestId("signin-token").fill(ADMIN_TOKEN);
+  await page.getByTestId("signin-submit").click();
+  await expect(page.getByTestId("accounts-table")).toBeVisible();
+}
+
+async function openAccount(page, account) {
+  await page.locator(`[data-testid="account-open"][data-account-id="${account.id}"]`).click();
+  await expect(page.getByTestId("account-title")).toHaveText(account.name);
+}
+
+const row = (page, name) => page.locator(`[data-testid="key-row"][data-key-name="${name}"]`);
+
+/** Creates a key through the form; answers the secret from the dialog, which is left open. */
+async function createKeyInUi(page, name, { scopes = "", ips = "" } = {}) {
+  await page.getByTestId("new-key-name").fill(name);
+  await page.getByTestId("new-key-scopes").fill(scopes);
+  await page.getByTestId("new-key-ips").fill(ips);
+  await page.getByTestId("new-key-submit").click();
+  await expect(page.getByTestId("secret-dialog")).toBeVisible();
+  return page.getByTestId("secret-value").textContent();
+}
+
+async function dismissSecret(page) {
+  await page.getByTestId("secret-dismiss").click();
+  await expect(page.getByTestId("secret-dialog")).toBeHidden();
+  await expect(page.getByTestId("secret-value")).toHaveText("");
+}
+
+test("the console is served with a strict CSP and nothing persists in the browser", async ({ page }) => {
+  const violations = [];
+  page.on("console", (msg) => { if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text()); });
+  const response = await page.goto("/console/");
+  expect(response.status()).toBe(200);
+  expect(response.headers()["content-security-policy"]).toContain("script-src 'self'");
+  await expect(page.getByTestId("signin-form")).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/sign-in.png` });
+
+  await page.getByTestId("signin-token").fill("not-the-token");
+  await page.getByTestId("signin-submit").click();
+  await expect(page.getByTestId("signin-error")).toContainText("401");
+
+  await page.getByTestId("signin-token").fill(ADMIN_TOKEN);
+  await page.getByTestId("signin-submit").click();
+  await expect(page.getByTestId("accounts-table")).toBeVisible();
+  const stored = await page.evaluate(() => ({
+    local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href,
+  }));
+  expect(stored).toEqual({ local: 0, session: 0, cookie: "", url: `${BASE}/console/` });
+
+  // Reloading signs out: the token lived in memory only.
+  await page.reload();
+  await expect(page.getByTestId("signin-form")).toBeVisible();
+  expect(violations).toEqual([]);
+});
+
+test("operator: accounts list, account page, product keys and events", async ({ page }) => {
+  await signInAsOperator(page);
+  await expect(page.locator(`[data-testid="account-row"][data-account-id="${data.acme.id}"]`)).toBeVisible();
+  await expect(page.locator(`[data-testid="account-row"][data-account-id="${data.other.id}"]`)).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/accounts.png` });
+
+  await openAccount(page, data.acme);
+  await expect(row(page, "customer console")).toBeVisible();
+  await expect(row(page, "other tenant key")).toHaveCount(0);
+  await expect(page.locator('[data-testid="product-key-row"][data-product="bank_data"] [data-testid="product-key-test"]'))
+    .toHaveText(data.productKey);
+  await expect(page.locator('[data-testid="event-row"][data-event-type="key.created"]').first()).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/account.png`, fullPage: true });
+});
+
+test("operator: create a key, copy its secret once, then disable, enable, edit allowlist, roll, leak, delete",
+  async ({ page, context }) => {
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+    await signInAsOperator(page);
+    await openAccount(page, data.acme);
+
+    // A field error from the API's 400 is shown next to its field.
+    await page.getByTestId("new-key-name").fill("bad");
+    await page.getByTestId("new-key-scopes").fill("not-a-scope");
+    await page.getByTestId("new-key-submit").click();
+    await expect(page.getByTestId("error-scopes")).toContainText("resource:action");
+    await expect(page.getByTestId("secret-dialog")).toBeHidden();
+
+    // Create: the secret is shown once, copied, and gone after dismissal.
+    const secret = await createKeyInUi(page, "billing job", { scopes: "accounts:read transactions:read" });
+    expect(secret).toMatch(/^sk_test_[0-9A-Za-z]{38}$/);
+    await expect(page.getByTestId("secret-dialog")).toContainText("shown exactly once");
+    await page.screenshot({ path: `${SHOTS}/secret-once.png` });
+    await page.getByTestId("secret-copy").click();
+    await expect(page.getByTestId("secret-copied")).toHaveText("Copied to the clipboard.");
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+    await dismissSecret(page);
+    expect(await page.content()).not.toContain(secret);
+    await expect(row(page, "billing job").getByTestId("key-scopes")).toHaveText("accounts:read, transactions:read");
+    await expect(row(page, "billing job").getByTestId("key-last-used")).toHaveText("never");
+
+    // Disable and enable.
+    await row(page, "billing job").getByTestId("key-disable").click();
+    await expect(row(page, "billing job").getByTestId("key-status")).toHaveText("disabled");
+    await row(page, "billing job").getByTestId("key-enable").click();
+    await expect(row(page, "billing job").getByTestId("key-status")).toHaveText("active");
+
+    // Allowlist: a bad CIDR is refused inline, a good one is saved.
+    await row(page, "billing job").getByTestId("key-edit-ips").click();
+    await page.getByTestId("edit-ips").fill("10.0.0.0/99");
+    await page.getByTestId("form-dialog-submit").click();
+    await expect(page.getByTestId("form-dialog-error")).toContainText("not a CIDR range");
+    await expect(page.getByTestId("form-dialog")).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/allowlist-error.png` });
+    await page.getByTestId("edit-ips").fill("203.0.113.0/24\n2001:db8::/32");
+    await page.getByTestId("form-dialog-submit").click();
+    await expect(page.getByTestId("form-dialog")).toBeHidden();
+    await expect(row(page, "billing job").getByTestId("key-allowed-ips")).toHaveText("203.0.113.0/24, 2001:db8::/32");
+
+    // Roll with a grace period: a new secret, shown once; the old key is marked rolled.
+    const oldId = await row(page, "billing job").getByTestId("key-id").textContent();
+    await row(page, "billing job").getByTestId("key-roll").click();
+    await page.getByTestId("roll-grace").fill("60");
+    await page.getByTestId("form-dialog-submit").click();
+    await expect(page.getByTestId("secret-dialog")).toBeVisible();
+    const rolled = await page.getByTestId("secret-value").textContent();
+    expect(rolled).toMatch(/^sk_test_/);
+    expect(rolled).not.toBe(secret);
+    await dismissSecret(page);
+    await expect(row(page, "billing job")).toHaveCount(2);
+    await expect(page.locator(`[data-testid="key-row"][data-key-id="${oldId}"]`)).toContainText("rolled to");
+
+    // Report the new key leaked.
+    const newRow = row(page, "billing job").filter({ hasNotText: "rolled to" });
+    await newRow.getByTestId("key-leak").click();
+    await page.getByTestId("form-dialog-submit").click();
+    await expect(page.getByTestId("form-dialog")).toBeHidden();
+    await expect(newRow.getByTestId("key-leaked")).toBeVisible();
+
+    // Delete, after confirming (cancel first: nothing happens).
+    const doomed = page.locator(`[data-testid="key-row"][data-key-id="${oldId}"]`);
+    await doomed.getByTestId("key-delete").click();
+    await page.getByTestId("confirm-cancel").click();
+    await expect(doomed).toHaveCount(1);
+    await doomed.getByTestId("key-delete").click();
+    await expect(page.getByTestId("confirm-dialog")).toContainText("cannot be undone");
+    await page.getByTestId("confirm-ok").click();
+    await expect(doomed).toHaveCount(0);
+    await expect(row(page, "billing job")).toHaveCount(1);
+  });
+
+test("customer: a keys:manage key sees its own account only", async ({ page }) => {
+  await page.goto("/console/");
+  // Another tenant's account id is refused at sign-in (the API answers 404 to a manager).
+  await page.getByTestId("signin-token").fill(data.manager.secret);
+  await page.getByTestId("signin-account").fill(data.other.id);
+  await page.getByTestId("signin-submit").click();
+  await expect(page.getByTestId("signin-error")).toContainText("404");
+
+  await page.getByTestId("signin-token").fill(data.manager.secret);
+  await page.getByTestId("signin-account").fill(data.acme.id);
+  await page.getByTestId("signin-submit").click();
+  await expect(row(page, "customer console")).toBeVisible();
+  await expect(page.getByTestId("nav-accounts")).toBeHidden();
+  await expect(page.getByTestId("who")).toContainText(data.acme.id);
+  await expect(page.getByText("other tenant key")).toHaveCount(0);
+  await expect(page.getByText(data.other.id)).toHaveCount(0);
+
+  // A key the customer creates is within its own limits; the secret is shown once.
+  const secret = await createKeyInUi(page, "customer-made");
+  expect(secret).toMatch(/^sk_test_/);
+  await dismissSecret(page);
+  await expect(row(page, "customer-made")).toBeVisible();
+  await expect(page.locator('[data-testid="event-row"]').first()).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/customer.png`, fullPage: true });
+});
+
+test("sandbox explorer: GET /v1/accounts with a test key answers 200", async ({ page }) => {
+  await signInAsOperator(page);
+  await page.getByTestId("nav-sandbox").click();
+  await page.getByTestId("sandbox-method").selectOption("GET");
+  await page.getByTestId("sandbox-path").fill("/v1/accounts?limit=2");
+  await page.getByTestId("sandbox-key").fill(data.tester.secret);
+  await page.getByTestId("sandbox-product-key").fill(data.productKey);
+  await page.getByTestId("sandbox-send").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("200");
+  await expect(page.getByTestId("sandbox-headers")).toContainText("x-sandbox: true");
+  await expect(page.getByTestId("sandbox-response")).toContainText('"object": "list"');
+  await page.screenshot({ path: `${SHOTS}/sandbox.png`, fullPage: true });
+});
