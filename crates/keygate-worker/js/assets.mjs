@@ -2,6 +2,7 @@
 // the OpenAPI document at /openapi.json. Every other path belongs to the gateway: the worker
 // runs first for all requests (`run_worker_first = true`) and hands only these to the ASSETS
 // binding, so an asset can never shadow an API route.
+import { requestId } from "./json-errors.mjs";
 
 /** The path of an absolute URL string, without parsing the whole URL (hot path). */
 function pathOf(url) {
@@ -30,14 +31,19 @@ const SECURITY_HEADERS = {
   "Cache-Control": "no-cache",
 };
 
-/** The asset, with the console's security headers on every answer. */
+/** The asset, with the console's security headers and a request id on every answer. */
 export async function serveAsset(request, env) {
+  const id = requestId();
   if (pathOf(request.url) === "/console") {
-    return new Response(null, { status: 308, headers: { Location: "/console/", ...SECURITY_HEADERS } });
+    return new Response(null, {
+      status: 308,
+      headers: { Location: "/console/", "X-Request-Id": id, ...SECURITY_HEADERS },
+    });
   }
   const answer = await env.ASSETS.fetch(request);
   const response = new Response(answer.body, answer);
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.headers.set(name, value);
+  response.headers.set("X-Request-Id", id);
   if (pathOf(request.url) === "/openapi.json") {
     // Schema-driven tools and API explorers on other origins may read the public description.
     response.headers.set("Access-Control-Allow-Origin", "*");

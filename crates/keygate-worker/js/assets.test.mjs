@@ -44,9 +44,11 @@ test("answers carry the security headers; /console redirects to /console/", asyn
   }
   assert.match(page.headers.get("content-security-policy"), /frame-ancestors 'none'/);
   assert.equal(page.headers.get("access-control-allow-origin"), null);
+  assert.match(page.headers.get("x-request-id"), /^req_[0-9A-Za-z]+$/);
   const doc = await serveAsset(req("GET", "https://gw.example/openapi.json"), env);
   assert.equal(doc.headers.get("access-control-allow-origin"), "*");
   const bare = await serveAsset(req("GET", "https://gw.example/console"), env);
   assert.equal(bare.status, 308);
   assert.equal(bare.headers.get("location"), "/console/");
+  assert.ok(bare.headers.get("x-request-id"));
 });

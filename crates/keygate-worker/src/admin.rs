@@ -3,7 +3,7 @@
 //! the `Registry` Durable Object, on the core's rules.
 
 use crate::edge::CredentialHeaders;
-use crate::http::{bounded_body, header, json_body, now_seconds};
+use crate::http::{bounded_body, header, is_known_method, json_body, method_of, now_seconds};
 use crate::keystore;
 use crate::registry::{self, Envelope};
 use crate::settings::Vars;
@@ -38,7 +38,7 @@ async fn caller(
     {
         return Ok(Caller::Operator);
     }
-    let method = req.method().to_string();
+    let method = method_of(req);
     let facts = headers.facts(url, &method);
     let authenticated = policy::authenticate(&facts, &vars.settings).map_err(|error| {
         if error.status == 401 && !credential.starts_with("sk_") && !credential.starts_with("pk_") {
@@ -204,6 +204,9 @@ pub async fn handle(
     request_id: &str,
 ) -> Result<Response, Error> {
     let route = Route::parse(url)?;
+    if !is_known_method(&method_of(&req)) {
+        return Err(Error::method_not_allowed(route.allow()));
+    }
     let method = req.method();
     if let Route::GithubLeaks = route {
         if method != Method::Post {

@@ -7,7 +7,7 @@
 //! (`fast.rs`, where JavaScript reads KV between two calls into the wasm).
 
 use crate::config::gateway_config;
-use crate::http::{error_response, header, now_seconds};
+use crate::http::{error_response, header, method_of, now_seconds};
 use crate::settings::Vars;
 use crate::{activity, keystore, origin, ratelimit, sandbox};
 use keygate_core::Error;
@@ -129,7 +129,7 @@ pub async fn handle(
     if activity::due() {
         ctx.wait_until(activity::send(env.clone(), vars.limits, now_seconds()));
     }
-    let method = req.method().to_string();
+    let method = method_of(&req);
     let headers = CredentialHeaders::read(&req)?;
     let facts = headers.facts(url, &method);
     let mut lookup = Lookup::NotYet;

@@ -36,6 +36,20 @@ pub fn raw_json_response(status: u16, body: Vec<u8>) -> Response {
 }
 
 /// A header value as text. A value the runtime cannot give as a string is a malformed request.
+/// The request's method as sent. `worker::Method` reads any method it does not know as GET, so
+/// every decision takes the method from here (an unknown one is then refused, never read as GET).
+pub fn method_of(req: &Request) -> String {
+    req.inner().method()
+}
+
+/// Whether `method` is one `worker::Method` represents faithfully.
+pub fn is_known_method(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "CONNECT" | "TRACE"
+    )
+}
+
 pub fn header(req: &Request, name: &str) -> Result<Option<String>, Error> {
     req.headers().get(name).map_err(|_| {
         Error::bad_request("A request header could not be read.")

@@ -124,7 +124,14 @@ pub fn stateless(
 
 /// The headers of every sandbox answer: JSON, the sandbox's own, and `X-Sandbox: true`.
 pub fn answer_headers(own: &[(String, String)]) -> Vec<(&str, &str)> {
-    let mut headers = vec![("Content-Type", "application/json")];
+    let mut headers = Vec::with_capacity(own.len() + 2);
+    // The sandbox's own answer may name its type already; a second copy would be appended.
+    if !own
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type", "application/json"));
+    }
     headers.extend(own.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     headers.push(("X-Sandbox", "true"));
     headers

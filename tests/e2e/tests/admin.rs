@@ -73,6 +73,7 @@ fn main() {
             // Protocol.
             malformed_json_is_400,
             wrong_method_is_405_with_allow,
+            unknown_methods_are_refused_not_read_as_get,
             unknown_admin_path_is_404,
             oversized_body_is_413,
             no_response_carries_secret_material,
@@ -3213,4 +3214,40 @@ fn test_manager_key_manages_test_keys_only(c: &Ctx) {
     assert_eq!(after.json["status"], "active", "{after}");
     assert!(after.json["revoke_at"].is_null(), "{after}");
     assert!(after.json["rolled_to"].is_null(), "{after}");
+}
+
+/// `worker::Method` reads a method it does not know as GET: `QUERY /admin/v1/accounts` once
+/// answered the account list. Unknown methods are 405 on the admin API and at the edge, on the
+/// fast path and on the workers-rs path (a rate-limited key takes the latter).
+fn unknown_methods_are_refused_not_read_as_get(c: &Ctx) {
+    let s = sandboxed(c, "unknown-methods");
+    let a = &s.account;
+    for (path, allow) in [
+        ("/accounts".to_string(), "GET, POST"),
+        (format!("/accounts/{a}"), "GET, PATCH"),
+        (format!("/keys/{}", id_of(&s.key)), "GET, PATCH, DELETE"),
+    ] {
+        let r = admin(c, "QUERY", &path, None);
+        assert_eq!(r.status, 405, "QUERY {path}: {r}");
+        assert_eq!(r.header("allow"), Some(allow), "QUERY {path}: {r}");
+        assert!(r.json.get("data").is_none(), "QUERY {path} was read: {r}");
+    }
+    let (_, limited) = create_key(
+        c,
+        a,
+        &json!({"name": "limited", "environment": "test",
+                "rate_limit": {"requests": 1000, "period_seconds": 60}}),
+    );
+    for (secret, why) in [(&s.secret, "fast path"), (&limited, "rate-limited key")] {
+        let r =
+            c.gw.request("QUERY", "/v1/accounts")
+                .bearer(secret)
+                .product_key(&s.product_key)
+                .send();
+        assert_eq!(r.status, 405, "QUERY /v1/accounts ({why}): {r}");
+        assert!(
+            r.json.get("data").is_none(),
+            "QUERY was read as GET ({why}): {r}"
+        );
+    }
 }

@@ -604,6 +604,16 @@ fn main() {
 fn list_has_envelope_and_default_limit_of_10(c: &Ctx) {
     let r = c.get(&c.reader, "/v1/transactions");
     r.expect_status(200);
+    // Once, exactly: the fast path once appended a second copy ("application/json, application/json").
+    for again in [&r, &c.get(&c.reader, "/v1/transactions")] {
+        let types: Vec<&str> = again
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "content-type")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(types, ["application/json"], "{again}");
+    }
     let file = c.data.records("transactions");
     assert!(file.len() > 10, "the test needs more than 10 transactions");
     assert_eq!(r.json["object"], "list", "{r}");
