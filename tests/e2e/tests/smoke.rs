@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use keygate_e2e::{Gateway, Origin, Reply, Resp, http, json, run, tests};
+use keygate_e2e::{Gateway, Origin, Reply, Resp, Value, http, json, run, tests};
 
 struct Ctx {
     gw: Gateway,
@@ -27,6 +27,7 @@ fn main() {
             origin_replies_are_programmable,
             client_does_not_follow_redirects,
             client_sends_credentials_as_asked,
+            the_openapi_document_and_the_console_are_served,
         ],
     );
 }
@@ -148,4 +149,50 @@ fn client_sends_credentials_as_asked(c: &Ctx) {
     assert_eq!(q.header("x-api-key"), Some("sk_test_def"));
     assert_eq!(q.header("x-product-key"), Some("pk_test_ghi"));
     assert_eq!(q.header("cf-connecting-ip"), Some("203.0.113.7"));
+}
+
+/// The static assets (`public/`): `/openapi.json` is the file in the repository, the console
+/// comes with its CSP, and a request id like every answer; no other path reaches them.
+fn the_openapi_document_and_the_console_are_served(c: &Ctx) {
+    let r = c.gw.get("/openapi.json").send();
+    r.expect_status(200);
+    let file: Value = serde_json::from_slice(
+        &std::fs::read(keygate_e2e::repo_root().join("public/openapi.json")).expect("file"),
+    )
+    .expect("JSON file");
+    assert_eq!(
+        r.json, file,
+        "served document differs from public/openapi.json"
+    );
+    assert!(
+        r.header("x-request-id")
+            .is_some_and(|id| id.starts_with("req_")),
+        "{r}"
+    );
+    let page = c.gw.get("/console/").send();
+    page.expect_status(200);
+    assert!(
+        page.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/html")
+    );
+    let csp = page.header("content-security-policy").expect("CSP");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    // Only those paths: a POST, or a path that merely starts alike, is the gateway's.
+    for (method, path) in [
+        ("POST", "/openapi.json"),
+        ("GET", "/consoles"),
+        ("GET", "/console.json"),
+    ] {
+        let r = c.gw.request(method, path).send();
+        assert!(
+            r.header("content-security-policy").is_none(),
+            "{method} {path}: {r}"
+        );
+        assert!(r.status >= 400, "{method} {path}: {r}");
+    }
 }

@@ -1,0 +1,1056 @@
+//! `public/openapi.json` (served at `GET /openapi.json`, SPEC §13) against the code it
+//! describes: the route table (`gateway.json`), the sandbox manifest and data
+//! (`sandbox-data/`), the admin router (`crates/keygate-worker/src/admin.rs`, read as text),
+//! the admin body readers and views of this crate, and the error body. A route, field or
+//! status on one side only fails a test, in both directions.
+//!
+//! Native only: it reads the repository's files at run time.
+#![cfg(not(target_arch = "wasm32"))]
+
+use keygate_core::engine::{
+    Denial, EVENT_TYPES, Event, Usage, account_view, entitlement_view, key_view,
+};
+use keygate_core::model::{Actor, Entitlement, FirstUseGrace, IpMode};
+use keygate_core::ratelimit::RateLimit;
+use keygate_core::webhook::{Attempt, Deliveries};
+use keygate_core::{
+    Account, AccountStatus, Agreement, ApiKey, Environment, Error, FieldError, GatewayConfig,
+    KeyStatus,
+};
+use regex::Regex;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn repo_file(path: &str) -> String {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+fn json_file(path: &str) -> Value {
+    serde_json::from_str(&repo_file(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn doc() -> Value {
+    json_file("public/openapi.json")
+}
+
+/// Follows `$ref`s (local JSON pointers) until a value that is not a reference.
+fn deref<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    for _ in 0..32 {
+        let Some(target) = value.get("$ref").and_then(Value::as_str) else {
+            return value;
+        };
+        value = resolve(doc, target).unwrap_or_else(|| panic!("unresolved $ref {target}"));
+    }
+    panic!("$ref cycle")
+}
+
+fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    let pointer = reference.strip_prefix('#')?;
+    doc.pointer(pointer)
+}
+
+fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc.pointer(&format!("/components/schemas/{name}"))
+        .unwrap_or_else(|| panic!("no schema {name}"))
+}
+
+fn properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    deref(doc, schema)
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn required(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    deref(doc, schema)
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn keys_of(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn set<const N: usize>(items: [&str; N]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Every operation: (METHOD, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if METHODS.contains(&method.as_str()) {
+                out.push((method.to_uppercase(), path.clone(), op));
+            }
+        }
+    }
+    out
+}
+
+fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
+    doc["paths"][path]
+        .get(method.to_lowercase())
+        .unwrap_or_else(|| panic!("{method} {path} is not in openapi.json"))
+}
+
+/// `/a/{x}/b` and `/a/*/b` and `/a/{}/b` all become `/a/{}/b`.
+fn template(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            if s == "*" || (s.starts_with('{') && s.ends_with('}')) {
+                "{}"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The operation's parameters (resolved), by `(in, name)`.
+fn parameters<'a>(doc: &'a Value, op: &'a Value) -> BTreeMap<(String, String), &'a Value> {
+    op.get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| deref(doc, p))
+        .map(|p| {
+            (
+                (
+                    p["in"].as_str().unwrap_or_default().to_string(),
+                    p["name"].as_str().unwrap_or_default().to_string(),
+                ),
+                p,
+            )
+        })
+        .collect()
+}
+
+fn query_names(doc: &Value, op: &Value) -> BTreeSet<String> {
+    parameters(doc, op)
+        .into_keys()
+        .filter(|(place, _)| place == "query")
+        .map(|(_, name)| name)
+        .collect()
+}
+
+fn statuses(op: &Value) -> BTreeSet<String> {
+    keys_of(&op["responses"])
+}
+
+fn success_statuses(op: &Value) -> BTreeSet<String> {
+    statuses(op)
+        .into_iter()
+        .filter(|s| s.starts_with('2'))
+        .collect()
+}
+
+fn collect_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r);
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// 1. The document itself.
+
+#[test]
+fn document_is_openapi_3_1_with_resolving_refs() {
+    let doc = doc();
+    let version = doc["openapi"].as_str().expect("openapi");
+    assert!(version.starts_with("3.1."), "openapi is {version}");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        assert!(resolve(&doc, r).is_some(), "$ref {r} does not resolve");
+    }
+}
+
+#[test]
+fn every_operation_has_a_unique_id_errors_and_request_id() {
+    let doc = doc();
+    let schemes = keys_of(&doc["components"]["securitySchemes"]);
+    let mut ids = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let at = format!("{method} {path}");
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: no operationId"));
+        assert!(
+            ids.insert(id.to_string()),
+            "{at}: operationId {id} repeated"
+        );
+
+        let mut client_errors = 0;
+        for (status, response) in op["responses"].as_object().expect("responses") {
+            let response = deref(&doc, response);
+            let headers = response["headers"].as_object();
+            assert!(
+                headers.is_some_and(|h| h.contains_key("X-Request-Id")),
+                "{at} {status}: no X-Request-Id header"
+            );
+            let code: u16 = status.parse().unwrap_or_else(|_| panic!("{at}: {status}"));
+            if code >= 400 {
+                let body = &response["content"]["application/json"]["schema"];
+                assert_eq!(
+                    body.get("$ref").and_then(Value::as_str),
+                    Some("#/components/schemas/Error"),
+                    "{at} {status}: an error answer must use the Error schema"
+                );
+                client_errors += usize::from(code < 500);
+            }
+            let needs_header = match code {
+                429 => Some("Retry-After"),
+                405 => Some("Allow"),
+                _ => None,
+            };
+            if let Some(name) = needs_header {
+                assert!(
+                    headers.is_some_and(|h| h.contains_key(name)),
+                    "{at} {status}: {name}"
+                );
+            }
+        }
+        assert!(client_errors > 0, "{at}: no 4xx answer");
+
+        // Security: named schemes only; every `{param}` of the path declared, and no other.
+        for requirement in op["security"].as_array().expect("security") {
+            for name in keys_of(requirement) {
+                assert!(schemes.contains(&name), "{at}: unknown scheme {name}");
+            }
+        }
+        let in_path: BTreeSet<String> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(String::from)
+            .collect();
+        let declared: BTreeSet<String> = parameters(&doc, op)
+            .into_iter()
+            .filter(|((place, _), p)| {
+                place == "path" && {
+                    assert_eq!(p["required"], json!(true), "{at}: path params are required");
+                    true
+                }
+            })
+            .map(|((_, name), _)| name)
+            .collect();
+        assert_eq!(in_path, declared, "{at}: path parameters");
+    }
+}
+
+#[test]
+fn error_schema_is_the_error_body() {
+    let doc = doc();
+    // The rendered body, with and without `errors`.
+    let plain: Value = serde_json::from_str(&Error::not_found("x").to_json()).unwrap();
+    let fields: Value = serde_json::from_str(
+        &Error::invalid(vec![FieldError::new("name", "is required")]).to_json(),
+    )
+    .unwrap();
+    let error = schema(&doc, "Error");
+    assert_eq!(properties(&doc, error), keys_of(&fields));
+    assert_eq!(required(&doc, error), keys_of(&plain));
+    let field_error = schema(&doc, "FieldError");
+    assert_eq!(properties(&doc, field_error), keys_of(&fields["errors"][0]));
+    assert_eq!(required(&doc, field_error), keys_of(&fields["errors"][0]));
+}
+
+// ------------------------------------------------------------------------------------------
+// 2. The sandbox: gateway.json and sandbox-data/.
+
+fn gateway() -> GatewayConfig {
+    GatewayConfig::from_json(&repo_file("gateway.json")).expect("gateway.json")
+}
+
+#[test]
+fn sandbox_paths_are_the_routes_test_keys_reach() {
+    let doc = doc();
+    let config = gateway();
+    let routes: BTreeMap<(String, String), &keygate_core::Route> = config
+        .routes()
+        .iter()
+        .filter(|r| r.serves(Environment::Test))
+        .map(|r| ((r.method.to_uppercase(), template(&r.path)), r))
+        .collect();
+    let documented: BTreeMap<(String, String), &Value> = operations(&doc)
+        .into_iter()
+        .filter(|(_, path, _)| path.starts_with("/v1/"))
+        .map(|(m, path, op)| ((m, template(&path)), op))
+        .collect();
+    let missing: Vec<_> = routes
+        .keys()
+        .filter(|k| !documented.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = documented
+        .keys()
+        .filter(|k| !routes.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes of gateway.json not in openapi.json: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "paths of openapi.json not in gateway.json: {extra:?}"
+    );
+    for (path, _) in doc["paths"].as_object().unwrap() {
+        assert!(
+            path.starts_with("/v1/") || path.starts_with("/admin/v1/"),
+            "{path}: neither admin nor sandbox"
+        );
+    }
+
+    for ((method, path), route) in routes {
+        let op = documented[&(method.clone(), path.clone())];
+        let at = format!("{method} {path}");
+        let params = parameters(&doc, op);
+        let product_key = params.get(&("header".into(), "X-Product-Key".into()));
+        match &route.product {
+            Some(product) => {
+                let p = product_key.unwrap_or_else(|| panic!("{at}: X-Product-Key"));
+                assert_eq!(p["required"], json!(true), "{at}");
+                assert_eq!(op["x-product"], json!(product), "{at}: x-product");
+            }
+            None => assert!(product_key.is_none(), "{at}: no product, no X-Product-Key"),
+        }
+        assert_eq!(op["x-scope"], json!(route.scope), "{at}: x-scope");
+        let security: Vec<BTreeSet<String>> = op["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(keys_of)
+            .collect();
+        assert_eq!(
+            security,
+            [set(["keyBasic"]), set(["keyBearer"]), set(["keyHeader"])],
+            "{at}: a sandbox route takes Basic, Bearer or X-API-Key"
+        );
+        for status in ["400", "401", "403", "404", "429", "503"] {
+            assert!(statuses(op).contains(status), "{at}: {status}");
+        }
+        let expected_success = if method == "POST" && !path.starts_with("/v1/sandbox/") {
+            set(["201"])
+        } else {
+            set(["200"])
+        };
+        assert_eq!(success_statuses(op), expected_success, "{at}");
+    }
+}
+
+fn pascal(name: &str) -> String {
+    name.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn sandbox_schemas_have_exactly_the_fields_of_the_data() {
+    let doc = doc();
+    let manifest = json_file("sandbox-data/collections.json");
+    let collections = manifest["collections"].as_array().expect("collections");
+    let mut named = BTreeSet::new();
+    for c in collections {
+        let name = c["name"].as_str().unwrap();
+        let object = c["object"].as_str().unwrap();
+        let file = c["file"].as_str().unwrap();
+        let records = json_file(&format!("sandbox-data/{file}"));
+        let records = records
+            .as_array()
+            .unwrap_or_else(|| panic!("{file}: not a list"));
+        assert!(!records.is_empty(), "{file}");
+        let fields: BTreeSet<String> = records.iter().flat_map(keys_of).collect();
+        let everywhere: BTreeSet<String> = fields
+            .iter()
+            .filter(|f| records.iter().all(|r| r.get(f.as_str()).is_some()))
+            .cloned()
+            .collect();
+
+        let schema_name = format!("Sandbox{}", pascal(object));
+        let s = schema(&doc, &schema_name);
+        assert_eq!(s["x-collection"], json!(name), "{schema_name}");
+        assert_eq!(properties(&doc, s), fields, "{schema_name} vs {file}");
+        assert_eq!(
+            required(&doc, s),
+            everywhere,
+            "{schema_name}: required vs {file}"
+        );
+        assert_eq!(s["properties"]["object"]["const"], json!(object));
+        named.insert(schema_name.clone());
+
+        // The write body: exactly the manifest's fields, the same ones required.
+        let create = format!("{schema_name}Create");
+        match c["write"]["fields"].as_object() {
+            Some(write) => {
+                let s = schema(&doc, &create);
+                assert_eq!(
+                    properties(&doc, s),
+                    keys_of(&c["write"]["fields"]),
+                    "{create}"
+                );
+                let needed: BTreeSet<String> = write
+                    .iter()
+                    .filter(|(_, spec)| spec["required"] == json!(true))
+                    .map(|(f, _)| f.clone())
+                    .collect();
+                assert_eq!(required(&doc, s), needed, "{create}: required");
+                assert_eq!(s["additionalProperties"], json!(false), "{create}");
+                let post = operation(&doc, "POST", &format!("/v1/{name}"));
+                assert_eq!(
+                    post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                    json!(format!("#/components/schemas/{create}"))
+                );
+            }
+            None => assert!(
+                doc.pointer(&format!("/components/schemas/{create}"))
+                    .is_none(),
+                "{create}: {name} is not writable"
+            ),
+        }
+
+        // Every list of this collection (its own, and nested ones) filters on `filterable`.
+        let filterable: BTreeSet<String> = c["filterable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+        let mut lists = 0;
+        for (method, path, op) in operations(&doc) {
+            let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            let is_list = method == "GET"
+                && segments.first() == Some(&"v1")
+                && segments.last() == Some(&name)
+                && segments.len() != 3;
+            if !is_list {
+                continue;
+            }
+            lists += 1;
+            let mut expected = filterable.clone();
+            expected.extend(set(["limit", "starting_after"]));
+            assert_eq!(
+                query_names(&doc, op),
+                expected,
+                "GET {path}: query parameters"
+            );
+            let data =
+                &deref(&doc, &op["responses"]["200"])["content"]["application/json"]["schema"];
+            let list = deref(&doc, data);
+            assert_eq!(
+                list["properties"]["data"]["items"]["$ref"],
+                json!(format!("#/components/schemas/{schema_name}")),
+                "GET {path}"
+            );
+        }
+        assert!(lists > 0, "{name}: no list in openapi.json");
+    }
+    // No sandbox object schema without a collection.
+    for name in keys_of(&doc["components"]["schemas"]) {
+        let s = schema(&doc, &name);
+        if s.get("x-collection").is_some() {
+            assert!(
+                named.contains(&name),
+                "{name}: not a collection of collections.json"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// 3. The admin API.
+
+/// Every (method, path) the admin router accepts.
+///
+/// MAINTAINERS: the source of truth is `crates/keygate-worker/src/admin.rs` — `Route::parse`
+/// (paths), `Route::allow` (methods) and the dispatch `match (&route, method)` in `handle`.
+/// `admin_routes_are_documented` below also reads that file and fails when this table, the
+/// router or `public/openapi.json` disagree. The last column is the success status(es) the
+/// engine answers with (`crates/keygate-core/src/engine/mod.rs`, `decide`).
+const ADMIN_ROUTES: &[(&str, &str, &[&str])] = &[
+    ("GET", "/admin/v1/accounts", &["200"]),
+    ("POST", "/admin/v1/accounts", &["201"]),
+    ("GET", "/admin/v1/accounts/{}", &["200"]),
+    ("PATCH", "/admin/v1/accounts/{}", &["200"]),
+    ("GET", "/admin/v1/accounts/{}/products/{}", &["200"]),
+    ("PUT", "/admin/v1/accounts/{}/products/{}", &["200", "201"]),
+    ("DELETE", "/admin/v1/accounts/{}/products/{}", &["204"]),
+    ("GET", "/admin/v1/accounts/{}/keys", &["200"]),
+    ("POST", "/admin/v1/accounts/{}/keys", &["201"]),
+    ("GET", "/admin/v1/accounts/{}/events", &["200"]),
+    ("GET", "/admin/v1/requests/{}", &["200"]),
+    ("GET", "/admin/v1/events/{}/deliveries", &["200"]),
+    ("GET", "/admin/v1/keys/{}", &["200"]),
+    ("PATCH", "/admin/v1/keys/{}", &["200"]),
+    ("DELETE", "/admin/v1/keys/{}", &["204"]),
+    ("POST", "/admin/v1/keys/{}/roll", &["200"]),
+    ("POST", "/admin/v1/keys/{}/leaked", &["200"]),
+    ("POST", "/admin/v1/leaks", &["200"]),
+    ("POST", "/admin/v1/leaks/github", &["200"]),
+];
+
+/// What one dispatch arm of the admin router reads from the request.
+#[derive(Debug, Default)]
+struct Arm {
+    /// Query parameters: `page(url)` → limit, starting_after; `page_with(url, &[…])` → plus those.
+    query: BTreeSet<String>,
+    /// `Some(true)` required JSON body, `Some(false)` optional, `None` no body.
+    body: Option<bool>,
+}
+
+/// The admin router as written in admin.rs: route name → path template, route name → methods,
+/// and (route name, method) → what the arm reads.
+struct Router {
+    paths: BTreeMap<String, String>,
+    methods: BTreeMap<String, BTreeSet<String>>,
+    arms: BTreeMap<(String, String), Arm>,
+}
+
+fn read_router() -> Router {
+    let source = repo_file("crates/keygate-worker/src/admin.rs");
+    let parse = source
+        .split("fn parse(")
+        .nth(1)
+        .and_then(|rest| rest.split("fn allow(").next())
+        .expect("admin.rs: Route::parse");
+    // `["accounts", id, "events"] => Route::AccountEvents(id),`
+    let pattern = Regex::new(r"\[([^\]]*)\]\s*=>\s*Route::(\w+)").unwrap();
+    let mut paths = BTreeMap::new();
+    for cap in pattern.captures_iter(parse) {
+        let segments: Vec<String> = cap[1]
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.starts_with('"') {
+                    s.trim_matches('"').to_string()
+                } else {
+                    "{}".to_string()
+                }
+            })
+            .collect();
+        if segments.first().is_some_and(|s| s == "admin") {
+            continue; // the `["admin", "v1", rest @ ..]` prefix
+        }
+        let path = format!("/admin/v1/{}", segments.join("/"));
+        assert!(
+            paths.insert(cap[2].to_string(), path).is_none(),
+            "admin.rs: Route::{} parsed twice",
+            &cap[2]
+        );
+    }
+
+    // `Route::Accounts | Route::AccountKeys(_) => "GET, POST",`
+    let allow = source
+        .split("fn allow(")
+        .nth(1)
+        .and_then(|rest| rest.split("\n    }\n").next())
+        .expect("admin.rs: Route::allow");
+    let arm = Regex::new(r#"((?:Route::\w+(?:\([^)]*\))?\s*\|?\s*)+)=>\s*"([A-Z, ]+)""#).unwrap();
+    let name = Regex::new(r"Route::(\w+)").unwrap();
+    let mut methods: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for cap in arm.captures_iter(allow) {
+        let list: BTreeSet<String> = cap[2].split(',').map(|m| m.trim().to_string()).collect();
+        for n in name.captures_iter(&cap[1]) {
+            methods.insert(n[1].to_string(), list.clone());
+        }
+    }
+
+    // The dispatch: `(Route::Key(k), Method::Patch) => Command::UpdateKey { … },`
+    let dispatch = source
+        .split("match (&route, method) {")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split("_ => return Err(Error::method_not_allowed")
+                .next()
+        })
+        .expect("admin.rs: dispatch match");
+    let head = Regex::new(r"\(Route::(\w+)(?:\([^)]*\))?,\s*Method::(\w+)\)\s*=>").unwrap();
+    let starts: Vec<_> = head.captures_iter(dispatch).collect();
+    let mut arms = BTreeMap::new();
+    for (i, cap) in starts.iter().enumerate() {
+        let from = cap.get(0).unwrap().end();
+        let to = starts
+            .get(i + 1)
+            .map_or(dispatch.len(), |next| next.get(0).unwrap().start());
+        let body = &dispatch[from..to];
+        let mut arm = Arm::default();
+        if body.contains("page(url)") || body.contains("page_with(url") {
+            arm.query.extend(set(["limit", "starting_after"]));
+        }
+        if let Some(filters) = body.split("page_with(url, &[").nth(1) {
+            let list = filters.split(']').next().unwrap();
+            arm.query.extend(
+                list.split(',')
+                    .map(|f| f.trim().trim_matches('"').to_string()),
+            );
+            arm.query.remove("");
+        }
+        if body.contains("required_body(") {
+            arm.body = Some(true);
+        } else if body.contains("json_body(") {
+            arm.body = Some(false);
+        }
+        let key = (cap[1].to_string(), cap[2].to_uppercase());
+        assert!(
+            arms.insert(key.clone(), arm).is_none(),
+            "admin.rs: {key:?} twice"
+        );
+    }
+    assert!(
+        paths.len() >= 10 && arms.len() >= 15,
+        "admin.rs could not be read"
+    );
+    Router {
+        paths,
+        methods,
+        arms,
+    }
+}
+
+#[test]
+fn admin_routes_are_documented() {
+    let doc = doc();
+    let router = read_router();
+
+    // The router: every parsed route has methods, and each method an arm (GithubLeaks, which
+    // is answered before the dispatch, excepted).
+    let mut accepted = BTreeSet::new();
+    for (name, path) in &router.paths {
+        let methods = router
+            .methods
+            .get(name)
+            .unwrap_or_else(|| panic!("admin.rs: Route::{name} has no `allow`"));
+        for method in methods {
+            if name != "GithubLeaks" {
+                assert!(
+                    router.arms.contains_key(&(name.clone(), method.clone())),
+                    "admin.rs: {method} is in Route::{name}'s Allow but not dispatched"
+                );
+            }
+            accepted.insert((method.clone(), path.clone()));
+        }
+    }
+    for (name, method) in router.arms.keys() {
+        assert!(
+            router.methods.get(name).is_some_and(|m| m.contains(method)),
+            "admin.rs: {method} Route::{name} is dispatched but not in its Allow"
+        );
+    }
+
+    // The table above and the router.
+    let table: BTreeSet<(String, String)> = ADMIN_ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        table, accepted,
+        "ADMIN_ROUTES (this test) and admin.rs disagree; update the table and openapi.json"
+    );
+
+    // The router and the document, both ways.
+    let documented: BTreeMap<(String, String), (&str, &Value)> = operations(&doc)
+        .into_iter()
+        .filter(|(_, path, _)| path.starts_with("/admin/"))
+        .map(|(m, path, op)| ((m, template(&path)), ("", op)))
+        .collect();
+    let missing: Vec<_> = accepted
+        .iter()
+        .filter(|k| !documented.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = documented
+        .keys()
+        .filter(|k| !accepted.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "admin routes not in openapi.json: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "admin paths of openapi.json the router refuses: {extra:?}"
+    );
+
+    // Per operation: success statuses, query parameters, body, security, error statuses.
+    let success: BTreeMap<(String, String), BTreeSet<String>> = ADMIN_ROUTES
+        .iter()
+        .map(|(m, p, s)| {
+            (
+                (m.to_string(), p.to_string()),
+                s.iter().map(|s| s.to_string()).collect(),
+            )
+        })
+        .collect();
+    for (name, path) in &router.paths {
+        for method in &router.methods[name] {
+            let key = (method.clone(), path.clone());
+            let (_, op) = documented[&key];
+            let at = format!("{method} {path}");
+            assert_eq!(
+                success_statuses(op),
+                success[&key],
+                "{at}: success statuses"
+            );
+            let arm = router.arms.get(&(name.clone(), method.clone()));
+            let query = arm.map(|a| a.query.clone()).unwrap_or_default();
+            assert_eq!(query_names(&doc, op), query, "{at}: query parameters");
+            let body = op.get("requestBody").map(|b| b["required"] == json!(true));
+            let expected_body = match arm {
+                Some(arm) => arm.body,
+                None => Some(true), // GitHub's report
+            };
+            assert_eq!(body, expected_body, "{at}: request body (Some(required))");
+            let errors = statuses(op);
+            for status in ["400", "401", "404", "503"] {
+                assert!(errors.contains(status), "{at}: {status}");
+            }
+            if body.is_some() {
+                assert!(errors.contains("413"), "{at}: a body can be too large");
+            }
+            let security = &op["security"];
+            if name == "GithubLeaks" {
+                assert_eq!(security, &json!([]), "{at}: signed by GitHub, no token");
+                let params = parameters(&doc, op);
+                for header in [
+                    "Github-Public-Key-Identifier",
+                    "Github-Public-Key-Signature",
+                ] {
+                    assert!(
+                        params.contains_key(&("header".into(), header.into())),
+                        "{at}: {header}"
+                    );
+                }
+            } else {
+                assert_eq!(security, &json!([{"adminToken": []}]), "{at}: security");
+                assert!(errors.contains("403"), "{at}: 403");
+                // Manager keys are limited on writes (MANAGER_WRITES_PER_MINUTE).
+                assert_eq!(
+                    errors.contains("429"),
+                    method != "GET",
+                    "{at}: 429 on writes only"
+                );
+            }
+        }
+    }
+}
+
+/// The request bodies: the fields each reader of `keygate_core::admin` knows, and the ones
+/// it requires, read from its source.
+#[test]
+fn admin_request_bodies_match_the_readers() {
+    let doc = doc();
+    let source = repo_file("crates/keygate-core/src/admin.rs");
+    let reader_fields = |function: &str| -> (BTreeSet<String>, BTreeSet<String>) {
+        let body = source
+            .split(&format!("pub fn {function}("))
+            .nth(1)
+            .and_then(|rest| rest.split("\n}\n").next())
+            .unwrap_or_else(|| panic!("admin.rs: fn {function}"));
+        let known = body
+            .split("Reader::new(")
+            .nth(1)
+            .and_then(|rest| rest.split("&[").nth(1))
+            .and_then(|rest| rest.split(']').next())
+            .unwrap_or_else(|| panic!("admin.rs: {function} has no Reader"));
+        let known: BTreeSet<String> = Regex::new(r#""(\w+)""#)
+            .unwrap()
+            .captures_iter(known)
+            .map(|c| c[1].to_string())
+            .collect();
+        let needed = Regex::new(r#"r\.\w+\(\s*"(\w+)",\s*true"#)
+            .unwrap()
+            .captures_iter(body)
+            .map(|c| c[1].to_string())
+            .collect();
+        (known, needed)
+    };
+    for (function, schema_name, operations_) in [
+        (
+            "new_account",
+            "AccountCreate",
+            &[("POST", "/admin/v1/accounts")][..],
+        ),
+        (
+            "account_patch",
+            "AccountUpdate",
+            &[("PATCH", "/admin/v1/accounts/{account_id}")],
+        ),
+        (
+            "new_key",
+            "KeyCreate",
+            &[("POST", "/admin/v1/accounts/{account_id}/keys")],
+        ),
+        (
+            "key_patch",
+            "KeyUpdate",
+            &[("PATCH", "/admin/v1/keys/{key_id}")],
+        ),
+        (
+            "roll_grace",
+            "RollRequest",
+            &[("POST", "/admin/v1/keys/{key_id}/roll")],
+        ),
+        (
+            "grace_seconds",
+            "LeakedRequest",
+            &[("POST", "/admin/v1/keys/{key_id}/leaked")],
+        ),
+    ] {
+        let (known, needed) = reader_fields(function);
+        let s = schema(&doc, schema_name);
+        assert_eq!(
+            properties(&doc, s),
+            known,
+            "{schema_name} vs admin::{function}"
+        );
+        assert_eq!(required(&doc, s), needed, "{schema_name}: required");
+        assert_eq!(
+            s["additionalProperties"],
+            json!(false),
+            "{schema_name}: unknown fields are 400"
+        );
+        for (method, path) in operations_ {
+            let op = operation(&doc, method, path);
+            assert_eq!(
+                op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                json!(format!("#/components/schemas/{schema_name}")),
+                "{method} {path}"
+            );
+        }
+    }
+    // Enumerations of the readers.
+    let enum_of = |schema_name: &str, field: &str| -> BTreeSet<String> {
+        schema(&doc, schema_name)["properties"][field]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema_name}.{field}: no enum"))
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        enum_of("AccountCreate", "agreement"),
+        set(["test", "production"])
+    );
+    assert_eq!(
+        enum_of("AccountUpdate", "status"),
+        set(["active", "suspended"])
+    );
+    assert_eq!(enum_of("KeyCreate", "environment"), set(["test", "live"]));
+    assert_eq!(enum_of("KeyUpdate", "status"), set(["active", "disabled"]));
+    assert_eq!(enum_of("KeyCreate", "ip_mode"), set(["enforce", "report"]));
+    assert_eq!(
+        enum_of("RollRequest", "grace"),
+        set(["fixed", "after_first_use"])
+    );
+    let events = operation(&doc, "GET", "/admin/v1/accounts/{account_id}/events");
+    let kind = parameters(&doc, events)[&("query".to_string(), "type".to_string())];
+    assert_eq!(
+        kind["schema"]["enum"],
+        json!(EVENT_TYPES),
+        "event type filter"
+    );
+    assert_eq!(
+        schema(&doc, "Event")["properties"]["type"]["enum"],
+        json!(EVENT_TYPES)
+    );
+    let config = gateway();
+    for kind in ["KeyCreate", "KeyUpdate"] {
+        let scopes = &schema(&doc, kind)["properties"]["scopes"]["items"]["enum"];
+        for scope in scopes.as_array().expect("scope enum") {
+            let scope = scope.as_str().unwrap();
+            assert!(
+                config.is_known_scope(scope),
+                "{kind}.scopes: {scope} is refused"
+            );
+        }
+        for route in config.routes() {
+            assert!(
+                scopes.as_array().unwrap().contains(&json!(route.scope)),
+                "{kind}: {}",
+                route.scope
+            );
+        }
+    }
+    let products: Vec<String> = config.products().iter().map(|p| p.id.clone()).collect();
+    assert_eq!(
+        schema(&doc, "KeyCreate")["properties"]["products"]["items"]["enum"],
+        json!(products)
+    );
+    // A rate limit's fields, from its reader's error message.
+    let limit = RateLimit::from_json("rate_limit", &json!({"x": 1})).unwrap_err();
+    let fields: BTreeSet<String> = limit
+        .iter()
+        .filter_map(|e| e.field.strip_prefix("rate_limit."))
+        .filter(|f| *f != "x")
+        .map(String::from)
+        .collect();
+    assert_eq!(properties(&doc, schema(&doc, "RateLimit")), fields);
+}
+
+/// The response bodies: each view, built by the engine's own functions, has exactly the
+/// fields its schema lists; the fields every view has are the required ones.
+#[test]
+fn admin_views_match_the_schemas() {
+    let doc = doc();
+    let check = |schema_name: &str, minimal: &Value, full: &Value| {
+        let s = schema(&doc, schema_name);
+        assert_eq!(
+            properties(&doc, s),
+            keys_of(full),
+            "{schema_name}: properties vs view"
+        );
+        assert_eq!(
+            required(&doc, s),
+            keys_of(minimal),
+            "{schema_name}: required vs view"
+        );
+    };
+    let account = Account {
+        id: "acct_1".into(),
+        name: "Acme".into(),
+        agreement: Agreement::Production,
+        status: AccountStatus::Active,
+        allowed_ips: vec![],
+        created_at: 1,
+        updated_at: 1,
+        revision: 1,
+        rate_limit: None,
+        ip_mode: IpMode::Enforce,
+    };
+    let entitlement = Entitlement {
+        account_id: "acct_1".into(),
+        product_id: "bank_data".into(),
+        test_key: "pk_test_x".into(),
+        live_key: None,
+        created_at: 1,
+    };
+    let view = account_view(&account, std::slice::from_ref(&entitlement));
+    check("Account", &view, &view);
+    let view = entitlement_view(&entitlement);
+    check("Entitlement", &view, &view);
+
+    let with_usage = |key: &ApiKey| {
+        let mut view = key_view(key);
+        let object: &mut Map<String, Value> = view.as_object_mut().unwrap();
+        for (name, value) in Usage::default().view_fields() {
+            object.insert(name.into(), value);
+        }
+        view
+    };
+    let minimal = ApiKey {
+        id: "key_1".into(),
+        account_id: "acct_1".into(),
+        name: "k".into(),
+        environment: Environment::Test,
+        status: KeyStatus::Active,
+        scopes: vec!["*".into()],
+        allowed_ips: vec![],
+        products: vec![],
+        created_at: 1,
+        updated_at: 1,
+        expires_at: None,
+        leaked_at: None,
+        revoke_at: None,
+        rolled_to: None,
+        disabled_by: None,
+        rate_limit: None,
+        ip_mode: IpMode::Enforce,
+        grace: None,
+        first_used_at: None,
+        report_first_use: false,
+        start: "sk_test_abcd".into(),
+        end: "wxyz".into(),
+    };
+    let full = ApiKey {
+        disabled_by: Some(Actor::Operator),
+        grace: Some(FirstUseGrace {
+            kind: "after_first_use".into(),
+            seconds: 1,
+            waiting: true,
+            cap: 2,
+        }),
+        first_used_at: Some(1),
+        report_first_use: true,
+        ..minimal.clone()
+    };
+    check("ApiKey", &with_usage(&minimal), &with_usage(&full));
+
+    let event = |key_id: Option<String>| {
+        serde_json::to_value(Event {
+            id: "evt_1".into(),
+            kind: "key.created".into(),
+            account_id: "acct_1".into(),
+            key_id,
+            actor: Actor::Operator,
+            request_id: None,
+            created_at: 1,
+            data: json!({"before": {}, "after": {}}),
+        })
+        .unwrap()
+    };
+    check("Event", &event(None), &event(Some("key_1".into())));
+
+    let denial = Denial {
+        request_id: "req_1".into(),
+        account_id: "acct_1".into(),
+        key_id: "key_1".into(),
+        status: 403,
+        reason: "r".into(),
+        method: "GET".into(),
+        path: "/v1/x".into(),
+        ip: None,
+        at: 1,
+    }
+    .view();
+    check("RefusedRequest", &denial, &denial);
+
+    let deliveries = Deliveries {
+        event_id: "evt_1".into(),
+        account_id: "acct_1".into(),
+        attempts: vec![Attempt {
+            at: 1,
+            status: None,
+        }],
+        delivered_at: None,
+        next_attempt_at: Some(2),
+    }
+    .view();
+    check("WebhookDeliveries", &deliveries, &deliveries);
+    let attempt = &deliveries["attempts"][0];
+    let items = &schema(&doc, "WebhookDeliveries")["properties"]["attempts"]["items"];
+    assert_eq!(properties(&doc, items), keys_of(attempt));
+}
