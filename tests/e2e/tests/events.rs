@@ -510,7 +510,9 @@ fn assert_events(listed: &[Value], log: &Log, since: i64) {
                     .collect();
                 let keys: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
                 assert_eq!(listed, keys, "the reported keys of {e}");
-                assert_eq!(data["after"].as_object().map(|a| a.len()), Some(1), "{e}");
+                // Where the report came from: `leak_report` (POST /leaks), `github`, `plain_http`.
+                assert_eq!(data["after"]["source"], "leak_report", "{e}");
+                assert_eq!(data["after"].as_object().map(|a| a.len()), Some(2), "{e}");
             }
         }
     }
