@@ -89,43 +89,24 @@ mod tests {
 
     #[test]
     fn signatures_verify_and_tampering_does_not() {
-        let header = signature(b"whsec", 1_700_000_000, r#"{"id":"evt_1"}"#);
+        let body = r#"{"id":"evt_1"}"#;
+        let header = signature(b"whsec", 1_700_000_000, body);
         assert!(header.starts_with("t=1700000000,v1="));
-        assert!(verify(
-            b"whsec",
-            &header,
-            r#"{"id":"evt_1"}"#,
-            1_700_000_100,
-            300
-        ));
-        assert!(!verify(
-            b"whsec",
-            &header,
-            r#"{"id":"evt_2"}"#,
-            1_700_000_100,
-            300
-        ));
-        assert!(!verify(
-            b"other",
-            &header,
-            r#"{"id":"evt_1"}"#,
-            1_700_000_100,
-            300
-        ));
-        assert!(!verify(
-            b"whsec",
-            &header,
-            r#"{"id":"evt_1"}"#,
-            1_700_001_000,
-            300
-        ));
-        assert!(!verify(
-            b"whsec",
-            "v1=00",
-            r#"{"id":"evt_1"}"#,
-            1_700_000_000,
-            300
-        ));
+        assert!(verify(b"whsec", &header, body, 1_700_000_100, 300));
+        // (secret, header, body, now): another body, secret, a stale time, no timestamp.
+        for (secret, header, body, now) in [
+            (
+                &b"whsec"[..],
+                header.as_str(),
+                r#"{"id":"evt_2"}"#,
+                1_700_000_100,
+            ),
+            (b"other", &header, body, 1_700_000_100),
+            (b"whsec", &header, body, 1_700_001_000),
+            (b"whsec", "v1=00", body, 1_700_000_000),
+        ] {
+            assert!(!verify(secret, header, body, now, 300), "{header} at {now}");
+        }
     }
 
     #[test]
