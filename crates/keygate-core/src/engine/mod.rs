@@ -23,7 +23,7 @@ mod views;
 
 use crate::admin::{self, KeyTemplate};
 use crate::config::GatewayConfig;
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 use crate::github;
 use crate::keys::{Environment, IssuedKey, KeyHash, KeyKind, parse_key};
 use crate::model::{Account, Actor, Agreement, ApiKey, EdgeRecord, Entitlement, KeyStatus};
@@ -740,6 +740,12 @@ fn decide(
             }
             if let Some(kind) = &kind {
                 events::check_type(kind)?;
+            }
+            if key_id.as_deref().is_some_and(str::is_empty) {
+                return Err(Error::invalid(vec![FieldError::new(
+                    "key_id",
+                    "must be a key id (key_…); leave it out for every key",
+                )]));
             }
             store.account(&account_id)?.ok_or_else(account_not_found)?;
             let (events, has_more) =

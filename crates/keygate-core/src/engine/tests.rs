@@ -1262,6 +1262,16 @@ fn events_are_listed_newest_first_filtered_and_confined_to_the_managers_account(
         .unwrap();
     assert_eq!(only["data"].as_array().unwrap().len(), 2);
     assert_eq!(list(&mut w, &m, &other, None).unwrap_err().status, 404);
+    let empty_key = w.run(
+        &m,
+        Command::ListEvents {
+            account_id: account.clone(),
+            page: PageParams::default(),
+            kind: None,
+            key_id: Some(String::new()),
+        },
+    );
+    assert_eq!(empty_key.unwrap_err().errors[0].field, "key_id");
     assert_eq!(
         list(&mut w, &Caller::Operator, &account, Some("key.nope"))
             .unwrap_err()
