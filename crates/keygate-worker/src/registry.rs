@@ -932,18 +932,20 @@ impl<'a> SqlStore<'a> {
             .transpose()
     }
 
-    /// One page of `table` in creation order, optionally within one account.
+    /// One page of `table` whose columns equal `filters`, in creation order (oldest or newest
+    /// first), after the row named by `starting_after`.
     fn page<T: serde::de::DeserializeOwned>(
         &self,
         table: &str,
-        account_id: Option<&str>,
+        filters: Vec<(&str, SqlStorageValue)>,
+        newest_first: bool,
         page: &PageParams,
     ) -> Result<(Vec<T>, bool), Error> {
         let mut filter = String::from("1 = 1");
         let mut bindings: Vec<SqlStorageValue> = Vec::new();
-        if let Some(account_id) = account_id {
-            filter.push_str(" AND account_id = ?");
-            bindings.push(account_id.into());
+        for (column, value) in filters {
+            filter.push_str(&format!(" AND {column} = ?"));
+            bindings.push(value);
         }
         if let Some(after) = &page.starting_after {
             let mut seq_bindings = bindings.clone();
@@ -959,13 +961,18 @@ impl<'a> SqlStore<'a> {
                     "no object with this id in the list",
                 )])
             })?;
-            filter.push_str(" AND seq > ?");
+            filter.push_str(if newest_first {
+                " AND seq < ?"
+            } else {
+                " AND seq > ?"
+            });
             bindings.push(seq.seq.into());
         }
         bindings.push((page.limit as i64 + 1).into());
+        let order = if newest_first { "DESC" } else { "ASC" };
         let docs: Vec<Doc> = rows(
             self.sql,
-            &format!("SELECT doc FROM {table} WHERE {filter} ORDER BY seq LIMIT ?"),
+            &format!("SELECT doc FROM {table} WHERE {filter} ORDER BY seq {order} LIMIT ?"),
             bindings,
         )?;
         let has_more = docs.len() > page.limit;
@@ -989,7 +996,7 @@ impl Store for SqlStore<'_> {
     }
 
     fn accounts(&self, page: &PageParams) -> Result<(Vec<Account>, bool), Error> {
-        self.page("accounts", None, page)
+        self.page("accounts", Vec::new(), false, page)
     }
 
     fn entitlements(&self, account_id: &str) -> Result<Vec<Entitlement>, Error> {
@@ -1022,7 +1029,12 @@ impl Store for SqlStore<'_> {
     }
 
     fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error> {
-        self.page("api_keys", Some(account_id), page)
+        self.page(
+            "api_keys",
+            vec![("account_id", account_id.into())],
+            false,
+            page,
+        )
     }
 
     fn events(
@@ -1032,46 +1044,14 @@ impl Store for SqlStore<'_> {
         key_id: Option<&str>,
         page: &PageParams,
     ) -> Result<(Vec<Event>, bool), Error> {
-        let mut filter = String::from("account_id = ?");
-        let mut bindings: Vec<SqlStorageValue> = vec![account_id.into()];
+        let mut filters: Vec<(&str, SqlStorageValue)> = vec![("account_id", account_id.into())];
         if let Some(kind) = kind {
-            filter.push_str(" AND type = ?");
-            bindings.push(kind.into());
+            filters.push(("type", kind.into()));
         }
         if let Some(key_id) = key_id {
-            filter.push_str(" AND key_id = ?");
-            bindings.push(key_id.into());
+            filters.push(("key_id", key_id.into()));
         }
-        if let Some(after) = &page.starting_after {
-            let mut seq_bindings = bindings.clone();
-            seq_bindings.push(after.as_str().into());
-            let seqs: Vec<Seq> = rows(
-                self.sql,
-                &format!("SELECT seq FROM events WHERE {filter} AND id = ?"),
-                seq_bindings,
-            )?;
-            let seq = seqs.first().ok_or_else(|| {
-                Error::invalid(vec![FieldError::new(
-                    "starting_after",
-                    "no object with this id in the list",
-                )])
-            })?;
-            filter.push_str(" AND seq < ?");
-            bindings.push(seq.seq.into());
-        }
-        bindings.push((page.limit as i64 + 1).into());
-        let docs: Vec<Doc> = rows(
-            self.sql,
-            &format!("SELECT doc FROM events WHERE {filter} ORDER BY seq DESC LIMIT ?"),
-            bindings,
-        )?;
-        let has_more = docs.len() > page.limit;
-        let events = docs
-            .iter()
-            .take(page.limit)
-            .map(|d| parse_doc(&d.doc))
-            .collect::<Result<Vec<Event>, Error>>()?;
-        Ok((events, has_more))
+        self.page("events", filters, true, page)
     }
 
     fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error> {
