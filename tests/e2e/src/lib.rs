@@ -621,14 +621,14 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         // SIGTERM the group (wrangler stops workerd), then SIGKILL whatever is left.
-        unsafe { libc::kill(-self.pgid, libc::SIGTERM) };
+        signal_group(self.pgid, libc::SIGTERM);
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && group_alive(self.pgid) {
             thread::sleep(Duration::from_millis(50));
         }
         if group_alive(self.pgid) {
-            unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+            signal_group(self.pgid, libc::SIGKILL);
         }
         let _ = self.child.wait();
         for r in self.readers.drain(..) {
@@ -641,13 +641,29 @@ impl Drop for Gateway {
     }
 }
 
+// The only unsafe code in the tree: std can signal a child but not its process group, and
+// wrangler's workerd must not outlive a test. Both calls take plain integers and a local.
+#[expect(
+    unsafe_code,
+    reason = "libc process-group signals; std has no safe equivalent"
+)]
+fn signal_group(pgid: i32, signal: i32) -> bool {
+    unsafe { libc::kill(-pgid, signal) == 0 }
+}
+
 fn group_alive(pgid: i32) -> bool {
     // Reap the leader if it exited, or it stays a zombie and kill(…, 0) keeps succeeding.
-    unsafe {
-        let mut status = 0;
-        libc::waitpid(pgid, &mut status, libc::WNOHANG);
-        libc::kill(-pgid, 0) == 0
-    }
+    reap(pgid);
+    signal_group(pgid, 0)
+}
+
+#[expect(
+    unsafe_code,
+    reason = "libc waitpid on our own child; std's Child::try_wait needs the Child"
+)]
+fn reap(pid: i32) {
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
 }
 
 // ------------------------------------------------------------------------------------------
