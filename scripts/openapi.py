@@ -590,7 +590,7 @@ parameters = {
 }
 
 security_schemes = {
-    "adminToken": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <ADMIN_TOKEN>` (the operator), or a secret key with scope `keys:manage` (its own account's key endpoints only; also accepted as Basic or `X-API-Key`)."},
+    "adminToken": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <ADMIN_TOKEN>` (the operator), or a secret key with scope `keys:manage` (its own account's key endpoints and reads of its own account; also accepted as Basic or `X-API-Key`)."},
     "keyBasic": {"type": "http", "scheme": "basic", "description": "The secret key as username, empty password."},
     "keyBearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer sk_test_…`."},
     "keyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "`X-API-Key: sk_test_…`."},
@@ -658,11 +658,11 @@ prod = {"name": "product_id", "in": "path", "required": True, "description": "A 
 page = [PARAM("limit"), PARAM("starting_after")]
 A, K, E, L = "Accounts", "Keys", "Events and requests", "Leaks"
 
-add("/admin/v1/accounts", "get", admin_op("listAccounts", "List accounts (operator only)", {"200": ok("A page of accounts, in creation order.", REF("AccountList"))}, A, params=page))
+add("/admin/v1/accounts", "get", admin_op("listAccounts", "List accounts (a `keys:manage` key: its own account only)", {"200": ok("A page of accounts, in creation order.", REF("AccountList"))}, A, params=page))
 add("/admin/v1/accounts", "post", admin_op("createAccount", "Create an account (operator only)", {"201": ok("The account.", REF("Account"))}, A, body=REF("AccountCreate"), write=True))
-add("/admin/v1/accounts/{account_id}", "get", admin_op("getAccount", "Read an account (operator only)", {"200": ok("The account.", REF("Account"))}, A, params=[acct]))
+add("/admin/v1/accounts/{account_id}", "get", admin_op("getAccount", "Read an account (a `keys:manage` key: its own only; others are 404)", {"200": ok("The account.", REF("Account"))}, A, params=[acct]))
 add("/admin/v1/accounts/{account_id}", "patch", admin_op("updateAccount", "Update an account (operator only)", {"200": ok("The account.", REF("Account"))}, A, params=[acct], body=REF("AccountUpdate"), write=True))
-add("/admin/v1/accounts/{account_id}/products/{product_id}", "get", admin_op("getEntitlement", "Read an entitlement and its product keys (operator only)", {"200": ok("The entitlement.", REF("Entitlement"))}, A, params=[acct, prod]))
+add("/admin/v1/accounts/{account_id}/products/{product_id}", "get", admin_op("getEntitlement", "Read an entitlement and its product keys (a `keys:manage` key: its own account's only)", {"200": ok("The entitlement.", REF("Entitlement"))}, A, params=[acct, prod]))
 add("/admin/v1/accounts/{account_id}/products/{product_id}", "put", admin_op("entitle", "Entitle an account to a product (operator only)", {"201": ok("Entitled; the product keys are issued.", REF("Entitlement")), "200": ok("Already entitled (a live product key is added after an upgrade to production).", REF("Entitlement"))}, A, params=[acct, prod], write=True))
 add("/admin/v1/accounts/{account_id}/products/{product_id}", "delete", admin_op("withdraw", "Withdraw an entitlement (operator only); its product keys stop working", {"204": ok("Withdrawn.", None)}, A, params=[acct, prod], write=True))
 add("/admin/v1/accounts/{account_id}/keys", "get", admin_op("listKeys", "List an account's keys (no secrets, no hashes)", {"200": ok("A page of keys, in creation order.", REF("ApiKeyList"))}, K, params=[acct] + page))
@@ -813,7 +813,7 @@ doc = {
     },
     "servers": [{"url": "/", "description": "This deployment"}],
     "tags": [
-        {"name": A, "description": "Accounts and entitlements (operator only)."},
+        {"name": A, "description": "Accounts and entitlements: changed by the operator only; a `keys:manage` key reads its own."},
         {"name": K, "description": "Secret keys: operator, or a `keys:manage` key of the same account."},
         {"name": E, "description": "Events, refusals, webhook deliveries."},
         {"name": L, "description": "Leak reports."},

@@ -257,17 +257,12 @@ function renderSignIn(message) {
     type: "password", id: "signin-token", "data-testid": "signin-token", autocomplete: "off",
     spellcheck: "false", required: true, placeholder: "admin token, or sk_test_… / sk_live_…",
   });
-  const account = h("input", {
-    type: "text", id: "signin-account", "data-testid": "signin-account", autocomplete: "off",
-    spellcheck: "false", placeholder: "acct_… (customers only)",
-  });
   const form = h("form", { class: "card narrow", "data-testid": "signin-form", novalidate: true },
     h("h1", {}, "Sign in"),
     h("p", { class: "muted" },
       "Operators sign in with the admin token. Customers sign in with a secret key that has the ",
-      h("code", {}, "keys:manage"), " scope, and their account id."),
+      h("code", {}, "keys:manage"), " scope: the key knows its account."),
     h("label", { for: "signin-token" }, "Token or secret key"), token,
-    h("label", { for: "signin-account" }, "Account id (customers)"), account,
     error,
     h("div", { class: "row" }, h("button", { type: "submit", "data-testid": "signin-submit" }, "Sign in")),
     h("p", { class: "muted small" },
@@ -276,19 +271,19 @@ function renderSignIn(message) {
     event.preventDefault();
     error.textContent = "";
     const t = token.value.trim();
-    const acct = account.value.trim();
     if (!t) {
       error.textContent = "Enter a token.";
       return;
     }
     try {
       if (/^sk_(test|live)_/.test(t)) {
+        // A keys:manage key's account list is its own account, and only that.
+        const own = await api("GET", "/accounts?limit=1", undefined, t);
+        const acct = own.data && own.data[0] && own.data[0].id;
         if (!acct) {
-          error.textContent = "A secret key acts for its own account: enter the account id (acct_…) too.";
+          error.textContent = "This key's account could not be found.";
           return;
         }
-        // A keys:manage key may list its own account's keys; any other account id is 404.
-        await api("GET", `/accounts/${encodeURIComponent(acct)}/keys?limit=1`, undefined, t);
         session = { token: t, role: "customer", accountId: acct };
       } else {
         await api("GET", "/accounts?limit=1", undefined, t);
@@ -437,17 +432,16 @@ async function renderAccount(accountId) {
   root.append(h("section", { class: "card" }, back, title, meta));
 
   let account = null;
-  if (session.role === "operator") {
-    try {
-      account = await api("GET", `/accounts/${encodeURIComponent(accountId)}`);
-      title.textContent = account.name;
-      meta.textContent = `${account.id} · ${account.agreement} agreement · ${account.status}` +
-        ` · allowed IPs: ${list(account.allowed_ips)} · products: ${list(account.products)}`;
-    } catch (err) {
-      banner(describe(err));
+  try {
+    account = await api("GET", `/accounts/${encodeURIComponent(accountId)}`);
+    title.textContent = account.name;
+    meta.textContent = `${account.id} · ${account.agreement} agreement · ${account.status}` +
+      ` · allowed IPs: ${list(account.allowed_ips)} · products: ${list(account.products)}`;
+    if (session.role === "customer") {
+      meta.textContent += " · keys you create stay within the limits of the key you signed in with.";
     }
-  } else {
-    meta.textContent = "Your account. Keys you create stay within the limits of the key you signed in with.";
+  } catch (err) {
+    banner(describe(err));
   }
 
   const keys = keysSection(accountId);
@@ -620,12 +614,9 @@ function createKeySection(accountId, account, reloadKeys) {
 }
 
 function productKeysSection(accountId, account) {
-  const section = h("section", { class: "card", "data-testid": "product-keys" }, h("h2", {}, "Product keys"));
-  if (session.role !== "operator") {
-    section.append(h("p", { class: "muted" },
-      "Product keys are issued by your provider with each entitlement; ask them for yours (they are not secret)."));
-    return section;
-  }
+  const section = h("section", { class: "card", "data-testid": "product-keys" }, h("h2", {}, "Product keys"),
+    h("p", { class: "muted small" },
+      "Send the product key in X-Product-Key with each request to that product's API; it is an identifier, not a secret."));
   const { el, tbody } = table("product-keys-table", ["Product", "Test product key", "Live product key", "Since"]);
   section.append(el);
   const products = account && Array.isArray(account.products) ? account.products : [];

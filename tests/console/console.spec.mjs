@@ -172,18 +172,21 @@ test("operator: create a key, copy its secret once, then disable, enable, edit a
 
 test("customer: a keys:manage key sees its own account only", async ({ page }) => {
   await page.goto("/console/");
-  // Another tenant's account id is refused at sign-in (the API answers 404 to a manager).
-  await page.getByTestId("signin-token").fill(data.manager.secret);
-  await page.getByTestId("signin-account").fill(data.other.id);
+  // A key that cannot manage keys is refused at sign-in.
+  await page.getByTestId("signin-token").fill(data.tester.secret);
   await page.getByTestId("signin-submit").click();
-  await expect(page.getByTestId("signin-error")).toContainText("404");
+  await expect(page.getByTestId("signin-error")).toContainText("403");
 
+  // The key alone signs in: its account is found, not typed.
   await page.getByTestId("signin-token").fill(data.manager.secret);
-  await page.getByTestId("signin-account").fill(data.acme.id);
   await page.getByTestId("signin-submit").click();
   await expect(row(page, "customer console")).toBeVisible();
   await expect(page.getByTestId("nav-accounts")).toBeHidden();
   await expect(page.getByTestId("who")).toContainText(data.acme.id);
+  await expect(page.getByTestId("account-title")).toHaveText(data.acme.name);
+  // The customer sees the product keys its callers must send.
+  await expect(page.locator('[data-testid="product-key-row"][data-product="bank_data"] [data-testid="product-key-test"]'))
+    .toHaveText(data.productKey);
   await expect(page.getByText("other tenant key")).toHaveCount(0);
   await expect(page.getByText(data.other.id)).toHaveCount(0);
 

@@ -580,7 +580,14 @@ fn decide(
             Ok(Outcome::json(201, view).with(vec![Write::PutAccount(account)]))
         }
         Command::ListAccounts { page } => {
-            principal.operator_only()?;
+            // A manager's list is its own account: the console signs a customer in without
+            // asking for an account id, and no other tenant's id is revealed.
+            if let Principal::Manager(manager) = &principal {
+                let account_id = &manager.key.account_id;
+                let account = store.account(account_id)?.ok_or_else(account_not_found)?;
+                let view = account_view(&account, &store.entitlements(account_id)?);
+                return Ok(Outcome::json(200, list(vec![view], false)));
+            }
             let (accounts, has_more) = store.accounts(&page)?;
             let data = accounts
                 .iter()
@@ -589,7 +596,9 @@ fn decide(
             Ok(Outcome::json(200, list(data, has_more)))
         }
         Command::GetAccount { account_id } => {
-            principal.operator_only()?;
+            if !principal.sees(&account_id) {
+                return Err(account_not_found());
+            }
             let account = store.account(&account_id)?.ok_or_else(account_not_found)?;
             let view = account_view(&account, &store.entitlements(&account.id)?);
             Ok(Outcome::json(200, view))
@@ -606,7 +615,10 @@ fn decide(
             account_id,
             product_id,
         } => {
-            principal.operator_only()?;
+            // A manager reads its own account's product keys: its callers send them.
+            if !principal.sees(&account_id) {
+                return Err(account_not_found());
+            }
             store.account(&account_id)?.ok_or_else(account_not_found)?;
             let entitlement =
                 find_entitlement(store, &account_id, &product_id)?.ok_or_else(not_entitled)?;

@@ -599,6 +599,64 @@ fn a_test_manager_touches_test_keys_only() {
 }
 
 #[test]
+fn a_manager_reads_its_own_account_and_product_keys() {
+    let mut w = World::new();
+    let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
+    w.ok(
+        &Caller::Operator,
+        Command::CreateAccount {
+            body: json!({"name": "Other", "agreement": "production"}),
+        },
+    );
+    let list = w
+        .ok(
+            &m,
+            Command::ListAccounts {
+                page: PageParams::default(),
+            },
+        )
+        .body
+        .unwrap();
+    let ids: Vec<&Value> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["id"])
+        .collect();
+    assert_eq!(ids, [&json!(w.account())], "{list}");
+    assert_eq!(list["has_more"], json!(false));
+    let account = w
+        .ok(
+            &m,
+            Command::GetAccount {
+                account_id: w.account(),
+            },
+        )
+        .body
+        .unwrap();
+    assert_eq!(account["id"], json!(w.account()));
+    let operator_view = w
+        .ok(
+            &Caller::Operator,
+            Command::GetEntitlement {
+                account_id: w.account(),
+                product_id: "bank_data".into(),
+            },
+        )
+        .body;
+    let manager_view = w
+        .ok(
+            &m,
+            Command::GetEntitlement {
+                account_id: w.account(),
+                product_id: "bank_data".into(),
+            },
+        )
+        .body;
+    assert_eq!(manager_view, operator_view);
+}
+
+#[test]
 fn a_manager_sees_only_its_own_account() {
     let mut w = World::new();
     let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
@@ -650,12 +708,17 @@ fn a_manager_sees_only_its_own_account() {
         assert_eq!(w.refused(&m, command).status, 404);
     }
     for command in [
-        Command::ListAccounts {
-            page: PageParams::default(),
-        },
         Command::GetAccount {
-            account_id: w.account(),
+            account_id: other.clone(),
         },
+        Command::GetEntitlement {
+            account_id: other.clone(),
+            product_id: "bank_data".into(),
+        },
+    ] {
+        assert_eq!(w.refused(&m, command).status, 404);
+    }
+    for command in [
         Command::UpdateAccount {
             account_id: w.account(),
             body: json!({"name": "x"}),
