@@ -1,6 +1,6 @@
 //! The one base62 alphabet and the one random-string sampler behind keys and ids.
 
-use crate::error::Error;
+use crate::random::{SecureRandom, Unavailable};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 
@@ -36,15 +36,15 @@ fn sample<E>(len: usize, mut fill: impl FnMut(&mut [u8]) -> Result<(), E>) -> Re
     Ok(out)
 }
 
-/// `len` base62 symbols from the platform's CSPRNG (`crypto.getRandomValues` in a Worker).
-pub(crate) fn random(len: usize) -> Result<String, Error> {
+/// `len` base62 symbols from `random`.
+pub(crate) fn random(len: usize, random: &dyn SecureRandom) -> Result<String, Unavailable> {
     let mut refills = 0u32;
     sample(len, |buf| {
         refills += 1;
         if refills > MAX_REFILLS {
-            return Err(no_randomness());
+            return Err(Unavailable);
         }
-        getrandom::fill(buf).map_err(|_| no_randomness())
+        random.fill(buf)
     })
 }
 
@@ -81,27 +81,27 @@ pub(crate) fn encode_fixed(mut value: u32, width: usize) -> String {
     digits.into_iter().map(char::from).collect()
 }
 
-fn no_randomness() -> Error {
-    Error::new(
-        500,
-        "No secure random numbers were available, so nothing was created. Retry the request.",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn random_strings_have_the_length_and_alphabet_asked_for() {
+        let source = testing::Seeded::new(1);
         for len in [0, 1, 20, 32, 100] {
-            let s = random(len).unwrap();
+            let s = random(len, &source).unwrap();
             assert_eq!(s.len(), len);
             assert!(s.bytes().all(is_symbol));
         }
-        assert_ne!(random(32).unwrap(), random(32).unwrap());
+        assert_ne!(random(32, &source).unwrap(), random(32, &source).unwrap());
+    }
+
+    #[test]
+    fn a_failing_source_fails_the_draw() {
+        assert_eq!(random(32, &testing::Broken), Err(Unavailable));
     }
 
     #[test]
@@ -119,16 +119,8 @@ mod tests {
 
     #[test]
     fn a_source_that_only_yields_rejected_bytes_fails_instead_of_looping() {
-        let mut refills = 0u32;
-        let s: Result<String, &str> = sample(1, |buf| {
-            refills += 1;
-            if refills > MAX_REFILLS {
-                return Err("broken");
-            }
-            buf.fill(250);
-            Ok(())
-        });
-        assert_eq!(s.unwrap_err(), "broken");
+        assert_eq!(random(1, &testing::Constant(250)), Err(Unavailable));
+        assert_eq!(random(3, &testing::Constant(247)).unwrap(), "zzz");
     }
 
     #[test]

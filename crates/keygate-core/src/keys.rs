@@ -6,6 +6,7 @@
 
 use crate::base62;
 use crate::error::Error;
+use crate::random::SecureRandom;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -300,9 +301,13 @@ pub struct IssuedKey {
 }
 
 impl IssuedKey {
-    /// A new key from the platform CSPRNG. Fails (500) only if no randomness is available.
-    pub fn generate(kind: KeyKind, environment: Environment) -> Result<Self, Error> {
-        let body = base62::random(BODY_LEN)?;
+    /// A new key drawn from `random`. Fails (500) if the generator does.
+    pub fn generate(
+        kind: KeyKind,
+        environment: Environment,
+        random: &dyn SecureRandom,
+    ) -> Result<Self, Error> {
+        let body = base62::random(BODY_LEN, random)?;
         Ok(Self::from_text(
             kind,
             environment,
@@ -346,9 +351,13 @@ impl fmt::Debug for IssuedKey {
     }
 }
 
-/// A new key's text from the platform CSPRNG.
-pub fn generate_key(kind: KeyKind, environment: Environment) -> Result<String, Error> {
-    IssuedKey::generate(kind, environment).map(|key| key.text)
+/// A new key's text drawn from `random`.
+pub fn generate_key(
+    kind: KeyKind,
+    environment: Environment,
+    random: &dyn SecureRandom,
+) -> Result<String, Error> {
+    IssuedKey::generate(kind, environment, random).map(|key| key.text)
 }
 
 /// The key text that `seed` deterministically yields (see [`IssuedKey::from_entropy`]).
@@ -375,9 +384,10 @@ mod tests {
 
     #[test]
     fn generated_keys_have_the_documented_shape() {
+        let random = crate::testing::Seeded::new(7);
         for kind in [KeyKind::Secret, KeyKind::Product] {
             for env in Environment::ALL {
-                let key = generate_key(kind, env).unwrap();
+                let key = generate_key(kind, env, &random).unwrap();
                 assert_eq!(key.len(), KEY_LEN);
                 assert!(key.starts_with(&format!("{}_{}_", kind.prefix(), env.as_str())));
                 let parsed = parse_key(&key).unwrap();
@@ -387,8 +397,8 @@ mod tests {
             }
         }
         assert_ne!(
-            generate_key(KeyKind::Secret, Environment::Test).unwrap(),
-            generate_key(KeyKind::Secret, Environment::Test).unwrap()
+            generate_key(KeyKind::Secret, Environment::Test, &random).unwrap(),
+            generate_key(KeyKind::Secret, Environment::Test, &random).unwrap()
         );
     }
 

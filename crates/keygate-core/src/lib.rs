@@ -1,8 +1,10 @@
-//! keygate's core: every decision the gateway makes, with no I/O and no clock of its own
-//! (time is passed in as unix seconds). Compiles natively and for `wasm32-unknown-unknown`,
+//! keygate's core: every decision the gateway makes, with no I/O, no clock and no
+//! random source of its own (time is passed in as unix seconds, randomness as a
+//! [`random::SecureRandom`]). Compiles natively and for `wasm32-unknown-unknown`,
 //! and its test suite runs both natively and in a headless browser.
 //!
-//! - [`keys`]: the key format, hashing, generation; [`ids`]: object and request ids.
+//! - [`keys`]: the key format, hashing, generation; [`ids`]: object and request ids;
+//!   [`random`]: the generator they draw from, passed in like time.
 //! - [`target`]: the canonical request target; [`credentials`], [`ip`], [`scope`]: the other
 //!   pieces of a request the edge judges; [`forwarding`]: which headers cross the gateway.
 //! - [`config`]: products and the route → scope table; [`model`]: stored records.
@@ -26,6 +28,7 @@ pub mod keys;
 pub mod model;
 pub mod page;
 pub mod policy;
+pub mod random;
 pub mod ratelimit;
 pub mod revocation;
 pub mod scope;

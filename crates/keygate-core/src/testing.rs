@@ -3,6 +3,9 @@
 use crate::config::GatewayConfig;
 use crate::keys::Environment;
 use crate::model::{Account, AccountStatus, Agreement, ApiKey, KeyStatus};
+use crate::random::{SecureRandom, Unavailable};
+use sha2::{Digest, Sha256};
+use std::cell::Cell;
 
 pub(crate) const CONFIG: &str = r#"{
   "products": [
@@ -68,5 +71,55 @@ pub(crate) fn key(environment: Environment) -> ApiKey {
         report_first_use: false,
         start: "sk_test_abcd".into(),
         end: "wxyz".into(),
+    }
+}
+
+/// A reproducible byte stream (SHA-256 of a seed and a counter): distinct draws, same run
+/// after run.
+pub(crate) struct Seeded {
+    seed: u64,
+    counter: Cell<u64>,
+}
+
+impl Seeded {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            counter: Cell::new(0),
+        }
+    }
+}
+
+impl SecureRandom for Seeded {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Unavailable> {
+        for chunk in buf.chunks_mut(32) {
+            let n = self.counter.get();
+            self.counter.set(n + 1);
+            let block = Sha256::new()
+                .chain_update(self.seed.to_le_bytes())
+                .chain_update(n.to_le_bytes())
+                .finalize();
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// A generator that always fails.
+pub(crate) struct Broken;
+
+impl SecureRandom for Broken {
+    fn fill(&self, _: &mut [u8]) -> Result<(), Unavailable> {
+        Err(Unavailable)
+    }
+}
+
+/// A generator stuck on one byte value.
+pub(crate) struct Constant(pub(crate) u8);
+
+impl SecureRandom for Constant {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Unavailable> {
+        buf.fill(self.0);
+        Ok(())
     }
 }

@@ -66,7 +66,7 @@ pub fn edge(
     looked_up: u8,
     record: Option<String>,
 ) -> String {
-    let request_id = new_request_id();
+    let request_id = new_request_id(&crate::random::PlatformRandom);
     match run(env, method, url, headers, looked_up, record, &request_id) {
         Ok(answer) => answer,
         Err(error) => {

@@ -13,6 +13,7 @@ mod http;
 mod keystore;
 mod lock;
 mod origin;
+mod random;
 mod ratelimit;
 mod registry;
 mod revocations;
@@ -29,12 +30,13 @@ use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
 use keygate_core::target::{is_admin_path, split_url};
+use random::PlatformRandom;
 use settings::Vars;
 use worker::{Context, Env, Request, Response, event};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let request_id = new_request_id();
+    let request_id = new_request_id(&PlatformRandom);
     let response = match serve(req, &env, &ctx, &request_id).await {
         Ok(response) => response,
         Err(error) => {

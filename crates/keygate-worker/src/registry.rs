@@ -18,6 +18,7 @@ use crate::durable;
 use crate::http::{error_response, raw_json_response};
 use crate::keystore::{self, EdgeUpdate, KV_BINDING};
 use crate::lock::WriteLock;
+use crate::random::PlatformRandom;
 use crate::revocations;
 use crate::settings;
 use futures_util::future::{Either, select};
@@ -267,7 +268,7 @@ impl Registry {
                 envelope.command,
                 &SqlStore::new(&sql),
                 &context,
-                &mut RandomMint,
+                &mut RandomMint(&PlatformRandom),
             )
         };
         let outcome = match outcome {
@@ -512,7 +513,7 @@ impl Registry {
         let mut events = Vec::with_capacity(due.len());
         for doc in due {
             let key: ApiKey = parse_doc(&doc.doc)?;
-            events.push(engine::grace_ended(&key, &mut RandomMint)?);
+            events.push(engine::grace_ended(&key, &mut RandomMint(&PlatformRandom))?);
         }
         record(&sql, &events, now, webhooks)
     }

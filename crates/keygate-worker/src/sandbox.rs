@@ -6,8 +6,9 @@ use crate::durable;
 use crate::http::{
     MAX_JSON_BODY, bounded_body, error_response, header, log_server_error, now_seconds,
 };
+use crate::random::PlatformRandom;
 use keygate_core::Error;
-use keygate_core::ids::new_id;
+use keygate_core::ids::new_unique_id;
 use keygate_core::policy::Grant;
 use keygate_core::target::Target;
 use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
@@ -62,10 +63,10 @@ impl From<SandboxResponse> for Answer {
     }
 }
 
-/// Ids for created sandbox objects. Should the random source ever fail, a time-based id still
-/// keeps the request answerable (sandbox ids guard nothing).
+/// Ids for created sandbox objects: they guard nothing, so a failing generator falls back
+/// (the policy is in `keygate_core::random`).
 fn fresh_id(prefix: &str) -> String {
-    new_id(prefix).unwrap_or_else(|_| format!("{prefix}{}", worker::Date::now().as_millis()))
+    new_unique_id(prefix, &PlatformRandom)
 }
 
 fn unavailable() -> Error {

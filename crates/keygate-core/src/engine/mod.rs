@@ -28,6 +28,7 @@ use crate::github;
 use crate::keys::{Environment, IssuedKey, KeyHash, KeyKind, parse_key};
 use crate::model::{Account, Actor, Agreement, ApiKey, EdgeRecord, Entitlement, KeyStatus};
 use crate::page::{ListPage, PageParams};
+use crate::random::SecureRandom;
 use crate::webhook;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -215,16 +216,16 @@ pub trait Mint {
     fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error>;
 }
 
-/// The platform's CSPRNG.
-pub struct RandomMint;
+/// Ids and keys drawn from a secure generator (the worker passes the platform's).
+pub struct RandomMint<'a>(pub &'a dyn SecureRandom);
 
-impl Mint for RandomMint {
+impl Mint for RandomMint<'_> {
     fn id(&mut self, prefix: &str) -> Result<String, Error> {
-        crate::ids::new_id(prefix)
+        crate::ids::new_id(prefix, self.0)
     }
 
     fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error> {
-        IssuedKey::generate(kind, environment)
+        IssuedKey::generate(kind, environment, self.0)
     }
 }
 
