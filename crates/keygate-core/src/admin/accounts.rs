@@ -1,0 +1,128 @@
+//! Account bodies: create and patch.
+
+use super::*;
+use crate::error::Error;
+use crate::model::{Account, AccountStatus, Agreement, IpMode};
+use crate::ratelimit::RateLimit;
+use serde_json::Value;
+
+/// A validated `POST /admin/v1/accounts` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub name: String,
+    pub agreement: Agreement,
+    /// Canonical CIDR strings.
+    pub allowed_ips: Vec<String>,
+    /// The default limit of the account's keys that have none.
+    pub rate_limit: Option<RateLimit>,
+    pub ip_mode: IpMode,
+}
+
+impl NewAccount {
+    pub fn into_account(self, id: String, now: i64) -> Account {
+        Account {
+            id,
+            name: self.name,
+            agreement: self.agreement,
+            status: AccountStatus::Active,
+            allowed_ips: self.allowed_ips,
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+            rate_limit: self.rate_limit,
+            ip_mode: self.ip_mode,
+        }
+    }
+}
+
+/// `{name, agreement, allowed_ips?, rate_limit?}`.
+pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
+    let mut r = Reader::new(
+        body,
+        &["name", "agreement", "allowed_ips", "rate_limit", "ip_mode"],
+    )?;
+    let name = r.name("name", true);
+    let agreement = r.choice("agreement", true, &AGREEMENTS);
+    let allowed_ips = if r.map.contains_key("allowed_ips") {
+        r.allowed_ips()
+    } else {
+        Some(Vec::new())
+    };
+    let rate_limit = r.rate_limit().unwrap_or(None);
+    let ip_mode = r.ip_mode().unwrap_or_default();
+    r.finish()?;
+    match (name, agreement, allowed_ips) {
+        (Some(name), Some(agreement), Some(allowed_ips)) => Ok(NewAccount {
+            name,
+            agreement,
+            allowed_ips,
+            rate_limit,
+            ip_mode,
+        }),
+        // Unreachable: every None above recorded an error and `finish` returned it.
+        _ => Err(Error::internal()),
+    }
+}
+
+/// A validated `PATCH /admin/v1/accounts/{id}` body; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub agreement: Option<Agreement>,
+    pub status: Option<AccountStatus>,
+    pub allowed_ips: Option<Vec<String>>,
+    /// `Some(None)` removes the account's default limit.
+    pub rate_limit: Option<Option<RateLimit>>,
+    pub ip_mode: Option<IpMode>,
+}
+
+impl AccountPatch {
+    pub fn apply(&self, account: &mut Account, now: i64) {
+        if let Some(name) = &self.name {
+            account.name = name.clone();
+        }
+        if let Some(agreement) = self.agreement {
+            // A downgrade to `test` leaves live keys in place; the edge refuses them (401) until
+            // the agreement is production again, so nothing is destroyed by a mistaken PATCH.
+            account.agreement = agreement;
+        }
+        if let Some(status) = self.status {
+            account.status = status;
+        }
+        if let Some(ips) = &self.allowed_ips {
+            account.allowed_ips = ips.clone();
+        }
+        if let Some(limit) = self.rate_limit {
+            account.rate_limit = limit;
+        }
+        if let Some(mode) = self.ip_mode {
+            account.ip_mode = mode;
+        }
+        account.touch(now);
+    }
+}
+
+/// `{name?, agreement?, status?, allowed_ips?, rate_limit?}`.
+pub fn account_patch(body: &Value) -> Result<AccountPatch, Error> {
+    let mut r = Reader::new(
+        body,
+        &[
+            "name",
+            "agreement",
+            "status",
+            "allowed_ips",
+            "rate_limit",
+            "ip_mode",
+        ],
+    )?;
+    let patch = AccountPatch {
+        name: r.name("name", false),
+        agreement: r.choice("agreement", false, &AGREEMENTS),
+        status: r.choice("status", false, &ACCOUNT_STATUSES),
+        allowed_ips: r.allowed_ips(),
+        rate_limit: r.rate_limit(),
+        ip_mode: r.ip_mode(),
+    };
+    r.finish()?;
+    Ok(patch)
+}

@@ -1,0 +1,239 @@
+//! Key bodies: the settings a key is created from, create and patch.
+
+use super::*;
+use crate::config::GatewayConfig;
+use crate::error::Error;
+use crate::keys::Environment;
+use crate::model::{Account, ApiKey, IpMode, KeyStatus};
+use crate::ratelimit::RateLimit;
+use serde_json::Value;
+
+/// A key's settings, without identity or secret: what a new key is created from, and what a
+/// roll copies from the old key to its successor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyTemplate {
+    pub environment: Environment,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub allowed_ips: Vec<String>,
+    pub products: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub rate_limit: Option<RateLimit>,
+    pub ip_mode: IpMode,
+}
+
+impl KeyTemplate {
+    /// The settings a roll carries over.
+    pub fn from_key(key: &ApiKey) -> Self {
+        Self {
+            environment: key.environment,
+            name: key.name.clone(),
+            scopes: key.scopes.clone(),
+            allowed_ips: key.allowed_ips.clone(),
+            products: key.products.clone(),
+            expires_at: key.expires_at,
+            rate_limit: key.rate_limit,
+            ip_mode: key.ip_mode,
+        }
+    }
+
+    /// An active key with these settings. `start` and `end` are the display fragments of its
+    /// secret ([`crate::keys::ParsedKey::start`] / `end`).
+    pub fn into_key(
+        self,
+        id: String,
+        account_id: &str,
+        start: String,
+        end: String,
+        now: i64,
+    ) -> ApiKey {
+        ApiKey {
+            id,
+            account_id: account_id.to_string(),
+            name: self.name,
+            environment: self.environment,
+            status: KeyStatus::Active,
+            scopes: self.scopes,
+            allowed_ips: self.allowed_ips,
+            products: self.products,
+            created_at: now,
+            updated_at: now,
+            expires_at: self.expires_at,
+            leaked_at: None,
+            revoke_at: None,
+            rolled_to: None,
+            disabled_by: None,
+            rate_limit: self.rate_limit,
+            ip_mode: self.ip_mode,
+            grace: None,
+            first_used_at: None,
+            report_first_use: false,
+            start,
+            end,
+        }
+    }
+}
+
+/// A validated `POST /admin/v1/accounts/{id}/keys` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    pub template: KeyTemplate,
+}
+
+impl NewKey {
+    pub fn into_template(self) -> KeyTemplate {
+        self.template
+    }
+}
+
+/// `{name, environment, scopes?, allowed_ips?, products?, expires_at?, rate_limit?}`. `scopes` defaults to
+/// `["*"]` (SPEC §1: `["*"]` means all), the lists to empty (no extra restriction). A live key
+/// for an account with a test agreement is 403, after the body itself is valid.
+pub fn new_key(
+    body: &Value,
+    account: &Account,
+    config: &GatewayConfig,
+    now: i64,
+) -> Result<NewKey, Error> {
+    let mut r = Reader::new(
+        body,
+        &[
+            "name",
+            "environment",
+            "scopes",
+            "allowed_ips",
+            "products",
+            "expires_at",
+            "rate_limit",
+            "ip_mode",
+        ],
+    )?;
+    let name = r.name("name", true);
+    let environment = r.choice("environment", true, &ENVIRONMENTS);
+    let present = |r: &Reader<'_>, f: &str| r.map.contains_key(f);
+    let scopes = if present(&r, "scopes") {
+        r.scopes(config)
+    } else {
+        Some(vec!["*".to_string()])
+    };
+    let allowed_ips = if present(&r, "allowed_ips") {
+        r.allowed_ips()
+    } else {
+        Some(Vec::new())
+    };
+    let products = if present(&r, "products") {
+        r.products(config)
+    } else {
+        Some(Vec::new())
+    };
+    let expires_at = r.expires_at(now).unwrap_or(None);
+    let rate_limit = r.rate_limit().unwrap_or(None);
+    let ip_mode = r.ip_mode().unwrap_or_default();
+    r.finish()?;
+    let (Some(name), Some(environment), Some(scopes), Some(allowed_ips), Some(products)) =
+        (name, environment, scopes, allowed_ips, products)
+    else {
+        return Err(Error::internal());
+    };
+    if !account.agreement.allows(environment) {
+        return Err(Error::forbidden(
+            "This account has a test agreement, so it can hold test keys only. Create a test key, \
+             or change the account's agreement to production first.",
+        ));
+    }
+    Ok(NewKey {
+        template: KeyTemplate {
+            environment,
+            name,
+            scopes,
+            allowed_ips,
+            products,
+            expires_at,
+            rate_limit,
+            ip_mode,
+        },
+    })
+}
+
+/// A validated `PATCH /admin/v1/keys/{id}` body; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPatch {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub products: Option<Vec<String>>,
+    pub status: Option<KeyStatus>,
+    /// `Some(None)` clears the expiry.
+    pub expires_at: Option<Option<i64>>,
+    /// `Some(None)` removes the key's own limit (the account's default then applies).
+    pub rate_limit: Option<Option<RateLimit>>,
+    pub ip_mode: Option<IpMode>,
+}
+
+impl KeyPatch {
+    /// Applies the patch, or changes nothing and answers 409 if it would re-enable a revoked
+    /// key: revocation is final, a replacement comes from a roll or a new key.
+    pub fn apply(&self, key: &mut ApiKey, now: i64) -> Result<(), Error> {
+        if self.status == Some(KeyStatus::Active) && key.is_revoked(now) {
+            return Err(Error::conflict(
+                "This key has been revoked and cannot be re-enabled. Create a new key, or use the \
+                 key it was rolled to.",
+            ));
+        }
+        if let Some(name) = &self.name {
+            key.name = name.clone();
+        }
+        if let Some(scopes) = &self.scopes {
+            key.scopes = scopes.clone();
+        }
+        if let Some(ips) = &self.allowed_ips {
+            key.allowed_ips = ips.clone();
+        }
+        if let Some(products) = &self.products {
+            key.products = products.clone();
+        }
+        if let Some(status) = self.status {
+            key.status = status;
+        }
+        if let Some(expires_at) = self.expires_at {
+            key.expires_at = expires_at;
+        }
+        if let Some(limit) = self.rate_limit {
+            key.rate_limit = limit;
+        }
+        if let Some(mode) = self.ip_mode {
+            key.ip_mode = mode;
+        }
+        key.updated_at = now;
+        Ok(())
+    }
+}
+
+/// `{name?, scopes?, allowed_ips?, products?, status?, expires_at?, rate_limit?}`.
+pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPatch, Error> {
+    let mut r = Reader::new(
+        body,
+        &[
+            "name",
+            "scopes",
+            "allowed_ips",
+            "products",
+            "status",
+            "expires_at",
+            "rate_limit",
+            "ip_mode",
+        ],
+    )?;
+    let patch = KeyPatch {
+        name: r.name("name", false),
+        scopes: r.scopes(config),
+        allowed_ips: r.allowed_ips(),
+        products: r.products(config),
+        status: r.choice("status", false, &KEY_STATUSES),
+        expires_at: r.expires_at(now),
+        rate_limit: r.rate_limit(),
+        ip_mode: r.ip_mode(),
+    };
+    r.finish()?;
+    Ok(patch)
+}
