@@ -1,0 +1,103 @@
+//! What comes out: the answer, and the writes that make it true.
+
+use super::*;
+use crate::error::Error;
+use crate::keys::KeyHash;
+use crate::model::{Account, EdgeRecord, Entitlement};
+use crate::page::ListPage;
+use serde_json::Value;
+
+/// A change to the system of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Insert or replace the account (by id).
+    PutAccount(Account),
+    /// Insert or replace the entitlement (by account and product).
+    PutEntitlement(Entitlement),
+    DeleteEntitlement {
+        account_id: String,
+        product_id: String,
+    },
+    /// Insert or replace the key (by id).
+    PutKey(StoredKey),
+    DeleteKey(StoredKey),
+    /// Insert or replace a key's usage.
+    PutUsage {
+        key_id: String,
+        usage: Usage,
+    },
+    PutDenial(Denial),
+}
+
+/// Which edge records a write changes: one key's, or every key's of an account (each carries
+/// a copy of the account and its product keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeScope<'a> {
+    Key(&'a KeyHash),
+    Account(&'a str),
+}
+
+impl Write {
+    /// The edge records the write changes, if any (usage and denials change none).
+    pub fn edge_scope(&self) -> Option<EdgeScope<'_>> {
+        match self {
+            Write::PutAccount(account) => Some(EdgeScope::Account(&account.id)),
+            Write::PutEntitlement(e) => Some(EdgeScope::Account(&e.account_id)),
+            Write::DeleteEntitlement { account_id, .. } => Some(EdgeScope::Account(account_id)),
+            Write::PutKey(stored) | Write::DeleteKey(stored) => Some(EdgeScope::Key(&stored.hash)),
+            Write::PutUsage { .. } | Write::PutDenial(_) => None,
+        }
+    }
+}
+
+/// The engine's answer: an HTTP status and JSON body (`None` for 204), and the writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub writes: Vec<Write>,
+    /// What the writes mean, one event per changed record (stored with the writes).
+    pub events: Vec<Event>,
+}
+
+impl Outcome {
+    pub(super) fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            writes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub(super) fn with(mut self, writes: Vec<Write>) -> Self {
+        self.writes = writes;
+        self
+    }
+}
+
+pub(super) fn list(data: Vec<Value>, has_more: bool) -> Value {
+    serde_json::to_value(ListPage::new(data, has_more)).unwrap_or(Value::Null)
+}
+
+pub(super) fn no_content(writes: Vec<Write>) -> Outcome {
+    Outcome {
+        status: 204,
+        body: None,
+        writes,
+        events: Vec::new(),
+    }
+}
+
+/// The edge record of a stored key, or `None` when its account is gone.
+pub fn edge_record(store: &impl Store, stored: &StoredKey) -> Result<Option<EdgeRecord>, Error> {
+    let Some(account) = store.account(&stored.key.account_id)? else {
+        return Ok(None);
+    };
+    let entitlements = store.entitlements(&account.id)?;
+    Ok(Some(EdgeRecord::assemble(
+        stored.key.clone(),
+        account,
+        &entitlements,
+    )))
+}

@@ -1,0 +1,83 @@
+//! What a command runs against: the records (through [`Store`]), fresh ids and secrets
+//! ([`Mint`]), the clock and the settings ([`Context`]).
+
+use super::*;
+use crate::config::GatewayConfig;
+use crate::error::Error;
+use crate::keys::{Environment, IssuedKey, KeyHash, KeyKind};
+use crate::model::{Account, ApiKey, Entitlement};
+use crate::page::PageParams;
+use crate::random::SecureRandom;
+use crate::webhook;
+
+/// A key as stored: the record and the hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub key: ApiKey,
+    pub hash: KeyHash,
+}
+
+/// What the engine reads. Implemented over SQLite by the `Registry` Durable Object, and over
+/// vectors by the tests.
+pub trait Store {
+    fn account(&self, id: &str) -> Result<Option<Account>, Error>;
+    /// A page of accounts in creation order, and whether more follow.
+    fn accounts(&self, page: &PageParams) -> Result<(Vec<Account>, bool), Error>;
+    /// The account's entitlements, by product id.
+    fn entitlements(&self, account_id: &str) -> Result<Vec<Entitlement>, Error>;
+    /// The entitlement whose test or live product key is `token`.
+    fn entitlement_by_product_key(&self, token: &str) -> Result<Option<Entitlement>, Error>;
+    fn key(&self, id: &str) -> Result<Option<StoredKey>, Error>;
+    fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error>;
+    /// The key that was rolled to `successor_id`, if any.
+    fn predecessor(&self, successor_id: &str) -> Result<Option<StoredKey>, Error>;
+    /// A page of the account's keys in creation order, and whether more follow.
+    fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error>;
+    /// How many keys the account holds (revoked keys count until deleted).
+    fn key_count(&self, account_id: &str) -> Result<usize, Error>;
+    /// A page of the account's events, newest first, optionally of one type or one key.
+    fn events(
+        &self,
+        account_id: &str,
+        kind: Option<&str>,
+        key_id: Option<&str>,
+        page: &PageParams,
+    ) -> Result<(Vec<Event>, bool), Error>;
+    fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error>;
+    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error>;
+    /// The webhook delivery log of an event; `None` if it was never queued (unknown event, or
+    /// recorded while webhooks were not configured).
+    fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error>;
+    /// Whether an `ip.would_deny` event for this key and address was recorded since `since`.
+    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error>;
+}
+
+/// Fresh ids and secrets. The worker's draws from the platform's CSPRNG; tests use seeds.
+pub trait Mint {
+    /// `prefix` followed by random base62, e.g. `id("key_")`.
+    fn id(&mut self, prefix: &str) -> Result<String, Error>;
+    fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error>;
+}
+
+/// Ids and keys drawn from a secure generator (the worker passes the platform's).
+pub struct RandomMint<'a>(pub &'a dyn SecureRandom);
+
+impl Mint for RandomMint<'_> {
+    fn id(&mut self, prefix: &str) -> Result<String, Error> {
+        crate::ids::new_id(prefix, self.0)
+    }
+
+    fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error> {
+        IssuedKey::generate(kind, environment, self.0)
+    }
+}
+
+/// What a command runs against besides the store.
+pub struct Context<'a> {
+    pub now: i64,
+    pub config: &'a GatewayConfig,
+    /// `MAX_KEYS_PER_ACCOUNT`: a create or roll beyond it is 409.
+    pub max_keys_per_account: usize,
+    /// The id of the request that carries the command, recorded in its events.
+    pub request_id: &'a str,
+}

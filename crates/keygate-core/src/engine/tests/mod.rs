@@ -1,0 +1,332 @@
+//! The engine against an in-memory store: every rule, and the attacks a manager key tried.
+//! This module holds the store, the mint and the world the tests run in; one module per area.
+
+mod attacks;
+mod events;
+#[cfg(not(target_arch = "wasm32"))]
+mod property;
+mod quotas;
+mod rates;
+mod safety;
+mod writes;
+
+use super::*;
+use crate::admin;
+use crate::config::GatewayConfig;
+use crate::error::Error;
+use crate::keys::{Environment, IssuedKey, KeyHash, KeyKind};
+use crate::model::{Account, AccountStatus, Actor, ApiKey, Entitlement};
+use crate::page::PageParams;
+use crate::testing;
+use crate::{github, webhook};
+use serde_json::{Value, json};
+
+pub(super) const NOW: i64 = 1_700_000_000;
+pub(super) const DAY: i64 = 86_400;
+
+/// Records in vectors, in creation order; applies an outcome's writes like the Registry.
+#[derive(Default, Clone)]
+pub(super) struct MemStore {
+    pub accounts: Vec<Account>,
+    pub entitlements: Vec<Entitlement>,
+    pub keys: Vec<StoredKey>,
+    pub events: Vec<Event>,
+    pub usage: Vec<(String, Usage)>,
+    pub denials: Vec<Denial>,
+    pub deliveries: Vec<webhook::Deliveries>,
+}
+
+impl MemStore {
+    pub fn apply(&mut self, writes: &[Write]) {
+        for write in writes {
+            match write.clone() {
+                Write::PutAccount(a) => match self.accounts.iter_mut().find(|x| x.id == a.id) {
+                    Some(x) => *x = a,
+                    None => self.accounts.push(a),
+                },
+                Write::PutEntitlement(e) => {
+                    match self
+                        .entitlements
+                        .iter_mut()
+                        .find(|x| x.account_id == e.account_id && x.product_id == e.product_id)
+                    {
+                        Some(x) => *x = e,
+                        None => self.entitlements.push(e),
+                    }
+                }
+                Write::DeleteEntitlement {
+                    account_id,
+                    product_id,
+                } => self
+                    .entitlements
+                    .retain(|x| !(x.account_id == account_id && x.product_id == product_id)),
+                Write::PutKey(k) => match self.keys.iter_mut().find(|x| x.key.id == k.key.id) {
+                    Some(x) => *x = k,
+                    None => self.keys.push(k),
+                },
+                Write::DeleteKey(k) => self.keys.retain(|x| x.key.id != k.key.id),
+                Write::PutUsage { key_id, usage } => {
+                    self.usage.retain(|(k, _)| *k != key_id);
+                    self.usage.push((key_id, usage));
+                }
+                Write::PutDenial(denial) => self.denials.push(denial),
+            }
+        }
+    }
+
+    pub fn key_by_id(&self, id: &str) -> ApiKey {
+        self.keys
+            .iter()
+            .find(|k| k.key.id == id)
+            .map(|k| k.key.clone())
+            .unwrap_or_else(|| panic!("no key {id}"))
+    }
+}
+
+pub(super) fn page_of<T: Clone>(
+    items: Vec<T>,
+    page: &PageParams,
+    id: impl Fn(&T) -> &str,
+) -> (Vec<T>, bool) {
+    let (slice, more) = page.page(&items, id).unwrap_or((&[], false));
+    (slice.to_vec(), more)
+}
+
+impl Store for MemStore {
+    fn account(&self, id: &str) -> Result<Option<Account>, Error> {
+        Ok(self.accounts.iter().find(|a| a.id == id).cloned())
+    }
+    fn accounts(&self, page: &PageParams) -> Result<(Vec<Account>, bool), Error> {
+        Ok(page_of(self.accounts.clone(), page, |a| &a.id))
+    }
+    fn entitlements(&self, account_id: &str) -> Result<Vec<Entitlement>, Error> {
+        let mut found: Vec<Entitlement> = self
+            .entitlements
+            .iter()
+            .filter(|e| e.account_id == account_id)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        Ok(found)
+    }
+    fn entitlement_by_product_key(&self, token: &str) -> Result<Option<Entitlement>, Error> {
+        Ok(self
+            .entitlements
+            .iter()
+            .find(|e| e.test_key == token || e.live_key.as_deref() == Some(token))
+            .cloned())
+    }
+    fn key(&self, id: &str) -> Result<Option<StoredKey>, Error> {
+        Ok(self.keys.iter().find(|k| k.key.id == id).cloned())
+    }
+    fn predecessor(&self, successor_id: &str) -> Result<Option<StoredKey>, Error> {
+        Ok(self
+            .keys
+            .iter()
+            .find(|k| k.key.rolled_to.as_deref() == Some(successor_id))
+            .cloned())
+    }
+    fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error> {
+        Ok(self.keys.iter().find(|k| k.hash == *hash).cloned())
+    }
+    fn keys(&self, account_id: &str, page: &PageParams) -> Result<(Vec<ApiKey>, bool), Error> {
+        let keys = self
+            .keys
+            .iter()
+            .filter(|k| k.key.account_id == account_id)
+            .map(|k| k.key.clone())
+            .collect();
+        Ok(page_of(keys, page, |k| &k.id))
+    }
+    fn key_count(&self, account_id: &str) -> Result<usize, Error> {
+        Ok(self
+            .keys
+            .iter()
+            .filter(|k| k.key.account_id == account_id)
+            .count())
+    }
+    fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error> {
+        Ok(self
+            .usage
+            .iter()
+            .find(|(k, _)| k == key_id)
+            .map(|(_, u)| u.clone()))
+    }
+    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error> {
+        Ok(self
+            .denials
+            .iter()
+            .find(|d| d.request_id == request_id)
+            .cloned())
+    }
+    fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error> {
+        Ok(self
+            .deliveries
+            .iter()
+            .find(|d| d.event_id == event_id)
+            .cloned())
+    }
+    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error> {
+        Ok(self.events.iter().any(|e| {
+            e.kind == "ip.would_deny"
+                && e.key_id.as_deref() == Some(key_id)
+                && e.data["after"]["ip"] == ip
+                && e.created_at >= since
+        }))
+    }
+    fn events(
+        &self,
+        account_id: &str,
+        kind: Option<&str>,
+        key_id: Option<&str>,
+        page: &PageParams,
+    ) -> Result<(Vec<Event>, bool), Error> {
+        let events = self
+            .events
+            .iter()
+            .rev()
+            .filter(|e| e.account_id == account_id)
+            .filter(|e| kind.is_none_or(|k| e.kind == k))
+            .filter(|e| key_id.is_none_or(|k| e.key_id.as_deref() == Some(k)))
+            .cloned()
+            .collect();
+        Ok(page_of(events, page, |e| &e.id))
+    }
+}
+
+/// Deterministic ids and keys.
+#[derive(Default)]
+pub(super) struct SeqMint(u32);
+
+impl Mint for SeqMint {
+    fn id(&mut self, prefix: &str) -> Result<String, Error> {
+        self.0 += 1;
+        Ok(format!("{prefix}{:06}", self.0))
+    }
+    fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error> {
+        self.0 += 1;
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&self.0.to_le_bytes());
+        Ok(IssuedKey::from_entropy(kind, environment, &seed))
+    }
+}
+
+pub(super) struct World {
+    pub store: MemStore,
+    pub mint: SeqMint,
+    pub config: GatewayConfig,
+    pub max_keys: usize,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let mut w = World {
+            store: MemStore::default(),
+            mint: SeqMint::default(),
+            config: testing::config(),
+            max_keys: DEFAULT_MAX_KEYS_PER_ACCOUNT,
+        };
+        w.ok(
+            &Caller::Operator,
+            Command::CreateAccount {
+                body: json!({"name": "Acme", "agreement": "production"}),
+            },
+        );
+        for product in ["bank_data", "insurance"] {
+            w.ok(
+                &Caller::Operator,
+                Command::Entitle {
+                    account_id: w.account(),
+                    product_id: product.into(),
+                },
+            );
+        }
+        w
+    }
+
+    pub fn account(&self) -> String {
+        self.store.accounts[0].id.clone()
+    }
+
+    pub fn run(&mut self, caller: &Caller, command: Command) -> Result<Outcome, Error> {
+        let cx = Context {
+            now: NOW,
+            config: &self.config,
+            max_keys_per_account: self.max_keys,
+            request_id: "req_test",
+        };
+        let outcome = execute(caller, command, &self.store, &cx, &mut self.mint)?;
+        self.store.apply(&outcome.writes);
+        self.store.events.extend(outcome.events.iter().cloned());
+        Ok(outcome)
+    }
+
+    #[track_caller]
+    pub fn ok(&mut self, caller: &Caller, command: Command) -> Outcome {
+        let what = format!("{command:?}");
+        self.run(caller, command)
+            .unwrap_or_else(|e| panic!("{what} refused: {e:?}"))
+    }
+
+    #[track_caller]
+    pub fn refused(&mut self, caller: &Caller, command: Command) -> Error {
+        let what = format!("{command:?}");
+        let before = self.store.keys.clone();
+        let e = match self.run(caller, command) {
+            Ok(outcome) => panic!("{what} was allowed: {outcome:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(self.store.keys, before, "a refusal changed nothing");
+        e
+    }
+
+    /// Creates a key as the operator; returns its id.
+    pub fn key(&mut self, body: Value) -> String {
+        let outcome = self.ok(
+            &Caller::Operator,
+            Command::CreateKey {
+                account_id: self.account(),
+                body,
+            },
+        );
+        outcome.body.unwrap()["key"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn manager(&mut self, body: Value) -> Caller {
+        Caller::Manager {
+            key_id: self.key(body),
+        }
+    }
+
+    pub fn patch(&mut self, caller: &Caller, key_id: &str, body: Value) -> Result<Outcome, Error> {
+        self.run(
+            caller,
+            Command::UpdateKey {
+                key_id: key_id.into(),
+                body,
+            },
+        )
+    }
+}
+
+pub(super) fn create(w: &World, body: Value) -> Command {
+    Command::CreateKey {
+        account_id: w.account(),
+        body,
+    }
+}
+
+pub(super) fn fields(e: &Error) -> Vec<&str> {
+    e.errors.iter().map(|f| f.field.as_str()).collect()
+}
+
+pub(super) fn key_body(extra: Value) -> Value {
+    let mut body = json!({"name": "child", "environment": "live"});
+    if let (Some(b), Some(x)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(x.clone());
+    }
+    body
+}
