@@ -90,11 +90,6 @@ impl Route {
     pub fn serves(&self, environment: Environment) -> bool {
         self.environments.is_empty() || self.environments.contains(&environment)
     }
-
-    /// Whether the route matches the canonical path `path`.
-    pub fn matches_path(&self, path: &str) -> bool {
-        self.pattern.matches(&segments_of(path))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

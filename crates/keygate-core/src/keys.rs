@@ -351,13 +351,13 @@ impl fmt::Debug for IssuedKey {
     }
 }
 
-/// A new key's text drawn from `random`.
-pub fn generate_key(
-    kind: KeyKind,
-    environment: Environment,
-    random: &dyn SecureRandom,
-) -> Result<String, Error> {
-    IssuedKey::generate(kind, environment, random).map(|key| key.text)
+/// The hash to look up for a reported token, if it is a well-formed secret key of ours in
+/// shape. Product keys are identifiers and are not revoked; anything else is not ours.
+pub fn secret_key_hash(token: &str) -> Option<KeyHash> {
+    parse_key(token)
+        .ok()
+        .filter(|k| k.kind() == KeyKind::Secret)
+        .map(|k| k.hash())
 }
 
 /// The key text that `seed` deterministically yields (see [`IssuedKey::from_entropy`]).
@@ -387,7 +387,7 @@ mod tests {
         let random = crate::testing::Seeded::new(7);
         for kind in [KeyKind::Secret, KeyKind::Product] {
             for env in Environment::ALL {
-                let key = generate_key(kind, env, &random).unwrap();
+                let key = IssuedKey::generate(kind, env, &random).unwrap().text;
                 assert_eq!(key.len(), KEY_LEN);
                 assert!(key.starts_with(&format!("{}_{}_", kind.prefix(), env.as_str())));
                 let parsed = parse_key(&key).unwrap();
@@ -397,8 +397,12 @@ mod tests {
             }
         }
         assert_ne!(
-            generate_key(KeyKind::Secret, Environment::Test, &random).unwrap(),
-            generate_key(KeyKind::Secret, Environment::Test, &random).unwrap()
+            IssuedKey::generate(KeyKind::Secret, Environment::Test, &random)
+                .unwrap()
+                .text,
+            IssuedKey::generate(KeyKind::Secret, Environment::Test, &random)
+                .unwrap()
+                .text
         );
     }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::error::{Error, FieldError};
-use crate::keys::{KeyHash, KeyKind, parse_key};
+use crate::keys::parse_key;
 use serde_json::Value;
 use std::fmt;
 
@@ -13,17 +13,6 @@ pub struct LeakedToken {
     pub token: String,
     pub url: Option<String>,
     pub source: Option<String>,
-}
-
-impl LeakedToken {
-    /// The hash to look up, if the token is a well-formed secret key. Product keys are
-    /// identifiers and are not revoked; anything else is not ours.
-    pub fn secret_hash(&self) -> Option<KeyHash> {
-        parse_key(&self.token)
-            .ok()
-            .filter(|k| k.kind() == KeyKind::Secret)
-            .map(|k| k.hash())
-    }
 }
 
 impl fmt::Debug for LeakedToken {

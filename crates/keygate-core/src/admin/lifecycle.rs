@@ -134,9 +134,3 @@ pub fn mark_leaked(key: &mut ApiKey, now: i64, grace: i64) {
     key.revoke_at = earlier(key.revoke_at, now.saturating_add(grace.clamp(0, GRACE_MAX)));
     key.updated_at = now;
 }
-
-/// Revokes `key` at `now` (or keeps an earlier revocation).
-pub fn revoke_now(key: &mut ApiKey, now: i64) {
-    key.revoke_at = earlier(key.revoke_at, now);
-    key.updated_at = now;
-}

@@ -4,7 +4,7 @@ use super::*;
 use crate::admin::{self};
 use crate::error::Error;
 use crate::github;
-use crate::keys::{KeyHash, KeyKind, parse_key};
+use crate::keys::{KeyHash, KeyKind, parse_key, secret_key_hash};
 use crate::model::ApiKey;
 use serde_json::{Value, json};
 
@@ -83,11 +83,9 @@ pub(super) fn github_report(
     let mut changed: Vec<StoredKey> = Vec::new();
     let mut feedback = Vec::with_capacity(matches.len());
     for m in matches {
-        let ours = match parse_key(&m.token) {
-            Ok(parsed) if parsed.kind() == KeyKind::Secret => {
-                mark_secret_leaked(store, now, &mut changed, &parsed.hash())?.is_some()
-            }
-            _ => false,
+        let ours = match secret_key_hash(&m.token) {
+            Some(hash) => mark_secret_leaked(store, now, &mut changed, &hash)?.is_some(),
+            None => false,
         };
         feedback.push(github::feedback(m, ours));
     }
