@@ -1,9 +1,11 @@
-//! The one error type of keygate, and the one place that renders it as JSON (SPEC §4).
+//! The one error type of keygate, and the one place that renders it: [`Answer::from`] gives
+//! the status, headers and JSON body (README "Errors") that every refusal is sent with.
 //!
 //! Every refusal — from the edge pipeline, the admin API or the sandbox — is an [`Error`];
-//! the worker turns it into a response with [`Error::to_json`] and [`Error::headers`].
+//! the worker relays its [`Answer`] as a response, as it relays the answers its Durable
+//! Objects and the sandbox send back.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -146,7 +148,8 @@ impl Error {
         self
     }
 
-    /// The SPEC §4 body: `{"status": …, "message": …, "errors": […]}` (`errors` only when non-empty).
+    /// The body of every error: `{"status": …, "message": …, "errors": […]}` (`errors` only
+    /// when non-empty).
     pub fn to_json(&self) -> String {
         let body = Body {
             status: self.status,
@@ -171,6 +174,43 @@ impl Error {
             headers.push(("Retry-After", seconds.to_string()));
         }
         headers
+    }
+}
+
+/// An HTTP answer as plain data: what an [`Error`] becomes, and what the Durable Objects and
+/// the sandbox send back for the worker to relay unchanged (`X-Request-Id` is added there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// Every header of the answer, `Content-Type` included when there is a body.
+    pub headers: Vec<(String, String)>,
+    /// The body; `None` for a status that has none (204).
+    pub body: Option<String>,
+}
+
+impl Answer {
+    /// A JSON document with `Content-Type: application/json`.
+    pub fn json(status: u16, body: String) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Some(body),
+        }
+    }
+}
+
+impl From<&Error> for Answer {
+    fn from(error: &Error) -> Self {
+        Self {
+            status: error.status,
+            headers: error
+                .headers()
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+            body: Some(error.to_json()),
+        }
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) mod testing;
 
 pub use config::{GatewayConfig, Product, Route, RouteMatch};
 pub use credentials::extract_credential;
-pub use error::{Error, FieldError};
+pub use error::{Answer, Error, FieldError};
 pub use ip::IpAllowlist;
 pub use keys::{Environment, IssuedKey, KeyHash, KeyKind, ParsedKey, parse_key};
 pub use model::{

@@ -8,7 +8,7 @@
 //! no request waits for it. A refusal is sent about a second after it happened; an isolate
 //! that is evicted first loses at most that second of records (docs/admin-api.md).
 
-use crate::registry::{self, Envelope, Limits};
+use crate::registry::{self, Limits, Message};
 use keygate_core::Error;
 use keygate_core::credentials::extract_credential;
 use keygate_core::engine::{Caller, Command, Denial, IpSeen, KeyUse, WouldDeny};
@@ -223,7 +223,7 @@ pub async fn send(env: Env, limits: Limits, now_s: i64) {
     let Some(command) = take() else {
         return;
     };
-    let envelope = Envelope {
+    let message = Message {
         caller: Caller::Edge,
         now: now_s,
         demo_seed: false,
@@ -232,7 +232,7 @@ pub async fn send(env: Env, limits: Limits, now_s: i64) {
         request_id: String::new(),
         command,
     };
-    if let Err(error) = registry::call(&env, &envelope).await {
+    if let Err(error) = registry::call(&env, &message).await {
         worker::console_error!("activity not recorded: {} {}", error.status, error.message);
     }
 }

@@ -2,10 +2,10 @@
 //! registry command, and relay the Registry's answer. Validation and state changes happen in
 //! the `Registry` Durable Object, on the core's rules.
 
-use crate::edge::CredentialHeaders;
+use crate::facts::CredentialHeaders;
 use crate::http::{bounded_body, header, is_known_method, json_body, method_of, now_seconds};
 use crate::keystore;
-use crate::registry::{self, Envelope};
+use crate::registry::{self, Message};
 use crate::settings::Vars;
 use keygate_core::credentials::extract_credential;
 use keygate_core::engine::{Caller, Command};
@@ -173,7 +173,7 @@ async fn github_report(
     let matches = github::report(&body)?;
     let reply = registry::call(
         env,
-        &Envelope {
+        &Message {
             caller: Caller::Edge,
             now: now_seconds(),
             demo_seed: false,
@@ -286,7 +286,7 @@ pub async fn handle(
 
     let reply = registry::call(
         env,
-        &Envelope {
+        &Message {
             caller,
             now: now_seconds(),
             demo_seed: vars.demo_seed,

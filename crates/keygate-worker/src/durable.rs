@@ -1,6 +1,11 @@
 //! How the worker talks to its Durable Objects: one JSON message in, one JSON reply out.
 //! Any failure on the way (no binding, the object unreachable, a reply that does not parse)
 //! is the caller's `unavailable` error: the store could not answer, so fail closed.
+//!
+//! Each object's module names its protocol the same way: `Message` is what goes in, `Reply`
+//! what comes out (or a type named for what it is: the rate limiter's `RateDecision`, the
+//! revocation log's `Changes`). Replies that
+//! carry an HTTP answer for the worker to relay hold a `keygate_core::Answer`.
 
 use keygate_core::Error;
 use serde::Serialize;

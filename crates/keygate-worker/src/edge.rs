@@ -1,4 +1,5 @@
-//! SPEC §3 in the worker: gather the request's facts, let the core decide, and route the grant.
+//! The edge pipeline (README "How a request is checked") in the worker: gather the request's
+//! facts, let the core decide, and route the grant.
 //! Every decision is `keygate_core::policy`'s; this file only does the I/O between them.
 //!
 //! [`decide`] is the pipeline up to the grant, synchronous: it asks for the one storage read
@@ -7,7 +8,8 @@
 //! (`fast.rs`, where JavaScript reads KV between two calls into the wasm).
 
 use crate::config::gateway_config;
-use crate::http::{error_response, header, method_of, now_seconds};
+use crate::facts::CredentialHeaders;
+use crate::http::{error_response, method_of, now_seconds};
 use crate::settings::Vars;
 use crate::{activity, keystore, origin, ratelimit, sandbox};
 use keygate_core::Error;
@@ -18,43 +20,6 @@ use keygate_core::ratelimit::RateDecision;
 use keygate_core::target::{RequestUrl, Target};
 use std::rc::Rc;
 use worker::{Context, Env, Request, Response};
-
-/// The request headers the pipeline reads, owned so the facts can borrow them.
-pub struct CredentialHeaders {
-    pub authorization: Option<String>,
-    pub x_api_key: Option<String>,
-    pub x_product_key: Option<String>,
-    pub cf_connecting_ip: Option<String>,
-}
-
-impl CredentialHeaders {
-    pub fn read(req: &Request) -> Result<Self, Error> {
-        Self::from_getter(|name| header(req, name))
-    }
-
-    /// From any source of header values by (case-insensitive) name.
-    pub fn from_getter(get: impl Fn(&str) -> Result<Option<String>, Error>) -> Result<Self, Error> {
-        Ok(Self {
-            authorization: get("Authorization")?,
-            x_api_key: get("X-API-Key")?,
-            x_product_key: get("X-Product-Key")?,
-            cf_connecting_ip: get("CF-Connecting-IP")?,
-        })
-    }
-
-    pub fn facts<'a>(&'a self, url: &RequestUrl<'a>, method: &'a str) -> RequestFacts<'a> {
-        RequestFacts {
-            https: url.https,
-            method,
-            path: url.path,
-            query: url.query,
-            authorization: self.authorization.as_deref(),
-            x_api_key: self.x_api_key.as_deref(),
-            x_product_key: self.x_product_key.as_deref(),
-            cf_connecting_ip: self.cf_connecting_ip.as_deref(),
-        }
-    }
-}
 
 /// What the storage read answered, once it was made.
 pub enum Lookup {

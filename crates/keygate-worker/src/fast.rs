@@ -18,16 +18,17 @@
 //! - `origin <request id> <timeout_ms>`, the target URL, header lines, a blank line;
 //! - `full`.
 
-use crate::edge::{self, CredentialHeaders, Lookup, Next};
+use crate::edge::{self, Lookup, Next};
+use crate::facts::CredentialHeaders;
 use crate::http::log_server_error;
 use crate::keystore::{self, KV_CACHE_TTL_S, kv_key};
 use crate::settings::Vars;
 use crate::{activity, origin, sandbox};
-use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::keys::Environment;
 use keygate_core::policy;
 use keygate_core::target::{is_admin_path, split_url};
+use keygate_core::{Answer, Error};
 use std::fmt::Write as _;
 use wasm_bindgen::prelude::*;
 use worker::Env;
@@ -210,10 +211,15 @@ fn respond<'h>(
 }
 
 fn respond_error(error: &Error, request_id: &str, sandboxed: bool) -> String {
-    let headers = error.headers();
-    let mut lines: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let answer = Answer::from(error);
+    let mut lines: Vec<(&str, &str)> = answer
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     if sandboxed {
         lines.push(("X-Sandbox", "true"));
     }
-    respond(error.status, 0, lines, request_id, &error.to_json())
+    let body = answer.body.as_deref().unwrap_or_default();
+    respond(answer.status, 0, lines, request_id, body)
 }

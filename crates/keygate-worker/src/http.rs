@@ -1,41 +1,35 @@
-//! Translation between `worker` requests/responses and the core's types. The JSON error body
-//! itself is rendered by `keygate_core::Error::to_json`; this only wraps it in a response.
+//! Translation between `worker` requests/responses and the core's types. An error is rendered
+//! once, by `keygate_core::Answer::from`; [`answer_response`] is the one place an answer
+//! becomes a `worker::Response`.
 
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
-use keygate_core::Error;
+use keygate_core::{Answer, Error};
 use std::time::Duration;
 use worker::{ByteStream, Delay, Headers, Request, Response};
 
 /// Admin and sandbox bodies are small JSON documents; anything larger is refused unread.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
-pub fn error_response(error: &Error) -> Response {
+/// The one relay of an [`Answer`] — an error's, the Registry's, the sandbox's — as a response.
+pub fn answer_response(answer: Answer) -> Response {
     let headers = Headers::new();
-    for (name, value) in error.headers() {
-        let _ = headers.set(name, &value);
+    for (name, value) in &answer.headers {
+        let _ = headers.set(name, value);
     }
-    Response::from_bytes(error.to_json().into_bytes())
-        .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response()))
-        .with_status(error.status)
-        .with_headers(headers)
+    let builder = Response::builder()
+        .with_status(answer.status)
+        .with_headers(headers);
+    match answer.body {
+        Some(body) => builder.fixed(body.into_bytes()),
+        None => builder.empty(),
+    }
 }
 
-/// `Response::empty` cannot fail in practice; this keeps the signature total without a panic.
-fn unreachable_response() -> Response {
-    Response::builder().with_status(500).empty()
+pub fn error_response(error: &Error) -> Response {
+    answer_response(Answer::from(error))
 }
 
-pub fn raw_json_response(status: u16, body: Vec<u8>) -> Response {
-    let headers = Headers::new();
-    let _ = headers.set("Content-Type", "application/json");
-    Response::builder()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body)
-}
-
-/// A header value as text. A value the runtime cannot give as a string is a malformed request.
 /// The request's method as sent. `worker::Method` reads any method it does not know as GET, so
 /// every decision takes the method from here (an unknown one is then refused, never read as GET).
 pub fn method_of(req: &Request) -> String {
@@ -50,6 +44,7 @@ pub fn is_known_method(method: &str) -> bool {
     )
 }
 
+/// A header value as text. A value the runtime cannot give as a string is a malformed request.
 pub fn header(req: &Request, name: &str) -> Result<Option<String>, Error> {
     req.headers().get(name).map_err(|_| {
         Error::bad_request("A request header could not be read.")

@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod durable;
 mod edge;
+mod facts;
 mod fast;
 mod http;
 mod keystore;

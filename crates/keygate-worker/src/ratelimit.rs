@@ -17,8 +17,10 @@ pub const DO_BINDING: &str = "RATE_LIMITER";
 /// Grants older than the longest period are deleted every this many grants.
 const PRUNE_EVERY: u32 = 256;
 
+/// What the worker sends: the limit to count one request against. The reply is the core's
+/// `RateDecision`.
 #[derive(Serialize, Deserialize)]
-struct Take {
+struct Message {
     limit: RateLimit,
 }
 
@@ -31,7 +33,7 @@ fn unavailable() -> Error {
 
 /// Counts one request of `key_id` against `limit` (fails closed: 503 when it cannot).
 pub async fn take(env: &Env, key_id: &str, limit: RateLimit) -> Result<RateDecision, Error> {
-    durable::call(env, DO_BINDING, key_id, &Take { limit }, unavailable).await
+    durable::call(env, DO_BINDING, key_id, &Message { limit }, unavailable).await
 }
 
 #[derive(Deserialize)]
@@ -56,8 +58,8 @@ impl DurableObject for RateLimiter {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let take: Take = req.json().await?;
-        match self.take(take.limit) {
+        let message: Message = req.json().await?;
+        match self.take(message.limit) {
             Ok(decision) => Response::from_json(&decision),
             Err(_) => Response::error("rate limiter storage failed", 503),
         }

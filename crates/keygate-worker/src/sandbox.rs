@@ -4,25 +4,25 @@
 
 use crate::durable;
 use crate::http::{
-    MAX_JSON_BODY, bounded_body, error_response, header, log_server_error, now_seconds,
+    MAX_JSON_BODY, answer_response, bounded_body, header, log_server_error, now_seconds,
 };
 use crate::random::PlatformRandom;
-use keygate_core::Error;
 use keygate_core::ids::new_unique_id;
 use keygate_core::policy::Grant;
 use keygate_core::target::Target;
+use keygate_core::{Answer, Error};
 use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::time::Duration;
-use worker::{DurableObject, Env, Headers, Method, Request, Response, State, durable_object};
+use worker::{DurableObject, Env, Method, Request, Response, State, durable_object};
 
 pub const DO_BINDING: &str = "SANDBOX";
 const STATE_KEY: &str = "state";
 
 /// One sandbox request as the worker hands it to the account's Durable Object.
 #[derive(Serialize, Deserialize)]
-struct Call {
+struct Message {
     method: String,
     path: String,
     query: String,
@@ -31,15 +31,15 @@ struct Call {
     scenario: Option<String>,
 }
 
+/// The object's answer, and how long the worker waits before relaying it (the `slow` and
+/// `timeout` scenarios).
 #[derive(Serialize, Deserialize)]
-struct Answer {
-    status: u16,
-    body: String,
-    headers: Vec<(String, String)>,
+struct Reply {
+    answer: Answer,
     delay_ms: u32,
 }
 
-impl Call {
+impl Message {
     fn request(&self) -> SandboxRequest<'_> {
         SandboxRequest {
             method: &self.method,
@@ -52,12 +52,14 @@ impl Call {
     }
 }
 
-impl From<SandboxResponse> for Answer {
+impl From<SandboxResponse> for Reply {
     fn from(response: SandboxResponse) -> Self {
         Self {
-            status: response.status,
-            body: response.body,
-            headers: response.headers,
+            answer: Answer {
+                status: response.status,
+                headers: response.headers,
+                body: Some(response.body),
+            },
             delay_ms: response.delay_ms,
         }
     }
@@ -87,9 +89,9 @@ pub async fn serve(
         Ok(response) => response,
         Err(error) => {
             log_server_error(request_id, &error);
-            let mut response = error_response(&error);
-            let _ = response.headers_mut().set("X-Sandbox", "true");
-            response
+            let mut answer = Answer::from(&error);
+            answer.headers.push(("X-Sandbox".into(), "true".into()));
+            answer_response(answer)
         }
     }
 }
@@ -147,20 +149,20 @@ async fn answer(
     let method = req.method();
     let idempotency_key = header(&req, "Idempotency-Key")?;
     let scenario = header(&req, "X-Sandbox-Scenario")?;
-    let answer = match stateless(
+    let reply = match stateless(
         method.as_ref(),
         target,
         idempotency_key.as_deref(),
         scenario.as_deref(),
     )? {
-        Some(response) => Answer::from(response),
+        Some(response) => Reply::from(response),
         None => {
             let body = match method {
                 Method::Get | Method::Head | Method::Options => String::new(),
                 _ => String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY).await?)
                     .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?,
             };
-            let call = Call {
+            let message = Message {
                 method: method.to_string(),
                 path: target.path().to_string(),
                 query: target.query().unwrap_or_default().to_string(),
@@ -168,24 +170,22 @@ async fn answer(
                 idempotency_key,
                 scenario,
             };
-            call_store(env, &grant.account_id, &call).await?
+            call_store(env, &grant.account_id, &message).await?
         }
     };
-    if answer.delay_ms > 0 {
-        worker::Delay::from(Duration::from_millis(u64::from(answer.delay_ms))).await;
+    if reply.delay_ms > 0 {
+        worker::Delay::from(Duration::from_millis(u64::from(reply.delay_ms))).await;
     }
-    let headers = Headers::new();
-    for (name, value) in answer_headers(&answer.headers) {
-        let _ = headers.set(name, value);
-    }
-    Ok(Response::builder()
-        .with_status(answer.status)
-        .with_headers(headers)
-        .fixed(answer.body.into_bytes()))
+    let mut answer = reply.answer;
+    answer.headers = answer_headers(&answer.headers)
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    Ok(answer_response(answer))
 }
 
-async fn call_store(env: &Env, account_id: &str, call: &Call) -> Result<Answer, Error> {
-    durable::call(env, DO_BINDING, account_id, call, unavailable).await
+async fn call_store(env: &Env, account_id: &str, message: &Message) -> Result<Reply, Error> {
+    durable::call(env, DO_BINDING, account_id, message, unavailable).await
 }
 
 /// The per-account sandbox state. Requests are applied one at a time in memory (the sandbox is
@@ -205,17 +205,17 @@ impl DurableObject for SandboxStore {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let call: Call = req.json().await?;
+        let call: Message = req.json().await?;
         let answer = match self.run(&call).await {
             Ok(answer) => answer,
-            Err(error) => Answer::from(SandboxResponse::from_error(&error)),
+            Err(error) => Reply::from(SandboxResponse::from_error(&error)),
         };
         Response::from_json(&answer)
     }
 }
 
 impl SandboxStore {
-    async fn run(&self, call: &Call) -> Result<Answer, Error> {
+    async fn run(&self, call: &Message) -> Result<Reply, Error> {
         let sandbox = Sandbox::embedded()?;
         if self.account_state.borrow().is_none() {
             let stored: Option<String> = self
@@ -250,6 +250,6 @@ impl SandboxStore {
             *self.account_state.borrow_mut() = None;
             return Err(unavailable());
         }
-        Ok(Answer::from(response))
+        Ok(Reply::from(response))
     }
 }

@@ -26,7 +26,20 @@ pub struct Vars {
     /// `GITHUB_SECRET_SCANNING_KEYS`: GitHub's public key document; unset, the GitHub endpoint
     /// answers 404.
     pub github_keys: Option<String>,
+    /// `WEBHOOK_URL`, `WEBHOOK_SIGNING_SECRET` and `WEBHOOK_RETRY_SECONDS`: unset URL or
+    /// secret, no webhooks.
+    pub webhooks: Option<Webhooks>,
 }
+
+/// Where and how events are delivered.
+pub struct Webhooks {
+    pub url: String,
+    pub secret: String,
+    /// First retry delay of a failed delivery, doubling to an hour (default 5).
+    pub first_retry_seconds: i64,
+}
+
+const DEFAULT_WEBHOOK_RETRY_SECONDS: i64 = 5;
 
 fn number<T: std::str::FromStr + PartialOrd>(env: &Env, name: &str, min: T, default: T) -> T {
     text(env, name)
@@ -36,7 +49,7 @@ fn number<T: std::str::FromStr + PartialOrd>(env: &Env, name: &str, min: T, defa
 }
 
 /// A variable or secret, unless unset or blank.
-pub(crate) fn text(env: &Env, name: &str) -> Option<String> {
+fn text(env: &Env, name: &str) -> Option<String> {
     env.var(name)
         .ok()
         .map(|v| v.to_string())
@@ -90,6 +103,20 @@ impl Vars {
             skip_local_apply: !settings.require_https
                 && text(env, "KEYGATE_TEST_SKIP_LOCAL_APPLY").as_deref() == Some("true"),
             github_keys: text(env, "GITHUB_SECRET_SCANNING_KEYS"),
+            webhooks: match (
+                text(env, "WEBHOOK_URL"),
+                text(env, "WEBHOOK_SIGNING_SECRET"),
+            ) {
+                (Some(url), Some(secret)) => Some(Webhooks {
+                    url,
+                    secret,
+                    first_retry_seconds: text(env, "WEBHOOK_RETRY_SECONDS")
+                        .and_then(|v| v.trim().parse().ok())
+                        .filter(|&s: &i64| (1..=3600).contains(&s))
+                        .unwrap_or(DEFAULT_WEBHOOK_RETRY_SECONDS),
+                }),
+                _ => None,
+            },
         }
     }
 }

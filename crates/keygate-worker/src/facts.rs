@@ -1,0 +1,46 @@
+//! The one place the worker reads the request headers every decision starts from — the edge
+//! pipeline's and the admin API's (which accepts a `keys:manage` key the same ways). Parsing
+//! them is the core's (`keygate_core::credentials`).
+
+use crate::http::header;
+use keygate_core::Error;
+use keygate_core::policy::RequestFacts;
+use keygate_core::target::RequestUrl;
+use worker::Request;
+
+/// The request headers the pipeline reads, owned so the facts can borrow them.
+pub struct CredentialHeaders {
+    pub authorization: Option<String>,
+    pub x_api_key: Option<String>,
+    pub x_product_key: Option<String>,
+    pub cf_connecting_ip: Option<String>,
+}
+
+impl CredentialHeaders {
+    pub fn read(req: &Request) -> Result<Self, Error> {
+        Self::from_getter(|name| header(req, name))
+    }
+
+    /// From any source of header values by (case-insensitive) name.
+    pub fn from_getter(get: impl Fn(&str) -> Result<Option<String>, Error>) -> Result<Self, Error> {
+        Ok(Self {
+            authorization: get("Authorization")?,
+            x_api_key: get("X-API-Key")?,
+            x_product_key: get("X-Product-Key")?,
+            cf_connecting_ip: get("CF-Connecting-IP")?,
+        })
+    }
+
+    pub fn facts<'a>(&'a self, url: &RequestUrl<'a>, method: &'a str) -> RequestFacts<'a> {
+        RequestFacts {
+            https: url.https,
+            method,
+            path: url.path,
+            query: url.query,
+            authorization: self.authorization.as_deref(),
+            x_api_key: self.x_api_key.as_deref(),
+            x_product_key: self.x_product_key.as_deref(),
+            cf_connecting_ip: self.cf_connecting_ip.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The `Registry` Durable Object: the system of record for accounts, entitlements and keys
+//! (SQLite storage), and the only writer of the edge's KV records.
+//!
+//! It decides nothing: `keygate_core::engine` does, over [`SqlStore`]. This file reads rows,
+//! applies the engine's writes in one `transactionSync` (all or nothing, together with the
+//! outbox rows of the edge records they change), and writes the outbox through to KV.
+//!
+//! Write-through is bounded so that no tenant stalls another (docs/storage.md): a command
+//! flushes the records of the keys it wrote itself, then at most [`FLUSH_BATCH`] of any
+//! backlog; an account-wide change (a suspension of an account with 10,000 keys) leaves its
+//! keys in the outbox, and the alarm drains them a batch per turn of the lock, so other
+//! commands interleave. The isolate that served a write updates its cache from the reply at
+//! once, account-wide changes included ([`EdgeUpdate::Account`]).
+
+mod alarm;
+mod outbox;
+mod store;
+mod tables;
+
+use crate::config::gateway_config;
+use crate::demo;
+use crate::durable;
+use crate::http::{answer_response, error_response};
+use crate::keystore::EdgeUpdate;
+use crate::lock::WriteLock;
+use crate::random::PlatformRandom;
+use keygate_core::engine::{
+    self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, Write, WriteRate,
+};
+use keygate_core::keys::KeyHash;
+use keygate_core::{Answer, Error};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use store::*;
+use tables::*;
+use wasm_bindgen::prelude::*;
+use worker::wasm_bindgen::JsCast;
+use worker::{DurableObject, Env, Request, Response, SqlStorage, State, durable_object, js_sys};
+
+pub const DO_BINDING: &str = "REGISTRY";
+/// One registry for the deployment: admin writes are rare, and one object gives global
+/// uniqueness, listing and leak lookups by hash without cross-object coordination.
+const REGISTRY_NAME: &str = "registry";
+const OUTBOX_RETRY_MS: i64 = 10_000;
+/// Edge records written through per turn of the lock, beyond a command's own keys.
+pub const FLUSH_BATCH: usize = 25;
+
+/// Tenant limits, from the worker's variables (docs/admin-api.md).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_keys_per_account: usize,
+    pub manager_writes_per_minute: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Message {
+    pub caller: Caller,
+    pub now: i64,
+    pub demo_seed: bool,
+    pub limits: Limits,
+    /// Local development and tests only (`REQUIRE_HTTPS=false`): fail the transaction after
+    /// this many writes, to prove that a command is applied all or nothing.
+    pub fail_after_writes: Option<usize>,
+    /// The admin request's id, recorded in the command's events.
+    pub request_id: String,
+    pub command: Command,
+}
+
+/// The Registry's answer: the HTTP response to relay, plus the edge records it changed so
+/// the calling isolate can refresh its cache at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reply {
+    pub answer: Answer,
+    pub edge: Vec<EdgeUpdate>,
+}
+
+impl Reply {
+    fn error(error: &Error) -> Self {
+        Self {
+            answer: Answer::from(error),
+            edge: Vec::new(),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        answer_response(self.answer)
+    }
+}
+
+fn store_unavailable() -> Error {
+    Error::unavailable("The key registry is not available. Retry later.")
+}
+
+/// Sends one command to the Registry and returns its reply.
+pub async fn call(env: &Env, message: &Message) -> Result<Reply, Error> {
+    durable::call(env, DO_BINDING, REGISTRY_NAME, message, store_unavailable).await
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The storage object's `transactionSync`, which workers-rs 0.8.7 does not bind.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type TransactionalStorage;
+
+    #[wasm_bindgen(method, catch, js_name = transactionSync)]
+    fn transaction_sync(
+        this: &TransactionalStorage,
+        work: &js_sys::Function,
+    ) -> Result<JsValue, JsValue>;
+}
+
+#[durable_object]
+pub struct Registry {
+    state: Rc<State>,
+    env: Env,
+    lock: WriteLock,
+    schema_ready: Cell<bool>,
+    manager_writes: RefCell<WriteRate>,
+}
+
+impl DurableObject for Registry {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state: Rc::new(state),
+            env,
+            lock: WriteLock::default(),
+            schema_ready: Cell::new(false),
+            manager_writes: RefCell::default(),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let message: Message = req.json().await?;
+        let reply = match self.execute(message).await {
+            Ok(reply) => reply,
+            Err(error) => Reply::error(&error),
+        };
+        Response::from_json(&reply)
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        let now = (worker::Date::now().as_millis() / 1000) as i64;
+        {
+            let _guard = self.lock.acquire().await;
+            if let Err(error) = self.ensure_schema() {
+                return Ok(error_response(&error));
+            }
+            self.publish_outbox().await;
+            self.flush(&[]).await;
+            if let Err(error) = self.sweep_grace_ends(now, self.webhooks().is_some()) {
+                worker::console_error!("grace sweep: {} {}", error.status, error.message);
+            }
+            self.schedule_sweep(now).await;
+        }
+        // Outside the lock: a slow receiver must not hold up admin commands.
+        self.deliver_webhooks().await;
+        Response::ok("flushed")
+    }
+}
+
+impl Registry {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    async fn execute(&self, message: Message) -> Result<Reply, Error> {
+        let _guard = self.lock.acquire().await;
+        self.ensure_schema()?;
+        let config = gateway_config()?;
+        if message.demo_seed
+            && SqlStore::new(&self.sql())
+                .account(demo::ACCOUNT_ID)?
+                .is_none()
+        {
+            self.transaction(
+                demo::seed(config, message.now),
+                Vec::new(),
+                message.now,
+                None,
+            )?;
+        }
+        if let Caller::Manager { key_id } = &message.caller
+            && message.command.is_write()
+        {
+            self.manager_writes.borrow_mut().admit(
+                key_id,
+                message.now,
+                message.limits.manager_writes_per_minute,
+            )?;
+        }
+        let context = Context {
+            now: message.now,
+            config,
+            max_keys_per_account: message.limits.max_keys_per_account,
+            request_id: &message.request_id,
+        };
+        let outcome = {
+            let sql = self.sql();
+            engine::execute(
+                &message.caller,
+                message.command,
+                &SqlStore::new(&sql),
+                &context,
+                &mut RandomMint(&PlatformRandom),
+            )
+        };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => return Ok(Reply::error(&error)),
+        };
+        let own: Vec<KeyHash> = outcome
+            .writes
+            .iter()
+            .filter_map(|w| match w.edge_scope() {
+                Some(EdgeScope::Key(hash)) => Some(*hash),
+                Some(EdgeScope::Account(_)) | None => None,
+            })
+            .collect();
+        self.transaction(
+            outcome.writes.clone(),
+            outcome.events.clone(),
+            message.now,
+            message.fail_after_writes,
+        )?;
+        let edge = self.edge_updates(&outcome.writes)?;
+        if !edge.is_empty() {
+            self.publish(&edge).await?;
+        }
+        self.flush(&own).await;
+        self.schedule_sweep(message.now).await;
+        if !outcome.events.is_empty() && self.webhooks().is_some() {
+            self.wake_at(message.now).await;
+        }
+        let answer = match outcome.body {
+            Some(body) => Answer::json(outcome.status, body.to_string()),
+            None => Answer {
+                status: outcome.status,
+                headers: Vec::new(),
+                body: None,
+            },
+        };
+        Ok(Reply { answer, edge })
+    }
+
+    /// Applies `writes`, records `events` and queues the edge records they change, all or
+    /// nothing.
+    fn transaction(
+        &self,
+        writes: Vec<Write>,
+        events: Vec<Event>,
+        now: i64,
+        fail_after: Option<usize>,
+    ) -> Result<(), Error> {
+        let webhooks = self.webhooks().is_some();
+        let state = Rc::clone(&self.state);
+        let result: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
+        let slot = Rc::clone(&result);
+        let mut pending = Some((writes, events));
+        let work = Closure::<dyn FnMut() -> Result<JsValue, JsValue>>::new(move || {
+            let outcome = match pending.take() {
+                Some((writes, events)) => {
+                    let sql = state.storage().sql();
+                    apply(&sql, &writes, fail_after)
+                        .and_then(|()| record(&sql, &events, now, webhooks))
+                }
+                None => Err(Error::internal()),
+            };
+            let failed = outcome.is_err();
+            *slot.borrow_mut() = Some(outcome);
+            // Throwing is what makes transactionSync roll back.
+            if failed {
+                Err(JsValue::from_str("admin command rolled back"))
+            } else {
+                Ok(JsValue::UNDEFINED)
+            }
+        });
+        let storage = self.state.storage();
+        let storage: &TransactionalStorage = storage.as_raw().unchecked_ref();
+        let thrown = storage
+            .transaction_sync(work.as_ref().unchecked_ref())
+            .is_err();
+        match result.borrow_mut().take() {
+            Some(Err(error)) => Err(error),
+            Some(Ok(())) if !thrown => Ok(()),
+            _ => Err(store_unavailable()),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The Registry's SQLite tables, and how the engine's writes and events land in them.
+
+use super::*;
+use keygate_core::Error;
+use keygate_core::engine::{DENIAL_RETENTION_SECONDS, EdgeScope, Event, Write};
+use worker::SqlStorage;
+
+impl Registry {
+    pub(super) fn ensure_schema(&self) -> Result<(), Error> {
+        if self.schema_ready.get() {
+            return Ok(());
+        }
+        let sql = self.sql();
+        for statement in [
+            "CREATE TABLE IF NOT EXISTS accounts (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS api_keys (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS api_keys_by_account ON api_keys (account_id, seq)",
+            "CREATE TABLE IF NOT EXISTS entitlements (
+                account_id TEXT NOT NULL, product_id TEXT NOT NULL, test_key TEXT NOT NULL,
+                live_key TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, product_id))",
+            "CREATE TABLE IF NOT EXISTS kv_outbox (hash TEXT PRIMARY KEY)",
+            "CREATE TABLE IF NOT EXISTS revocation_outbox (
+                seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS events (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
+                key_id TEXT, type TEXT NOT NULL, created_at INTEGER NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS events_by_account ON events (account_id, seq)",
+            "CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at)",
+            "CREATE INDEX IF NOT EXISTS events_by_key ON events (key_id, type, created_at)",
+            "CREATE TABLE IF NOT EXISTS usage (key_id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS denials (
+                request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL,
+                doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS denials_by_time ON denials (at)",
+            "CREATE TABLE IF NOT EXISTS webhook_outbox (
+                seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, account_id TEXT NOT NULL,
+                body TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
+                delivered_at INTEGER, last_status INTEGER)",
+            "CREATE INDEX IF NOT EXISTS webhook_pending
+                ON webhook_outbox (account_id, delivered_at, seq)",
+            "CREATE INDEX IF NOT EXISTS webhook_by_event ON webhook_outbox (event_id)",
+            "CREATE TABLE IF NOT EXISTS webhook_attempts (
+                event_id TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER)",
+            "CREATE INDEX IF NOT EXISTS webhook_attempts_by_event ON webhook_attempts (event_id, at)",
+        ] {
+            exec(&sql, statement, Vec::new())?;
+        }
+        self.schema_ready.set(true);
+        Ok(())
+    }
+}
+
+/// Applies the writes and queues what they change at the edge; with `fail_after`, fails after
+/// that many writes (the atomicity test).
+pub(super) fn apply(
+    sql: &SqlStorage,
+    writes: &[Write],
+    fail_after: Option<usize>,
+) -> Result<(), Error> {
+    for (done, write) in writes.iter().enumerate() {
+        if fail_after == Some(done) {
+            return Err(Error::unavailable(
+                "Injected failure (KEYGATE_TEST_FAIL_AFTER_WRITES): nothing was changed.",
+            ));
+        }
+        match write {
+            Write::PutAccount(account) => exec(
+                sql,
+                "INSERT INTO accounts (id, doc) VALUES (?, ?)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                vec![account.id.as_str().into(), to_doc(account)?.into()],
+            )?,
+            Write::PutEntitlement(e) => exec(
+                sql,
+                "INSERT INTO entitlements (account_id, product_id, test_key, live_key, created_at)
+                 VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (account_id, product_id) DO UPDATE SET
+                   test_key = excluded.test_key, live_key = excluded.live_key",
+                vec![
+                    e.account_id.as_str().into(),
+                    e.product_id.as_str().into(),
+                    e.test_key.as_str().into(),
+                    e.live_key.clone().into(),
+                    e.created_at.into(),
+                ],
+            )?,
+            Write::DeleteEntitlement {
+                account_id,
+                product_id,
+            } => exec(
+                sql,
+                "DELETE FROM entitlements WHERE account_id = ? AND product_id = ?",
+                vec![account_id.as_str().into(), product_id.as_str().into()],
+            )?,
+            Write::PutKey(stored) => exec(
+                sql,
+                "INSERT INTO api_keys (id, account_id, hash, doc) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                vec![
+                    stored.key.id.as_str().into(),
+                    stored.key.account_id.as_str().into(),
+                    stored.hash.to_hex().into(),
+                    to_doc(&stored.key)?.into(),
+                ],
+            )?,
+            Write::DeleteKey(stored) => {
+                exec(
+                    sql,
+                    "DELETE FROM api_keys WHERE id = ?",
+                    vec![stored.key.id.as_str().into()],
+                )?;
+                exec(
+                    sql,
+                    "DELETE FROM usage WHERE key_id = ?",
+                    vec![stored.key.id.as_str().into()],
+                )?
+            }
+            Write::PutUsage { key_id, usage } => exec(
+                sql,
+                "INSERT INTO usage (key_id, doc) VALUES (?, ?)
+                 ON CONFLICT (key_id) DO UPDATE SET doc = excluded.doc",
+                vec![key_id.as_str().into(), to_doc(usage)?.into()],
+            )?,
+            Write::PutDenial(denial) => {
+                exec(
+                    sql,
+                    "INSERT OR IGNORE INTO denials (request_id, account_id, at, doc)
+                     VALUES (?, ?, ?, ?)",
+                    vec![
+                        denial.request_id.as_str().into(),
+                        denial.account_id.as_str().into(),
+                        denial.at.into(),
+                        to_doc(denial)?.into(),
+                    ],
+                )?;
+                exec(
+                    sql,
+                    "DELETE FROM denials WHERE at < ?",
+                    vec![(denial.at - DENIAL_RETENTION_SECONDS).into()],
+                )?
+            }
+        };
+        match write.edge_scope() {
+            Some(EdgeScope::Key(hash)) => exec(
+                sql,
+                "INSERT OR IGNORE INTO kv_outbox (hash) VALUES (?)",
+                vec![hash.to_hex().into()],
+            )?,
+            // Every key of the account carries a copy of the account and its product keys.
+            Some(EdgeScope::Account(account_id)) => exec(
+                sql,
+                "INSERT OR IGNORE INTO kv_outbox (hash)
+                 SELECT hash FROM api_keys WHERE account_id = ?",
+                vec![account_id.into()],
+            )?,
+            None => {}
+        };
+    }
+    Ok(())
+}
+
+/// How long events are kept.
+pub const EVENT_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
+
+/// Stores a command's events (and, with webhooks configured, queues each for delivery) and
+/// prunes those past [`EVENT_RETENTION_SECONDS`].
+pub(super) fn record(
+    sql: &SqlStorage,
+    events: &[Event],
+    now: i64,
+    webhooks: bool,
+) -> Result<(), Error> {
+    for event in events {
+        exec(
+            sql,
+            "INSERT INTO events (id, account_id, key_id, type, created_at, doc)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            vec![
+                event.id.as_str().into(),
+                event.account_id.as_str().into(),
+                event.key_id.clone().into(),
+                event.kind.as_str().into(),
+                event.created_at.into(),
+                to_doc(event)?.into(),
+            ],
+        )?;
+        if webhooks {
+            exec(
+                sql,
+                "INSERT INTO webhook_outbox (event_id, account_id, body, attempts, next_at)
+                 VALUES (?, ?, ?, 0, ?)",
+                vec![
+                    event.id.as_str().into(),
+                    event.account_id.as_str().into(),
+                    to_doc(event)?.into(),
+                    now.into(),
+                ],
+            )?;
+        }
+    }
+    if !events.is_empty() {
+        let before = now - EVENT_RETENTION_SECONDS;
+        exec(
+            sql,
+            "DELETE FROM events WHERE created_at < ?",
+            vec![before.into()],
+        )?;
+        exec(
+            sql,
+            "DELETE FROM webhook_outbox WHERE delivered_at < ?",
+            vec![before.into()],
+        )?;
+        exec(
+            sql,
+            "DELETE FROM webhook_attempts WHERE at < ?
+               AND event_id NOT IN (SELECT event_id FROM webhook_outbox)",
+            vec![before.into()],
+        )?;
+    }
+    Ok(())
+}
