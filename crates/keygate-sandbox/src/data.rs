@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MANIFEST_FILE: &str = "collections.json";
 pub const SCENARIOS_FILE: &str = "scenarios.json";
 
-/// Scenario names SPEC §5 requires; `scenarios.json` must declare each of them.
+/// Scenarios every dataset must offer, so integrators can always test their handling of rate
+/// limits, server errors, outages, timeouts and slow answers (`docs/sandbox.md`, "Scenarios and
+/// magic values"); `scenarios.json` must declare each of them.
 pub const REQUIRED_SCENARIOS: [&str; 5] = [
     "rate_limited",
     "server_error",

@@ -114,8 +114,8 @@ impl Resolver for WriteCtx<'_> {
 }
 
 impl Sandbox {
-    /// Answers one request. Never panics; every failure is a SPEC §4 JSON error. `now` is Unix
-    /// seconds; `new_id` gets an id prefix such as `"qt_"` and returns a fresh id with it.
+    /// Answers one request. Never panics; every failure is answered as a JSON [`Error`]. `now`
+    /// is Unix seconds; `new_id` gets an id prefix such as `"qt_"` and returns a fresh id with it.
     pub fn handle(
         &self,
         req: &SandboxRequest,

@@ -1,6 +1,6 @@
-//! keygate's built-in sandbox (SPEC §5): realistic mock data for test keys, served as a REST API
-//! over the JSON files of `sandbox-data/`, with per-account writes, idempotency, error scenarios
-//! and magic values. Nothing here leaves the process.
+//! keygate's built-in sandbox: test keys never reach the origin; they get realistic mock data,
+//! served as a REST API over the JSON files of `sandbox-data/`, with per-account writes,
+//! idempotency, error scenarios and magic values. Nothing here leaves the process.
 //!
 //! The crate is pure: no I/O, no clock, no randomness of its own. The worker passes the request,
 //! the test account's [`AccountState`], the current time and an id generator to
@@ -72,7 +72,8 @@ pub struct SandboxRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxResponse {
     pub status: u16,
-    /// Always a JSON document (an object, a list envelope or a SPEC §4 error).
+    /// Always a JSON document: an object, a list envelope, or an error body
+    /// (`{"status", "message", "errors"}`, as [`Error::to_json`] renders it).
     pub body: String,
     /// `Content-Type: application/json`, plus `Allow`, `Retry-After` or `Idempotent-Replayed`
     /// where they apply. Never `X-Sandbox` or `X-Request-Id`: the worker adds those.

@@ -109,7 +109,8 @@ impl<'s> Client<'s> {
     }
 
     /// Sends a request and checks what holds for every response: a JSON body with its
-    /// Content-Type, SPEC §4 error bodies, and a state that only changes when announced.
+    /// Content-Type, error bodies of `status`, `message` and `errors`, and a state that only
+    /// changes when announced.
     pub fn send(
         &mut self,
         method: &str,
