@@ -283,7 +283,7 @@ impl Sandbox {
         let post = req.method == "POST";
         match route {
             Route::Scenarios if read => Ok(SandboxResponse::json(200, self.scenarios_body.clone())),
-            Route::Reset if post => Ok(reset(state)),
+            Route::Reset if post => reset(state),
             Route::List(c) if read => self.list(c, None, req.query, state),
             Route::List(c) if post && self.collection(c)?.write.is_some() => {
                 self.create(c, req, state, now, new_id)
@@ -710,7 +710,7 @@ fn check_budget(state: &mut AccountState, growth: usize) -> Result<(), Error> {
     )))
 }
 
-fn reset(state: &mut AccountState) -> SandboxResponse {
+fn reset(state: &mut AccountState) -> Result<SandboxResponse, Error> {
     #[derive(Serialize)]
     struct Reset {
         object: &'static str,
@@ -724,13 +724,11 @@ fn reset(state: &mut AccountState) -> SandboxResponse {
         reverted_updates: state.updated.values().map(|u| u.len()).sum(),
         idempotency_keys_cleared: state.idempotency_count(),
     };
-    let changed = !state.is_empty();
+    // Rendered before the state is cleared: should it ever fail, the reset has not happened.
+    let mut response = SandboxResponse::json(200, to_json(&summary)?);
+    response.state_changed = !state.is_empty();
     *state = AccountState::default();
-    // Serialising three integers and a str cannot fail.
-    let body = serde_json::to_string(&summary).unwrap_or_default();
-    let mut response = SandboxResponse::json(200, body);
-    response.state_changed = changed;
-    response
+    Ok(response)
 }
 
 fn check_idempotency_key(key: &str) -> Result<&str, Error> {
