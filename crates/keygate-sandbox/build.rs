@@ -28,7 +28,10 @@ fn main() -> Result<(), String> {
     }
     names.sort();
 
-    let mut code = String::from("pub static EMBEDDED_FILES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// The data files compiled into this build, as (file name, minified contents), sorted \
+        by name.\npub static EMBEDDED_FILES: &[(&str, &str)] = &[\n",
+    );
     for name in &names {
         let path = data_dir.join(name);
         let text = fs::read_to_string(&path)

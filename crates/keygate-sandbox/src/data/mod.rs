@@ -12,14 +12,14 @@ mod writes;
 use crate::rules::{Record, WriteSpec};
 use std::collections::BTreeMap;
 
-pub use scenarios::{MagicValue, Scenario};
+pub(crate) use scenarios::{MagicValue, Scenario};
 
-pub const MANIFEST_FILE: &str = "collections.json";
-pub const SCENARIOS_FILE: &str = "scenarios.json";
+pub(crate) const MANIFEST_FILE: &str = "collections.json";
+pub(crate) const SCENARIOS_FILE: &str = "scenarios.json";
 
 /// One collection, parsed and checked.
 #[derive(Debug)]
-pub struct Collection {
+pub(crate) struct Collection {
     pub name: String,
     pub object: String,
     pub id_prefix: String,
@@ -40,7 +40,8 @@ pub struct Collection {
 }
 
 impl Collection {
-    pub fn reference(&self, field: &str) -> Option<usize> {
+    /// The collection that the reference field `field` points into.
+    pub(crate) fn reference(&self, field: &str) -> Option<usize> {
         self.references
             .iter()
             .find(|(f, _)| f == field)
@@ -50,14 +51,14 @@ impl Collection {
 
 /// Everything loaded from the data files.
 #[derive(Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub collections: Vec<Collection>,
     pub scenarios: Vec<Scenario>,
     pub magic: Vec<MagicValue>,
 }
 
 /// Parses and checks the files given as (file name, contents). Every error names its file.
-pub fn load(files: &[(&str, &str)]) -> Result<Loaded, String> {
+pub(crate) fn load(files: &[(&str, &str)]) -> Result<Loaded, String> {
     let manifest: manifest::Manifest = serde_json::from_str(file(files, MANIFEST_FILE)?)
         .map_err(|e| format!("{MANIFEST_FILE}: {e}"))?;
     let scenarios_file: scenarios::ScenariosFile =

@@ -10,7 +10,7 @@ use serde_json::Value;
 /// Scenarios every dataset must offer, so integrators can always test their handling of rate
 /// limits, server errors, outages, timeouts and slow answers (`docs/sandbox.md`, "Scenarios and
 /// magic values"); `scenarios.json` must declare each of them.
-pub const REQUIRED_SCENARIOS: [&str; 5] = [
+pub(crate) const REQUIRED_SCENARIOS: [&str; 5] = [
     "rate_limited",
     "server_error",
     "unavailable",
@@ -18,7 +18,7 @@ pub const REQUIRED_SCENARIOS: [&str; 5] = [
     "slow",
 ];
 /// Longest delay a scenario may ask for.
-pub const MAX_DELAY_MS: u32 = 30_000;
+pub(crate) const MAX_DELAY_MS: u32 = 30_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +31,7 @@ pub(super) struct ScenariosFile {
 /// A value of the `X-Sandbox-Scenario` header.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub name: String,
     /// The error status to answer with; none = the normal answer (after `delay_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,7 +49,7 @@ pub struct Scenario {
 /// A request value with a fixed outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MagicValue {
+pub(crate) struct MagicValue {
     pub collection: String,
     /// Dotted path into the object being created, e.g. `risk.flood_zone`.
     pub field: String,
@@ -63,9 +63,10 @@ pub struct MagicValue {
     pub set: Option<Record>,
 }
 
+/// The error a refusing magic value answers with (a 4xx).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Reject {
+pub(crate) struct Reject {
     pub status: u16,
     pub message: String,
 }

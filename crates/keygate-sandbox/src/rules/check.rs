@@ -7,7 +7,11 @@ use serde_json::Value;
 
 /// Checks that a rule set is coherent: constraints fit the type, `via` names a reference field
 /// of the collection (`vias`), sibling names exist. `path` names the rule set in messages.
-pub fn check_rules(rules: &OrderedMap<FieldRule>, vias: &[&str], path: &str) -> Result<(), String> {
+pub(crate) fn check_rules(
+    rules: &OrderedMap<FieldRule>,
+    vias: &[&str],
+    path: &str,
+) -> Result<(), String> {
     for (name, rule) in &rules.0 {
         let here = join(path, name);
         if name.is_empty() || name.contains('.') {
@@ -131,7 +135,7 @@ fn check_rule(
     Ok(())
 }
 
-pub fn check_via(via: &str, vias: &[&str], here: &str) -> Result<(), String> {
+pub(crate) fn check_via(via: &str, vias: &[&str], here: &str) -> Result<(), String> {
     if vias.contains(&via) {
         Ok(())
     } else {
@@ -141,7 +145,7 @@ pub fn check_via(via: &str, vias: &[&str], here: &str) -> Result<(), String> {
     }
 }
 
-pub fn check_expr(expr: &Expr, vias: &[&str], here: &str) -> Result<(), String> {
+pub(crate) fn check_expr(expr: &Expr, vias: &[&str], here: &str) -> Result<(), String> {
     match expr {
         Expr::Const(_) | Expr::Field(_) => Ok(()),
         Expr::Today(n) if n.unsigned_abs() > MAX_DAY_OFFSET.unsigned_abs() => Err(format!(

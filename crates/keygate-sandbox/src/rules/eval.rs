@@ -9,7 +9,7 @@ use serde_json::Value;
 impl Validator<'_> {
     /// Evaluates an expression against `obj` (the object being built). `Err` (500) only when
     /// the data does not hold what the manifest promises.
-    pub fn eval(&self, expr: &Expr, obj: &Record) -> Result<Value, Error> {
+    pub(crate) fn eval(&self, expr: &Expr, obj: &Record) -> Result<Value, Error> {
         Ok(match expr {
             Expr::Const(v) => v.clone(),
             Expr::Field(path) => get_path(obj, path).cloned().unwrap_or(Value::Null),

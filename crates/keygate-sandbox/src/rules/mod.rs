@@ -12,16 +12,17 @@ mod validate;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use check::{check_expr, check_rules, check_via};
-pub use ordered_map::OrderedMap;
-pub use validate::{Validator, is_code};
+pub(crate) use check::{check_expr, check_rules, check_via};
+pub(crate) use ordered_map::OrderedMap;
+pub(crate) use validate::{Validator, is_code};
 
 /// A JSON object record.
-pub type Record = serde_json::Map<String, Value>;
+pub(crate) type Record = serde_json::Map<String, Value>;
 
+/// The JSON type a field must have (`integer` is a whole number, e.g. an amount in cents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum FieldType {
+pub(crate) enum FieldType {
     String,
     Integer,
     Number,
@@ -29,9 +30,10 @@ pub enum FieldType {
     Object,
 }
 
+/// A format a string field must match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Format {
+pub(crate) enum Format {
     Date,
     Iban,
     Email,
@@ -42,7 +44,7 @@ pub enum Format {
 /// `{"via": "<reference field>", "field": "<field of the referenced record>"}`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RefField {
+pub(crate) struct RefField {
     pub via: String,
     pub field: String,
 }
@@ -50,7 +52,7 @@ pub struct RefField {
 /// `{"via": ..., "list": "<array field of the referenced record>", "key": "<key of its elements>"}`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ListRef {
+pub(crate) struct ListRef {
     pub via: String,
     pub list: String,
     pub key: String,
@@ -60,7 +62,7 @@ pub struct ListRef {
 /// element of the referenced record's `list` whose `key` equals the new object's `equals` field.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     pub via: String,
     pub list: String,
     pub key: String,
@@ -71,7 +73,7 @@ pub struct Lookup {
 /// A value computed on the server: a default or a derived (`set`) field.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Expr {
+pub(crate) enum Expr {
     /// `{"const": <any JSON>}`
     Const(Value),
     /// `{"field": "a.b"}`: a field of the object being built (dotted path into objects).
@@ -93,7 +95,7 @@ pub enum Expr {
 /// The rule for one field of a request body.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FieldRule {
+pub(crate) struct FieldRule {
     #[serde(rename = "type")]
     pub ty: FieldType,
     #[serde(default)]
@@ -136,7 +138,7 @@ pub struct FieldRule {
 /// A check of a referenced record, failing with 409 and `message` (`{value}` = its field value).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Condition {
+pub(crate) struct Condition {
     pub via: String,
     pub field: String,
     #[serde(default)]
@@ -152,7 +154,7 @@ pub struct Condition {
 /// `accepted`). The expressions see the created object.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Update {
+pub(crate) struct Update {
     pub via: String,
     pub set: OrderedMap<Expr>,
 }
@@ -160,7 +162,7 @@ pub struct Update {
 /// The `write` block of a writable collection.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WriteSpec {
+pub(crate) struct WriteSpec {
     pub fields: OrderedMap<FieldRule>,
     #[serde(default)]
     pub conditions: Vec<Condition>,
@@ -172,13 +174,13 @@ pub struct WriteSpec {
 
 /// Largest day offset from today a rule or expression may use (about 10,000 years), so date
 /// arithmetic stays far from integer limits.
-pub const MAX_DAY_OFFSET: i64 = 3_660_000;
+pub(crate) const MAX_DAY_OFFSET: i64 = 3_660_000;
 
 /// Fields every created object gets from the server.
-pub const BASE_FIELDS: [&str; 4] = ["id", "object", "livemode", "created"];
+pub(crate) const BASE_FIELDS: [&str; 4] = ["id", "object", "livemode", "created"];
 
 /// The records a write can see: static and created, by reference field of the new object.
-pub trait Resolver {
+pub(crate) trait Resolver {
     /// The record that `obj[via]` names (via a reference field of the collection being written).
     fn via(&self, via: &str, obj: &Record) -> Option<std::borrow::Cow<'_, Record>>;
 }
@@ -187,14 +189,15 @@ pub trait Resolver {
 // Helpers for messages and paths, shared by the checks, the validation and the handlers.
 
 /// At most 80 characters of a request-supplied string, for messages.
-pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(80) {
         None => std::borrow::Cow::Borrowed(text),
         Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
     }
 }
 
-pub fn join(path: &str, name: &str) -> String {
+/// `path.name`, or `name` at the top level: where a nested field is named in messages.
+pub(crate) fn join(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_string()
     } else {
@@ -203,7 +206,7 @@ pub fn join(path: &str, name: &str) -> String {
 }
 
 /// A dotted path into nested objects.
-pub fn get_path<'v>(record: &'v Record, path: &str) -> Option<&'v Value> {
+pub(crate) fn get_path<'v>(record: &'v Record, path: &str) -> Option<&'v Value> {
     let mut parts = path.split('.');
     let mut value = record.get(parts.next()?)?;
     for part in parts {
@@ -213,7 +216,7 @@ pub fn get_path<'v>(record: &'v Record, path: &str) -> Option<&'v Value> {
 }
 
 /// A JSON value as shown in a message: strings bare, the rest as JSON.
-pub fn display(value: &Value) -> String {
+pub(crate) fn display(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),

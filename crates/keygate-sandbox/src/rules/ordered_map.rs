@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 /// A JSON object read in document order (`serde_json::Map` sorts its keys; rules are checked,
 /// reported and evaluated in the order the file declares them).
 #[derive(Debug, Clone, PartialEq)]
-pub struct OrderedMap<T>(pub Vec<(String, T)>);
+pub(crate) struct OrderedMap<T>(pub Vec<(String, T)>);
 
 impl<T> Default for OrderedMap<T> {
     fn default() -> Self {
@@ -17,13 +17,13 @@ impl<T> Default for OrderedMap<T> {
 }
 
 impl<T> OrderedMap<T> {
-    pub fn get(&self, key: &str) -> Option<&T> {
+    pub(crate) fn get(&self, key: &str) -> Option<&T> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
-    pub fn contains(&self, key: &str) -> bool {
+    pub(crate) fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _)| k.as_str())
     }
 }

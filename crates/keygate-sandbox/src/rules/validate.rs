@@ -9,7 +9,7 @@ use keygate_core::{Error, FieldError};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub struct Validator<'r> {
+pub(crate) struct Validator<'r> {
     pub resolver: &'r dyn Resolver,
     pub today: i64,
 }
@@ -18,7 +18,7 @@ impl Validator<'_> {
     /// Checks `input` (an object at `path`; `top` is the whole body) against `rules`, pushing one
     /// error per bad field. `server_fields` are refused with their own message at the top level.
     /// `Err` only when the data itself is broken (500).
-    pub fn check_object(
+    pub(crate) fn check_object(
         &self,
         rules: &OrderedMap<FieldRule>,
         input: &Record,
@@ -59,7 +59,11 @@ impl Validator<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Checks one field's `value` at `path` against its `rule`, like [`Self::check_object`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the recursion's state: the field, its object, the whole body, its errors"
+    )]
     fn check_value(
         &self,
         rule: &FieldRule,
@@ -253,7 +257,7 @@ impl Validator<'_> {
 
     /// The body with defaults applied: absent or null fields get their default, or null.
     /// Only called on a body that passed [`Validator::check_object`].
-    pub fn with_defaults(
+    pub(crate) fn with_defaults(
         &self,
         rules: &OrderedMap<FieldRule>,
         input: &Record,
@@ -297,7 +301,7 @@ fn check_range(rule: &FieldRule, n: f64, fail: &mut dyn FnMut(String)) {
 }
 
 /// `length` upper-case ASCII letters (country and currency codes).
-pub fn is_code(text: &str, length: usize) -> bool {
+pub(crate) fn is_code(text: &str, length: usize) -> bool {
     text.len() == length && text.bytes().all(|c| c.is_ascii_uppercase())
 }
 
