@@ -7,33 +7,44 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-fn main() {
+/// A failure is returned, not panicked: cargo prints it and fails the build.
+fn main() -> Result<(), String> {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sandbox-data");
     println!("cargo::rerun-if-changed={}", data_dir.display());
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("cargo did not set OUT_DIR")?);
 
-    let mut names: Vec<String> = fs::read_dir(&data_dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", data_dir.display()))
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| name.ends_with(".json"))
-        .collect();
+    let unreadable = |e: std::io::Error| format!("cannot read {}: {e}", data_dir.display());
+    let mut names: Vec<String> = Vec::new();
+    for entry in fs::read_dir(&data_dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        // A name that is not UTF-8 cannot be named by collections.json (UTF-8 JSON), so such a
+        // file is no dataset; an entry that cannot be read fails the build instead.
+        if entry.file_type().map_err(unreadable)?.is_file()
+            && let Ok(name) = entry.file_name().into_string()
+            && name.ends_with(".json")
+        {
+            names.push(name);
+        }
+    }
     names.sort();
 
-    let mut code = String::from("pub static EMBEDDED_FILES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// The data files compiled into this build, as (file name, minified contents), sorted \
+        by name.\npub static EMBEDDED_FILES: &[(&str, &str)] = &[\n",
+    );
     for name in &names {
         let path = data_dir.join(name);
         let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         fs::write(out_dir.join(name), minify(&text))
-            .unwrap_or_else(|e| panic!("cannot write the minified {name}: {e}"));
+            .map_err(|e| format!("cannot write the minified {name}: {e}"))?;
         code.push_str(&format!(
             "    ({name:?}, include_str!(concat!(env!(\"OUT_DIR\"), \"/\", {name:?}))),\n"
         ));
     }
     code.push_str("];\n");
-    fs::write(out_dir.join("embedded.rs"), code).expect("cannot write embedded.rs");
+    fs::write(out_dir.join("embedded.rs"), code)
+        .map_err(|e| format!("cannot write embedded.rs: {e}"))
 }
 
 /// Drops JSON whitespace outside string literals. Invalid JSON stays invalid (and is reported

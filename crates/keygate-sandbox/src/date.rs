@@ -2,7 +2,7 @@
 //! No clock: "today" is always derived from the `now` the caller passes in.
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -13,7 +13,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// The date of a day number (inverse of [`days_from_civil`]).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -26,11 +26,11 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-pub fn is_leap(year: i64) -> bool {
+pub(crate) fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-pub fn days_in_month(year: i64, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         4 | 6 | 9 | 11 => 30,
         2 if is_leap(year) => 29,
@@ -40,7 +40,7 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// Strict `YYYY-MM-DD` (years 0001–9999, a real calendar day) → day number.
-pub fn parse(text: &str) -> Option<i64> {
+pub(crate) fn parse(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -62,19 +62,19 @@ pub fn parse(text: &str) -> Option<i64> {
 }
 
 /// Day number → `YYYY-MM-DD`.
-pub fn format(days: i64) -> String {
+pub(crate) fn format(days: i64) -> String {
     let (year, month, day) = civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// The UTC day of a Unix timestamp in seconds.
-pub fn today(now: i64) -> i64 {
+pub(crate) fn today(now: i64) -> i64 {
     now.div_euclid(86_400)
 }
 
 /// The same day `months` later (or earlier), clamped to the last day of a shorter month:
 /// 2026-01-31 + 1 month = 2026-02-28. `None` outside years 0001–9999.
-pub fn add_months(days: i64, months: i64) -> Option<i64> {
+pub(crate) fn add_months(days: i64, months: i64) -> Option<i64> {
     let (year, month, day) = civil_from_days(days);
     let index = year
         .checked_mul(12)?

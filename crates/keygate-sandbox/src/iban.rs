@@ -43,7 +43,7 @@ const LENGTHS: &[(&str, usize)] = &[
 ];
 
 /// True for an IBAN in electronic format (no spaces, upper case) whose check digits are right.
-pub fn is_valid(iban: &str) -> bool {
+pub(crate) fn is_valid(iban: &str) -> bool {
     let b = iban.as_bytes();
     if !(15..=34).contains(&b.len())
         || !b[..2].iter().all(u8::is_ascii_uppercase)

@@ -1,6 +1,6 @@
-//! keygate's built-in sandbox (SPEC §5): realistic mock data for test keys, served as a REST API
-//! over the JSON files of `sandbox-data/`, with per-account writes, idempotency, error scenarios
-//! and magic values. Nothing here leaves the process.
+//! keygate's built-in sandbox: test keys never reach the origin; they get realistic mock data,
+//! served as a REST API over the JSON files of `sandbox-data/`, with per-account writes,
+//! idempotency, error scenarios and magic values. Nothing here leaves the process.
 //!
 //! The crate is pure: no I/O, no clock, no randomness of its own. The worker passes the request,
 //! the test account's [`AccountState`], the current time and an id generator to
@@ -32,7 +32,6 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-/// The data files compiled into this build, as (file name, minified contents), sorted by name.
 pub use embedded::EMBEDDED_FILES;
 
 /// Largest accepted request body; a larger one is answered with 413.
@@ -61,6 +60,7 @@ pub struct SandboxRequest<'a> {
     pub path: &'a str,
     /// The raw query string, with or without the leading `?`.
     pub query: &'a str,
+    /// The raw body; only a create reads it (at most [`MAX_BODY_BYTES`], a JSON object).
     pub body: &'a [u8],
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<&'a str>,
@@ -71,8 +71,10 @@ pub struct SandboxRequest<'a> {
 /// The sandbox's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxResponse {
+    /// The HTTP status.
     pub status: u16,
-    /// Always a JSON document (an object, a list envelope or a SPEC §4 error).
+    /// Always a JSON document: an object, a list envelope, or an error body
+    /// (`{"status", "message", "errors"}`, as [`Error::to_json`] renders it).
     pub body: String,
     /// `Content-Type: application/json`, plus `Allow`, `Retry-After` or `Idempotent-Replayed`
     /// where they apply. Never `X-Sandbox` or `X-Request-Id`: the worker adds those.
@@ -126,7 +128,9 @@ pub struct CollectionInfo<'a> {
     pub name: &'a str,
     /// The `object` value of its records.
     pub object: &'a str,
+    /// What the ids of its records start with, e.g. `qt_`.
     pub id_prefix: &'a str,
+    /// The manifest's description of the collection, for people.
     pub description: &'a str,
     /// `POST /v1/{name}` creates objects.
     pub writable: bool,

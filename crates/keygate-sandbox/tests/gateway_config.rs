@@ -10,10 +10,20 @@ use std::collections::HashMap;
 
 const GATEWAY_JSON: &str = include_str!("../../../gateway.json");
 
+// The helpers below are not #[test] functions, which clippy.toml's allow-*-in-tests covers;
+// like the tests they serve, they fail with a message rather than return an error.
+#[expect(
+    clippy::expect_used,
+    reason = "test helper: an invalid gateway.json fails the test"
+)]
 fn config() -> GatewayConfig {
     GatewayConfig::from_json(GATEWAY_JSON).expect("gateway.json is valid")
 }
 
+#[expect(
+    clippy::panic,
+    reason = "test helper: a path without its route fails the test"
+)]
 fn route<'a>(config: &'a GatewayConfig, method: &str, path: &str) -> &'a Route {
     match config.route_for(method, path) {
         RouteMatch::Found(route) => {

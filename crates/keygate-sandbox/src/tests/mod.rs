@@ -14,9 +14,9 @@ use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use serde_json::Value;
 
 /// 2026-11-23 12:00:00 UTC.
-pub const NOW: i64 = 1_795_435_200;
+pub(crate) const NOW: i64 = 1_795_435_200;
 
-pub fn sandbox() -> &'static Sandbox {
+pub(crate) fn sandbox() -> &'static Sandbox {
     match Sandbox::load_embedded() {
         Ok(sandbox) => sandbox,
         Err(e) => panic!("the embedded data does not load: {e}"),
@@ -24,14 +24,14 @@ pub fn sandbox() -> &'static Sandbox {
 }
 
 /// The embedded files as owned strings, to build altered datasets from.
-pub fn files() -> Vec<(String, String)> {
+pub(crate) fn files() -> Vec<(String, String)> {
     crate::EMBEDDED_FILES
         .iter()
         .map(|(n, t)| (n.to_string(), t.to_string()))
         .collect()
 }
 
-pub fn load(files: &[(String, String)]) -> Result<Sandbox, String> {
+pub(crate) fn load(files: &[(String, String)]) -> Result<Sandbox, String> {
     let borrowed: Vec<(&str, &str)> = files
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
@@ -40,7 +40,7 @@ pub fn load(files: &[(String, String)]) -> Result<Sandbox, String> {
 }
 
 /// Applies `edit` to the parsed JSON of one file of `files`.
-pub fn edit(files: &mut [(String, String)], name: &str, edit: impl FnOnce(&mut Value)) {
+pub(crate) fn edit(files: &mut [(String, String)], name: &str, edit: impl FnOnce(&mut Value)) {
     let (_, text) = files
         .iter_mut()
         .find(|(n, _)| n == name)
@@ -51,7 +51,7 @@ pub fn edit(files: &mut [(String, String)], name: &str, edit: impl FnOnce(&mut V
 }
 
 /// The static records of one file of the embedded data.
-pub fn records(file: &str) -> Vec<Value> {
+pub(crate) fn records(file: &str) -> Vec<Value> {
     let (_, text) = crate::EMBEDDED_FILES
         .iter()
         .find(|(n, _)| *n == file)
@@ -60,7 +60,7 @@ pub fn records(file: &str) -> Vec<Value> {
 }
 
 /// A test account: its state, a clock and a counter for ids.
-pub struct Client<'s> {
+pub(crate) struct Client<'s> {
     pub sandbox: &'s Sandbox,
     pub state: AccountState,
     pub now: i64,
@@ -68,11 +68,11 @@ pub struct Client<'s> {
 }
 
 impl<'s> Client<'s> {
-    pub fn new() -> Client<'static> {
+    pub(crate) fn new() -> Client<'static> {
         Client::with(sandbox())
     }
 
-    pub fn with(sandbox: &'s Sandbox) -> Self {
+    pub(crate) fn with(sandbox: &'s Sandbox) -> Self {
         Client {
             sandbox,
             state: AccountState::default(),
@@ -82,7 +82,7 @@ impl<'s> Client<'s> {
     }
 
     /// Sends a request without the invariant checks of [`Client::send`].
-    pub fn send_raw(
+    pub(crate) fn send_raw(
         &mut self,
         method: &str,
         target: &str,
@@ -109,8 +109,9 @@ impl<'s> Client<'s> {
     }
 
     /// Sends a request and checks what holds for every response: a JSON body with its
-    /// Content-Type, SPEC §4 error bodies, and a state that only changes when announced.
-    pub fn send(
+    /// Content-Type, error bodies of `status`, `message` and `errors`, and a state that only
+    /// changes when announced.
+    pub(crate) fn send(
         &mut self,
         method: &str,
         target: &str,
@@ -135,22 +136,27 @@ impl<'s> Client<'s> {
         response
     }
 
-    pub fn get(&mut self, target: &str) -> (u16, Value) {
+    pub(crate) fn get(&mut self, target: &str) -> (u16, Value) {
         let response = self.send("GET", target, b"", None, None);
         (response.status, json(&response))
     }
 
-    pub fn post(&mut self, target: &str, body: &Value) -> (u16, Value) {
+    pub(crate) fn post(&mut self, target: &str, body: &Value) -> (u16, Value) {
         let response = self.send("POST", target, body.to_string().as_bytes(), None, None);
         (response.status, json(&response))
     }
 
-    pub fn post_with_key(&mut self, target: &str, body: &Value, key: &str) -> SandboxResponse {
+    pub(crate) fn post_with_key(
+        &mut self,
+        target: &str,
+        body: &Value,
+        key: &str,
+    ) -> SandboxResponse {
         self.send("POST", target, body.to_string().as_bytes(), Some(key), None)
     }
 
     /// Every object of a list, walking all pages.
-    pub fn list_all(&mut self, target: &str) -> Vec<Value> {
+    pub(crate) fn list_all(&mut self, target: &str) -> Vec<Value> {
         let separator = if target.contains('?') { '&' } else { '?' };
         let mut all: Vec<Value> = Vec::new();
         let mut cursor: Option<String> = None;
@@ -173,12 +179,12 @@ impl<'s> Client<'s> {
     }
 }
 
-pub fn json(response: &SandboxResponse) -> Value {
+pub(crate) fn json(response: &SandboxResponse) -> Value {
     serde_json::from_str(&response.body)
         .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", response.body))
 }
 
-pub fn check_response(response: &SandboxResponse) {
+pub(crate) fn check_response(response: &SandboxResponse) {
     let body = json(response);
     assert_eq!(response.header("Content-Type"), Some("application/json"));
     assert!(response.header("X-Sandbox").is_none() && response.header("X-Request-Id").is_none());
@@ -208,7 +214,7 @@ pub fn check_response(response: &SandboxResponse) {
 }
 
 /// The `errors[].field` values of an error body.
-pub fn error_fields(body: &Value) -> Vec<String> {
+pub(crate) fn error_fields(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
         .map(|errors| {
@@ -221,7 +227,7 @@ pub fn error_fields(body: &Value) -> Vec<String> {
 }
 
 /// The message of the error entry for `field`.
-pub fn error_for(body: &Value, field: &str) -> String {
+pub(crate) fn error_for(body: &Value, field: &str) -> String {
     body["errors"]
         .as_array()
         .and_then(|errors| errors.iter().find(|e| e["field"] == field))
@@ -231,7 +237,7 @@ pub fn error_for(body: &Value, field: &str) -> String {
 }
 
 /// The first static record of `file` for which `pick` holds.
-pub fn first(file: &str, pick: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn first(file: &str, pick: impl Fn(&Value) -> bool) -> Value {
     records(file)
         .into_iter()
         .find(|r| pick(r))

@@ -1,0 +1,95 @@
+//! Answering one request: the `X-Sandbox-Scenario` header first (a simulated failure processes
+//! nothing), then the route, then a read, a create or one of the test tools. Every module below
+//! adds methods to [`Sandbox`]; they share its parsed datasets and never keep state of their
+//! own, since the account's state comes in with each request.
+
+mod create;
+mod idempotency;
+mod read;
+mod render;
+mod route;
+mod tools;
+
+use crate::data::{Collection, Scenario};
+use crate::rules::shown;
+use crate::{AccountState, SCENARIO_HEADER, Sandbox, SandboxRequest, SandboxResponse};
+use keygate_core::Error;
+use route::Route;
+
+pub(crate) use tools::scenarios_body;
+
+impl Sandbox {
+    /// Answers one request. Never panics; every failure is answered as a JSON [`Error`]. `now`
+    /// is Unix seconds; `new_id` gets an id prefix such as `"qt_"` and returns a fresh id with it.
+    pub fn handle(
+        &self,
+        req: &SandboxRequest,
+        state: &mut AccountState,
+        now: i64,
+        new_id: &mut dyn FnMut(&str) -> String,
+    ) -> SandboxResponse {
+        let scenario = match self.scenario(req.scenario) {
+            Ok(scenario) => scenario,
+            Err(error) => return SandboxResponse::from_error(&error),
+        };
+        if let Some(s) = scenario
+            && let Some(status) = s.status
+        {
+            let mut error = Error::new(status, s.message.clone());
+            error.retry_after = s.retry_after;
+            let mut response = SandboxResponse::from_error(&error);
+            response.delay_ms = s.delay_ms;
+            return response;
+        }
+        let mut response = self
+            .route(req, state, now, new_id)
+            .unwrap_or_else(|e| SandboxResponse::from_error(&e));
+        if let Some(s) = scenario {
+            response.delay_ms = s.delay_ms;
+        }
+        response
+    }
+
+    /// Whether [`Sandbox::handle`] may read the account's state for this request. `false` for
+    /// reads of collections that no write can change (and for requests that cannot succeed), so
+    /// the worker may skip loading the state and pass `AccountState::default()`.
+    pub fn needs_state(&self, req: &SandboxRequest) -> bool {
+        if req.method != "GET" && req.method != "HEAD" {
+            return true;
+        }
+        let stateful = |c: usize| self.collections.get(c).is_some_and(|c| c.stateful);
+        match self.resolve(req.path) {
+            Err(_) | Ok(Route::Scenarios) | Ok(Route::Reset) => false,
+            Ok(Route::List(c)) | Ok(Route::Item(c, _)) => stateful(c),
+            Ok(Route::Nested { parent, child, .. }) => stateful(parent) || stateful(child),
+        }
+    }
+
+    /// The scenario the `X-Sandbox-Scenario` header names, if any. An unknown name is a 400
+    /// listing the valid ones: a typo must not silently test the happy path.
+    fn scenario(&self, header: Option<&str>) -> Result<Option<&Scenario>, Error> {
+        let Some(name) = header else {
+            return Ok(None);
+        };
+        if let Some(scenario) = self.scenarios.iter().find(|s| s.name == name) {
+            return Ok(Some(scenario));
+        }
+        let names: Vec<&str> = self.scenarios.iter().map(|s| s.name.as_str()).collect();
+        Err(Error::bad_request(format!(
+            "Unknown {SCENARIO_HEADER}; leave the header out or use one of the values in errors."
+        ))
+        .with_field(
+            SCENARIO_HEADER,
+            format!(
+                "unknown scenario `{}`; valid scenarios: {}",
+                shown(name),
+                names.join(", ")
+            ),
+        ))
+    }
+
+    /// A collection by its index; indexes come from the loaded data, so a miss is a 500.
+    fn collection(&self, c: usize) -> Result<&Collection, Error> {
+        self.collections.get(c).ok_or_else(Error::internal)
+    }
+}
