@@ -39,6 +39,10 @@ pub mod webhook;
 #[cfg(test)]
 pub(crate) mod testing;
 
+/// Largest JSON body the gateway reads itself (admin API, sandbox writes): a larger one is 413,
+/// refused while it streams in. The edge's own limit for proxied bodies is separate.
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+
 pub use config::{GatewayConfig, Product, Route, RouteMatch};
 pub use credentials::extract_credential;
 pub use error::{Answer, Error, FieldError};

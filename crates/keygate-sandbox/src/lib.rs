@@ -19,7 +19,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use keygate_core::Error;
+use keygate_core::{Answer, Error};
 use std::sync::OnceLock;
 
 pub use state::{
@@ -34,8 +34,6 @@ mod embedded {
 
 pub use embedded::EMBEDDED_FILES;
 
-/// Largest accepted request body; a larger one is answered with 413.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest accepted `Idempotency-Key`, in bytes; a longer one is answered with 400.
 pub const MAX_IDEMPOTENCY_KEY_LENGTH: usize = 255;
 /// The request header that selects an error scenario.
@@ -60,7 +58,7 @@ pub struct SandboxRequest<'a> {
     pub path: &'a str,
     /// The raw query string, with or without the leading `?`.
     pub query: &'a str,
-    /// The raw body; only a create reads it (at most [`MAX_BODY_BYTES`], a JSON object).
+    /// The raw body; only a create reads it (at most [`MAX_JSON_BODY_BYTES`](keygate_core::MAX_JSON_BODY_BYTES), a JSON object).
     pub body: &'a [u8],
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<&'a str>,
@@ -86,16 +84,13 @@ pub struct SandboxResponse {
 }
 
 impl SandboxResponse {
-    /// The error as a response: [`Error::to_json`] body and [`Error::headers`].
+    /// The error as a response, rendered the one way every error is ([`Answer::from`]).
     pub fn from_error(error: &Error) -> Self {
+        let answer = Answer::from(error);
         Self {
-            status: error.status,
-            body: error.to_json(),
-            headers: error
-                .headers()
-                .into_iter()
-                .map(|(name, value)| (name.to_string(), value))
-                .collect(),
+            status: answer.status,
+            body: answer.body.unwrap_or_default(),
+            headers: answer.headers,
             delay_ms: 0,
             state_changed: false,
         }
@@ -201,12 +196,14 @@ impl Sandbox {
     }
 
     /// Number of static records across all collections.
-    pub fn record_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn record_count(&self) -> usize {
         self.collections.iter().map(|c| c.records.len()).sum()
     }
 }
 
 /// Total size in bytes of the embedded (minified) data files.
-pub fn embedded_size() -> usize {
+#[cfg(test)]
+pub(crate) fn embedded_size() -> usize {
     EMBEDDED_FILES.iter().map(|(_, text)| text.len()).sum()
 }

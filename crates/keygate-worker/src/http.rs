@@ -4,12 +4,9 @@
 
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
-use keygate_core::{Answer, Error};
+use keygate_core::{Answer, Error, MAX_JSON_BODY_BYTES};
 use std::time::Duration;
 use worker::{ByteStream, Delay, Headers, Request, Response};
-
-/// Admin and sandbox bodies are small JSON documents; anything larger is refused unread.
-pub const MAX_JSON_BODY: usize = 64 * 1024;
 
 /// The one relay of an [`Answer`] — an error's, the Registry's, the sandbox's — as a response.
 pub fn answer_response(answer: Answer) -> Response {
@@ -52,9 +49,9 @@ pub fn header(req: &Request, name: &str) -> Result<Option<String>, Error> {
     })
 }
 
-/// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes. An empty body is `None`.
+/// Reads a JSON body of at most [`MAX_JSON_BODY_BYTES`] bytes. An empty body is `None`.
 pub async fn json_body(req: &mut Request) -> Result<Option<serde_json::Value>, Error> {
-    let bytes = bounded_body(req, MAX_JSON_BODY).await?;
+    let bytes = bounded_body(req, MAX_JSON_BODY_BYTES).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -3,14 +3,12 @@
 //! this file can reach the origin.
 
 use crate::durable;
-use crate::http::{
-    MAX_JSON_BODY, answer_response, bounded_body, header, log_server_error, now_seconds,
-};
+use crate::http::{answer_response, bounded_body, header, log_server_error, now_seconds};
 use crate::random::PlatformRandom;
 use keygate_core::ids::new_unique_id;
 use keygate_core::policy::Grant;
 use keygate_core::target::Target;
-use keygate_core::{Answer, Error};
+use keygate_core::{Answer, Error, MAX_JSON_BODY_BYTES};
 use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -159,7 +157,7 @@ async fn answer(
         None => {
             let body = match method {
                 Method::Get | Method::Head | Method::Options => String::new(),
-                _ => String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY).await?)
+                _ => String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY_BYTES).await?)
                     .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?,
             };
             let message = Message {

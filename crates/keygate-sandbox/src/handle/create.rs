@@ -10,7 +10,8 @@ use super::render::{Ordered, capped, to_json};
 use crate::data::Collection;
 use crate::rules::{BASE_FIELDS, Record, Resolver, Validator, WriteSpec, display, get_path};
 use crate::state::{MAX_CREATED_OBJECTS, MAX_STATE_BYTES, json_size};
-use crate::{AccountState, MAX_BODY_BYTES, Sandbox, SandboxRequest, SandboxResponse, date};
+use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse, date};
+use keygate_core::MAX_JSON_BODY_BYTES;
 use keygate_core::{Error, FieldError};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -67,9 +68,9 @@ impl Sandbox {
 fn read_request<'r>(
     req: &SandboxRequest<'r>,
 ) -> Result<(Record, Option<IdempotencyKey<'r>>), Error> {
-    if req.body.len() > MAX_BODY_BYTES {
+    if req.body.len() > MAX_JSON_BODY_BYTES {
         return Err(Error::payload_too_large(format!(
-            "The request body is over {MAX_BODY_BYTES} bytes (64 KiB); send a smaller JSON \
+            "The request body is over {MAX_JSON_BODY_BYTES} bytes (64 KiB); send a smaller JSON \
             object."
         )));
     }

@@ -502,14 +502,14 @@ fn bodies_must_be_json_objects_of_at_most_64_kib() {
         );
     }
     let mut big = travel_quote("IT");
-    big["holder"]["name"] = json!("n".repeat(crate::MAX_BODY_BYTES));
+    big["holder"]["name"] = json!("n".repeat(keygate_core::MAX_JSON_BODY_BYTES));
     let response = client.send("POST", "/v1/quotes", big.to_string().as_bytes(), None, None);
     assert_eq!(response.status, 413);
     // Just under the limit is read (and refused for the too-long name, not the size).
-    let padding = crate::MAX_BODY_BYTES - travel_quote("IT").to_string().len() - 16;
+    let padding = keygate_core::MAX_JSON_BODY_BYTES - travel_quote("IT").to_string().len() - 16;
     let mut padded = travel_quote("IT").to_string();
     padded.insert_str(1, &format!("{:width$}", "", width = padding));
-    assert!(padded.len() <= crate::MAX_BODY_BYTES);
+    assert!(padded.len() <= keygate_core::MAX_JSON_BODY_BYTES);
     let response = client.send("POST", "/v1/quotes", padded.as_bytes(), None, None);
     assert_eq!(response.status, 201);
 }
