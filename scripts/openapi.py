@@ -35,7 +35,7 @@ schemas["FieldError"] = {
 }
 schemas["Error"] = {
     "type": "object",
-    "description": "Every error of keygate (SPEC §4): the edge pipeline, the admin API and the sandbox.",
+    "description": "Every error of keygate (the README, \"How a request is checked\"): the edge pipeline, the admin API and the sandbox.",
     "required": ["status", "message"],
     "properties": {
         "status": {"type": "integer", "minimum": 400, "maximum": 599, "description": "The HTTP status, repeated."},
@@ -546,7 +546,7 @@ schemas["SandboxReset"] = {
 
 # ---------------------------------------------------------------- shared pieces
 headers = {
-    "X-Request-Id": {"description": "A fresh, unique id of this request (SPEC §3 step 1); quote it to support.", "required": True, "schema": {"type": "string"}},
+    "X-Request-Id": {"description": "A fresh, unique id of this request (the first step of every request); quote it to support.", "required": True, "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait before retrying.", "required": True, "schema": {"type": "integer", "minimum": 0}},
     "Allow": {"description": "The methods the path accepts.", "required": True, "schema": {"type": "string"}},
     "WWW-Authenticate": {"description": "`Basic realm=\"keygate\"` when no credential was sent.", "schema": {"type": "string"}},

@@ -1,6 +1,6 @@
 // keygate console: a single ES module, no dependencies, no build step.
 //
-// Security model (SPEC §13):
+// Security model (README "Console"):
 // * The session is the token in the `session` variable below and nowhere else: never
 //   localStorage, sessionStorage, a cookie or the URL. Reloading the page signs out.
 // * Every API call sends `Authorization: Bearer <token>` explicitly from that variable. The

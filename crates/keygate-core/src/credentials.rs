@@ -1,4 +1,4 @@
-//! The one place that reads a credential off a request (SPEC §3 step 3).
+//! The one place that reads a credential off a request (README "How a request is checked", step 3).
 //!
 //! Accepted: `Authorization: Basic base64(key + ":")`, `Authorization: Bearer key`, and
 //! `X-API-Key: key`. The query string is never looked at: URLs end up in logs and histories.
@@ -135,7 +135,8 @@ fn from_basic(encoded: &str) -> Result<String, Error> {
     })?;
     let decoded = String::from_utf8(decoded)
         .map_err(|_| malformed(AUTHORIZATION, "Basic credentials are not valid UTF-8"))?;
-    // The key is the username; the password, if any, is ignored (SPEC §3).
+    // The key is the username; the password, if any, is ignored (README "How a request is
+    // checked").
     let (username, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
     if username.is_empty() {
         let message = if password.is_empty() {

@@ -1,4 +1,5 @@
-//! IP allowlists (SPEC §3 step 7): the client address is `CF-Connecting-IP` and nothing else.
+//! IP allowlists (README "How a request is checked", step 7): the client address is
+//! `CF-Connecting-IP` and nothing else.
 //!
 //! Entries are IPv4/IPv6 addresses (taken as /32 or /128) or CIDR ranges. A CIDR with host bits
 //! set (`10.0.0.1/8`) is refused rather than silently widened or narrowed: the operator almost

@@ -1,5 +1,5 @@
-//! The key format (SPEC §2): `{sk|pk}_{test|live}_` + 32 random base62 characters + a 6-character
-//! base62 CRC32 of everything before it. See `docs/key-format.md`.
+//! The key format (docs/key-format.md): `{sk|pk}_{test|live}_` + 32 random base62 characters + a
+//! 6-character base62 CRC32 of everything before it. See `docs/key-format.md`.
 //!
 //! Only [`KeyHash`] (SHA-256 of the full key text) is ever stored. Nothing in this module puts a
 //! key's text into an error message or a `Debug` rendering.
@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-/// Random base62 characters in a key: 62^32 ≈ 2^190, comfortably above SPEC's 160 bits.
+/// Random base62 characters in a key: 62^32 ≈ 2^190, comfortably above the 160 bits a key needs.
 pub const BODY_LEN: usize = 32;
 /// Base62 digits of the CRC32 checksum; 62^6 > 2^32, so every checksum fits.
 pub const CHECKSUM_LEN: usize = 6;

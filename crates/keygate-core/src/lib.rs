@@ -8,7 +8,8 @@
 //! - [`target`]: the canonical request target; [`credentials`], [`ip`], [`scope`]: the other
 //!   pieces of a request the edge judges; [`forwarding`]: which headers cross the gateway.
 //! - [`config`]: products and the route → scope table; [`model`]: stored records.
-//! - [`policy`]: the edge decision (SPEC §3); [`signing`]: what the origin receives.
+//! - [`policy`]: the edge decision (README "How a request is checked"); [`signing`]: what the
+//!   origin receives.
 //! - [`admin`]: admin API validation and the key lifecycle; [`engine`]: every admin command as
 //!   a pure function over a small store trait; [`page`]: list pagination.
 //! - [`error`]: the one error type and its JSON body.

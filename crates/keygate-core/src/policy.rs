@@ -1,4 +1,5 @@
-//! The edge decision, SPEC §3 steps 2–9, in that order; the first failure answers.
+//! The edge decision, README "How a request is checked", steps 2–9, in that order; the first
+//! failure answers.
 //!
 //! The worker does the I/O between the two halves:
 //!
@@ -23,7 +24,7 @@ use crate::scope::{self, KEYS_MANAGE};
 use crate::target::{Target, parse_target};
 use std::fmt;
 
-/// Deployment switches (SPEC §7 `[vars]`).
+/// Deployment switches (README "Configuration").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// Refuse plain-HTTP requests with 403. Off only for local development.
@@ -257,8 +258,8 @@ fn find_route<'c>(
     }
 }
 
-/// For the admin API's key endpoints (SPEC §6): steps 6 and 7, then the `keys:manage` scope.
-/// Returns the account the key may manage. Call after [`authenticate`] and the lookup.
+/// For the admin API's key endpoints (docs/admin-api.md): steps 6 and 7, then the `keys:manage`
+/// scope. Returns the account the key may manage. Call after [`authenticate`] and the lookup.
 pub fn authorize_key_manager(
     facts: &RequestFacts<'_>,
     record: &EdgeRecord,

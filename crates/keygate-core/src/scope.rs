@@ -1,11 +1,13 @@
-//! Scopes (SPEC §3 step 9): `resource:action`, `*` as a wildcard for either part, `*` alone for
-//! everything. Names are `[a-z0-9_]+`; a whole scope is at most [`MAX_LEN`] bytes.
+//! Scopes (README "How a request is checked", step 9): `resource:action`, `*` as a wildcard for
+//! either part, `*` alone for everything. Names are `[a-z0-9_]+`; a whole scope is at most
+//! [`MAX_LEN`] bytes.
 
 use std::fmt;
 
 pub const MAX_LEN: usize = 64;
 
-/// The scope that lets a key call the admin API's key endpoints for its own account (SPEC §6).
+/// The scope that lets a key call the admin API's key endpoints for its own account
+/// (docs/admin-api.md).
 pub const KEYS_MANAGE: &str = "keys:manage";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,5 +1,6 @@
-//! Origin request signing (SPEC §3 step 10): what proves to the origin that a live request
-//! passed the gateway. The canonical string is documented in `docs/origin-signing.md`:
+//! Origin request signing (README "How a request is checked", step 10): what proves to the origin
+//! that a live request passed the gateway. The canonical string is documented in
+//! `docs/origin-signing.md`:
 //!
 //! ```text
 //! v1\n{timestamp}\n{request_id}\n{account}\n{key_id}\n{environment}\n{product or empty}\n{METHOD}\n{path_and_query}
@@ -279,8 +280,9 @@ mod tests {
 
     #[test]
     fn known_answer() {
-        // Computed independently: printf 'v1\n1700000000\nreq_1\nacct_1\nkey_1\nlive\nbank_data\nGET\n/v1/accounts' |
-        //   openssl dgst -sha256 -hmac origin-signing-secret
+        // Computed independently: printf
+        // 'v1\n1700000000\nreq_1\nacct_1\nkey_1\nlive\nbank_data\nGET\n/v1/accounts' | openssl dgst
+        // -sha256 -hmac origin-signing-secret
         let fields = SignedFields {
             timestamp: 1_700_000_000,
             request_id: "req_1",
@@ -303,7 +305,8 @@ mod tests {
 
     #[test]
     fn keys_of_any_length_match_standard_hmac() {
-        // python3 -c "import hmac,hashlib;print(hmac.new(b'k'*100,b'm',hashlib.sha256).hexdigest())"
+        // python3 -c "import
+        // hmac,hashlib;print(hmac.new(b'k'*100,b'm',hashlib.sha256).hexdigest())"
         let tag = |key: &[u8]| {
             mac(key, "m")
                 .finalize()

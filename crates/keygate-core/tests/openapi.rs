@@ -1,4 +1,4 @@
-//! `public/openapi.json` (served at `GET /openapi.json`, SPEC §13) against the code it
+//! `public/openapi.json` (served at `GET /openapi.json`, README "Console") against the code it
 //! describes: the route table (`gateway.json`), the sandbox manifest and data
 //! (`sandbox-data/`), the admin router (`crates/keygate-worker/src/admin.rs`, read as text),
 //! the admin body readers and views of this crate, and the error body. A route, field or

@@ -1,5 +1,5 @@
-//! The edge decision through the public API, SPEC §3 steps 2–9: each check, and that each
-//! earlier check answers before a later one.
+//! The edge decision through the public API, README "How a request is checked", steps 2–9: each
+//! check, and that each earlier check answers before a later one.
 
 use keygate_core::forwarding::{forwardable_request_header, relayable_response_header};
 use keygate_core::keys::{IssuedKey, key_from_entropy};

@@ -1,6 +1,6 @@
-// The last line of defence of SPEC §4: whatever the wasm does (a panic is an abort, which
-// surfaces here as a thrown WebAssembly.RuntimeError), the client gets JSON with a request id,
-// never the runtime's error page.
+// The last line of defence of the uniform JSON errors (README "How a request is checked"): whatever
+// the wasm does (a panic is an abort, which surfaces here as a thrown WebAssembly.RuntimeError),
+// the client gets JSON with a request id, never the runtime's error page.
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

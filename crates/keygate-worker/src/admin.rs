@@ -1,4 +1,4 @@
-//! The admin API's HTTP side (SPEC §6): authenticate the caller, map method + path to a
+//! The admin API's HTTP side (docs/admin-api.md): authenticate the caller, map method + path to a
 //! registry command, and relay the Registry's answer. Validation and state changes happen in
 //! the `Registry` Durable Object, on the core's rules.
 

@@ -73,9 +73,9 @@ fn unavailable() -> Error {
     Error::unavailable("The sandbox state store is not available. Retry later.")
 }
 
-/// Answers a test key's request. Every answer is a sandbox answer with `X-Sandbox: true` (SPEC
-/// §5), the sandbox's refusals of the request itself included (a body over 64 KiB, a body that
-/// is not UTF-8, the state store unavailable), not only those the sandbox crate renders.
+/// Answers a test key's request. Every answer is a sandbox answer with `X-Sandbox: true`
+/// (docs/sandbox.md), the sandbox's refusals of the request itself included (a body over 64 KiB, a
+/// body that is not UTF-8, the state store unavailable), not only those the sandbox crate renders.
 pub async fn serve(
     req: Request,
     env: &Env,

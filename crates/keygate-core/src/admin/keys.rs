@@ -86,8 +86,8 @@ impl NewKey {
     }
 }
 
-/// `{name, environment, scopes?, allowed_ips?, products?, expires_at?, rate_limit?}`. `scopes` defaults to
-/// `["*"]` (SPEC §1: `["*"]` means all), the lists to empty (no extra restriction). A live key
+/// `{name, environment, scopes?, allowed_ips?, products?, expires_at?, rate_limit?}`. `scopes`
+/// defaults to `["*"]` (`["*"]` means all), the lists to empty (no extra restriction). A live key
 /// for an account with a test agreement is 403, after the body itself is valid.
 pub fn new_key(
     body: &Value,
