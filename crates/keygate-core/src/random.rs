@@ -4,7 +4,7 @@
 //! One policy for a generator that fails: whatever is a secret or is stored under its id
 //! (keys, account, key and event ids) is not made — the command answers 500 and writes
 //! nothing. Only identifiers whose one job is to be unique and that an answer cannot do
-//! without (request ids, sandbox object ids) fall back, to [`crate::ids::unique_id`].
+//! without (request ids, sandbox object ids) fall back to a hash of a counter (`ids`).
 
 use crate::error::Error;
 

@@ -8,7 +8,8 @@
 //! no request waits for it. A refusal is sent about a second after it happened; an isolate
 //! that is evicted first loses at most that second of records (docs/admin-api.md).
 
-use crate::registry::{self, Limits, Message};
+use crate::registry::{self, Message};
+use crate::settings::Limits;
 use keygate_core::Error;
 use keygate_core::credentials::extract_credential;
 use keygate_core::engine::{Caller, Command, Denial, IpSeen, KeyUse, WouldDeny};

@@ -1,8 +1,8 @@
 //! The worker's variables and secrets, read from `Env` once per isolate.
 
-use crate::registry::Limits;
 use keygate_core::engine::{DEFAULT_MANAGER_WRITES_PER_MINUTE, DEFAULT_MAX_KEYS_PER_ACCOUNT};
 use keygate_core::policy::Settings;
+use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 use worker::Env;
 
@@ -55,6 +55,14 @@ fn text(env: &Env, name: &str) -> Option<String> {
         .map(|v| v.to_string())
         .or_else(|| env.secret(name).ok().map(|v| v.to_string()))
         .filter(|v| !v.trim().is_empty())
+}
+
+/// Tenant limits (docs/admin-api.md): `MAX_KEYS_PER_ACCOUNT`, `MANAGER_WRITES_PER_MINUTE`.
+/// They travel with each command to the Registry.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_keys_per_account: usize,
+    pub manager_writes_per_minute: u32,
 }
 
 static VARS: OnceLock<Vars> = OnceLock::new();

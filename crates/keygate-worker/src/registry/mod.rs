@@ -24,6 +24,7 @@ use crate::http::{answer_response, error_response};
 use crate::keystore::EdgeUpdate;
 use crate::lock::WriteLock;
 use crate::random::PlatformRandom;
+use crate::settings::Limits;
 use keygate_core::engine::{
     self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, Write, WriteRate,
 };
@@ -45,13 +46,6 @@ const REGISTRY_NAME: &str = "registry";
 const OUTBOX_RETRY_MS: i64 = 10_000;
 /// Edge records written through per turn of the lock, beyond a command's own keys.
 pub const FLUSH_BATCH: usize = 25;
-
-/// Tenant limits, from the worker's variables (docs/admin-api.md).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct Limits {
-    pub max_keys_per_account: usize,
-    pub manager_writes_per_minute: u32,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Message {
