@@ -37,6 +37,12 @@
 //!   `KEYGATE_E2E_VERBOSE=1` streams wrangler's output to stderr as it comes.
 
 pub mod audited;
+pub mod clock;
+pub mod node;
+pub mod offline;
+mod setup;
+
+pub use setup::{WithOrigin, start_together};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,22 +89,39 @@ pub fn free_port() -> u16 {
 // Test runner
 // ------------------------------------------------------------------------------------------
 
-/// One trial: its name and the function run with the suite's context.
-pub type TestFn<C> = (&'static str, fn(&C));
+/// One trial: its name and what it runs with the suite's context.
+pub type TestFn<C> = (&'static str, Box<dyn Fn(&C) + Send + Sync>);
 
-/// `tests![a, b, c]` → `vec![("a", a), ("b", b), ("c", c)]` for [`run`].
+/// The trial `name` running `f` (what [`tests!`] makes of each name).
+pub fn trial<C: 'static>(name: &'static str, f: fn(&C)) -> TestFn<C> {
+    (name, Box::new(f))
+}
+
+/// `tests![a, b, c]` → `vec![trial("a", a), trial("b", b), trial("c", c)]` for [`run`].
 #[macro_export]
 macro_rules! tests {
     ($($name:ident),* $(,)?) => {
-        vec![$((stringify!($name), $name as fn(&_))),*]
+        vec![$($crate::trial(stringify!($name), $name)),*]
     };
+}
+
+/// One trial per row of a table: named `name(row)`, running `f(ctx, row)`. For cases that share
+/// one course and differ in data, each still reported (and filtered) by its own name.
+pub fn table<C: 'static, T: Sync>(
+    rows: &'static [T],
+    name: fn(&T) -> &'static str,
+    f: fn(&C, &T),
+) -> Vec<TestFn<C>> {
+    rows.iter()
+        .map(|row| -> TestFn<C> { (name(row), Box::new(move |c: &C| f(c, row))) })
+        .collect()
 }
 
 /// Runs the trials of one test binary with libtest-style output and exits.
 ///
 /// `setup` is called once, on first use, and its result is shared by all trials; it is dropped
 /// (gateways and origins shut down) before the process exits with libtest's exit code.
-pub fn run<C, S>(setup: S, tests: Vec<TestFn<C>>) -> !
+pub fn run<C, S>(setup: S, tests: impl IntoIterator<Item = TestFn<C>>) -> !
 where
     C: Send + Sync + 'static,
     S: FnOnce() -> C + Send + 'static,

@@ -24,10 +24,13 @@
 use std::collections::BTreeSet;
 use std::panic::resume_unwind;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use keygate_e2e::audited::{audit, op, refused};
-use keygate_e2e::{Gateway, Resp, Value, json, run, tests};
+use keygate_e2e::audited::{
+    Account, Key, as_key, audit, key, key_list, op, refused, test_account, view,
+};
+use keygate_e2e::clock::unix_now_f as now_f;
+use keygate_e2e::{Gateway, Resp, Value, json, run, start_together, tests};
 
 /// The client address of manager requests and of edge requests inside the allowlists.
 const INSIDE: &str = "10.1.2.3";
@@ -64,14 +67,10 @@ struct Ctx {
 fn main() {
     run(
         || {
-            let (gw, hidden) = thread::scope(|s| {
-                let gw = s.spawn(|| Gateway::start(&[]));
-                let hidden = s.spawn(|| Gateway::builder().var("HIDE_FORBIDDEN", "true").start());
-                let join = |h: thread::ScopedJoinHandle<'_, Gateway>| {
-                    h.join().unwrap_or_else(|p| resume_unwind(p))
-                };
-                (join(gw), join(hidden))
-            });
+            let [gw, hidden] = start_together([
+                Gateway::builder(),
+                Gateway::builder().var("HIDE_FORBIDDEN", "true"),
+            ]);
             Ctx { gw, hidden }
         },
         tests![
@@ -90,94 +89,8 @@ fn main() {
 // Helpers
 // ------------------------------------------------------------------------------------------
 
-/// This machine's clock in unix seconds (fractional).
-fn now_f() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 fn now() -> i64 {
     now_f() as i64
-}
-
-/// A test-agreement account entitled to bank_data, with `extra` fields (e.g. `ip_mode`).
-struct Account {
-    id: String,
-    /// Its bank_data test product key.
-    pk: String,
-}
-
-fn account(gw: &Gateway, name: &str, extra: Value) -> Account {
-    let mut body = json!({"name": name, "agreement": "test"});
-    merge(&mut body, extra);
-    let r = op(gw, "POST", "/accounts", Some(&body));
-    r.expect_status(201);
-    let id = r.json["id"].as_str().expect("account id").to_string();
-    let r = op(
-        gw,
-        "PUT",
-        &format!("/accounts/{id}/products/bank_data"),
-        None,
-    );
-    r.expect_success();
-    let pk = r.json["product_keys"]["test"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no test product key: {r}"))
-        .to_string();
-    Account { id, pk }
-}
-
-/// A key: its view when made, and its secret.
-struct Key {
-    id: String,
-    view: Value,
-    secret: String,
-}
-
-fn key_from(r: &Resp, status: u16) -> Key {
-    r.expect_status(status);
-    Key {
-        id: r.json["key"]["id"].as_str().expect("key id").to_string(),
-        view: r.json["key"].clone(),
-        secret: r.json["secret"].as_str().expect("secret").to_string(),
-    }
-}
-
-/// Adds the fields of the object `extra` to the object `into` (replacing same-named ones).
-fn merge(into: &mut Value, extra: Value) {
-    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
-        into.extend(extra);
-    }
-}
-
-/// A test key the operator creates in `account` with `extra` settings.
-fn key(gw: &Gateway, account: &str, name: &str, extra: Value) -> Key {
-    let mut body = json!({"name": name, "environment": "test"});
-    merge(&mut body, extra);
-    let path = format!("/accounts/{account}/keys");
-    key_from(&op(gw, "POST", &path, Some(&body)), 201)
-}
-
-/// A view (`/keys/{id}`, `/accounts/{id}`), read by the operator.
-fn view(gw: &Gateway, path: &str) -> Value {
-    let r = op(gw, "GET", path, None);
-    r.expect_status(200);
-    r.json.clone()
-}
-
-/// Every key of the account (operator view), in creation order.
-fn keys(gw: &Gateway, account: &str) -> Vec<Value> {
-    let r = op(
-        gw,
-        "GET",
-        &format!("/accounts/{account}/keys?limit=100"),
-        None,
-    );
-    r.expect_status(200);
-    assert_ne!(r.json["has_more"], json!(true), "more than 100 keys: {r}");
-    r.json["data"].as_array().expect("data").clone()
 }
 
 /// An operator PATCH (path relative to `/admin/v1`) that must succeed; returns the answer.
@@ -246,15 +159,7 @@ enum Who<'a> {
 fn get_as(gw: &Gateway, who: Who<'_>, path: &str) -> Resp {
     match who {
         Who::Operator => op(gw, "GET", path, None),
-        Who::Key(k) => {
-            let r = gw
-                .get(&format!("/admin/v1{path}"))
-                .bearer(&k.secret)
-                .client_ip(INSIDE)
-                .send();
-            audit(&r);
-            r
-        }
+        Who::Key(k) => as_key(gw, INSIDE, &k.secret, "GET", path, None),
     }
 }
 
@@ -428,8 +333,8 @@ fn usage_problems(what: &str, view: &Value, expected: &[Seen]) -> Vec<String> {
 
 fn usage_shows_on_every_key_view_within_a_minute(c: &Ctx) {
     let gw = &c.gw;
-    let a = account(gw, "usage", json!({}));
-    let other = account(gw, "usage, other", json!({}));
+    let a = test_account(gw, "usage", json!({}));
+    let other = test_account(gw, "usage, other", json!({}));
     let plain = key(gw, &a.id, "three addresses", json!({}));
     let limited = key(
         gw,
@@ -540,7 +445,7 @@ fn usage_shows_on_every_key_view_within_a_minute(c: &Ctx) {
     }
 
     // Every view shows the same usage: the list, a PATCH answer, a manager's view.
-    let listed = keys(gw, &a.id);
+    let listed = key_list(gw, &a.id);
     let manager = key(
         gw,
         &a.id,
@@ -663,9 +568,9 @@ fn lookup_problems(found: &Value, refusal: &Refusal<'_>, since: i64) -> Vec<Stri
 fn refusals_can_be_looked_up_with_their_true_reason(c: &Ctx) {
     let gw = &c.gw;
     let since = now();
-    let a = account(gw, "denials", json!({}));
-    let other = account(gw, "denials, other", json!({}));
-    let suspended = account(gw, "denials, suspended", json!({}));
+    let a = test_account(gw, "denials", json!({}));
+    let other = test_account(gw, "denials, other", json!({}));
+    let suspended = test_account(gw, "denials, suspended", json!({}));
     let manager = key(
         gw,
         &a.id,
@@ -1029,7 +934,7 @@ fn headers_but_id(r: &Resp) -> Vec<(String, String)> {
 fn a_hidden_scope_refusal_is_looked_up_with_its_scope(c: &Ctx) {
     let gw = &c.hidden;
     let since = now();
-    let a = account(gw, "hidden", json!({}));
+    let a = test_account(gw, "hidden", json!({}));
     let narrow = key(gw, &a.id, "narrow", json!({"scopes": ["accounts:read"]}));
     let ip = "198.51.100.50";
     let r = get_accounts(gw, &narrow, &a, ip);
@@ -1186,7 +1091,7 @@ fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
     let since = now();
 
     // A key's list in report mode.
-    let a = account(gw, "report mode", json!({}));
+    let a = test_account(gw, "report mode", json!({}));
     let k = key(
         gw,
         &a.id,
@@ -1242,7 +1147,7 @@ fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
     assert_eq!(r.status, 200, "inside the enforced list: {r}");
 
     // The account's list in report mode, for a key without a list of its own.
-    let b = account(
+    let b = test_account(
         gw,
         "report mode, account",
         json!({"allowed_ips": ["10.0.0.0/8"], "ip_mode": "report"}),
@@ -1279,7 +1184,7 @@ fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
 
     // Both lists must pass: an enforced account list still refuses what a reported key list
     // would only record.
-    let d = account(
+    let d = test_account(
         gw,
         "enforced account",
         json!({"allowed_ips": ["10.0.0.0/8"]}),
@@ -1305,7 +1210,7 @@ fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
     // event names the request that was let through too. Each is sent right after a request
     // inside the list, so that the isolate has just read its revocation log and decides it on
     // its fast path first.
-    let l = account(gw, "report mode, limited", json!({}));
+    let l = test_account(gw, "report mode, limited", json!({}));
     let ke = key(
         gw,
         &l.id,
@@ -1360,7 +1265,7 @@ fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
 
 fn ip_mode_is_validated_and_shown(c: &Ctx) {
     let gw = &c.gw;
-    let a = account(gw, "ip_mode", json!({}));
+    let a = test_account(gw, "ip_mode", json!({}));
     let account_path = format!("/accounts/{}", a.id);
     let keys_path = format!("/accounts/{}/keys", a.id);
     assert_eq!(view(gw, &account_path)["ip_mode"], "enforce", "the default");
@@ -1371,7 +1276,7 @@ fn ip_mode_is_validated_and_shown(c: &Ctx) {
     // Anything but the two modes: 400 naming ip_mode, nothing changed.
     let key_before = view(gw, &key_path);
     let account_before = view(gw, &account_path);
-    let count_before = keys(gw, &a.id).len();
+    let count_before = key_list(gw, &a.id).len();
     for bad in [
         json!("Report"),
         json!("ENFORCE"),
@@ -1411,7 +1316,7 @@ fn ip_mode_is_validated_and_shown(c: &Ctx) {
         "refused patches changed the account"
     );
     assert_eq!(
-        keys(gw, &a.id).len(),
+        key_list(gw, &a.id).len(),
         count_before,
         "refused creates made keys"
     );
@@ -1421,7 +1326,7 @@ fn ip_mode_is_validated_and_shown(c: &Ctx) {
         let r = patch(gw, &key_path, json!({"ip_mode": mode}));
         assert_eq!(r["ip_mode"], mode, "{r}");
         assert_eq!(view(gw, &key_path)["ip_mode"], mode);
-        let listed = keys(gw, &a.id);
+        let listed = key_list(gw, &a.id);
         let entry = listed.iter().find(|e| e["id"] == json!(k.id)).unwrap();
         assert_eq!(entry["ip_mode"], mode, "the list: {entry}");
         let r = patch(gw, &account_path, json!({"ip_mode": mode}));

@@ -10,22 +10,17 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::process::Command;
 use std::sync::Barrier;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use keygate_e2e::{ADMIN_TOKEN, Gateway, Origin, Resp, Value, json, repo_root, run, tests};
+use keygate_e2e::clock::unix_now as now;
+use keygate_e2e::{ADMIN_TOKEN, Gateway, Resp, Value, WithOrigin, json, repo_root, run, tests};
 
-struct Ctx {
-    gw: Gateway,
-    origin: Origin,
-}
+/// One gateway forwarding live keys to a recording origin.
+type Ctx = WithOrigin;
 
 fn main() {
     run(
-        || {
-            let origin = Origin::start();
-            let gw = Gateway::start(&[("ORIGIN_URL", &origin.url())]);
-            Ctx { gw, origin }
-        },
+        WithOrigin::start,
         tests![
             // The checker every answer goes through.
             audit_detects_secret_material,
@@ -103,13 +98,6 @@ const CLOCK_SLACK: i64 = 30;
 /// The short grace (or expiry) of the trials that wait for a key to stop working: long enough
 /// that the "still works" requests made right after the change finish well within it.
 const GRACE: i64 = 8;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// Sleeps until the unix second `t` has passed on this machine's clock.
 fn sleep_until_after(t: i64) {

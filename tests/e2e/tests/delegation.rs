@@ -17,10 +17,13 @@
 
 use std::panic::resume_unwind;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use keygate_e2e::audited::{audit, op, refused};
-use keygate_e2e::{Gateway, Resp, Value, json, run, tests};
+use keygate_e2e::audited::{
+    self, Account, Key, as_key, get_accounts, key, key_body, key_from, op, refused, test_account,
+};
+use keygate_e2e::clock::unix_now as now;
+use keygate_e2e::{Gateway, Resp, Value, json, run, start_together, tests};
 
 const DAY: i64 = 24 * 60 * 60;
 /// The client address of manager and edge requests.
@@ -44,27 +47,20 @@ struct Ctx {
 fn main() {
     run(
         || {
-            thread::scope(|s| {
-                let start = |vars: &'static [(&'static str, &'static str)]| {
-                    s.spawn(move || Gateway::start(vars))
-                };
-                let gw = start(&[]);
-                let limits = start(&[
-                    ("MAX_KEYS_PER_ACCOUNT", "5"),
-                    ("MANAGER_WRITES_PER_MINUTE", "3"),
-                ]);
-                let faulty = start(&[("KEYGATE_TEST_FAIL_AFTER_WRITES", "1")]);
-                let big = start(&[]);
-                let join = |h: thread::ScopedJoinHandle<'_, Gateway>| {
-                    h.join().unwrap_or_else(|p| resume_unwind(p))
-                };
-                Ctx {
-                    gw: join(gw),
-                    limits: join(limits),
-                    faulty: join(faulty),
-                    big: join(big),
-                }
-            })
+            let [gw, limits, faulty, big] = start_together([
+                Gateway::builder(),
+                Gateway::builder()
+                    .var("MAX_KEYS_PER_ACCOUNT", "5")
+                    .var("MANAGER_WRITES_PER_MINUTE", "3"),
+                Gateway::builder().var("KEYGATE_TEST_FAIL_AFTER_WRITES", "1"),
+                Gateway::builder(),
+            ]);
+            Ctx {
+                gw,
+                limits,
+                faulty,
+                big,
+            }
         },
         tests![
             // First: it waits for the end of a one-minute window (up to ~75 s).
@@ -88,37 +84,9 @@ fn main() {
 // Helpers
 // ------------------------------------------------------------------------------------------
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A manager key's admin request from `ip`, audited.
-fn manage_from(
-    gw: &Gateway,
-    ip: &str,
-    secret: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Resp {
-    let mut req = gw
-        .request(method, &format!("/admin/v1{path}"))
-        .bearer(secret)
-        .client_ip(ip);
-    if let Some(body) = body {
-        req = req.json(body);
-    }
-    let r = req.send();
-    audit(&r);
-    r
-}
-
 /// A manager key's admin request from [`INSIDE`], audited.
 fn manage(gw: &Gateway, secret: &str, method: &str, path: &str, body: Option<&Value>) -> Resp {
-    manage_from(gw, INSIDE, secret, method, path, body)
+    as_key(gw, INSIDE, secret, method, path, body)
 }
 
 /// A manager key or (`None`) the operator.
@@ -135,19 +103,8 @@ fn act(gw: &Gateway, who: Who<'_>, method: &str, path: &str, body: Option<&Value
 }
 
 /// `GET /v1/accounts` (bank_data, sandbox) with a test key from `ip`, audited.
-fn edge_from(gw: &Gateway, ip: &str, secret: &str, pk: &str) -> Resp {
-    let r = gw
-        .get("/v1/accounts")
-        .bearer(secret)
-        .product_key(pk)
-        .client_ip(ip)
-        .send();
-    audit(&r);
-    r
-}
-
 fn edge(gw: &Gateway, secret: &str, pk: &str) -> Resp {
-    edge_from(gw, INSIDE, secret, pk)
+    get_accounts(gw, INSIDE, secret, pk)
 }
 
 #[track_caller]
@@ -165,72 +122,13 @@ fn assert_refused(gw: &Gateway, secret: &str, pk: &str, what: &str) {
     assert_eq!(r.status, 401, "{what}: the key should be refused: {r}");
 }
 
-/// A test-agreement account entitled to bank_data.
-struct Account {
-    id: String,
-    /// bank_data test product key.
-    pk: String,
-}
-
 fn account(gw: &Gateway, name: &str) -> Account {
-    let r = op(
-        gw,
-        "POST",
-        "/accounts",
-        Some(&json!({"name": name, "agreement": "test"})),
-    );
-    r.expect_status(201);
-    let id = r.json["id"].as_str().expect("account id").to_string();
-    let r = op(
-        gw,
-        "PUT",
-        &format!("/accounts/{id}/products/bank_data"),
-        None,
-    );
-    r.expect_success();
-    let pk = r.json["product_keys"]["test"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no test product key: {r}"))
-        .to_string();
-    Account { id, pk }
-}
-
-/// A key: its view when made, and its secret.
-struct Key {
-    id: String,
-    view: Value,
-    secret: String,
-}
-
-fn key_from(r: &Resp) -> Key {
-    r.expect_status(201);
-    Key {
-        id: r.json["key"]["id"].as_str().expect("key id").to_string(),
-        view: r.json["key"].clone(),
-        secret: r.json["secret"].as_str().expect("secret").to_string(),
-    }
-}
-
-/// `{"name": name, "environment": "test"}` with the fields of `extra` added.
-fn body(name: &str, extra: Value) -> Value {
-    let mut body = json!({"name": name, "environment": "test"});
-    if let (Some(into), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        into.extend(extra);
-    }
-    body
-}
-
-/// A test key the operator creates with `extra` settings.
-fn key(gw: &Gateway, account: &str, name: &str, extra: Value) -> Key {
-    let path = format!("/accounts/{account}/keys");
-    key_from(&op(gw, "POST", &path, Some(&body(name, extra))))
+    test_account(gw, name, json!({}))
 }
 
 /// A key's current view, read by the operator.
 fn view(gw: &Gateway, id: &str) -> Value {
-    let r = op(gw, "GET", &format!("/keys/{id}"), None);
-    r.expect_status(200);
-    r.json.clone()
+    audited::view(gw, &format!("/keys/{id}"))
 }
 
 /// Every key of the account (operator view), in creation order.
@@ -461,12 +359,12 @@ fn manager_mints_keys_only_within_its_own_limits(c: &Ctx) {
     let path = format!("/accounts/{}/keys", a.id);
 
     // From outside its own allowlist the manager cannot even ask.
-    let ok = body(
+    let ok = key_body(
         "minted",
         json!({"scopes": ["accounts:read"], "allowed_ips": ["10.1.0.0/16"],
                "expires_at": limit - 3600, "products": ["bank_data"]}),
     );
-    let r = manage_from(gw, "11.1.2.3", &m.secret, "POST", &path, Some(&ok));
+    let r = as_key(gw, "11.1.2.3", &m.secret, "POST", &path, Some(&ok));
     assert_eq!(r.status, 403, "a manager outside its allowlist: {r}");
 
     // `ok` with the fields of the change replaced; a null leaves the field out.
@@ -515,15 +413,15 @@ fn manager_mints_keys_only_within_its_own_limits(c: &Ctx) {
     );
 
     // Within every limit, and exactly at them: 201.
-    let within = key_from(&manage(gw, &m.secret, "POST", &path, Some(&ok)));
+    let within = key_from(&manage(gw, &m.secret, "POST", &path, Some(&ok)), 201);
     for field in ["scopes", "allowed_ips", "expires_at", "products"] {
         assert_eq!(within.view[field], ok[field], "{field} of the minted key");
     }
     assert_works(gw, &within.secret, &a.pk, "a minted key");
-    let r = edge_from(gw, "10.2.0.1", &within.secret, &a.pk);
+    let r = get_accounts(gw, "10.2.0.1", &within.secret, &a.pk);
     assert_eq!(r.status, 403, "the minted key's allowlist applies: {r}");
     let at = variant(json!({"allowed_ips": ["10.0.0.0/8"], "expires_at": limit}));
-    key_from(&manage(gw, &m.secret, "POST", &path, Some(&at)));
+    key_from(&manage(gw, &m.secret, "POST", &path, Some(&at)), 201);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -626,7 +524,7 @@ fn leaked_or_rolled_manager_cannot_manage(c: &Ctx) {
     }
     let before = keys(gw, &a.id).len();
     assert_eq!(before, 3, "the refused creates issued a key");
-    key_from(&manage(gw, &successor, "POST", &path, Some(&create)));
+    key_from(&manage(gw, &successor, "POST", &path, Some(&create)), 201);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -638,7 +536,14 @@ fn keys_per_account_are_capped(c: &Ctx) {
     let a = account(gw, "capped");
     let other = account(gw, "not capped");
     let path = format!("/accounts/{}/keys", a.id);
-    let make = |i: usize| op(gw, "POST", &path, Some(&body(&format!("k{i}"), json!({}))));
+    let make = |i: usize| {
+        op(
+            gw,
+            "POST",
+            &path,
+            Some(&key_body(&format!("k{i}"), json!({}))),
+        )
+    };
     let manager = key(
         gw,
         &a.id,
@@ -665,7 +570,7 @@ fn keys_per_account_are_capped(c: &Ctx) {
         &manager.secret,
         "POST",
         &path,
-        Some(&body("m", json!({}))),
+        Some(&key_body("m", json!({}))),
     );
     refused(&r, 409, &[]);
     let last = at_cap.last().unwrap()["id"].as_str().unwrap().to_string();
@@ -736,7 +641,7 @@ fn manager_writes_are_rate_limited_per_key(c: &Ctx) {
         "Retry-After {retry} should be the {left} s left in the minute: {r}"
     );
     // Every kind of write counts; nothing was applied.
-    let create = body("more", json!({"scopes": ["accounts:read"]}));
+    let create = key_body("more", json!({"scopes": ["accounts:read"]}));
     let accounts_keys = format!("/accounts/{}/keys", a.id);
     refused(
         &manage(gw, &m1.secret, "POST", &accounts_keys, Some(&create)),

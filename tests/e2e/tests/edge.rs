@@ -29,15 +29,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
+use keygate_e2e::clock::{sleep_past, unix_now};
+use keygate_e2e::offline::{crc32, mint_key, tamper};
 use keygate_e2e::{
     Gateway, GatewayBuilder, ORIGIN_SIGNING_SECRET, Origin, OriginRequest, Reply, Req, Resp,
-    Tenant, Value, assert_error, assert_from_origin, assert_no_secret, http, json, key, raw,
+    Tenant, Value, assert_error, assert_from_origin, assert_no_secret, http, json, key, node, raw,
     repo_root, run, tenant, tests,
 };
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 struct Ctx {
     origin: Origin,
@@ -196,66 +198,6 @@ fn assert_sandbox(r: &Resp) {
     assert_eq!(r.status, 200, "{r}");
     assert_eq!(r.header("x-sandbox"), Some("true"), "{r}");
     assert!(r.request_id().is_some(), "{r}");
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Sleeps until the wall clock is past the whole second `t` (the gateway compares seconds).
-fn sleep_past(t: i64) {
-    let target = UNIX_EPOCH + Duration::from_secs(t as u64 + 1) + Duration::from_millis(200);
-    if let Ok(left) = target.duration_since(SystemTime::now()) {
-        thread::sleep(left);
-    }
-}
-
-// --- keys made offline (SPEC §2), independently of keygate-core ---------------------------
-
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A well-formed key (`prefix` + 32 base62 + CRC32 in 6 base62 digits) that was never issued.
-fn mint_key(prefix: &str, seed: &str) -> String {
-    let digest = Sha256::digest(format!("{seed}/{}", unix_now()).as_bytes());
-    let mut text = prefix.to_string();
-    for i in 0..32 {
-        text.push(char::from(
-            BASE62[usize::from(digest[i % 32] ^ (i as u8)) % 62],
-        ));
-    }
-    let mut sum = crc32(text.as_bytes());
-    let mut digits = [b'0'; 6];
-    for d in digits.iter_mut().rev() {
-        *d = BASE62[(sum % 62) as usize];
-        sum /= 62;
-    }
-    text.push_str(std::str::from_utf8(&digits).unwrap());
-    text
-}
-
-/// `key` with one body character changed (so the checksum no longer matches).
-fn tamper(key: &str, at: usize) -> String {
-    let mut bytes = key.as_bytes().to_vec();
-    bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
-    String::from_utf8(bytes).unwrap()
 }
 
 // --- origin signature, re-derived independently of keygate-core ---------------------------
@@ -2844,12 +2786,7 @@ fn demo_origin_exports_verify_keygate_request(c: &Ctx) {
         const out = JSON.parse(process.env.CASES).map((c) => m.verifyKeygateRequest(c));
         console.log(JSON.stringify(out));
     "#;
-    let out = Command::new("node")
-        .args(["--input-type=module", "-e", script])
-        .env("DEMO_ORIGIN", repo_root().join("scripts/demo-origin.mjs"))
-        .env("CASES", cases.to_string())
-        .output()
-        .expect("run node");
+    let out = node::with_demo_origin(script, &cases);
     // Importing the module must not start a server (the process would not exit).
     assert!(
         out.status.success(),

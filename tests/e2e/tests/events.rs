@@ -13,11 +13,13 @@
 //! requests are sent from [`INSIDE`] (`CF-Connecting-IP`, which `wrangler dev` passes through).
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use keygate_e2e::audited::{audit, full_secrets, op, refused};
+use keygate_e2e::audited::{
+    Key, as_key, audit, create_account, full_secrets, key_from, op, refused, view,
+};
+use keygate_e2e::clock::unix_now as now;
 use keygate_e2e::{Gateway, Resp, Value, json, run, tests};
 use sha2::{Digest, Sha256};
 
@@ -78,30 +80,6 @@ fn main() {
 // Helpers
 // ------------------------------------------------------------------------------------------
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A key: its view when made, and its secret.
-struct Key {
-    id: String,
-    view: Value,
-    secret: String,
-}
-
-/// The key and secret of a create (201) or roll (200) answer.
-fn key_from(r: &Resp, status: u16) -> Key {
-    r.expect_status(status);
-    Key {
-        id: r.json["key"]["id"].as_str().expect("key id").to_string(),
-        view: r.json["key"].clone(),
-        secret: r.json["secret"].as_str().expect("secret").to_string(),
-    }
-}
-
 /// Who makes an admin request: the operator, or a manager key.
 #[derive(Clone, Copy)]
 enum Who<'a> {
@@ -123,38 +101,13 @@ impl Who<'_> {
 fn act(gw: &Gateway, who: Who<'_>, method: &str, path: &str, body: Option<&Value>) -> Resp {
     match who {
         Who::Operator => op(gw, method, path, body),
-        Who::Key(k) => {
-            let mut req = gw
-                .request(method, &format!("/admin/v1{path}"))
-                .bearer(&k.secret)
-                .client_ip(INSIDE);
-            if let Some(body) = body {
-                req = req.json(body);
-            }
-            let r = req.send();
-            audit(&r);
-            r
-        }
+        Who::Key(k) => as_key(gw, INSIDE, &k.secret, method, path, body),
     }
 }
 
 /// A new account of the operator's; returns the answer (201 checked).
 fn new_account(gw: &Gateway, name: &str) -> Resp {
-    let r = op(
-        gw,
-        "POST",
-        "/accounts",
-        Some(&json!({"name": name, "agreement": "test"})),
-    );
-    r.expect_status(201);
-    r
-}
-
-/// A view (`/keys/{id}`, `/accounts/{id}`), read by the operator.
-fn view(gw: &Gateway, path: &str) -> Value {
-    let r = op(gw, "GET", path, None);
-    r.expect_status(200);
-    r.json.clone()
+    create_account(gw, &json!({"name": name, "agreement": "test"}))
 }
 
 /// `{"before", "after"}` with the fields of two views that differ, [`NOT_CHANGES`] aside (a

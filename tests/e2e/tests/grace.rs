@@ -16,10 +16,13 @@
 
 use std::collections::BTreeSet;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use keygate_e2e::audited::{audit, op, refused};
-use keygate_e2e::{Gateway, Resp, Tenant, Value, assert_error, json, key, run, tenant, tests};
+use keygate_e2e::audited::{self, audit, op, refused};
+use keygate_e2e::clock::unix_now_f as now_f;
+use keygate_e2e::{
+    Gateway, Resp, Tenant, Value, assert_error, json, key, run, start_together, tenant, tests,
+};
 
 /// 7 days: the longest grace, and how long after the roll a first-use grace may wait.
 const GRACE_MAX: i64 = 604_800;
@@ -43,14 +46,7 @@ struct Ctx {
 fn main() {
     run(
         || {
-            let (gw, quiet) = thread::scope(|s| {
-                let gw = s.spawn(|| Gateway::start(&[]));
-                let quiet = s.spawn(|| Gateway::start(&[]));
-                let join = |h: thread::ScopedJoinHandle<'_, Gateway>| {
-                    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-                };
-                (join(gw), join(quiet))
-            });
+            let [gw, quiet] = start_together([Gateway::builder(), Gateway::builder()]);
             Ctx { gw, quiet }
         },
         tests![
@@ -70,14 +66,6 @@ fn main() {
 // ------------------------------------------------------------------------------------------
 // Helpers
 // ------------------------------------------------------------------------------------------
-
-/// This machine's clock, in unix seconds (fractional).
-fn now_f() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
 
 /// A key: its id and secret.
 struct Key {
@@ -112,9 +100,7 @@ fn assert_served(gw: &Gateway, t: &Tenant, secret: &str, what: &str) {
 
 /// The key's view (`GET /keys/{id}`), read by the operator.
 fn view(gw: &Gateway, key_id: &str) -> Value {
-    let r = op(gw, "GET", &format!("/keys/{key_id}"), None);
-    r.expect_status(200);
-    r.json.clone()
+    audited::view(gw, &format!("/keys/{key_id}"))
 }
 
 /// The view without the fields edge traffic changes.

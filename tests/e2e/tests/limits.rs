@@ -25,8 +25,10 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use keygate_e2e::audited::{audit, op, refused};
-use keygate_e2e::{Gateway, Origin, Resp, Value, json, run, tests};
+use keygate_e2e::audited::{
+    Key, audit, bank_data_account, key, key_body, key_list, op, product_key, refused, view,
+};
+use keygate_e2e::{Gateway, Origin, Resp, Value, json, merge, run, start_together, tests};
 
 /// The client address of edge requests.
 const INSIDE: &str = "10.1.2.3";
@@ -51,16 +53,10 @@ fn main() {
     run(
         || {
             let origin = Origin::start();
-            let origin_url = origin.url();
-            let (gw, stale) = thread::scope(|s| {
-                let gw = s.spawn(|| Gateway::start(&[("ORIGIN_URL", &origin_url)]));
-                let stale =
-                    s.spawn(|| Gateway::start(&[("KEYGATE_TEST_SKIP_LOCAL_APPLY", "true")]));
-                let join = |h: thread::ScopedJoinHandle<'_, Gateway>| {
-                    h.join().unwrap_or_else(|p| resume_unwind(p))
-                };
-                (join(gw), join(stale))
-            });
+            let [gw, stale] = start_together([
+                Gateway::builder().var("ORIGIN_URL", &origin.url()),
+                Gateway::builder().var("KEYGATE_TEST_SKIP_LOCAL_APPLY", "true"),
+            ]);
             Ctx { origin, gw, stale }
         },
         tests![
@@ -94,83 +90,12 @@ struct Account {
 fn account(gw: &Gateway, name: &str, extra: Value) -> Account {
     let mut body = json!({"name": name, "agreement": "production"});
     merge(&mut body, extra);
-    let r = op(gw, "POST", "/accounts", Some(&body));
-    r.expect_status(201);
-    let id = r.json["id"].as_str().expect("account id").to_string();
-    let r = op(
-        gw,
-        "PUT",
-        &format!("/accounts/{id}/products/bank_data"),
-        None,
-    );
-    r.expect_success();
-    let pk = |env: &str| {
-        r.json["product_keys"][env]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {env} product key: {r}"))
-            .to_string()
-    };
+    let (id, entitled) = bank_data_account(gw, &body);
     Account {
-        pk: pk("test"),
-        pk_live: pk("live"),
+        pk: product_key(&entitled, "test"),
+        pk_live: product_key(&entitled, "live"),
         id,
     }
-}
-
-/// A key: its view when made, and its secret.
-struct Key {
-    id: String,
-    view: Value,
-    secret: String,
-}
-
-fn key_from(r: &Resp) -> Key {
-    r.expect_status(201);
-    Key {
-        id: r.json["key"]["id"].as_str().expect("key id").to_string(),
-        view: r.json["key"].clone(),
-        secret: r.json["secret"].as_str().expect("secret").to_string(),
-    }
-}
-
-/// Adds the fields of the object `extra` to the object `into` (replacing same-named ones).
-fn merge(into: &mut Value, extra: Value) {
-    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
-        into.extend(extra);
-    }
-}
-
-/// `{"name": name, "environment": "test"}` with the fields of `extra` added.
-fn body(name: &str, extra: Value) -> Value {
-    let mut body = json!({"name": name, "environment": "test"});
-    merge(&mut body, extra);
-    body
-}
-
-/// A key (test unless `extra` says otherwise) the operator creates with `extra` settings.
-fn key(gw: &Gateway, account: &str, name: &str, extra: Value) -> Key {
-    let path = format!("/accounts/{account}/keys");
-    key_from(&op(gw, "POST", &path, Some(&body(name, extra))))
-}
-
-/// A view (`/keys/{id}`, `/accounts/{id}`), read by the operator.
-fn view(gw: &Gateway, path: &str) -> Value {
-    let r = op(gw, "GET", path, None);
-    r.expect_status(200);
-    r.json.clone()
-}
-
-/// Every key of the account (operator view), in creation order.
-fn keys(gw: &Gateway, account: &str) -> Vec<Value> {
-    let r = op(
-        gw,
-        "GET",
-        &format!("/accounts/{account}/keys?limit=100"),
-        None,
-    );
-    r.expect_status(200);
-    assert_ne!(r.json["has_more"], json!(true), "more than 100 keys: {r}");
-    r.json["data"].as_array().expect("data").clone()
 }
 
 /// An edge request with `secret` and product key `pk` from `ip`, audited: `GET /v1/accounts`
@@ -365,7 +290,7 @@ fn rate_limits_validate_show_roll_and_clear(c: &Ctx) {
     );
 
     // Refused everywhere, naming the fields, changing nothing.
-    let keys_before = keys(gw, &a.id);
+    let keys_before = key_list(gw, &a.id);
     let key_before = view(gw, &key_path);
     let account_before = view(gw, &account_path);
     for (bad, fields) in bad_limits() {
@@ -374,7 +299,7 @@ fn rate_limits_validate_show_roll_and_clear(c: &Ctx) {
             gw,
             "POST",
             &keys_path,
-            Some(&body("bad", json!({"rate_limit": bad}))),
+            Some(&key_body("bad", json!({"rate_limit": bad}))),
         );
         assert_eq!(r.status, 400, "{}: {r}", what("key create"));
         refused(&r, 400, &fields);
@@ -398,7 +323,11 @@ fn rate_limits_validate_show_roll_and_clear(c: &Ctx) {
         assert_eq!(r.status, 400, "{}: {r}", what("account patch"));
         refused(&r, 400, &fields);
     }
-    assert_eq!(keys(gw, &a.id), keys_before, "a refused create made a key");
+    assert_eq!(
+        key_list(gw, &a.id),
+        keys_before,
+        "a refused create made a key"
+    );
     assert_eq!(
         view(gw, &key_path),
         key_before,
@@ -415,7 +344,7 @@ fn rate_limits_validate_show_roll_and_clear(c: &Ctx) {
         let made = key(gw, &a.id, "limited", json!({"rate_limit": good}));
         assert_eq!(made.view["rate_limit"], good, "key create answer");
         assert_eq!(view(gw, &format!("/keys/{}", made.id))["rate_limit"], good);
-        let listed = keys(gw, &a.id);
+        let listed = key_list(gw, &a.id);
         let entry = listed
             .iter()
             .find(|v| v["id"] == json!(made.id))

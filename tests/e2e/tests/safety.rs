@@ -31,14 +31,17 @@
 //! no hash-like hex run); GitHub's feedback array goes through [`audit_feedback`].
 
 use std::collections::BTreeSet;
-use std::panic::resume_unwind;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keygate_e2e::audited::{audit, full_secrets, op, refused};
-use keygate_e2e::{Gateway, Resp, Value, json, run, tests};
+use keygate_e2e::audited::{
+    self, Key, audit, bank_data_account, full_secrets, get_accounts, op, product_key, refused,
+};
+use keygate_e2e::clock::{sleep_past, unix_now as now};
+use keygate_e2e::offline::{mint_key, tamper};
+use keygate_e2e::{Gateway, Resp, Value, json, run, start_together, tests};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::{EncodePublicKey, LineEnding};
@@ -70,18 +73,10 @@ fn main() {
     run(
         || {
             let keys = keys_document();
-            let (gh, bare) = thread::scope(|s| {
-                let gh = s.spawn(|| {
-                    Gateway::builder()
-                        .var("GITHUB_SECRET_SCANNING_KEYS", &keys)
-                        .start()
-                });
-                let bare = s.spawn(|| Gateway::builder().start());
-                let join = |h: thread::ScopedJoinHandle<'_, Gateway>| {
-                    h.join().unwrap_or_else(|p| resume_unwind(p))
-                };
-                (join(gh), join(bare))
-            });
+            let [gh, bare] = start_together([
+                Gateway::builder().var("GITHUB_SECRET_SCANNING_KEYS", &keys),
+                Gateway::builder(),
+            ]);
             Ctx { gh, bare }
         },
         tests![
@@ -98,21 +93,6 @@ fn main() {
 // ------------------------------------------------------------------------------------------
 // Helpers
 // ------------------------------------------------------------------------------------------
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Sleeps until the wall clock is past the whole second `t` (the gateway counts seconds).
-fn sleep_past(t: i64) {
-    let target = UNIX_EPOCH + Duration::from_secs(t as u64 + 1) + Duration::from_millis(200);
-    if let Ok(left) = target.duration_since(SystemTime::now()) {
-        thread::sleep(left);
-    }
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -269,55 +249,23 @@ fn audit_feedback(r: &Resp, sent: &[(&str, &str)], ours: &[&str]) {
 
 /// A production account entitled to bank_data: `(id, test product key, live product key)`.
 fn account(gw: &Gateway, name: &str) -> (String, String, String) {
-    let r = op(
-        gw,
-        "POST",
-        "/accounts",
-        Some(&json!({"name": name, "agreement": "production"})),
+    let body = json!({"name": name, "agreement": "production"});
+    let (id, entitled) = bank_data_account(gw, &body);
+    let (pk, pk_live) = (
+        product_key(&entitled, "test"),
+        product_key(&entitled, "live"),
     );
-    r.expect_status(201);
-    let id = r.json["id"].as_str().expect("account id").to_string();
-    let r = op(
-        gw,
-        "PUT",
-        &format!("/accounts/{id}/products/bank_data"),
-        None,
-    );
-    r.expect_success();
-    let pk = |env: &str| {
-        r.json["product_keys"][env]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {env} product key: {r}"))
-            .to_string()
-    };
-    (id.clone(), pk("test"), pk("live"))
+    (id, pk, pk_live)
 }
 
-/// A key: its id and secret.
-struct Key {
-    id: String,
-    secret: String,
-}
-
+/// A key named `name` in `environment`.
 fn key(gw: &Gateway, account: &str, name: &str, environment: &str) -> Key {
-    let r = op(
-        gw,
-        "POST",
-        &format!("/accounts/{account}/keys"),
-        Some(&json!({"name": name, "environment": environment})),
-    );
-    r.expect_status(201);
-    Key {
-        id: r.json["key"]["id"].as_str().expect("key id").to_string(),
-        secret: r.json["secret"].as_str().expect("secret").to_string(),
-    }
+    audited::key(gw, account, name, json!({"environment": environment}))
 }
 
 /// The operator's view of a key.
 fn view(gw: &Gateway, key_id: &str) -> Value {
-    let r = op(gw, "GET", &format!("/keys/{key_id}"), None);
-    r.expect_status(200);
-    r.json.clone()
+    audited::view(gw, &format!("/keys/{key_id}"))
 }
 
 /// `(leaked_at, revoke_at)` of a key; `None` for a null or absent field.
@@ -431,14 +379,7 @@ fn assert_leak_events(events: &[Value], key_ids: &[&str], source: &str, what: &s
 /// An edge request with `secret` and product key `pk`, audited (`GET /v1/accounts`, answered
 /// by the sandbox for a test key).
 fn edge(gw: &Gateway, secret: &str, pk: &str) -> Resp {
-    let r = gw
-        .get("/v1/accounts")
-        .bearer(secret)
-        .product_key(pk)
-        .client_ip(INSIDE)
-        .send();
-    audit(&r);
-    r
+    get_accounts(gw, INSIDE, secret, pk)
 }
 
 /// Panics unless `r` is the plain-HTTP refusal: 403 "HTTPS is required", no redirect.
@@ -448,49 +389,6 @@ fn assert_https_required(r: &Resp) {
     let message = refused(r, 403, &[]);
     assert!(message.contains("HTTPS is required"), "{r}");
     assert!(r.header("location").is_none(), "must not redirect: {r}");
-}
-
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A well-formed key (`prefix` + 32 base62 + CRC32 in 6 base62 digits) that was never issued.
-fn mint_key(prefix: &str, seed: &str) -> String {
-    let digest = Sha256::digest(format!("{seed}/{}", now()).as_bytes());
-    let mut text = prefix.to_string();
-    for i in 0..32 {
-        text.push(char::from(
-            BASE62[usize::from(digest[i % 32] ^ (i as u8)) % 62],
-        ));
-    }
-    let mut sum = crc32(text.as_bytes());
-    let mut digits = [b'0'; 6];
-    for d in digits.iter_mut().rev() {
-        *d = BASE62[(sum % 62) as usize];
-        sum /= 62;
-    }
-    text.push_str(std::str::from_utf8(&digits).unwrap());
-    text
-}
-
-/// `key` with one body character changed (so its checksum no longer matches).
-fn tamper(key: &str, at: usize) -> String {
-    let mut bytes = key.as_bytes().to_vec();
-    bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
-    String::from_utf8(bytes).unwrap()
 }
 
 // ------------------------------------------------------------------------------------------

@@ -3,20 +3,14 @@
 
 use std::time::Duration;
 
-use keygate_e2e::{Gateway, Origin, Reply, Resp, Value, http, json, run, tests};
+use keygate_e2e::{Gateway, Reply, Resp, Value, WithOrigin, http, json, run, tests};
 
-struct Ctx {
-    gw: Gateway,
-    origin: Origin,
-}
+/// One gateway forwarding live keys to a recording origin.
+type Ctx = WithOrigin;
 
 fn main() {
     run(
-        || {
-            let origin = Origin::start();
-            let gw = Gateway::start(&[("ORIGIN_URL", &origin.url())]);
-            Ctx { gw, origin }
-        },
+        WithOrigin::start,
         tests![
             worker_answers_root,
             worker_answers_unknown_paths_without_a_runtime_error,
