@@ -35,6 +35,10 @@
 //!   Gateways always start wrangler with `KEYGATE_PREBUILT=1`, so starting one never builds.
 //! * A failing trial's message ends with the last lines of every running gateway's output.
 //!   `KEYGATE_E2E_VERBOSE=1` streams wrangler's output to stderr as it comes.
+//! * Cases that share one course and differ in data are a table: [`table`] makes one trial per
+//!   row, each under its own name (chain it with [`tests!`]'s list).
+//! * A large suite is a directory: `tests/<name>/main.rs` (doc, context, setup, trial list) and
+//!   one module per section, each with `use super::*;`. Helpers several suites need live here.
 
 pub mod audited;
 pub mod clock;
@@ -1307,6 +1311,22 @@ pub fn assert_error(r: &Resp, status: u16) -> String {
         "error without X-Request-Id: {r}"
     );
     message.to_string()
+}
+
+/// A 400 error ([`assert_error`]) whose `errors` name the `X-Product-Key` header.
+#[track_caller]
+pub fn assert_product_key_missing(r: &Resp) {
+    assert_error(r, 400);
+    let fields: Vec<&str> = r.json["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case("X-Product-Key")),
+        "errors must name X-Product-Key: {r}"
+    );
 }
 
 /// Panics if the body or any header value of `r` contains one of `secrets`.

@@ -1,5 +1,5 @@
 //! Smoke: the built worker starts in workerd and answers; the harness's own pieces work.
-//! Product behaviour lives in the other files (admin.rs, edge.rs, sandbox.rs, …).
+//! Product behaviour lives in the other suites (admin, edge, sandbox, …).
 
 use std::time::Duration;
 

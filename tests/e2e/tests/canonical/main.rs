@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use keygate_e2e::{
     ADMIN_TOKEN, Gateway, Origin, OriginRequest, RawResp, Resp, Value, assert_error,
-    assert_from_origin, assert_no_secret, json, key, product_key_of, raw, raw_parts, repo_root,
-    run, tenant, tests,
+    assert_from_origin, assert_no_secret, assert_product_key_missing, json, key, product_key_of,
+    raw, raw_parts, repo_root, run, tenant, tests,
 };
 
 // One module per section; each sees this file's names and, through them, every

@@ -36,8 +36,8 @@ use keygate_e2e::clock::{sleep_past, unix_now};
 use keygate_e2e::offline::{crc32, mint_key, tamper};
 use keygate_e2e::{
     Gateway, GatewayBuilder, ORIGIN_SIGNING_SECRET, Origin, OriginRequest, Reply, Req, Resp,
-    Tenant, Value, assert_error, assert_from_origin, assert_no_secret, http, json, key, node, raw,
-    repo_root, run, table, tenant, tests,
+    Tenant, Value, assert_error, assert_from_origin, assert_no_secret, assert_product_key_missing,
+    http, json, key, node, raw, repo_root, run, table, tenant, tests,
 };
 use sha2::Sha256;
 
