@@ -2,7 +2,7 @@
 //! which fails the trial if the answer carries secret material it must not, lacks
 //! `X-Request-Id`, or (an admin answer) is not a JSON object.
 
-use crate::{Gateway, Resp, Value, json};
+use crate::{Gateway, Resp, Value, json, merge};
 use std::collections::BTreeSet;
 
 /// Every full secret key (`sk_test_`/`sk_live_` + 38 base62 characters) in `text`.
@@ -97,4 +97,140 @@ pub fn refused(r: &Resp, status: u16, fields: &[&str]) -> String {
     let want: BTreeSet<&str> = fields.iter().copied().collect();
     assert_eq!(named, want, "fields named in `errors`: {r}");
     message.to_string()
+}
+
+/// A key: its view when made, and its secret.
+pub struct Key {
+    pub id: String,
+    pub view: Value,
+    pub secret: String,
+}
+
+/// The key and secret of a create (201) or roll (200) answer.
+pub fn key_from(r: &Resp, status: u16) -> Key {
+    r.expect_status(status);
+    Key {
+        id: r.json["key"]["id"].as_str().expect("key id").to_string(),
+        view: r.json["key"].clone(),
+        secret: r.json["secret"].as_str().expect("secret").to_string(),
+    }
+}
+
+/// `{"name": name, "environment": "test"}` with the fields of `extra` added.
+pub fn key_body(name: &str, extra: Value) -> Value {
+    let mut body = json!({"name": name, "environment": "test"});
+    merge(&mut body, extra);
+    body
+}
+
+/// A key (test unless `extra` says otherwise) the operator creates in `account` with `extra`
+/// settings.
+pub fn key(gw: &Gateway, account: &str, name: &str, extra: Value) -> Key {
+    let path = format!("/accounts/{account}/keys");
+    key_from(&op(gw, "POST", &path, Some(&key_body(name, extra))), 201)
+}
+
+/// A new account of the operator's, made with `body`; returns the answer (201 checked).
+pub fn create_account(gw: &Gateway, body: &Value) -> Resp {
+    let r = op(gw, "POST", "/accounts", Some(body));
+    r.expect_status(201);
+    r
+}
+
+/// An account made with `body`, entitled to bank_data: its id and the entitlement answer (see
+/// [`product_key`]).
+pub fn bank_data_account(gw: &Gateway, body: &Value) -> (String, Resp) {
+    let r = create_account(gw, body);
+    let id = r.json["id"].as_str().expect("account id").to_string();
+    let r = op(
+        gw,
+        "PUT",
+        &format!("/accounts/{id}/products/bank_data"),
+        None,
+    );
+    r.expect_success();
+    (id, r)
+}
+
+/// The `env` (`test` or `live`) product key of an entitlement answer.
+#[track_caller]
+pub fn product_key(entitled: &Resp, env: &str) -> String {
+    entitled.json["product_keys"][env]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {env} product key: {entitled}"))
+        .to_string()
+}
+
+/// A test-agreement account entitled to bank_data.
+pub struct Account {
+    pub id: String,
+    /// Its bank_data test product key.
+    pub pk: String,
+}
+
+/// A test-agreement account named `name`, with `extra` fields (e.g. `ip_mode`), entitled to
+/// bank_data.
+pub fn test_account(gw: &Gateway, name: &str, extra: Value) -> Account {
+    let mut body = json!({"name": name, "agreement": "test"});
+    merge(&mut body, extra);
+    let (id, entitled) = bank_data_account(gw, &body);
+    Account {
+        pk: product_key(&entitled, "test"),
+        id,
+    }
+}
+
+/// A view (`/keys/{id}`, `/accounts/{id}`), read by the operator.
+pub fn view(gw: &Gateway, path: &str) -> Value {
+    let r = op(gw, "GET", path, None);
+    r.expect_status(200);
+    r.json.clone()
+}
+
+/// Every key of the account (operator view, at most 100), in creation order.
+pub fn key_list(gw: &Gateway, account: &str) -> Vec<Value> {
+    let r = op(
+        gw,
+        "GET",
+        &format!("/accounts/{account}/keys?limit=100"),
+        None,
+    );
+    r.expect_status(200);
+    assert_ne!(r.json["has_more"], json!(true), "more than 100 keys: {r}");
+    r.json["data"].as_array().expect("data").clone()
+}
+
+/// An admin request (path relative to `/admin/v1`) authenticated by the key `secret` (a
+/// manager) from `ip`, audited.
+pub fn as_key(
+    gw: &Gateway,
+    ip: &str,
+    secret: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Resp {
+    let mut req = gw
+        .request(method, &format!("/admin/v1{path}"))
+        .bearer(secret)
+        .client_ip(ip);
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    let r = req.send();
+    audit(&r);
+    r
+}
+
+/// `GET /v1/accounts` (bank_data, `accounts:read`; the sandbox answers a test key) with `secret`
+/// and product key `pk` from `ip`, audited.
+pub fn get_accounts(gw: &Gateway, ip: &str, secret: &str, pk: &str) -> Resp {
+    let r = gw
+        .get("/v1/accounts")
+        .bearer(secret)
+        .product_key(pk)
+        .client_ip(ip)
+        .send();
+    audit(&r);
+    r
 }

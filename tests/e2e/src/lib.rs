@@ -35,8 +35,18 @@
 //!   Gateways always start wrangler with `KEYGATE_PREBUILT=1`, so starting one never builds.
 //! * A failing trial's message ends with the last lines of every running gateway's output.
 //!   `KEYGATE_E2E_VERBOSE=1` streams wrangler's output to stderr as it comes.
+//! * Cases that share one course and differ in data are a table: [`table`] makes one trial per
+//!   row, each under its own name (chain it with [`tests!`]'s list).
+//! * A large suite is a directory: `tests/<name>/main.rs` (doc, context, setup, trial list) and
+//!   one module per section, each with `use super::*;`. Helpers several suites need live here.
 
 pub mod audited;
+pub mod clock;
+pub mod node;
+pub mod offline;
+mod setup;
+
+pub use setup::{WithOrigin, start_together};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,22 +93,39 @@ pub fn free_port() -> u16 {
 // Test runner
 // ------------------------------------------------------------------------------------------
 
-/// One trial: its name and the function run with the suite's context.
-pub type TestFn<C> = (&'static str, fn(&C));
+/// One trial: its name and what it runs with the suite's context.
+pub type TestFn<C> = (&'static str, Box<dyn Fn(&C) + Send + Sync>);
 
-/// `tests![a, b, c]` → `vec![("a", a), ("b", b), ("c", c)]` for [`run`].
+/// The trial `name` running `f` (what [`tests!`] makes of each name).
+pub fn trial<C: 'static>(name: &'static str, f: fn(&C)) -> TestFn<C> {
+    (name, Box::new(f))
+}
+
+/// `tests![a, b, c]` → `vec![trial("a", a), trial("b", b), trial("c", c)]` for [`run`].
 #[macro_export]
 macro_rules! tests {
     ($($name:ident),* $(,)?) => {
-        vec![$((stringify!($name), $name as fn(&_))),*]
+        vec![$($crate::trial(stringify!($name), $name)),*]
     };
+}
+
+/// One trial per row of a table: named `name(row)`, running `f(ctx, row)`. For cases that share
+/// one course and differ in data, each still reported (and filtered) by its own name.
+pub fn table<C: 'static, T: Sync>(
+    rows: &'static [T],
+    name: fn(&T) -> &'static str,
+    f: fn(&C, &T),
+) -> Vec<TestFn<C>> {
+    rows.iter()
+        .map(|row| -> TestFn<C> { (name(row), Box::new(move |c: &C| f(c, row))) })
+        .collect()
 }
 
 /// Runs the trials of one test binary with libtest-style output and exits.
 ///
 /// `setup` is called once, on first use, and its result is shared by all trials; it is dropped
 /// (gateways and origins shut down) before the process exits with libtest's exit code.
-pub fn run<C, S>(setup: S, tests: Vec<TestFn<C>>) -> !
+pub fn run<C, S>(setup: S, tests: impl IntoIterator<Item = TestFn<C>>) -> !
 where
     C: Send + Sync + 'static,
     S: FnOnce() -> C + Send + 'static,
@@ -1284,6 +1311,22 @@ pub fn assert_error(r: &Resp, status: u16) -> String {
         "error without X-Request-Id: {r}"
     );
     message.to_string()
+}
+
+/// A 400 error ([`assert_error`]) whose `errors` name the `X-Product-Key` header.
+#[track_caller]
+pub fn assert_product_key_missing(r: &Resp) {
+    assert_error(r, 400);
+    let fields: Vec<&str> = r.json["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case("X-Product-Key")),
+        "errors must name X-Product-Key: {r}"
+    );
 }
 
 /// Panics if the body or any header value of `r` contains one of `secrets`.

@@ -1,22 +1,16 @@
 //! Smoke: the built worker starts in workerd and answers; the harness's own pieces work.
-//! Product behaviour lives in the other files (admin.rs, edge.rs, sandbox.rs, …).
+//! Product behaviour lives in the other suites (admin, edge, sandbox, …).
 
 use std::time::Duration;
 
-use keygate_e2e::{Gateway, Origin, Reply, Resp, Value, http, json, run, tests};
+use keygate_e2e::{Gateway, Reply, Resp, Value, WithOrigin, http, json, run, tests};
 
-struct Ctx {
-    gw: Gateway,
-    origin: Origin,
-}
+/// One gateway forwarding live keys to a recording origin.
+type Ctx = WithOrigin;
 
 fn main() {
     run(
-        || {
-            let origin = Origin::start();
-            let gw = Gateway::start(&[("ORIGIN_URL", &origin.url())]);
-            Ctx { gw, origin }
-        },
+        WithOrigin::start,
         tests![
             worker_answers_root,
             worker_answers_unknown_paths_without_a_runtime_error,

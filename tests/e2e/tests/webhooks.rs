@@ -9,12 +9,12 @@
 //! 200, `flaky` answers 503 until the trial lets it recover (its retries start after 1 s).
 
 use std::collections::BTreeSet;
-use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use keygate_e2e::audited::{audit, op};
-use keygate_e2e::{Gateway, Origin, OriginRequest, Reply, Value, json, repo_root, run, tests};
+use keygate_e2e::audited::{audit, create_account, key, op};
+use keygate_e2e::clock::unix_now as now;
+use keygate_e2e::{Gateway, Origin, OriginRequest, Reply, Value, json, node, run, tests};
 use sha2::{Digest, Sha256};
 
 const SECRET: &str = "whsec_e2e_5f1c9a";
@@ -57,28 +57,14 @@ fn main() {
 /// An account with a key that is disabled and enabled again, by the operator: five events.
 /// Returns the account id and the key's secret.
 fn account_with_history(gw: &Gateway, name: &str) -> (String, String) {
-    let account = op(
-        gw,
-        "POST",
-        "/accounts",
-        Some(&json!({"name": name, "agreement": "test"})),
-    );
-    account.expect_status(201);
+    let account = create_account(gw, &json!({"name": name, "agreement": "test"}));
     let id = account.json["id"].as_str().expect("account id").to_string();
-    let key = op(
-        gw,
-        "POST",
-        &format!("/accounts/{id}/keys"),
-        Some(&json!({"name": "k", "environment": "test"})),
-    );
-    key.expect_status(201);
-    let key_id = key.json["key"]["id"].as_str().expect("key id");
-    let secret = key.json["secret"].as_str().expect("secret").to_string();
+    let k = key(gw, &id, "k", json!({}));
     for status in ["disabled", "active"] {
         op(
             gw,
             "PATCH",
-            &format!("/keys/{key_id}"),
+            &format!("/keys/{}", k.id),
             Some(&json!({ "status": status })),
         )
         .expect_status(200);
@@ -90,7 +76,7 @@ fn account_with_history(gw: &Gateway, name: &str) -> (String, String) {
         Some(&json!({"name": format!("{name} renamed")})),
     )
     .expect_status(200);
-    (id, secret)
+    (id, k.secret)
 }
 
 /// The account's events, oldest first, as the events list answers them.
@@ -117,13 +103,6 @@ fn of_account(r: &OriginRequest, path: &str, account: &str) -> bool {
 fn event_id(r: &OriginRequest) -> String {
     let event: Value = serde_json::from_slice(&r.body).expect("a JSON event");
     event["id"].as_str().expect("event id").to_string()
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// Panics unless `r` is a POST of JSON signed under [`SECRET`] within the last minute.
@@ -294,12 +273,7 @@ fn the_demo_receivers_verifier_accepts_real_deliveries_only(c: &Ctx) {
         const out = JSON.parse(process.env.CASES).map((c) => m.verifyKeygateWebhook(c));
         console.log(JSON.stringify(out));
     "#;
-    let out = Command::new("node")
-        .args(["--input-type=module", "-e", script])
-        .env("DEMO_ORIGIN", repo_root().join("scripts/demo-origin.mjs"))
-        .env("CASES", cases.to_string())
-        .output()
-        .expect("run node");
+    let out = node::with_demo_origin(script, &cases);
     assert!(
         out.status.success(),
         "node failed: {}",

@@ -1,0 +1,102 @@
+//! What the edge reports back (SPEC §11) end to end: real workerd through `wrangler dev`, HTTP
+//! only. A key's use shows on every key view (`last_used_at`, `last_used_ip`, `ips_seen`: the
+//! most recent addresses first, at most 20, with counts), at most about a minute late, for
+//! granted requests only. A request refused after its key was identified can be looked up at
+//! `GET /admin/v1/requests/{X-Request-Id}` with its true reason — by the operator and the
+//! account's own `keys:manage` keys only — even when `HIDE_FORBIDDEN` answered it as an unknown
+//! route. An allowlist in `ip_mode: "report"` lets an outside address through and records one
+//! `ip.would_deny` event per key and address per hour; `"enforce"` refuses it.
+//!
+//! Isolates send what they saw off the hot path, after a later request once something is due
+//! (a refusal ~1 s after it happened, a key's use at most once a minute): every wait here keeps
+//! an unauthenticated edge request going ([`pump`], refused before any key is identified, so
+//! it records nothing) while it polls the admin API.
+//!
+//! Gateways (started at once, in parallel, shared by the trials):
+//! * `gw`     — the harness defaults (`HIDE_FORBIDDEN=false`); test keys, answered by the
+//!   sandbox, so no origin is needed.
+//! * `hidden` — `HIDE_FORBIDDEN=true`.
+//!
+//! Every answer goes through [`audit`] (request id; no secret outside create/roll's `secret`;
+//! no hash-like hex run; admin answers are JSON). Edge and manager requests carry
+//! `CF-Connecting-IP`, which `wrangler dev` passes through.
+
+use std::collections::BTreeSet;
+use std::panic::resume_unwind;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use keygate_e2e::audited::{
+    Account, Key, as_key, audit, key, key_list, op, refused, test_account, view,
+};
+use keygate_e2e::clock::unix_now_f as now_f;
+use keygate_e2e::{Gateway, Resp, Value, json, run, start_together, tests};
+
+// One module per section; each sees this file's names and, through them, every
+// other module's (`use super::*`).
+mod hidden;
+mod ip_mode;
+mod refusals;
+mod report_mode;
+mod support;
+mod usage;
+
+use hidden::*;
+use ip_mode::*;
+use refusals::*;
+use report_mode::*;
+use support::*;
+use usage::*;
+
+/// The client address of manager requests and of edge requests inside the allowlists.
+const INSIDE: &str = "10.1.2.3";
+/// Slack on times the gateway reports against this machine's clock (workerd runs on the same
+/// one; the gateway counts whole seconds).
+const CLOCK_SLACK: f64 = 2.0;
+/// SPEC §11 / the contract: usage is written back at most once a minute per key per isolate,
+/// sent after a later request once due. How long after a trial's first granted request its
+/// usage must show.
+const USAGE_DEADLINE: Duration = Duration::from_secs(72);
+/// How long a refusal or an `ip.would_deny` report may take to be readable.
+const REPORT_DEADLINE: Duration = Duration::from_secs(10);
+/// The fields of a request lookup.
+const LOOKUP_FIELDS: [&str; 10] = [
+    "object",
+    "request_id",
+    "key_id",
+    "decision",
+    "status",
+    "reason",
+    "method",
+    "path",
+    "ip",
+    "at",
+];
+/// Most addresses `ips_seen` lists.
+const MAX_IPS_SEEN: usize = 20;
+
+struct Ctx {
+    gw: Gateway,
+    hidden: Gateway,
+}
+
+fn main() {
+    run(
+        || {
+            let [gw, hidden] = start_together([
+                Gateway::builder(),
+                Gateway::builder().var("HIDE_FORBIDDEN", "true"),
+            ]);
+            Ctx { gw, hidden }
+        },
+        tests![
+            // First: it waits for the once-a-minute write-back (~60 s).
+            usage_shows_on_every_key_view_within_a_minute,
+            // The rest wait a few seconds at most.
+            refusals_can_be_looked_up_with_their_true_reason,
+            a_hidden_scope_refusal_is_looked_up_with_its_scope,
+            report_mode_lets_through_and_records_would_deny_once,
+            ip_mode_is_validated_and_shown,
+        ],
+    );
+}

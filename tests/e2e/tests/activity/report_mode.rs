@@ -1,0 +1,236 @@
+//! Trial 4: report mode lets through and records one ip.would_deny per address; enforce refuses.
+
+use super::*;
+
+/// Polls until the account has `n` `ip.would_deny` events; returns them (newest first).
+#[track_caller]
+pub(crate) fn wait_for_events(gw: &Gateway, account: &str, n: usize, what: &str) -> Vec<Value> {
+    let deadline = Instant::now() + REPORT_DEADLINE;
+    poll(gw, Duration::from_millis(300), deadline, || {
+        let events = would_deny_events(gw, account);
+        (events.len() >= n).then_some(events)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{what}: expected {n} ip.would_deny events within {REPORT_DEADLINE:?}, have {:#?}",
+            would_deny_events(gw, account)
+        )
+    })
+}
+
+/// Panics unless `e` is the `ip.would_deny` event of `k` let through from `ip` by the request
+/// answered `r`.
+#[track_caller]
+pub(crate) fn assert_would_deny(e: &Value, account: &str, k: &Key, ip: &str, r: &Resp, since: i64) {
+    let fields: BTreeSet<&str> = e
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        fields,
+        BTreeSet::from([
+            "object",
+            "id",
+            "type",
+            "account_id",
+            "key_id",
+            "actor",
+            "request_id",
+            "created_at",
+            "data"
+        ]),
+        "{e}"
+    );
+    assert_eq!(e["object"], "event", "{e}");
+    assert!(
+        e["id"].as_str().is_some_and(|id| id.starts_with("evt_")),
+        "{e}"
+    );
+    assert_eq!(e["type"], "ip.would_deny", "{e}");
+    assert_eq!(e["account_id"], json!(account), "{e}");
+    assert_eq!(e["key_id"], json!(k.id), "{e}");
+    assert_eq!(e["actor"], json!({"type": "key", "key_id": k.id}), "{e}");
+    assert_eq!(e["data"], json!({"before": {}, "after": {"ip": ip}}), "{e}");
+    let at = e["created_at"].as_i64().unwrap_or_default();
+    assert!(
+        (since - CLOCK_SLACK as i64..=now() + CLOCK_SLACK as i64).contains(&at),
+        "created_at {at} not within this trial (since {since}): {e}"
+    );
+    assert_eq!(
+        e["request_id"],
+        json!(rid(r)),
+        "the event's request_id should be the X-Request-Id of the request let through from \
+         {ip}: {r}\nevent: {e}"
+    );
+}
+
+pub(crate) fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
+    let gw = &c.gw;
+    let since = now();
+
+    // A key's list in report mode.
+    let a = test_account(gw, "report mode", json!({}));
+    let k = key(
+        gw,
+        &a.id,
+        "reported",
+        json!({"allowed_ips": ["10.0.0.0/8"], "ip_mode": "report"}),
+    );
+    assert_eq!(k.view["ip_mode"], "report", "{}", k.view);
+    let inside = get_accounts(gw, &k, &a, INSIDE);
+    assert_eq!(inside.status, 200, "inside the list: {inside}");
+    let first = get_accounts(gw, &k, &a, "203.0.113.7");
+    assert_eq!(first.status, 200, "report mode lets it through: {first}");
+    let events = wait_for_events(gw, &a.id, 1, "the first outside address");
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_would_deny(&events[0], &a.id, &k, "203.0.113.7", &first, since);
+
+    // The same address again: no new event; another address: one more.
+    for i in 0..3 {
+        let r = get_accounts(gw, &k, &a, "203.0.113.7");
+        assert_eq!(r.status, 200, "the same address again ({i}): {r}");
+    }
+    let second = get_accounts(gw, &k, &a, "198.51.100.9");
+    assert_eq!(second.status, 200, "another outside address: {second}");
+    for i in 0..2 {
+        let r = get_accounts(gw, &k, &a, "198.51.100.9");
+        assert_eq!(r.status, 200, "that address again ({i}): {r}");
+    }
+    let events = wait_for_events(gw, &a.id, 2, "a second outside address");
+    // The repeats were made before the second address, so they have been sent too; a moment
+    // more for any stray event.
+    thread::sleep(Duration::from_millis(1200));
+    pump(gw);
+    thread::sleep(Duration::from_millis(500));
+    let events_later = would_deny_events(gw, &a.id);
+    assert_eq!(
+        events_later.len(),
+        2,
+        "one event per address within the hour: {events_later:#?}"
+    );
+    assert_eq!(events, events_later);
+    assert_would_deny(&events[0], &a.id, &k, "198.51.100.9", &second, since);
+    assert_would_deny(&events[1], &a.id, &k, "203.0.113.7", &first, since);
+
+    // Enforce: the same address is refused on the next request; inside still passes.
+    let key_path = format!("/keys/{}", k.id);
+    let what = "inside the enforced list";
+    enforce(gw, &key_path, &k, &a, "203.0.113.7", what);
+
+    // The account's list in report mode, for a key without a list of its own.
+    let b = test_account(
+        gw,
+        "report mode, account",
+        json!({"allowed_ips": ["10.0.0.0/8"], "ip_mode": "report"}),
+    );
+    assert_eq!(
+        view(gw, &format!("/accounts/{}", b.id))["ip_mode"],
+        "report"
+    );
+    let kb = key(gw, &b.id, "under the account's list", json!({}));
+    assert_eq!(
+        kb.view["ip_mode"], "enforce",
+        "a key's default: {}",
+        kb.view
+    );
+    let first_b = get_accounts(gw, &kb, &b, "203.0.113.8");
+    assert_eq!(
+        first_b.status, 200,
+        "the account's list in report mode: {first_b}"
+    );
+    let r = get_accounts(gw, &kb, &b, "203.0.113.8");
+    assert_eq!(r.status, 200, "{r}");
+    let events = wait_for_events(gw, &b.id, 1, "the account's list");
+    assert_would_deny(&events[0], &b.id, &kb, "203.0.113.8", &first_b, since);
+    let b_path = format!("/accounts/{}", b.id);
+    let what = "inside the account's enforced list";
+    enforce(gw, &b_path, &kb, &b, "203.0.113.8", what);
+
+    // Both lists must pass: an enforced account list still refuses what a reported key list
+    // would only record.
+    let d = test_account(
+        gw,
+        "enforced account",
+        json!({"allowed_ips": ["10.0.0.0/8"]}),
+    );
+    let kd = key(
+        gw,
+        &d.id,
+        "reported within",
+        json!({"allowed_ips": ["10.1.0.0/16"], "ip_mode": "report"}),
+    );
+    let r = get_accounts(gw, &kd, &d, "192.0.2.77");
+    refused(&r, 403, &[]);
+    let let_through = get_accounts(gw, &kd, &d, "10.2.0.1");
+    assert_eq!(
+        let_through.status, 200,
+        "the account allows it: {let_through}"
+    );
+    let events = wait_for_events(gw, &d.id, 1, "a key list inside an account list");
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_would_deny(&events[0], &d.id, &kd, "10.2.0.1", &let_through, since);
+
+    // A rate-limited key in report mode (its requests are counted by a Durable Object): the
+    // event names the request that was let through too. Each is sent right after a request
+    // inside the list, so that the isolate has just read its revocation log and decides it on
+    // its fast path first.
+    let l = test_account(gw, "report mode, limited", json!({}));
+    let ke = key(
+        gw,
+        &l.id,
+        "reported and limited",
+        json!({"allowed_ips": ["10.0.0.0/8"], "ip_mode": "report",
+               "rate_limit": {"requests": 100, "period_seconds": 3600}}),
+    );
+    let mut let_through = Vec::new();
+    for ip in ["203.0.113.21", "203.0.113.22", "203.0.113.23"] {
+        let r = get_accounts(gw, &ke, &l, INSIDE);
+        assert_eq!(r.status, 200, "{r}");
+        let r = get_accounts(gw, &ke, &l, ip);
+        assert_eq!(r.status, 200, "{r}");
+        let_through.push((ip, r));
+    }
+    let events = wait_for_events(gw, &l.id, 3, "a rate-limited key");
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let mismatched: Vec<String> = let_through
+        .iter()
+        .filter_map(|(ip, r)| {
+            let e = events
+                .iter()
+                .find(|e| e["data"]["after"]["ip"] == json!(ip))
+                .unwrap_or_else(|| panic!("no event for {ip}: {events:#?}"));
+            (e["request_id"] != json!(rid(r))).then(|| {
+                format!(
+                    "  {ip}: answered with X-Request-Id {}, the event names {}",
+                    rid(r),
+                    e["request_id"]
+                )
+            })
+        })
+        .collect();
+    assert!(
+        mismatched.is_empty(),
+        "a rate-limited key in report mode: each ip.would_deny event should name the request \
+         let through (its X-Request-Id):\n{}",
+        mismatched.join("\n")
+    );
+    for (ip, r) in &let_through {
+        let e = events
+            .iter()
+            .find(|e| e["data"]["after"]["ip"] == json!(ip))
+            .expect("found above");
+        assert_would_deny(e, &l.id, &ke, ip, r, since);
+    }
+}
+
+/// Switches the key or account at `path` to `ip_mode: "enforce"`: `k` is then refused from
+/// `outside` (403) and still served from [`INSIDE`] (`inside`: what that request is).
+#[track_caller]
+pub(crate) fn enforce(gw: &Gateway, path: &str, k: &Key, a: &Account, outside: &str, inside: &str) {
+    let patched = patch(gw, path, json!({"ip_mode": "enforce"}));
+    assert_eq!(patched["ip_mode"], "enforce", "{patched}");
+    let r = get_accounts(gw, k, a, outside);
+    refused(&r, 403, &[]);
+    let r = get_accounts(gw, k, a, INSIDE);
+    assert_eq!(r.status, 200, "{inside}: {r}");
+}

@@ -1,0 +1,136 @@
+//! Helpers of the activity trials: edge and admin requests, polling while the edge is kept busy,
+//! usage fields.
+
+use super::*;
+
+pub(crate) fn now() -> i64 {
+    now_f() as i64
+}
+
+/// An operator PATCH (path relative to `/admin/v1`) that must succeed; returns the answer.
+pub(crate) fn patch(gw: &Gateway, path: &str, body: Value) -> Value {
+    let r = op(gw, "PATCH", path, Some(&body));
+    assert_eq!(r.status, 200, "PATCH {path} {body}: {r}");
+    r.json.clone()
+}
+
+/// An edge request, audited: `method path` with `secret` (if any), product key `pk` (if any)
+/// from `ip`.
+pub(crate) fn edge(
+    gw: &Gateway,
+    method: &str,
+    path: &str,
+    secret: &str,
+    pk: &str,
+    ip: &str,
+) -> Resp {
+    let mut req = gw.request(method, path).client_ip(ip);
+    if !secret.is_empty() {
+        req = req.bearer(secret);
+    }
+    if !pk.is_empty() {
+        req = req.product_key(pk);
+    }
+    let r = req.send();
+    audit(&r);
+    r
+}
+
+/// `GET /v1/accounts` (bank_data, `accounts:read`, served by the sandbox for a test key).
+pub(crate) fn get_accounts(gw: &Gateway, k: &Key, a: &Account, ip: &str) -> Resp {
+    edge(gw, "GET", "/v1/accounts", &k.secret, &a.pk, ip)
+}
+
+/// An edge request that gives the isolate the occasion to send what it collected: no
+/// credential, so it is refused (401) before any key is identified and records nothing.
+pub(crate) fn pump(gw: &Gateway) {
+    let r = gw.get("/v1/accounts").client_ip(INSIDE).send();
+    audit(&r);
+    assert_eq!(r.status, 401, "the pump request: {r}");
+}
+
+/// Polls `probe` every `every` (pumping in between) until it gives a value; `None` once
+/// `deadline` has passed.
+pub(crate) fn poll<T>(
+    gw: &Gateway,
+    every: Duration,
+    deadline: Instant,
+    mut probe: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    loop {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        pump(gw);
+        thread::sleep(every);
+    }
+}
+
+/// Who makes an admin request: the operator, or a key (a manager, from [`INSIDE`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Who<'a> {
+    Operator,
+    Key(&'a Key),
+}
+
+/// An admin GET (path relative to `/admin/v1`) by `who`, audited.
+pub(crate) fn get_as(gw: &Gateway, who: Who<'_>, path: &str) -> Resp {
+    match who {
+        Who::Operator => op(gw, "GET", path, None),
+        Who::Key(k) => as_key(gw, INSIDE, &k.secret, "GET", path, None),
+    }
+}
+
+/// `GET /admin/v1/requests/{id}` by `who`.
+pub(crate) fn lookup(gw: &Gateway, who: Who<'_>, request_id: &str) -> Resp {
+    get_as(gw, who, &format!("/requests/{request_id}"))
+}
+
+/// The X-Request-Id of an (audited) answer.
+pub(crate) fn rid(r: &Resp) -> String {
+    r.request_id().expect("audited").to_string()
+}
+
+/// The account's `ip.would_deny` events (operator view), newest first.
+pub(crate) fn would_deny_events(gw: &Gateway, account: &str) -> Vec<Value> {
+    let r = op(
+        gw,
+        "GET",
+        &format!("/accounts/{account}/events?type=ip.would_deny&limit=100"),
+        None,
+    );
+    assert_eq!(r.status, 200, "events?type=ip.would_deny: {r}");
+    assert_ne!(r.json["has_more"], json!(true), "{r}");
+    r.json["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data array: {r}"))
+        .clone()
+}
+
+/// The usage fields of a key view.
+pub(crate) fn usage(view: &Value) -> Value {
+    json!({
+        "last_used_at": view["last_used_at"],
+        "last_used_ip": view["last_used_ip"],
+        "ips_seen": view["ips_seen"],
+    })
+}
+
+/// Panics unless the view has the three usage fields, empty (a key never used).
+#[track_caller]
+pub(crate) fn assert_unused(view: &Value, what: &str) {
+    let object = view
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: not an object: {view}"));
+    for name in ["last_used_at", "last_used_ip", "ips_seen"] {
+        assert!(object.contains_key(name), "{what}: no {name}: {view}");
+    }
+    assert_eq!(
+        usage(view),
+        json!({"last_used_at": null, "last_used_ip": null, "ips_seen": []}),
+        "{what}: a key never used: {view}"
+    );
+}

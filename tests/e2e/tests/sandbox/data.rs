@@ -1,0 +1,134 @@
+//! The shipped data (`sandbox-data/*.json`, read at setup) and the accounts the trials make.
+
+use super::*;
+
+/// A test-agreement account with a test key and the test product keys of every product.
+pub(crate) struct Tenant {
+    pub(crate) account_id: String,
+    pub(crate) secret: String,
+    pub(crate) product_keys: BTreeMap<String, String>,
+}
+
+/// The shipped data, as the files say.
+pub(crate) struct Data {
+    /// `collections.json` entries, in manifest order.
+    pub(crate) manifest: Vec<Value>,
+    /// Records per collection name, in file order.
+    records: BTreeMap<String, Vec<Value>>,
+    /// `scenarios.json`.
+    pub(crate) scenarios: Value,
+}
+
+impl Data {
+    pub(crate) fn load() -> Data {
+        let dir = repo_root().join("sandbox-data");
+        let read = |file: &str| -> Value {
+            let path = dir.join(file);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+        };
+        let manifest = read("collections.json")["collections"]
+            .as_array()
+            .expect("collections.json: collections")
+            .clone();
+        let records = manifest
+            .iter()
+            .map(|c| {
+                let name = c["name"].as_str().expect("collection name").to_string();
+                let file = c["file"].as_str().expect("collection file");
+                let list = read(file)
+                    .as_array()
+                    .expect("record file is an array")
+                    .clone();
+                (name, list)
+            })
+            .collect();
+        Data {
+            manifest,
+            records,
+            scenarios: read("scenarios.json"),
+        }
+    }
+
+    pub(crate) fn records(&self, collection: &str) -> &[Value] {
+        self.records
+            .get(collection)
+            .unwrap_or_else(|| panic!("no collection {collection} in the data"))
+    }
+
+    pub(crate) fn collection(&self, name: &str) -> &Value {
+        self.manifest
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no collection {name} in collections.json"))
+    }
+
+    pub(crate) fn scenario(&self, name: &str) -> &Value {
+        self.scenarios["scenarios"]
+            .as_array()
+            .expect("scenarios.json: scenarios")
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("scenarios.json declares no scenario {name}"))
+    }
+
+    pub(crate) fn magic_values(&self) -> &[Value] {
+        self.scenarios["magic_values"]
+            .as_array()
+            .expect("scenarios.json: magic_values")
+    }
+
+    /// The first open account in `currency`.
+    pub(crate) fn open_account(&self, currency: &str) -> &Value {
+        self.records("accounts")
+            .iter()
+            .find(|a| a["status"] == "open" && a["currency"] == currency)
+            .unwrap_or_else(|| panic!("no open {currency} account in accounts.json"))
+    }
+
+    pub(crate) fn available_products(&self) -> Vec<&Value> {
+        self.records("insurance_products")
+            .iter()
+            .filter(|p| p["status"] == "available")
+            .collect()
+    }
+
+    /// The first available product whose risk has this field.
+    pub(crate) fn product_with_risk(&self, field: &str) -> &Value {
+        self.available_products()
+            .into_iter()
+            .find(|p| p["risk_fields"].get(field).is_some())
+            .unwrap_or_else(|| panic!("no available product with risk field {field}"))
+    }
+
+    /// A valid `POST /v1/payment_orders` body.
+    pub(crate) fn order_body(&self, amount: i64) -> Value {
+        let account = self.open_account("EUR");
+        json!({
+            "debtor_account_id": account["id"],
+            "creditor_name": "E2E Creditor GmbH",
+            "creditor_iban": CREDITOR_IBAN,
+            "amount": amount,
+            "remittance_information": "keygate e2e",
+        })
+    }
+
+    /// A valid `POST /v1/quotes` body for `product`, with its last coverage option.
+    pub(crate) fn quote_body(&self, product: &Value) -> Value {
+        let coverage = product["coverage_options"]
+            .as_array()
+            .and_then(|o| o.last())
+            .expect("product has coverage options");
+        json!({
+            "product_id": product["id"],
+            "coverage": coverage["code"],
+            "holder": {
+                "name": "Erika Mustermann",
+                "email": "erika@example.com",
+                "date_of_birth": "1984-08-12",
+            },
+            "risk": valid_object(&product["risk_fields"]),
+        })
+    }
+}
