@@ -71,8 +71,8 @@ pub fn op(gw: &Gateway, method: &str, path: &str, body: Option<&Value>) -> Resp 
     r
 }
 
-/// An error answer (SPEC §4) with `status` whose `errors` name exactly `fields` (none when
-/// empty); returns the message.
+/// An error answer (README "How a request is checked") with `status` whose `errors` name exactly
+/// `fields` (none when empty); returns the message.
 #[track_caller]
 pub fn refused(r: &Resp, status: u16, fields: &[&str]) -> String {
     assert_eq!(r.status, status, "expected {status} naming {fields:?}: {r}");

@@ -1284,8 +1284,9 @@ pub fn merge(into: &mut Value, extra: Value) {
 // Assertions on answers
 // ------------------------------------------------------------------------------------------
 
-/// SPEC §4: JSON body `{"status", "message", "errors"?}` with `status` equal to the HTTP
-/// status, `Content-Type: application/json`, and an `X-Request-Id`. Returns the message.
+/// README "How a request is checked": JSON body `{"status", "message", "errors"?}` with `status`
+/// equal to the HTTP status, `Content-Type: application/json`, and an `X-Request-Id`. Returns the
+/// message.
 #[track_caller]
 pub fn assert_error(r: &Resp, status: u16) -> String {
     assert_eq!(r.status, status, "expected {status}: {r}");

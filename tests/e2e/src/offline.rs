@@ -1,5 +1,5 @@
-//! Keys made offline (SPEC §2), independently of keygate-core: well-formed keys that were never
-//! issued, and issued keys with one character changed.
+//! Keys made offline (docs/key-format.md), independently of keygate-core: well-formed keys that
+//! were never issued, and issued keys with one character changed.
 
 use sha2::{Digest, Sha256};
 

@@ -1,8 +1,8 @@
-//! Webhooks (SPEC §11) end to end: real workerd through `wrangler dev`, HTTP only. With
-//! `WEBHOOK_URL` and `WEBHOOK_SIGNING_SECRET` set, every event the events list shows is POSTed
-//! to the receiver, byte for byte the list's JSON, signed `Keygate-Signature: t=…,v1=…` (HMAC-SHA256
-//! of `t.body`, re-derived here independently of keygate-core), in order per account, and
-//! retried until the receiver answers 2xx: a receiver that fails loses nothing and sees no
+//! Webhooks (docs/admin-api.md "Events") end to end: real workerd through `wrangler dev`, HTTP
+//! only. With `WEBHOOK_URL` and `WEBHOOK_SIGNING_SECRET` set, every event the events list shows is
+//! POSTed to the receiver, byte for byte the list's JSON, signed `Keygate-Signature: t=…,v1=…`
+//! (HMAC-SHA256 of `t.body`, re-derived here independently of keygate-core), in order per account,
+//! and retried until the receiver answers 2xx: a receiver that fails loses nothing and sees no
 //! later event of that account before the one it refused.
 //!
 //! Two gateways, each with its own receiver path on one recording server: `steady` answers

@@ -1,8 +1,8 @@
-//! What the edge reports back (SPEC §11) end to end: real workerd through `wrangler dev`, HTTP
-//! only. A key's use shows on every key view (`last_used_at`, `last_used_ip`, `ips_seen`: the
-//! most recent addresses first, at most 20, with counts), at most about a minute late, for
-//! granted requests only. A request refused after its key was identified can be looked up at
-//! `GET /admin/v1/requests/{X-Request-Id}` with its true reason — by the operator and the
+//! What the edge reports back (docs/admin-api.md "Events") end to end: real workerd through
+//! `wrangler dev`, HTTP only. A key's use shows on every key view (`last_used_at`, `last_used_ip`,
+//! `ips_seen`: the most recent addresses first, at most 20, with counts), at most about a minute
+//! late, for granted requests only. A request refused after its key was identified can be looked up
+//! at `GET /admin/v1/requests/{X-Request-Id}` with its true reason — by the operator and the
 //! account's own `keys:manage` keys only — even when `HIDE_FORBIDDEN` answered it as an unknown
 //! route. An allowlist in `ip_mode: "report"` lets an outside address through and records one
 //! `ip.would_deny` event per key and address per hour; `"enforce"` refuses it.
@@ -53,8 +53,8 @@ const INSIDE: &str = "10.1.2.3";
 /// Slack on times the gateway reports against this machine's clock (workerd runs on the same
 /// one; the gateway counts whole seconds).
 const CLOCK_SLACK: f64 = 2.0;
-/// SPEC §11 / the contract: usage is written back at most once a minute per key per isolate,
-/// sent after a later request once due. How long after a trial's first granted request its
+/// The contract (docs/admin-api.md): usage is written back at most once a minute per key per
+/// isolate, sent after a later request once due. How long after a trial's first granted request its
 /// usage must show.
 const USAGE_DEADLINE: Duration = Duration::from_secs(72);
 /// How long a refusal or an `ip.would_deny` report may take to be readable.

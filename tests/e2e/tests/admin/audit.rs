@@ -1,4 +1,4 @@
-//! The checker every answer goes through: no secret material, a request id, JSON in the SPEC §4
+//! The checker every answer goes through: no secret material, a request id, JSON in the README's
 //! shape.
 
 use super::*;
@@ -57,8 +57,8 @@ macro_rules! ensure {
     };
 }
 
-/// What is wrong with an answer, if anything: no request id, secret material outside
-/// create/roll's `secret`, or (for the admin API) a body that is not JSON in the SPEC §4 shape.
+/// What is wrong with an answer, if anything: no request id, secret material outside create/roll's
+/// `secret`, or (for the admin API) a body that is not JSON in the README's error shape.
 pub(crate) fn audit_problem(r: &Resp) -> Result<(), String> {
     ensure!(
         r.request_id().is_some_and(|id| !id.is_empty()),

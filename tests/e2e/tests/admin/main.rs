@@ -1,6 +1,6 @@
-//! The admin API (SPEC §6) end to end: real workerd through `wrangler dev`, local storage,
-//! HTTP only. Every answer from the admin API goes through [`audit`], which fails the test if
-//! it carries secret material it must not (a full `sk_…` outside the one create/roll response
+//! The admin API (docs/admin-api.md) end to end: real workerd through `wrangler dev`, local
+//! storage, HTTP only. Every answer from the admin API goes through [`audit`], which fails the test
+//! if it carries secret material it must not (a full `sk_…` outside the one create/roll response
 //! field, or anything that looks like a 64-hex hash), lacks `X-Request-Id`, or is not JSON.
 //!
 //! Trials run in parallel against one shared gateway, so each makes its own accounts; only the

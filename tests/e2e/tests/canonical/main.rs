@@ -1,5 +1,5 @@
-//! SPEC §8 "canonical requests" against the real worker in workerd, black-box over HTTP:
-//! what the gateway authorises is exactly what the origin receives.
+//! Canonical requests (docs/edge-pipeline.md) against the real worker in workerd, black-box over
+//! HTTP: what the gateway authorises is exactly what the origin receives.
 //!
 //! Gateways (started once, shared by every trial), both forwarding live keys to one recording
 //! [`Origin`]:

@@ -369,7 +369,7 @@ pub(crate) fn non_canonical_paths_are_400_naming_the_canonical_form(c: &Ctx) {
     }
     assert!(
         failures.is_empty(),
-        "{} of {} non-canonical paths were not refused as SPEC §8 says:\n{}",
+        "{} of {} non-canonical paths were not refused as docs/edge-pipeline.md says:\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n\n")

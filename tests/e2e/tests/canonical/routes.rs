@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// The route table of SPEC §8 as the brief states it: each route's scope and product.
+/// The route table of the canonical-requests issue: each route's scope and product.
 pub(crate) const ROUTES: [(&str, &str, &str, &str); 13] = [
     ("GET", "/v1/accounts", "accounts:read", "bank_data"),
     ("GET", "/v1/accounts/acc_1", "accounts:read", "bank_data"),

@@ -1,5 +1,5 @@
-//! Helpers of the canonical-request trials: raw requests, SPEC §8's canonical form read
-//! independently of the gateway, accounts and keys.
+//! Helpers of the canonical-request trials: raw requests, the canonical form of
+//! docs/edge-pipeline.md read independently of the gateway, accounts and keys.
 
 use super::*;
 
@@ -76,8 +76,8 @@ pub(crate) fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
-/// Whether `path` is canonical by SPEC §8 (this suite's own reading, independent of the
-/// gateway's code): `/`, or `/`-separated non-empty segments that are neither `.` nor `..`,
+/// Whether `path` is canonical by docs/edge-pipeline.md (this suite's own reading, independent of
+/// the gateway's code): `/`, or `/`-separated non-empty segments that are neither `.` nor `..`,
 /// made of unreserved characters, sub-delimiters other than `;`, `:` and `@`, and upper-case
 /// percent-encodings of anything but an unreserved character, `/`, `\`, a control or non-ASCII
 /// byte, or a `%` that starts another encoding.

@@ -1,7 +1,7 @@
-//! Delegation (`keys:manage`, SPEC §9) and tenant limits end to end: real workerd through
-//! `wrangler dev`, HTTP only. A manager acts for its own account within its own limits; the
-//! operator's decisions bind it; quotas, write rates and all-or-nothing commands hold; and an
-//! account-wide change to a large account does not stall another tenant's revocation.
+//! Delegation (`keys:manage`, docs/admin-api.md "Delegation") and tenant limits end to end: real
+//! workerd through `wrangler dev`, HTTP only. A manager acts for its own account within its own
+//! limits; the operator's decisions bind it; quotas, write rates and all-or-nothing commands hold;
+//! and an account-wide change to a large account does not stall another tenant's revocation.
 //!
 //! Gateways (started at once, in parallel, shared by the trials):
 //! * `gw`     — the harness defaults (trials on delegation rules).

@@ -1,4 +1,5 @@
-//! The edge pipeline (SPEC §3, §4) against the real worker in workerd, black-box over HTTP.
+//! The edge pipeline (README "How a request is checked") against the real worker in workerd,
+//! black-box over HTTP.
 //!
 //! Gateways (started once, one after another, shared by every trial):
 //! * `gw`        — plain HTTP, REQUIRE_HTTPS=false, HIDE_FORBIDDEN=false, ORIGIN_URL = the

@@ -1,10 +1,10 @@
-//! Events (SPEC §11) end to end: real workerd through `wrangler dev`, HTTP only. Every admin
-//! change is an event listed by `GET /admin/v1/accounts/{id}/events`, newest first, with its
-//! type, key, actor, the `X-Request-Id` of the admin answer that made it, and in `data` exactly
-//! the fields that changed (a creation: `before` empty and `after` the whole view; a deletion
-//! the reverse; `updated_at` never) — and never a secret or a hash. A `keys:manage` key acts as
-//! itself and sees its own account's events only; the list filters by `type` and `key_id` and
-//! pages with `limit`/`starting_after` without repeats; anything else in the query is 400.
+//! Events (docs/admin-api.md "Events") end to end: real workerd through `wrangler dev`, HTTP only.
+//! Every admin change is an event listed by `GET /admin/v1/accounts/{id}/events`, newest first,
+//! with its type, key, actor, the `X-Request-Id` of the admin answer that made it, and in `data`
+//! exactly the fields that changed (a creation: `before` empty and `after` the whole view; a
+//! deletion the reverse; `updated_at` never) — and never a secret or a hash. A `keys:manage` key
+//! acts as itself and sees its own account's events only; the list filters by `type` and `key_id`
+//! and pages with `limit`/`starting_after` without repeats; anything else in the query is 400.
 //!
 //! One gateway with the harness defaults; every trial makes its own accounts. The expected
 //! `data` of an update is computed here, independently, from the views the admin API answered
@@ -43,7 +43,7 @@ use support::*;
 
 /// The client address of manager requests.
 const INSIDE: &str = "10.1.2.3";
-/// The event types the list accepts as `type` (SPEC §11, docs/admin-api.md).
+/// The event types the list accepts as `type` (docs/admin-api.md "Events").
 const TYPES: [&str; 13] = [
     "account.created",
     "account.updated",

@@ -73,8 +73,8 @@ pub(crate) fn changed(before: &Value, after: &Value) -> Value {
 }
 
 /// The view without the fields no admin command changes: the bookkeeping `updated_at`, and the
-/// usage a key view shows (SPEC §11: what the edge observed, not a setting; absent from views
-/// that predate it).
+/// usage a key view shows (docs/admin-api.md "Events": what the edge observed, not a setting;
+/// absent from views that predate it).
 pub(crate) fn whole(view: &Value) -> Value {
     let mut view = view.clone();
     let object = view.as_object_mut().expect("a view");

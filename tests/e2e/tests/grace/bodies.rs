@@ -48,7 +48,8 @@ pub(crate) fn assert_refused_and_unchanged(gw: &Gateway, bad: &[Bad], what: &str
             .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
             .unwrap_or_default();
         if r.status == 400 && named == fields.iter().copied().collect() {
-            // The rest of SPEC §4: status in the body, a message, every entry explained.
+            // The rest of README "How a request is checked": status in the body, a message, every
+            // entry explained.
             refused(&r, 400, fields);
         } else {
             failures.push(format!(

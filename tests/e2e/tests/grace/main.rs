@@ -1,4 +1,4 @@
-//! Grace from first use (SPEC §12, docs/key-safety.md) end to end: real workerd through
+//! Grace from first use (docs/key-safety.md) end to end: real workerd through
 //! `wrangler dev`, HTTP only. `POST /admin/v1/keys/{id}/roll` with
 //! `{"grace": "after_first_use", "grace_seconds": n}` makes a successor; the old key keeps
 //! working at the edge until the successor is first used there, then `n` seconds more, and

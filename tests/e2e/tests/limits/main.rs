@@ -1,7 +1,7 @@
-//! Rate limits and revocation (SPEC §10) end to end: real workerd through `wrangler dev`, HTTP
-//! only. A key's limit (its own, else its account's default) is a sliding window counted
-//! exactly under concurrency, for test keys (sandbox) and live keys (origin) alike; only
-//! requests that would be served are counted; the `RateLimit-*` headers and `Retry-After` are
+//! Rate limits and revocation (docs/storage.md "Revocation bound") end to end: real workerd through
+//! `wrangler dev`, HTTP only. A key's limit (its own, else its account's default) is a sliding
+//! window counted exactly under concurrency, for test keys (sandbox) and live keys (origin) alike;
+//! only requests that would be served are counted; the `RateLimit-*` headers and `Retry-After` are
 //! honest. A revocation reaches an isolate that did not serve the admin write within 1 s.
 //!
 //! Gateways (started at once, in parallel, shared by the trials):
@@ -58,7 +58,8 @@ const OUTSIDE: &str = "192.0.2.1";
 /// docs/storage.md): without a revocation mechanism, a stale isolate serves a revoked key
 /// this long.
 const ISOLATE_CACHE_TTL: Duration = Duration::from_secs(10);
-/// SPEC §10: every isolate enforces a revocation within this long of the admin answer.
+/// docs/storage.md "Revocation bound": every isolate enforces a revocation within this long of the
+/// admin answer.
 const REVOCATION_BOUND: Duration = Duration::from_secs(1);
 /// How often the edge is polled after a revocation.
 const POLL_EVERY: Duration = Duration::from_millis(50);

@@ -14,7 +14,7 @@ pub(crate) type Revocation = (
     u16,
 );
 
-/// SPEC §10's revocations (the first four are the brief's; the others are §10's too).
+/// The revocations docs/storage.md bounds (the first four are the issue's; the others too).
 pub(crate) const REVOCATIONS: [Revocation; 7] = [
     (
         "disable",

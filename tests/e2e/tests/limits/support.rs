@@ -88,8 +88,9 @@ pub(crate) fn assert_granted(r: &Resp, limit: u64, period: u64, what: &str) -> (
     (remaining, reset)
 }
 
-/// A 429 to a key limited to `limit` requests per `period` seconds (SPEC §4 error, the three
-/// headers with Remaining 0, Retry-After = RateLimit-Reset ≥ 1). Returns Retry-After.
+/// A 429 to a key limited to `limit` requests per `period` seconds (README "How a request is
+/// checked" error, the three headers with Remaining 0, Retry-After = RateLimit-Reset ≥ 1). Returns
+/// Retry-After.
 #[track_caller]
 pub(crate) fn assert_limited(r: &Resp, limit: u64, period: u64, what: &str) -> u64 {
     refused(r, 429, &[]);

@@ -77,7 +77,8 @@ pub(crate) fn a_signed_report_marks_exactly_our_secret_keys_leaked(c: &Ctx) {
         "github",
         "account A after a re-report",
     );
-    // SPEC §11: an event's `data` holds the fields that changed; nothing changed here.
+    // docs/admin-api.md "Events": an event's `data` holds the fields that changed; nothing changed
+    // here.
     let empty: Vec<&Value> = a_events
         .iter()
         .filter(|e| e["data"] == json!({"before": {}, "after": {}}))

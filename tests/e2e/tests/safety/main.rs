@@ -1,4 +1,4 @@
-//! Key safety (SPEC §12, first two bullets) end to end: real workerd through `wrangler dev`,
+//! Key safety (docs/key-safety.md) end to end: real workerd through `wrangler dev`,
 //! HTTP only.
 //!
 //! * GitHub secret scanning: `POST /admin/v1/leaks/github` takes no admin token; it is
@@ -63,7 +63,7 @@ use support::*;
 const INSIDE: &str = "10.1.2.3";
 /// The route GitHub posts to.
 const GITHUB: &str = "/admin/v1/leaks/github";
-/// A leaked key keeps working this long by default (SPEC §12: default grace, 3 days).
+/// A leaked key keeps working this long by default (docs/key-safety.md: default grace, 3 days).
 const LEAK_GRACE: i64 = 3 * 24 * 60 * 60;
 /// How long after the 403 a plain-HTTP exposure must have been marked.
 const EXPOSURE_BOUND: Duration = Duration::from_secs(3);

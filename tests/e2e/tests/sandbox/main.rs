@@ -1,4 +1,5 @@
-//! The sandbox (SPEC §5) end to end: test keys through the real gateway (workerd), over HTTP.
+//! The sandbox (docs/sandbox.md) end to end: test keys through the real gateway (workerd), over
+//! HTTP.
 //!
 //! Expectations come from the data itself: `sandbox-data/*.json` is read at setup, so a walk is
 //! compared with the file record by record, and every scenario and magic value the data

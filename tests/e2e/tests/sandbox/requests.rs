@@ -34,8 +34,9 @@ pub(crate) fn enc(value: &str) -> String {
         .collect()
 }
 
-/// Asserts what every sandbox answer carries (SPEC §4, §5): `X-Sandbox: true`, an
-/// `X-Request-Id`, a JSON body, and for errors the SPEC §4 shape with the answer's status.
+/// Asserts what every sandbox answer carries (README "How a request is checked", docs/sandbox.md):
+/// `X-Sandbox: true`, an `X-Request-Id`, a JSON body, and for errors the README's error shape with
+/// the answer's status.
 pub(crate) fn sandboxed(r: Resp) -> Resp {
     assert_eq!(
         r.header("x-sandbox"),
@@ -221,7 +222,8 @@ impl Ctx {
         want
     }
 
-    /// A test key never causes a request to the origin (SPEC §3 step 10).
+    /// A test key never causes a request to the origin (README "How a request is checked", step
+    /// 10).
     pub(crate) fn assert_origin_untouched(&self) {
         let got = self.origin.requests();
         assert!(

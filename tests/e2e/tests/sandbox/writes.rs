@@ -146,7 +146,7 @@ pub(crate) fn quote_for_every_available_product_computes_premium(c: &Ctx) {
         assert_eq!(nested.last(), Some(&quote));
         created.push(quote);
     }
-    // A created quote appears in the list (SPEC §5), after the file's.
+    // A created quote appears in the list (docs/sandbox.md), after the file's.
     let refs: Vec<&Value> = created.iter().collect();
     assert_eq!(
         c.walk_ids(&t, "/v1/quotes"),
