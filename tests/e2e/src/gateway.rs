@@ -106,6 +106,9 @@ impl GatewayBuilder {
         // An explicit (empty) env file stops wrangler from reading the developer's .dev.vars.
         let env_file = tmp.path().join("empty.env");
         std::fs::write(&env_file, "").map_err(|e| format!("write {}: {e}", env_file.display()))?;
+        let config = tmp.path().join("wrangler.toml");
+        std::fs::write(&config, unwatched_config(&root)?)
+            .map_err(|e| format!("write {}: {e}", config.display()))?;
 
         let port = free_port();
         let wrangler = root.join("node_modules/.bin/wrangler");
@@ -128,6 +131,8 @@ impl GatewayBuilder {
             free_port().to_string(),
             "--env-file".into(),
             env_file.display().to_string(),
+            "--config".into(),
+            config.display().to_string(),
             "--show-interactive-dev-session=false".into(),
             "--log-level".into(),
             "log".into(),
@@ -474,4 +479,40 @@ pub(crate) fn group_alive(pgid: i32) -> bool {
 pub(crate) fn reap(pid: i32) {
     let mut status = 0;
     unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+}
+
+/// The repository's wrangler.toml without its `[build]` section (whose watcher restarts the
+/// worker, and loses what its isolates hold, whenever a file under `crates/` changes while a
+/// suite runs) and with its paths made absolute, for a copy that lives in a temp dir.
+fn unwatched_config(root: &Path) -> Result<String, String> {
+    let path = root.join("wrangler.toml");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let mut out = String::with_capacity(text.len());
+    let mut in_build = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_build = trimmed == "[build]";
+        }
+        if in_build {
+            continue;
+        }
+        let relative = ["main = \"", "directory = \""]
+            .into_iter()
+            .find_map(|key| Some((key, trimmed.strip_prefix(key)?.strip_suffix('"')?)));
+        match relative {
+            Some((key, value)) => {
+                out.push_str(&format!("{key}{}\"\n", root.join(value).display()));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if !out.contains("main = \"/") || !out.contains("directory = \"/") {
+        return Err(format!("{}: no `main` or assets `directory` to rewrite", path.display()));
+    }
+    Ok(out)
 }

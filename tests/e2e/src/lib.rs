@@ -32,7 +32,8 @@
 //! * The worker is built before the first gateway starts: unless `KEYGATE_PREBUILT=1` is in the
 //!   environment (scripts/test sets it after building), the harness runs `scripts/build-worker`
 //!   once per test binary (it returns at once when `build/` is up to date with the sources).
-//!   Gateways always start wrangler with `KEYGATE_PREBUILT=1`, so starting one never builds.
+//!   Gateways run a copy of wrangler.toml without its `[build]` section, so starting one
+//!   never builds, and editing `crates/` while a suite runs does not restart its workers.
 //! * A failing trial's message ends with the last lines of every running gateway's output.
 //!   `KEYGATE_E2E_VERBOSE=1` streams wrangler's output to stderr as it comes.
 //! * Cases that share one course and differ in data are a table: [`table`] makes one trial per
