@@ -194,7 +194,7 @@ mod native {
 
     criterion_group!(benches, bench);
 
-    pub fn main() {
+    pub(super) fn main() {
         benches();
         Criterion::default().configure_from_args().final_summary();
     }

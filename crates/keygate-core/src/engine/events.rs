@@ -80,7 +80,7 @@ pub fn changes(before: &Value, after: &Value) -> Value {
 }
 
 /// The `type` filter of an event list: one of [`EVENT_TYPES`].
-pub fn check_type(kind: &str) -> Result<(), Error> {
+pub(super) fn check_type(kind: &str) -> Result<(), Error> {
     if EVENT_TYPES.contains(&kind) {
         return Ok(());
     }
