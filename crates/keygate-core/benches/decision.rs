@@ -4,6 +4,11 @@
 //! `cargo bench -p keygate-core --bench decision`
 
 #[cfg(not(target_arch = "wasm32"))]
+#[expect(
+    clippy::unwrap_used,
+    reason = "benchmark setup: a fixture that fails to parse or a decision that is not a grant \
+              must stop the run, not be measured"
+)]
 mod native {
     use criterion::{Criterion, criterion_group};
     use keygate_core::keys::{IssuedKey, key_from_entropy};
@@ -194,7 +199,7 @@ mod native {
 
     criterion_group!(benches, bench);
 
-    pub fn main() {
+    pub(super) fn main() {
         benches();
         Criterion::default().configure_from_args().final_summary();
     }

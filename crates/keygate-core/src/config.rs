@@ -69,15 +69,21 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 /// Something the provider sells access to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
+    /// 1 to 64 of `a-z`, `0-9`, `_`; unique. What entitlements, `pk_` keys and routes name.
     pub id: String,
+    /// Display name, 1 to 200 characters.
     pub name: String,
 }
 
 /// One line of the route table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// One of [`METHODS`]; `HEAD` requests are served by the `GET` route.
     pub method: String,
+    /// The pattern as written: `/`-separated literal segments and `*` (exactly one non-empty
+    /// segment), e.g. `/v1/accounts/*/transactions`.
     pub path: String,
+    /// The concrete `resource:action` scope a key needs for this route (never a wildcard).
     pub scope: String,
     /// The product whose key this route needs; `None` for a route that serves no product.
     pub product: Option<String>,
@@ -87,6 +93,7 @@ pub struct Route {
 }
 
 impl Route {
+    /// Whether a key of `environment` may use this route (404 otherwise).
     pub fn serves(&self, environment: Environment) -> bool {
         self.environments.is_empty() || self.environments.contains(&environment)
     }
@@ -197,9 +204,11 @@ fn check_literal(segment: &str) -> Result<(), String> {
 /// The result of looking a request up in the route table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteMatch<'a> {
+    /// The most specific route of the method on this path.
     Found(&'a Route),
     /// The path exists for other methods: the routes that serve it, one per method.
     MethodNotAllowed(Vec<&'a Route>),
+    /// No route of any method has this path's shape.
     NotFound,
 }
 
@@ -254,14 +263,17 @@ impl GatewayConfig {
         })
     }
 
+    /// Every product, in file order.
     pub fn products(&self) -> &[Product] {
         &self.products
     }
 
+    /// Every route, in file order.
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }
 
+    /// The product with this id, if the config declares it.
     pub fn product(&self, id: &str) -> Option<&Product> {
         self.products.iter().find(|p| p.id == id)
     }

@@ -12,11 +12,14 @@ use std::fmt;
 /// A field-level complaint inside an error body: `{"field": "...", "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
+    /// Where the fault is: a body field name (`name`, `scopes`), or a query parameter.
     pub field: String,
+    /// What is wrong with it and what is accepted instead.
     pub message: String,
 }
 
 impl FieldError {
+    /// A complaint about `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -29,8 +32,11 @@ impl FieldError {
 /// optional field errors, and the few headers some statuses require.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// The HTTP status the refusal is answered with (4xx or 5xx).
     pub status: u16,
+    /// Shown to the caller as `message`; says what to do about it.
     pub message: Cow<'static, str>,
+    /// Rendered as the `errors` array of the body, which is left out when this is empty.
     pub errors: Vec<FieldError>,
     /// `WWW-Authenticate: Basic realm="keygate"` accompanies a 401 for a missing credential.
     pub challenge: bool,
@@ -53,6 +59,7 @@ struct Body<'a> {
 }
 
 impl Error {
+    /// A refusal with `status` and `message` and nothing else: no field errors, no headers.
     pub fn new(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
@@ -65,6 +72,8 @@ impl Error {
         }
     }
 
+    /// Keeps `reason` as the true reason behind a public answer that hides it (see
+    /// [`Error::reason`]).
     pub fn with_reason(mut self, reason: impl Into<Cow<'static, str>>) -> Self {
         self.reason = Some(reason.into());
         self
@@ -87,18 +96,23 @@ impl Error {
         Cow::Owned(format!("{} ({})", self.message, fields.join("; ")))
     }
 
+    /// 400: the request cannot be read or is malformed.
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(400, message)
     }
+    /// 401: no credential, or one that is not (or no longer) valid.
     pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(401, message)
     }
+    /// 403: authenticated, but not allowed to do this.
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(403, message)
     }
+    /// 404: no such route or record (also the answer that hides a 403 under `HIDE_FORBIDDEN`).
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(404, message)
     }
+    /// 405 with the `Allow` header set to `allow` (a comma-separated method list).
     pub fn method_not_allowed(allow: impl Into<String>) -> Self {
         let allow = allow.into();
         let mut e = Self::new(
@@ -108,21 +122,26 @@ impl Error {
         e.allow = Some(allow);
         e
     }
+    /// 409: the request contradicts the current state of a record.
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(409, message)
     }
+    /// 413: the body is larger than the limit.
     pub fn payload_too_large(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(413, message)
     }
+    /// 429 with `Retry-After: retry_after` (seconds).
     pub fn too_many_requests(message: impl Into<Cow<'static, str>>, retry_after: u32) -> Self {
         Self::new(429, message).with_retry_after(retry_after)
     }
+    /// 500 with a fixed message that reveals nothing: retry, or quote the `X-Request-Id`.
     pub fn internal() -> Self {
         Self::new(
             500,
             "Internal error. Retry later; if it persists, contact support with the X-Request-Id.",
         )
     }
+    /// 503: a dependency (store, Durable Object) is unavailable; retrying may succeed.
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(503, message)
     }
@@ -135,14 +154,17 @@ impl Error {
         e
     }
 
+    /// Adds one field error to `errors`.
     pub fn with_field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
         self.errors.push(FieldError::new(field, message));
         self
     }
+    /// Sends `WWW-Authenticate: Basic realm="keygate"` with this (401) answer.
     pub fn with_challenge(mut self) -> Self {
         self.challenge = true;
         self
     }
+    /// Sends `Retry-After: seconds` with this (429 or 503) answer.
     pub fn with_retry_after(mut self, seconds: u32) -> Self {
         self.retry_after = Some(seconds);
         self

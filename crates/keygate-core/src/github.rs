@@ -96,11 +96,15 @@ fn unsigned() -> Error {
 /// One match in GitHub's report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Match {
+    /// The string GitHub found, perhaps one of our keys; only its hash is ever looked up.
     pub token: String,
+    /// GitHub's name for the token pattern that matched (JSON `type`); echoed in the feedback.
     #[serde(rename = "type", default)]
     pub kind: String,
+    /// Where GitHub found it (a file or commit URL); empty when GitHub sends none.
     #[serde(default)]
     pub url: String,
+    /// What kind of place it was found in (`content`, `commit`, …); empty when GitHub sends none.
     #[serde(default)]
     pub source: String,
 }

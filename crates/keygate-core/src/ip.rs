@@ -50,10 +50,12 @@ impl IpAllowlist {
         }
     }
 
+    /// Whether the list has no entries, i.e. restricts nothing.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The validated ranges, single addresses as /32 or /128.
     pub fn nets(&self) -> &[IpNet] {
         &self.0
     }

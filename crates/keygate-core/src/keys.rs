@@ -33,16 +33,23 @@ pub const KEY_PATTERN: &str = r"\b(?:sk|pk)_(?:test|live)_[0-9A-Za-z]{38}\b";
 /// unrelated bytes.
 const SEED_CONTEXT: &[u8] = b"keygate key body v1";
 
+/// Which side of the API a key reaches: `test` keys are answered by the sandbox, `live` keys
+/// are proxied to the origin. Part of the key text (`sk_test_`, `sk_live_`, …). JSON: `"test"`
+/// or `"live"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
+    /// The sandbox: never reaches the origin.
     Test,
+    /// Production: proxied to the origin, signed.
     Live,
 }
 
 impl Environment {
+    /// Both, test first.
     pub const ALL: [Environment; 2] = [Environment::Test, Environment::Live];
 
+    /// The spelling in keys, JSON and config: `"test"` or `"live"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Test => "test",
@@ -69,11 +76,14 @@ impl fmt::Display for Environment {
 /// A secret key authenticates; a product key only identifies (account, product, environment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyKind {
+    /// `sk_`: the credential a request authenticates with; stored only as its hash.
     Secret,
+    /// `pk_`: names an entitlement (account, product, environment); not a secret.
     Product,
 }
 
 impl KeyKind {
+    /// The two letters before the first `_`: `"sk"` or `"pk"`.
     pub fn prefix(self) -> &'static str {
         match self {
             KeyKind::Secret => "sk",
@@ -95,10 +105,12 @@ impl KeyHash {
         Self(Sha256::digest(text.as_bytes()).into())
     }
 
+    /// Takes 32 bytes as they are, without hashing them (a digest computed elsewhere).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 
+    /// The 32 raw digest bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -186,9 +198,11 @@ pub struct ParsedKey<'a> {
 }
 
 impl<'a> ParsedKey<'a> {
+    /// Secret or product key, from the prefix.
     pub fn kind(&self) -> KeyKind {
         self.kind
     }
+    /// Test or live, from the prefix.
     pub fn environment(&self) -> Environment {
         self.environment
     }
@@ -196,6 +210,7 @@ impl<'a> ParsedKey<'a> {
     pub fn as_str(&self) -> &'a str {
         self.text
     }
+    /// The hash the key is stored and looked up under.
     pub fn hash(&self) -> KeyHash {
         KeyHash::of(self.text)
     }
@@ -292,11 +307,17 @@ fn assemble(kind: KeyKind, environment: Environment, body: &str) -> String {
 /// hash to store, and the display fragments. `Debug` shows only the fragments.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedKey {
+    /// The whole key, [`KEY_LEN`] characters: handed out once, never stored.
     pub text: String,
+    /// Secret or product key.
     pub kind: KeyKind,
+    /// Test or live.
     pub environment: Environment,
+    /// What is stored instead of `text`.
     pub hash: KeyHash,
+    /// Display fragment: the prefix and four body characters, e.g. `sk_test_4eC3`.
     pub start: String,
+    /// Display fragment: the last four characters.
     pub end: String,
 }
 

@@ -15,11 +15,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Agreement {
+    /// Test keys only; the account's requests never reach the origin.
     Test,
+    /// Test and live keys.
     Production,
 }
 
 impl Agreement {
+    /// The JSON spelling: `"test"` or `"production"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Agreement::Test => "test",
@@ -42,22 +45,31 @@ impl Agreement {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IpMode {
+    /// Refuse a request from an address outside the allowlist (403).
     #[default]
     Enforce,
+    /// Let it through, and record an `ip.would_deny` event.
     Report,
 }
 
+/// Whether an account's keys work at all. JSON: `"active"` or `"suspended"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
+    /// Its keys work (each subject to its own state).
     Active,
+    /// Every key of the account is refused with 401 until the operator reactivates it.
     Suspended,
 }
 
+/// Whether a key is switched on. JSON: `"active"` or `"disabled"`. Revocation is not a status
+/// but `revoke_at`: a disabled key can be re-enabled, a revoked one never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
+    /// Switched on; it works unless expired, revoked or its account is suspended.
     Active,
+    /// Switched off by the operator or a manager key ([`ApiKey::disabled_by`]); refused with 401.
     Disabled,
 }
 
@@ -65,14 +77,20 @@ pub enum KeyStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "object", rename = "account")]
 pub struct Account {
+    /// `acct_` + 20 base62 characters.
     pub id: String,
+    /// Display name: trimmed, 1 to 200 characters, no control characters.
     pub name: String,
+    /// Which environments its keys may have.
     pub agreement: Agreement,
+    /// Suspended accounts' keys are all refused.
     pub status: AccountStatus,
     /// Canonical CIDR strings; empty means any address.
     #[serde(default)]
     pub allowed_ips: Vec<String>,
+    /// When it was created, unix seconds.
     pub created_at: i64,
+    /// Unix seconds of the last change (the same as `created_at` until one).
     pub updated_at: i64,
     /// Counts the account's changes (its product keys' included), so that of two copies the
     /// newer is known: isolates hold copies from KV and from admin answers that can arrive in
@@ -100,10 +118,15 @@ impl Account {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "object", rename = "api_key")]
 pub struct ApiKey {
+    /// `key_` + 20 base62 characters; public, unlike the secret.
     pub id: String,
+    /// The owning [`Account::id`].
     pub account_id: String,
+    /// Display name: trimmed, 1 to 200 characters, no control characters.
     pub name: String,
+    /// Test or live: the `sk_test_`/`sk_live_` prefix of its secret. Never changes.
     pub environment: Environment,
+    /// Active or disabled; see [`KeyStatus`].
     pub status: KeyStatus,
     /// `["*"]` means every permission.
     pub scopes: Vec<String>,
@@ -113,14 +136,21 @@ pub struct ApiKey {
     /// Product ids this key may use; empty means every product the account is entitled to.
     #[serde(default)]
     pub products: Vec<String>,
+    /// When it was created, unix seconds.
     pub created_at: i64,
+    /// Unix seconds of the last change.
     pub updated_at: i64,
+    /// Unix seconds after which the key is refused as expired; `None` never expires.
     #[serde(default)]
     pub expires_at: Option<i64>,
+    /// Unix seconds of the first leak report; set together with `revoke_at`, never cleared.
     #[serde(default)]
     pub leaked_at: Option<i64>,
+    /// Unix seconds from which the key is revoked: the end of a roll's or a leak report's grace
+    /// (which may be 0). Only ever moves earlier; once reached, the key never works again.
     #[serde(default)]
     pub revoke_at: Option<i64>,
+    /// The [`ApiKey::id`] of the key this one was rolled to; a key is rolled at most once.
     #[serde(default)]
     pub rolled_to: Option<String>,
     /// Who disabled the key, while it is disabled: a key the operator disabled can be
@@ -146,6 +176,7 @@ pub struct ApiKey {
     pub report_first_use: bool,
     /// Display fragments, e.g. `sk_test_4eC3` and `x9Qz`.
     pub start: String,
+    /// Display fragment: the secret's last four characters (`x9Qz`).
     pub end: String,
 }
 
@@ -155,6 +186,7 @@ impl ApiKey {
         self.revoke_at.is_some_and(|at| at <= now)
     }
 
+    /// Expired at `now`: its `expires_at` is at or before `now`.
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
@@ -166,6 +198,7 @@ impl ApiKey {
 pub struct FirstUseGrace {
     /// Always `"after_first_use"`: the view says which kind of grace applies.
     pub kind: String,
+    /// Grace, in seconds, once the successor is first used (0 to 7 days).
     pub seconds: i64,
     /// Still waiting for the successor's first use.
     pub waiting: bool,
@@ -178,18 +211,28 @@ pub struct FirstUseGrace {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Actor {
+    /// The admin token's holder.
     Operator,
-    Key { key_id: String },
+    /// A manager key (`keys:manage`) acting for its own account.
+    Key {
+        /// The manager key's [`ApiKey::id`].
+        key_id: String,
+    },
 }
 
 /// An account's entitlement to a product, with its product keys (identifiers, kept in
 /// plaintext so that `PUT` on the entitlement can show them again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entitlement {
+    /// The entitled [`Account::id`].
     pub account_id: String,
+    /// A product id of the gateway config ([`crate::config::Product`]).
     pub product_id: String,
+    /// The product's `pk_test_` key for this account, in plaintext (an identifier, not a secret).
     pub test_key: String,
+    /// The `pk_live_` key; `None` while the account has a test agreement.
     pub live_key: Option<String>,
+    /// When it was created, unix seconds.
     pub created_at: i64,
 }
 
@@ -216,8 +259,11 @@ impl Entitlement {
 /// `pk_` key with this hash identifies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductKeyRef {
+    /// The product the `pk_` key identifies.
     pub product_id: String,
+    /// The environment of the `pk_` key (its `pk_test_`/`pk_live_` prefix).
     pub environment: Environment,
+    /// The `pk_` key's hash, as the edge computes it from the request's product key.
     pub hash: KeyHash,
 }
 
@@ -226,8 +272,11 @@ pub struct ProductKeyRef {
 /// account's current entitlements' product keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdgeRecord {
+    /// The key the record is stored for (the hash of its secret is the storage key).
     pub key: ApiKey,
+    /// The key's account, as of [`Account::revision`].
     pub account: Account,
+    /// The product keys of the account's current entitlements.
     #[serde(default)]
     pub product_keys: Vec<ProductKeyRef>,
 }

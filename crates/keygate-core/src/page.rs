@@ -4,12 +4,19 @@
 use crate::error::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 
+/// Items per page when the query gives no `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
+/// Largest `limit` accepted.
 pub const MAX_LIMIT: usize = 100;
 
+/// Which page of a list to answer: at most `limit` items after the one named by
+/// `starting_after` (or from the start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageParams {
+    /// 1 to [`MAX_LIMIT`].
     pub limit: usize,
+    /// The id of the last item of the previous page; `None` for the first page. Must name an
+    /// item of the list.
     pub starting_after: Option<String>,
 }
 
@@ -80,12 +87,16 @@ impl PageParams {
 /// The list envelope.
 #[derive(Debug, Serialize)]
 pub struct ListPage<T: Serialize> {
+    /// Always `"list"`.
     pub object: &'static str,
+    /// The page's items, in list order.
     pub data: Vec<T>,
+    /// Whether items follow the last one in `data` (ask again with its id as `starting_after`).
     pub has_more: bool,
 }
 
 impl<T: Serialize> ListPage<T> {
+    /// A page of `data`, with `"object": "list"`.
     pub fn new(data: Vec<T>, has_more: bool) -> Self {
         Self {
             object: "list",

@@ -57,22 +57,32 @@ impl Settings {
 /// string; neither is trusted until [`authenticate`] has made them a canonical [`Target`].
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
+    /// Whether the request arrived over HTTPS (step 2).
     pub https: bool,
+    /// The request method as the runtime gives it (`GET`, `POST`, …); matched against the routes.
     pub method: &'a str,
+    /// The URL path as sent, still percent-encoded; refused unless canonical.
     pub path: &'a str,
     /// The raw query string, without `?`; `None` when the URL has none.
     pub query: Option<&'a str>,
+    /// The `Authorization` header: `Basic` or `Bearer` carrying the secret key.
     pub authorization: Option<&'a str>,
+    /// The `X-API-Key` header: the secret key, as an alternative to `Authorization`.
     pub x_api_key: Option<&'a str>,
+    /// The `X-Product-Key` header: the `pk_` key of the product a route needs.
     pub x_product_key: Option<&'a str>,
+    /// The `CF-Connecting-IP` header, the only source of the client address that allowlists trust.
     pub cf_connecting_ip: Option<&'a str>,
 }
 
 /// A well-formed secret key, ready to be looked up by `hash`. `Debug` never shows `text`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
+    /// The key text. A secret: never logged, never in `Debug`.
     pub text: String,
+    /// Test or live, from the key's prefix; decides sandbox or origin.
     pub environment: Environment,
+    /// What the edge record is looked up under.
     pub hash: KeyHash,
 }
 
@@ -88,15 +98,20 @@ impl fmt::Debug for Credential {
 /// A request that passed steps 2–4: its well-formed key and its canonical target.
 #[derive(Debug, Clone)]
 pub struct Authenticated<'a> {
+    /// The well-formed secret key, not yet looked up.
     pub credential: Credential,
+    /// The canonical path and query; what is authorised and what is forwarded.
     pub target: Target<'a>,
 }
 
 /// What a request may do, once every check has passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The key's account, `acct_…`.
     pub account_id: String,
+    /// The key that authenticated, `key_…`.
     pub key_id: String,
+    /// Test or live: whether the request goes to the sandbox or the origin.
     pub environment: Environment,
     /// The product the route belongs to, if any.
     pub product: Option<String>,

@@ -22,7 +22,9 @@ pub const MAX_PERIOD_SECONDS: u32 = 3_600;
 /// At most `requests` in any `period_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
+    /// 1 to [`MAX_REQUESTS`] requests.
     pub requests: u32,
+    /// The window, 1 to [`MAX_PERIOD_SECONDS`] seconds.
     pub period_seconds: u32,
 }
 
@@ -75,8 +77,11 @@ impl RateLimit {
 /// The limiter's answer for one request, and the `RateLimit-*` header values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateDecision {
+    /// Whether this request is within the limit (else 429).
     pub allowed: bool,
+    /// `RateLimit-Limit`: the limit's `requests`.
     pub limit: u32,
+    /// `RateLimit-Remaining`: requests still allowed in the window after this one.
     pub remaining: u32,
     /// Whole seconds until the oldest counted request leaves the window, freeing one more
     /// (`RateLimit-Reset`, and `Retry-After` on a refusal); 0 when none is counted.

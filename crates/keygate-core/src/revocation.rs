@@ -36,10 +36,13 @@ impl SyncState {
             .is_none_or(|at| now_ms.saturating_sub(at) >= SYNC_INTERVAL_MS)
     }
 
+    /// Records a check started at `now_ms` (unix milliseconds), so the next waits its interval
+    /// even if this one fails.
     pub fn attempted(&mut self, now_ms: u64) {
         self.last_attempt_ms = Some(now_ms);
     }
 
+    /// Records a successful check at `now_ms` that applied the log up to `generation`.
     pub fn succeeded(&mut self, generation: u64, now_ms: u64) {
         self.generation = Some(generation);
         self.last_attempt_ms = Some(now_ms);

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+/// Longest scope accepted, in bytes.
 pub const MAX_LEN: usize = 64;
 
 /// The scope that lets a key call the admin API's key endpoints for its own account

@@ -21,24 +21,37 @@ type HmacSha256 = Hmac<Sha256>;
 /// Version tag leading the canonical string; a future format changes it.
 pub const VERSION: &str = "v1";
 
+/// The key's account id (`acct_…`).
 pub const ACCOUNT: &str = "X-Keygate-Account";
+/// The key's id (`key_…`), never the secret.
 pub const KEY: &str = "X-Keygate-Key";
+/// `test` or `live`.
 pub const ENVIRONMENT: &str = "X-Keygate-Environment";
+/// The route's product id; absent when the route has none.
 pub const PRODUCT: &str = "X-Keygate-Product";
+/// The gateway's request id (`req_…`), also in every answer to the client.
 pub const REQUEST_ID: &str = "X-Request-Id";
+/// Unix seconds when the gateway signed the request.
 pub const TIMESTAMP: &str = "X-Keygate-Timestamp";
+/// Lowercase hex HMAC-SHA256 of the canonical string under `ORIGIN_SIGNING_SECRET`.
 pub const SIGNATURE: &str = "X-Keygate-Signature";
 
 /// The signed values, as the gateway sends them or as the origin reads them back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignedFields<'a> {
+    /// Unix seconds of signing ([`TIMESTAMP`]).
     pub timestamp: i64,
+    /// [`REQUEST_ID`].
     pub request_id: &'a str,
+    /// The account id ([`ACCOUNT`]).
     pub account: &'a str,
+    /// The key id ([`KEY`]).
     pub key_id: &'a str,
+    /// `test` or `live` ([`ENVIRONMENT`]).
     pub environment: &'a str,
     /// `""` when the route belongs to no product.
     pub product: &'a str,
+    /// The request method; the canonical string uppercases it.
     pub method: &'a str,
     /// The path and, if any, `?` and the query, exactly as sent to the origin.
     pub path_and_query: &'a str,
@@ -126,12 +139,19 @@ pub fn origin_headers(
 /// The signed headers as an origin receives them; `None` for an absent header.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReceivedHeaders<'a> {
+    /// [`ACCOUNT`].
     pub account: Option<&'a str>,
+    /// [`KEY`].
     pub key: Option<&'a str>,
+    /// [`ENVIRONMENT`].
     pub environment: Option<&'a str>,
+    /// [`PRODUCT`]; absent for a route without a product.
     pub product: Option<&'a str>,
+    /// [`REQUEST_ID`].
     pub request_id: Option<&'a str>,
+    /// [`TIMESTAMP`], as text (parsed by [`verify`]).
     pub timestamp: Option<&'a str>,
+    /// [`SIGNATURE`].
     pub signature: Option<&'a str>,
 }
 

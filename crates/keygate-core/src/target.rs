@@ -67,9 +67,12 @@ impl<'a> Target<'a> {
 /// serialised by a WHATWG URL parser: `scheme://authority/path?query`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestUrl<'a> {
+    /// Whether the scheme is `https` (any case).
     pub https: bool,
     /// Starts with `/`; `/` when the URL has no path.
     pub path: &'a str,
+    /// Everything after the first `?`, without it and without any `#` fragment; `None` when the
+    /// URL has no `?`.
     pub query: Option<&'a str>,
 }
 

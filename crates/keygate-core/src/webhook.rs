@@ -58,10 +58,13 @@ pub struct Attempt {
 /// The delivery log of one event: every attempt, and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deliveries {
+    /// The `evt_` id of the event delivered.
     pub event_id: String,
+    /// The event's account: only it may read the log.
     pub account_id: String,
     /// Oldest first.
     pub attempts: Vec<Attempt>,
+    /// Unix seconds of the attempt that succeeded; `None` while undelivered.
     pub delivered_at: Option<i64>,
     /// When the next attempt is due, while it is not delivered.
     pub next_attempt_at: Option<i64>,

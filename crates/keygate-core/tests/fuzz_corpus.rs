@@ -4,6 +4,15 @@
 //! cargo-fuzz or nightly. Native only: the browser test runner cannot read files.
 #![cfg(not(target_arch = "wasm32"))]
 
+// The invariants are the keygate-fuzz library: its checks panic by design (a broken invariant
+// is a crash for cargo-fuzz and a failing input here), and its `pub` items are that library's
+// API, unreachable only from this test crate.
+#[expect(
+    clippy::panic,
+    clippy::expect_used,
+    unreachable_pub,
+    reason = "fuzz/invariants.rs is shared with the keygate-fuzz library, whose checks panic"
+)]
 #[path = "../../../fuzz/invariants.rs"]
 mod invariants;
 
@@ -11,6 +20,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 /// Files of one corpus directory, sorted; none if the directory does not exist.
+#[expect(
+    clippy::expect_used,
+    reason = "test helper: an unreadable corpus directory fails the test"
+)]
 fn corpus_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -29,6 +42,10 @@ fn corpus_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Runs `check` on every seed and regression input of `target`; fails listing every input
 /// whose check panicked (each panic message is printed above the list).
+#[expect(
+    clippy::expect_used,
+    reason = "test helper: an unreadable corpus file fails the test"
+)]
 fn replay(target: &str, check: fn(&[u8])) {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let seeds = corpus_files(&fuzz.join("seeds").join(target));

@@ -1,6 +1,16 @@
 //! The edge decision through the public API, README "How a request is checked", steps 2–9: each
 //! check, and that each earlier check answers before a later one.
 
+// In the browser the tests are #[wasm_bindgen_test] functions, which clippy.toml's
+// allow-*-in-tests does not recognise as tests; natively it does.
+#![cfg_attr(
+    target_arch = "wasm32",
+    allow(
+        clippy::unwrap_used,
+        reason = "integration tests run as #[wasm_bindgen_test] in the browser"
+    )
+)]
+
 use keygate_core::forwarding::{forwardable_request_header, relayable_response_header};
 use keygate_core::keys::{IssuedKey, key_from_entropy};
 use keygate_core::policy::{
@@ -53,6 +63,10 @@ struct World {
     record: EdgeRecord,
 }
 
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: an invalid test configuration fails the test"
+)]
 fn world() -> World {
     let live = IssuedKey::from_entropy(KeyKind::Secret, Environment::Live, &[1; 32]);
     let test = IssuedKey::from_entropy(KeyKind::Secret, Environment::Test, &[2; 32]);

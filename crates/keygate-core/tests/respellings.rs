@@ -31,6 +31,10 @@ struct World {
     product_keys: Vec<(String, String)>,
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "test helper: an invalid gateway.json fails the test"
+)]
 fn world(environment: Environment) -> World {
     let config = GatewayConfig::from_json(GATEWAY_JSON).expect("gateway.json is valid");
     let key = IssuedKey::from_entropy(KeyKind::Secret, environment, &[3; 32]);

@@ -9,16 +9,20 @@ use serde_json::Value;
 /// A validated `POST /admin/v1/accounts` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccount {
+    /// Trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control characters.
     pub name: String,
+    /// Test or production: which key environments the account may hold.
     pub agreement: Agreement,
     /// Canonical CIDR strings.
     pub allowed_ips: Vec<String>,
     /// The default limit of the account's keys that have none.
     pub rate_limit: Option<RateLimit>,
+    /// What the allowlist does with an address outside it; `enforce` when absent.
     pub ip_mode: IpMode,
 }
 
 impl NewAccount {
+    /// The active account this body creates, at revision 1; `id` is a fresh `acct_` id.
     pub fn into_account(self, id: String, now: i64) -> Account {
         Account {
             id,
@@ -67,16 +71,22 @@ pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
 /// A validated `PATCH /admin/v1/accounts/{id}` body; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountPatch {
+    /// A new name, validated like [`NewAccount::name`].
     pub name: Option<String>,
+    /// A new agreement; a downgrade to `test` leaves live keys in place but refused.
     pub agreement: Option<Agreement>,
+    /// Suspends or reactivates every key of the account at once.
     pub status: Option<AccountStatus>,
+    /// A new allowlist (canonical CIDR strings); an empty list allows any address.
     pub allowed_ips: Option<Vec<String>>,
     /// `Some(None)` removes the account's default limit.
     pub rate_limit: Option<Option<RateLimit>>,
+    /// A new allowlist mode.
     pub ip_mode: Option<IpMode>,
 }
 
 impl AccountPatch {
+    /// Applies the patch and records the change ([`Account::touch`]); it cannot fail.
     pub fn apply(&self, account: &mut Account, now: i64) {
         if let Some(name) = &self.name {
             account.name = name.clone();

@@ -12,13 +12,21 @@ use serde_json::Value;
 /// roll copies from the old key to its successor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyTemplate {
+    /// Test or live: fixed for the key's life, a roll keeps it.
     pub environment: Environment,
+    /// Trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control characters.
     pub name: String,
+    /// Known scopes of the route table, deduplicated; `["*"]` means every permission.
     pub scopes: Vec<String>,
+    /// Canonical CIDR strings; empty means no restriction beyond the account's.
     pub allowed_ips: Vec<String>,
+    /// Product ids of the gateway config, deduplicated; empty means every entitled product.
     pub products: Vec<String>,
+    /// Unix seconds, in the future when set; `None` never expires.
     pub expires_at: Option<i64>,
+    /// The key's own limit; `None` takes the account's default.
     pub rate_limit: Option<RateLimit>,
+    /// What the allowlist does with an address outside it.
     pub ip_mode: IpMode,
 }
 
@@ -77,10 +85,12 @@ impl KeyTemplate {
 /// A validated `POST /admin/v1/accounts/{id}/keys` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
+    /// The settings of the key to create.
     pub template: KeyTemplate,
 }
 
 impl NewKey {
+    /// The settings the key is created from.
     pub fn into_template(self) -> KeyTemplate {
         self.template
     }
@@ -158,15 +168,21 @@ pub fn new_key(
 /// A validated `PATCH /admin/v1/keys/{id}` body; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyPatch {
+    /// A new name, validated like [`KeyTemplate::name`].
     pub name: Option<String>,
+    /// A new scope list; never empty.
     pub scopes: Option<Vec<String>>,
+    /// A new allowlist; an empty list removes the key's own restriction.
     pub allowed_ips: Option<Vec<String>>,
+    /// A new product list; an empty list allows every entitled product.
     pub products: Option<Vec<String>>,
+    /// Disable, or re-enable (not a revoked key: [`KeyPatch::apply`] refuses that).
     pub status: Option<KeyStatus>,
     /// `Some(None)` clears the expiry.
     pub expires_at: Option<Option<i64>>,
     /// `Some(None)` removes the key's own limit (the account's default then applies).
     pub rate_limit: Option<Option<RateLimit>>,
+    /// A new allowlist mode.
     pub ip_mode: Option<IpMode>,
 }
 

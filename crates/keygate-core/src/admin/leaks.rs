@@ -10,8 +10,11 @@ use std::fmt;
 /// fragments: a leaked secret must not be repeated into our logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LeakedToken {
+    /// The reported secret, 1 to 1024 bytes, as found: it may not be a keygate key at all.
     pub token: String,
+    /// Where it was found, if the scanner says (cut to 2048 characters).
     pub url: Option<String>,
+    /// Which scanner or service found it, if it says (cut to 2048 characters).
     pub source: Option<String>,
 }
 

@@ -38,7 +38,10 @@ fn read_grace_seconds(r: &mut Reader<'_>, default: i64) -> Option<i64> {
 /// first use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RollGrace {
+    /// The old key is revoked this many seconds after the roll.
     Fixed(i64),
+    /// The old key works until the successor's first use, then this many seconds more (at most
+    /// [`GRACE_MAX`] after the roll in all).
     AfterFirstUse(i64),
 }
 

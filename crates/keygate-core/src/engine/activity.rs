@@ -18,9 +18,13 @@ pub const WOULD_DENY_DEDUP_SECONDS: i64 = 60 * 60;
 /// A key's use as one isolate saw it since its last report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyUse {
+    /// The `key_` id that was used.
     pub key_id: String,
+    /// Its account's `acct_` id.
     pub account_id: String,
+    /// Unix seconds of the latest use in the report.
     pub last_used_at: i64,
+    /// The address of the latest use (`CF-Connecting-IP`), when known.
     pub last_used_ip: Option<String>,
     /// Addresses seen since the last report: requests from each, and when the last was.
     pub ips: Vec<IpSeen>,
@@ -29,16 +33,22 @@ pub struct KeyUse {
 /// A key's use, as stored: the latest use and the most recent addresses with counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Unix seconds of the latest use; `None` before the first.
     pub last_used_at: Option<i64>,
+    /// The address of the latest use, when known.
     pub last_used_ip: Option<String>,
     /// Most recent first: `{ip, count, last_seen_at}`.
     pub ips_seen: Vec<IpSeen>,
 }
 
+/// One address a key was used from. JSON: `{"ip", "count", "last_seen_at"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpSeen {
+    /// The client address, as `CF-Connecting-IP` gave it.
     pub ip: String,
+    /// Requests from it with this key.
     pub count: u64,
+    /// Unix seconds of the latest of them.
     pub last_seen_at: i64,
 }
 
@@ -81,15 +91,24 @@ impl Usage {
 /// may be a uniform 404 under `HIDE_FORBIDDEN`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Denial {
+    /// The `req_` id the client was answered with; how the account looks the denial up.
     pub request_id: String,
+    /// The key's account: only it may look the denial up.
     pub account_id: String,
+    /// The key the request was made with.
     pub key_id: String,
     /// The status the client got.
     pub status: u16,
+    /// The true reason ([`Error::true_reason`](crate::Error::true_reason)), even when the answer
+    /// hid it.
     pub reason: String,
+    /// The request method, as sent.
     pub method: String,
+    /// The request path as sent, without the query string.
     pub path: String,
+    /// The client address (`CF-Connecting-IP`), when known.
     pub ip: Option<String>,
+    /// When it was refused, unix seconds.
     pub at: i64,
 }
 
@@ -114,10 +133,15 @@ impl Denial {
 /// An address outside an allowlist in report mode, let through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WouldDeny {
+    /// The key's account, which the `ip.would_deny` event is recorded for.
     pub account_id: String,
+    /// The key that was used.
     pub key_id: String,
+    /// The address outside the allowlist (`CF-Connecting-IP`).
     pub ip: String,
+    /// The `req_` id of the request that was let through.
     pub request_id: String,
+    /// When it was let through, unix seconds.
     pub at: i64,
 }
 

@@ -15,7 +15,10 @@ pub enum Caller {
     Operator,
     /// A secret key with `keys:manage`, by id. Its record is read from the store for every
     /// command, so a manager disabled a moment ago cannot act on a stale cached copy.
-    Manager { key_id: String },
+    Manager {
+        /// The manager key's `key_` id.
+        key_id: String,
+    },
     /// The worker itself, reporting what the edge saw (`RecordActivity`). The admin API never
     /// builds this caller.
     Edge,
@@ -25,62 +28,106 @@ pub enum Caller {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    /// `POST /admin/v1/accounts`.
     CreateAccount {
+        /// Validated by [`crate::admin::new_account`].
         body: Value,
     },
+    /// `GET /admin/v1/accounts`: the accounts the caller can see, oldest first.
     ListAccounts {
+        /// The page asked for (`limit`, `starting_after`).
         page: PageParams,
     },
+    /// `GET /admin/v1/accounts/{id}`.
     GetAccount {
+        /// The `acct_` id from the path.
         account_id: String,
     },
+    /// `PATCH /admin/v1/accounts/{id}`.
     UpdateAccount {
+        /// The `acct_` id from the path.
         account_id: String,
+        /// Validated by [`crate::admin::account_patch`].
         body: Value,
     },
+    /// `GET /admin/v1/accounts/{id}/products/{product}`.
     GetEntitlement {
+        /// The `acct_` id from the path.
         account_id: String,
+        /// A product id of the gateway config, from the path.
         product_id: String,
     },
+    /// `PUT /admin/v1/accounts/{id}/products/{product}`: entitles the account to the product,
+    /// minting its product keys; idempotent.
     Entitle {
+        /// The `acct_` id from the path.
         account_id: String,
+        /// A product id of the gateway config, from the path.
         product_id: String,
     },
+    /// `DELETE /admin/v1/accounts/{id}/products/{product}`: ends the entitlement.
     Withdraw {
+        /// The `acct_` id from the path.
         account_id: String,
+        /// A product id of the gateway config, from the path.
         product_id: String,
     },
+    /// `POST /admin/v1/accounts/{id}/keys`: answers the secret, the only time it is shown.
     CreateKey {
+        /// The `acct_` id from the path.
         account_id: String,
+        /// Validated by [`crate::admin::new_key`].
         body: Value,
     },
+    /// `GET /admin/v1/accounts/{id}/keys`.
     ListKeys {
+        /// The `acct_` id from the path.
         account_id: String,
+        /// The page asked for (`limit`, `starting_after`).
         page: PageParams,
     },
+    /// `GET /admin/v1/keys/{id}`.
     GetKey {
+        /// The `key_` id from the path.
         key_id: String,
     },
+    /// `PATCH /admin/v1/keys/{id}`.
     UpdateKey {
+        /// The `key_` id from the path.
         key_id: String,
+        /// Validated by [`crate::admin::key_patch`].
         body: Value,
     },
+    /// `POST /admin/v1/keys/{id}/roll`: a successor with the same settings; the old key works
+    /// on for a grace period.
     RollKey {
+        /// The `key_` id from the path.
         key_id: String,
+        /// Validated by [`crate::admin::roll_grace`]; `None` for an empty body.
         body: Option<Value>,
     },
+    /// `POST /admin/v1/keys/{id}/leaked`: the key is revoked after a grace period.
     LeakKey {
+        /// The `key_` id from the path.
         key_id: String,
+        /// Validated by [`crate::admin::grace_seconds`]; `None` for an empty body.
         body: Option<Value>,
     },
+    /// `DELETE /admin/v1/keys/{id}`: removes the key and, with it, its edge record.
     DeleteKey {
+        /// The `key_` id from the path.
         key_id: String,
     },
+    /// `POST /admin/v1/leaks`: a secret scanner's report of leaked tokens.
     LeakReport {
+        /// Validated by [`crate::admin::leak_report`].
         body: Value,
     },
+    /// `GET /admin/v1/accounts/{id}/events`: the account's event log, newest first.
     ListEvents {
+        /// The `acct_` id from the path.
         account_id: String,
+        /// The page asked for (`limit`, `starting_after`).
         page: PageParams,
         /// Only events of this type.
         kind: Option<String>,
@@ -89,16 +136,21 @@ pub enum Command {
     },
     /// The true reason of a refused edge request.
     GetRequest {
+        /// The `req_` id the refusal was answered with (`X-Request-Id`).
         request_id: String,
     },
     /// The webhook delivery log of one event.
     GetDeliveries {
+        /// The `evt_` id of the event.
         event_id: String,
     },
     /// What isolates saw at the edge (from [`Caller::Edge`] only).
     RecordActivity {
+        /// Per-key use counts and addresses since the last report.
         uses: Vec<KeyUse>,
+        /// Refused requests, kept for `GET /admin/v1/requests/{id}`.
         denials: Vec<Denial>,
+        /// Addresses a `report`-mode allowlist would have refused.
         would_deny: Vec<WouldDeny>,
         /// Secret keys that arrived over plain HTTP where HTTPS is required.
         #[serde(default)]
@@ -109,6 +161,7 @@ pub enum Command {
     },
     /// GitHub's secret-scanning report, its signature verified by the worker ([`Caller::Edge`]).
     GithubReport {
+        /// The tokens GitHub found, each with where it found them.
         matches: Vec<github::Match>,
     },
 }

@@ -30,16 +30,23 @@ pub const EVENT_TYPES: [&str; 15] = [
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "object", rename = "event")]
 pub struct Event {
+    /// `evt_` + 20 base62 characters.
     pub id: String,
+    /// One of [`EVENT_TYPES`]; JSON field `type`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The account the changed record belongs to.
     pub account_id: String,
+    /// The key concerned, for `key.*` and `ip.would_deny` events; absent otherwise (a leak report
+    /// lists its keys in `data`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// Who made the change: `{"type": "operator"}` or `{"type": "key", "key_id": …}`.
     pub actor: Actor,
     /// The admin (or edge) request that caused it; `null` for what the clock did (a grace
     /// period ending).
     pub request_id: Option<String>,
+    /// When it happened, unix seconds (for `key.revoked`, the end of the grace period).
     pub created_at: i64,
     /// `{"before": {...}, "after": {...}}`: the fields that changed (all of them for a creation
     /// or a deletion).
@@ -80,7 +87,7 @@ pub fn changes(before: &Value, after: &Value) -> Value {
 }
 
 /// The `type` filter of an event list: one of [`EVENT_TYPES`].
-pub fn check_type(kind: &str) -> Result<(), Error> {
+pub(super) fn check_type(kind: &str) -> Result<(), Error> {
     if EVENT_TYPES.contains(&kind) {
         return Ok(());
     }

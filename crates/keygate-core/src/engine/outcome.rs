@@ -14,18 +14,25 @@ pub enum Write {
     PutAccount(Account),
     /// Insert or replace the entitlement (by account and product).
     PutEntitlement(Entitlement),
+    /// Remove the entitlement (by account and product), and with it the account's product keys.
     DeleteEntitlement {
+        /// The [`Account::id`].
         account_id: String,
+        /// The product id.
         product_id: String,
     },
     /// Insert or replace the key (by id).
     PutKey(StoredKey),
+    /// Remove the key (by id); its edge record goes with it (by `hash`).
     DeleteKey(StoredKey),
     /// Insert or replace a key's usage.
     PutUsage {
+        /// The [`ApiKey::id`](crate::model::ApiKey::id).
         key_id: String,
+        /// The merged usage that replaces the stored one.
         usage: Usage,
     },
+    /// Store a refused request's true reason, for [`DENIAL_RETENTION_SECONDS`].
     PutDenial(Denial),
 }
 
@@ -33,7 +40,9 @@ pub enum Write {
 /// a copy of the account and its product keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EdgeScope<'a> {
+    /// The edge record stored under this secret-key hash.
     Key(&'a KeyHash),
+    /// The edge records of every key of the account with this id.
     Account(&'a str),
 }
 
@@ -53,8 +62,11 @@ impl Write {
 /// The engine's answer: an HTTP status and JSON body (`None` for 204), and the writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The HTTP status: 200, 201, or 204 with no body.
     pub status: u16,
+    /// The JSON body; `None` for 204.
     pub body: Option<Value>,
+    /// Every write must be applied, in one transaction, or none.
     pub writes: Vec<Write>,
     /// What the writes mean, one event per changed record (stored with the writes).
     pub events: Vec<Event>,

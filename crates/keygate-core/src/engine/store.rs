@@ -13,13 +13,16 @@ use crate::webhook;
 /// A key as stored: the record and the hash of its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
+    /// The record as the admin API shows it.
     pub key: ApiKey,
+    /// The hash of the secret: the edge record's storage key, and how `key_by_hash` finds it.
     pub hash: KeyHash,
 }
 
 /// What the engine reads. Implemented over SQLite by the `Registry` Durable Object, and over
 /// vectors by the tests.
 pub trait Store {
+    /// The account with this `acct_` id.
     fn account(&self, id: &str) -> Result<Option<Account>, Error>;
     /// A page of accounts in creation order, and whether more follow.
     fn accounts(&self, page: &PageParams) -> Result<(Vec<Account>, bool), Error>;
@@ -27,7 +30,9 @@ pub trait Store {
     fn entitlements(&self, account_id: &str) -> Result<Vec<Entitlement>, Error>;
     /// The entitlement whose test or live product key is `token`.
     fn entitlement_by_product_key(&self, token: &str) -> Result<Option<Entitlement>, Error>;
+    /// The key with this `key_` id.
     fn key(&self, id: &str) -> Result<Option<StoredKey>, Error>;
+    /// The key whose secret has this hash (how a leaked or exposed secret is traced to its key).
     fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, Error>;
     /// The key that was rolled to `successor_id`, if any.
     fn predecessor(&self, successor_id: &str) -> Result<Option<StoredKey>, Error>;
@@ -43,7 +48,9 @@ pub trait Store {
         key_id: Option<&str>,
         page: &PageParams,
     ) -> Result<(Vec<Event>, bool), Error>;
+    /// The key's merged edge usage; `None` if the edge never reported a use.
     fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error>;
+    /// A refused edge request by `req_` id, while kept ([`DENIAL_RETENTION_SECONDS`]).
     fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error>;
     /// The webhook delivery log of an event; `None` if it was never queued (unknown event, or
     /// recorded while webhooks were not configured).
@@ -56,6 +63,7 @@ pub trait Store {
 pub trait Mint {
     /// `prefix` followed by random base62, e.g. `id("key_")`.
     fn id(&mut self, prefix: &str) -> Result<String, Error>;
+    /// A fresh key of `kind` and `environment`, with its plaintext secret.
     fn key(&mut self, kind: KeyKind, environment: Environment) -> Result<IssuedKey, Error>;
 }
 
@@ -74,7 +82,9 @@ impl Mint for RandomMint<'_> {
 
 /// What a command runs against besides the store.
 pub struct Context<'a> {
+    /// Unix seconds: the clock of the whole command, so one command has one `now`.
     pub now: i64,
+    /// The products and route table that scopes and product ids are checked against.
     pub config: &'a GatewayConfig,
     /// `MAX_KEYS_PER_ACCOUNT`: a create or roll beyond it is 409.
     pub max_keys_per_account: usize,

@@ -26,6 +26,8 @@ pub fn entitlement_view(entitlement: &Entitlement) -> Value {
     })
 }
 
+/// A key as the admin API shows it: its record, which holds no secret and no hash. Usage
+/// fields ([`super::Usage::view_fields`]) are added by the caller.
 pub fn key_view(key: &ApiKey) -> Value {
     serde_json::to_value(key).unwrap_or(Value::Null)
 }

@@ -37,7 +37,7 @@ pub(super) struct MemStore {
 }
 
 impl MemStore {
-    pub fn apply(&mut self, writes: &[Write]) {
+    pub(super) fn apply(&mut self, writes: &[Write]) {
         for write in writes {
             match write.clone() {
                 Write::PutAccount(a) => match self.accounts.iter_mut().find(|x| x.id == a.id) {
@@ -74,7 +74,7 @@ impl MemStore {
         }
     }
 
-    pub fn key_by_id(&self, id: &str) -> ApiKey {
+    pub(super) fn key_by_id(&self, id: &str) -> ApiKey {
         self.keys
             .iter()
             .find(|k| k.key.id == id)
@@ -219,7 +219,7 @@ pub(super) struct World {
 }
 
 impl World {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         let mut w = World {
             store: MemStore::default(),
             mint: SeqMint::default(),
@@ -244,11 +244,11 @@ impl World {
         w
     }
 
-    pub fn account(&self) -> String {
+    pub(super) fn account(&self) -> String {
         self.store.accounts[0].id.clone()
     }
 
-    pub fn run(&mut self, caller: &Caller, command: Command) -> Result<Outcome, Error> {
+    pub(super) fn run(&mut self, caller: &Caller, command: Command) -> Result<Outcome, Error> {
         let cx = Context {
             now: NOW,
             config: &self.config,
@@ -262,14 +262,14 @@ impl World {
     }
 
     #[track_caller]
-    pub fn ok(&mut self, caller: &Caller, command: Command) -> Outcome {
+    pub(super) fn ok(&mut self, caller: &Caller, command: Command) -> Outcome {
         let what = format!("{command:?}");
         self.run(caller, command)
             .unwrap_or_else(|e| panic!("{what} refused: {e:?}"))
     }
 
     #[track_caller]
-    pub fn refused(&mut self, caller: &Caller, command: Command) -> Error {
+    pub(super) fn refused(&mut self, caller: &Caller, command: Command) -> Error {
         let what = format!("{command:?}");
         let before = self.store.keys.clone();
         let e = match self.run(caller, command) {
@@ -281,7 +281,7 @@ impl World {
     }
 
     /// Creates a key as the operator; returns its id.
-    pub fn key(&mut self, body: Value) -> String {
+    pub(super) fn key(&mut self, body: Value) -> String {
         let outcome = self.ok(
             &Caller::Operator,
             Command::CreateKey {
@@ -295,13 +295,18 @@ impl World {
             .to_string()
     }
 
-    pub fn manager(&mut self, body: Value) -> Caller {
+    pub(super) fn manager(&mut self, body: Value) -> Caller {
         Caller::Manager {
             key_id: self.key(body),
         }
     }
 
-    pub fn patch(&mut self, caller: &Caller, key_id: &str, body: Value) -> Result<Outcome, Error> {
+    pub(super) fn patch(
+        &mut self,
+        caller: &Caller,
+        key_id: &str,
+        body: Value,
+    ) -> Result<Outcome, Error> {
         self.run(
             caller,
             Command::UpdateKey {
