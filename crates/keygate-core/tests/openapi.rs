@@ -970,13 +970,13 @@ fn admin_views_match_the_schemas() {
         live_key: None,
         created_at: 1,
     };
-    let view = account_view(&account, std::slice::from_ref(&entitlement));
+    let view = account_view(&account, std::slice::from_ref(&entitlement)).unwrap();
     check("Account", &view, &view);
     let view = entitlement_view(&entitlement);
     check("Entitlement", &view, &view);
 
     let with_usage = |key: &ApiKey| {
-        let mut view = key_view(key);
+        let mut view = key_view(key).unwrap();
         let object: &mut Map<String, Value> = view.as_object_mut().unwrap();
         for (name, value) in Usage::default().view_fields() {
             object.insert(name.into(), value);

@@ -5,7 +5,7 @@ use crate::admin::{self, KeyTemplate};
 use crate::error::{Error, FieldError};
 use crate::keys::{Environment, KeyKind};
 use crate::model::{Account, Actor, Agreement, ApiKey, Entitlement, KeyStatus};
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub(super) fn decide(
     principal: &Principal,
@@ -19,7 +19,7 @@ pub(super) fn decide(
         Command::CreateAccount { body } => {
             principal.operator_only()?;
             let account = admin::new_account(&body)?.into_account(mint.id("acct_")?, now);
-            let view = account_view(&account, &[]);
+            let view = account_view(&account, &[])?;
             Ok(Outcome::json(201, view).with(vec![Write::PutAccount(account)]))
         }
         Command::ListAccounts { page } => {
@@ -28,22 +28,22 @@ pub(super) fn decide(
             if let Principal::Manager(manager) = &principal {
                 let account_id = &manager.key.account_id;
                 let account = store.account(account_id)?.ok_or_else(account_not_found)?;
-                let view = account_view(&account, &store.entitlements(account_id)?);
-                return Ok(Outcome::json(200, list(vec![view], false)));
+                let view = account_view(&account, &store.entitlements(account_id)?)?;
+                return Ok(Outcome::json(200, list(vec![view], false)?));
             }
             let (accounts, has_more) = store.accounts(&page)?;
             let data = accounts
                 .iter()
-                .map(|a| Ok(account_view(a, &store.entitlements(&a.id)?)))
+                .map(|a| account_view(a, &store.entitlements(&a.id)?))
                 .collect::<Result<Vec<_>, Error>>()?;
-            Ok(Outcome::json(200, list(data, has_more)))
+            Ok(Outcome::json(200, list(data, has_more)?))
         }
         Command::GetAccount { account_id } => {
             if !principal.sees(&account_id) {
                 return Err(account_not_found());
             }
             let account = store.account(&account_id)?.ok_or_else(account_not_found)?;
-            let view = account_view(&account, &store.entitlements(&account.id)?);
+            let view = account_view(&account, &store.entitlements(&account.id)?)?;
             Ok(Outcome::json(200, view))
         }
         Command::UpdateAccount { account_id, body } => {
@@ -51,7 +51,7 @@ pub(super) fn decide(
             let patch = admin::account_patch(&body)?;
             let mut account = store.account(&account_id)?.ok_or_else(account_not_found)?;
             patch.apply(&mut account, now);
-            let view = account_view(&account, &store.entitlements(&account.id)?);
+            let view = account_view(&account, &store.entitlements(&account.id)?)?;
             Ok(Outcome::json(200, view).with(vec![Write::PutAccount(account)]))
         }
         Command::GetEntitlement {
@@ -117,7 +117,7 @@ pub(super) fn decide(
                 .iter()
                 .map(|key| used_key_view(store, key))
                 .collect::<Result<Vec<_>, Error>>()?;
-            Ok(Outcome::json(200, list(data, has_more)))
+            Ok(Outcome::json(200, list(data, has_more)?))
         }
         Command::GetKey { key_id } => {
             let stored = visible_key(principal, store, &key_id)?;
@@ -207,9 +207,9 @@ pub(super) fn decide(
                 store.events(&account_id, kind.as_deref(), key_id.as_deref(), &page)?;
             let data = events
                 .iter()
-                .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-                .collect();
-            Ok(Outcome::json(200, list(data, has_more)))
+                .map(super::views::to_value)
+                .collect::<Result<_, _>>()?;
+            Ok(Outcome::json(200, list(data, has_more)?))
         }
         Command::GetRequest { request_id } => {
             let unknown = || {

@@ -20,7 +20,7 @@ pub(super) fn derive_events(
     for write in writes {
         let (kind, account_id, key_id, data) = match write {
             Write::PutAccount(account) => {
-                let after = account_view(account, &[]);
+                let after = account_view(account, &[])?;
                 match store.account(&account.id)? {
                     None => (
                         "account.created",
@@ -29,7 +29,7 @@ pub(super) fn derive_events(
                         changes(&json!({}), &after),
                     ),
                     Some(before) => {
-                        let data = changes(&account_view(&before, &[]), &after);
+                        let data = changes(&account_view(&before, &[])?, &after);
                         if data["after"].as_object().is_none_or(|m| m.is_empty()) {
                             continue; // only bookkeeping: the entitlement's own event says it
                         }
@@ -68,7 +68,7 @@ pub(super) fn derive_events(
             ),
             Write::PutKey(stored) => {
                 let key = &stored.key;
-                let after = key_view(key);
+                let after = key_view(key)?;
                 let before = store.key(&key.id)?.map(|s| s.key);
                 let kind = match &before {
                     None => "key.created",
@@ -86,7 +86,10 @@ pub(super) fn derive_events(
                     }
                     Some(_) => "key.updated",
                 };
-                let was = before.as_ref().map_or(json!({}), key_view);
+                let was = match before.as_ref() {
+                    Some(key) => key_view(key)?,
+                    None => json!({}),
+                };
                 let data = changes(&was, &after);
                 if before.is_some() && data["after"].as_object().is_none_or(|m| m.is_empty()) {
                     continue; // nothing a view shows changed: a re-report, a no-op update
@@ -104,7 +107,7 @@ pub(super) fn derive_events(
                 "key.deleted",
                 &stored.key.account_id,
                 Some(&stored.key.id),
-                changes(&key_view(&stored.key), &json!({})),
+                changes(&key_view(&stored.key)?, &json!({})),
             ),
         };
         events.push(event(principal, cx, mint, kind, account_id, key_id, data)?);
@@ -162,7 +165,8 @@ pub fn grace_ended(key: &ApiKey, mint: &mut impl Mint) -> Result<Event, Error> {
         key_id: Some(key.id.clone()),
         actor: Actor::Operator,
         request_id: None,
-        created_at: key.revoke_at.unwrap_or_default(),
+        // Only keys whose grace ended are passed in; one without an end is a bug, not 1970.
+        created_at: key.revoke_at.ok_or_else(Error::internal)?,
         data: json!({ "before": {}, "after": { "revoke_at": key.revoke_at, "because": why } }),
     })
 }

@@ -9,7 +9,7 @@
 //! here, natively and in a browser, without storage.
 //!
 //! - [`Caller`]: the operator, or a key with `keys:manage` acting for its own account within
-//!   its own limits ([`delegation`]).
+//!   its own limits (docs/admin-api.md "Delegation").
 //! - [`Command`]: one admin request, its body already parsed as JSON but not yet validated.
 //! - [`execute`]: authorisation, validation, the new records, the answer.
 

@@ -88,8 +88,8 @@ impl Outcome {
     }
 }
 
-pub(super) fn list(data: Vec<Value>, has_more: bool) -> Value {
-    serde_json::to_value(ListPage::new(data, has_more)).unwrap_or(Value::Null)
+pub(super) fn list(data: Vec<Value>, has_more: bool) -> Result<Value, Error> {
+    super::views::to_value(&ListPage::new(data, has_more))
 }
 
 pub(super) fn no_content(writes: Vec<Write>) -> Outcome {

@@ -31,7 +31,7 @@ pub(super) fn first_used(store: &impl Store, uses: &[(String, i64)]) -> Result<V
 /// A key's view with its usage (`last_used_at`, `last_used_ip`, `ips_seen`): every answer
 /// that shows a key shows the same fields.
 pub(super) fn used_key_view(store: &impl Store, key: &ApiKey) -> Result<Value, Error> {
-    let mut view = key_view(key);
+    let mut view = key_view(key)?;
     let usage = store.usage(&key.id)?.unwrap_or_default();
     if let Some(object) = view.as_object_mut() {
         for (name, value) in usage.view_fields() {

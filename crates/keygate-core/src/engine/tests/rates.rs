@@ -37,7 +37,10 @@ fn rate_limits_are_shown_kept_by_a_roll_and_cleared_with_null() {
         json!({"rate_limit": {"requests": 3, "period_seconds": 10}}),
     ));
     let limit = json!({"requests": 3, "period_seconds": 10});
-    assert_eq!(key_view(&w.store.key_by_id(&id))["rate_limit"], limit);
+    assert_eq!(
+        key_view(&w.store.key_by_id(&id)).unwrap()["rate_limit"],
+        limit
+    );
     let rolled = w.ok(
         &Caller::Operator,
         Command::RollKey {
@@ -48,7 +51,10 @@ fn rate_limits_are_shown_kept_by_a_roll_and_cleared_with_null() {
     assert_eq!(rolled.body.unwrap()["key"]["rate_limit"], limit);
     w.patch(&Caller::Operator, &id, json!({"rate_limit": null}))
         .unwrap();
-    assert_eq!(key_view(&w.store.key_by_id(&id))["rate_limit"], Value::Null);
+    assert_eq!(
+        key_view(&w.store.key_by_id(&id)).unwrap()["rate_limit"],
+        Value::Null
+    );
     let account = w.ok(
         &Caller::Operator,
         Command::UpdateAccount {
