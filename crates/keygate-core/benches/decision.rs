@@ -11,13 +11,14 @@
 )]
 mod native {
     use criterion::{Criterion, criterion_group};
+    use keygate_core::admin::KeyTemplate;
     use keygate_core::keys::{IssuedKey, key_from_entropy};
     use keygate_core::policy::{RequestFacts, Settings, authenticate, authorize};
     use keygate_core::signing::origin_headers;
     use keygate_core::target::parse_target;
     use keygate_core::{
-        Account, AccountStatus, Agreement, ApiKey, EdgeRecord, Environment, GatewayConfig, KeyHash,
-        KeyKind, KeyStatus, ProductKeyRef, parse_key,
+        Account, AccountStatus, Agreement, EdgeRecord, Environment, GatewayConfig, KeyHash,
+        KeyKind, ProductKeyRef, parse_key,
     };
     use std::hint::black_box;
 
@@ -52,12 +53,9 @@ mod native {
             rate_limit: None,
             ip_mode: Default::default(),
         };
-        let key = ApiKey {
-            id: "key_bench".into(),
-            account_id: "acct_bench".into(),
-            name: "bench".into(),
+        let key = KeyTemplate {
             environment: Environment::Live,
-            status: KeyStatus::Active,
+            name: "bench".into(),
             scopes: vec![
                 "owners:read".into(),
                 "accounts:read".into(),
@@ -67,21 +65,17 @@ mod native {
             ],
             allowed_ips: vec!["203.0.113.0/28".into(), "2001:db8::/32".into()],
             products: vec!["payments".into(), "bank_data".into()],
-            created_at: 0,
-            updated_at: 0,
             expires_at: Some(i64::MAX),
-            leaked_at: None,
-            revoke_at: None,
-            rolled_to: None,
-            disabled_by: None,
             rate_limit: None,
             ip_mode: Default::default(),
-            grace: None,
-            first_used_at: None,
-            report_first_use: false,
-            start: secret.start.clone(),
-            end: secret.end.clone(),
-        };
+        }
+        .into_key(
+            "key_bench".into(),
+            "acct_bench",
+            secret.start.clone(),
+            secret.end.clone(),
+            0,
+        );
         let product_keys = ["insurance", "payments", "bank_data"]
             .iter()
             .enumerate()

@@ -1,8 +1,9 @@
 //! Fixtures shared by the unit tests.
 
+use crate::admin::KeyTemplate;
 use crate::config::GatewayConfig;
 use crate::keys::Environment;
-use crate::model::{Account, AccountStatus, Agreement, ApiKey, KeyStatus};
+use crate::model::{Account, AccountStatus, Agreement, ApiKey};
 use crate::random::{SecureRandom, Unavailable};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
@@ -48,30 +49,23 @@ pub(crate) fn account() -> Account {
 }
 
 pub(crate) fn key(environment: Environment) -> ApiKey {
-    ApiKey {
-        id: "key_1".into(),
-        account_id: "acct_1".into(),
-        name: "backend".into(),
+    KeyTemplate {
         environment,
-        status: KeyStatus::Active,
+        name: "backend".into(),
         scopes: vec!["*".into()],
         allowed_ips: vec![],
         products: vec![],
-        created_at: 1_000,
-        updated_at: 1_000,
         expires_at: None,
-        leaked_at: None,
-        revoke_at: None,
-        rolled_to: None,
-        disabled_by: None,
         rate_limit: None,
         ip_mode: Default::default(),
-        grace: None,
-        first_used_at: None,
-        report_first_use: false,
-        start: "sk_test_abcd".into(),
-        end: "wxyz".into(),
     }
+    .into_key(
+        "key_1".into(),
+        "acct_1",
+        "sk_test_abcd".into(),
+        "wxyz".into(),
+        1_000,
+    )
 }
 
 /// A reproducible byte stream (SHA-256 of a seed and a counter): distinct draws, same run

@@ -11,6 +11,7 @@
     )
 )]
 
+use keygate_core::admin::KeyTemplate;
 use keygate_core::forwarding::{forwardable_request_header, relayable_response_header};
 use keygate_core::keys::{IssuedKey, key_from_entropy};
 use keygate_core::policy::{
@@ -115,12 +116,9 @@ fn world() -> World {
 }
 
 fn api_key(secret: &IssuedKey, environment: Environment) -> ApiKey {
-    ApiKey {
-        id: "key_1".into(),
-        account_id: "acct_1".into(),
-        name: "backend".into(),
+    KeyTemplate {
         environment,
-        status: KeyStatus::Active,
+        name: "backend".into(),
         scopes: vec![
             "accounts:read".into(),
             "transactions:*".into(),
@@ -128,21 +126,17 @@ fn api_key(secret: &IssuedKey, environment: Environment) -> ApiKey {
         ],
         allowed_ips: vec![],
         products: vec![],
-        created_at: 0,
-        updated_at: 0,
         expires_at: None,
-        leaked_at: None,
-        revoke_at: None,
-        rolled_to: None,
-        disabled_by: None,
         rate_limit: None,
         ip_mode: Default::default(),
-        grace: None,
-        first_used_at: None,
-        report_first_use: false,
-        start: secret.start.clone(),
-        end: secret.end.clone(),
     }
+    .into_key(
+        "key_1".into(),
+        "acct_1",
+        secret.start.clone(),
+        secret.end.clone(),
+        0,
+    )
 }
 
 const STRICT: Settings = Settings {

@@ -12,12 +12,13 @@
 //! Native only: proptest's random source has no browser backend.
 #![cfg(not(target_arch = "wasm32"))]
 
+use keygate_core::admin::KeyTemplate;
 use keygate_core::config::{Route, RouteMatch};
 use keygate_core::keys::{IssuedKey, key_from_entropy};
 use keygate_core::policy::{RequestFacts, Settings, authenticate, authorize};
 use keygate_core::{
-    Account, AccountStatus, Agreement, ApiKey, EdgeRecord, Environment, Error, GatewayConfig,
-    Grant, KeyHash, KeyKind, KeyStatus, ProductKeyRef,
+    Account, AccountStatus, Agreement, EdgeRecord, Environment, Error, GatewayConfig, Grant,
+    KeyHash, KeyKind, ProductKeyRef,
 };
 use proptest::prelude::*;
 
@@ -60,30 +61,23 @@ fn world(environment: Environment) -> World {
 fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
     let environment = w.key.environment;
     EdgeRecord {
-        key: ApiKey {
-            id: "key_1".into(),
-            account_id: "acct_1".into(),
-            name: "property".into(),
+        key: KeyTemplate {
             environment,
-            status: KeyStatus::Active,
+            name: "property".into(),
             scopes,
             allowed_ips: vec![],
             products: vec![],
-            created_at: 0,
-            updated_at: 0,
             expires_at: None,
-            leaked_at: None,
-            revoke_at: None,
-            rolled_to: None,
-            disabled_by: None,
             rate_limit: None,
             ip_mode: Default::default(),
-            grace: None,
-            first_used_at: None,
-            report_first_use: false,
-            start: w.key.start.clone(),
-            end: w.key.end.clone(),
-        },
+        }
+        .into_key(
+            "key_1".into(),
+            "acct_1",
+            w.key.start.clone(),
+            w.key.end.clone(),
+            0,
+        ),
         account: Account {
             id: "acct_1".into(),
             name: "Acme".into(),
