@@ -512,7 +512,10 @@ fn unwatched_config(root: &Path) -> Result<String, String> {
         }
     }
     if !out.contains("main = \"/") || !out.contains("directory = \"/") {
-        return Err(format!("{}: no `main` or assets `directory` to rewrite", path.display()));
+        return Err(format!(
+            "{}: no `main` or assets `directory` to rewrite",
+            path.display()
+        ));
     }
     Ok(out)
 }
