@@ -303,6 +303,11 @@ def cmd_table(args):
                 for n in rounds if ("d_live_origin", n) in by and ("f_js_fetch", n) in by]
         print(f"  d_live_origin − f_js_fetch (workerd): {med(diff):.0f} µs/req "
               f"({spread(diff) or 'one round'}): the live path beyond one plain JS subrequest.")
+    if "c_unknown_key" in order and "g_js_kv" in order:
+        diff = [by[("c_unknown_key", n)]["worker_us"] - by[("g_js_kv", n)]["worker_us"]
+                for n in rounds if ("c_unknown_key", n) in by and ("g_js_kv", n) in by]
+        print(f"  c_unknown_key − g_js_kv (workerd): {med(diff):.0f} µs/req "
+              f"({spread(diff) or 'one round'}): the unknown-key path beyond one plain JS KV read.")
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write("| " + " | ".join(header) + " |\n")
