@@ -292,12 +292,7 @@ fn a_test_manager_touches_test_keys_only() {
 fn a_manager_reads_its_own_account_and_product_keys() {
     let mut w = World::new();
     let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
-    w.ok(
-        &Caller::Operator,
-        Command::CreateAccount {
-            body: json!({"name": "Other", "agreement": "production"}),
-        },
-    );
+    w.new_account("Other", "production");
     let list = w
         .ok(
             &m,
@@ -350,31 +345,8 @@ fn a_manager_reads_its_own_account_and_product_keys() {
 fn a_manager_sees_only_its_own_account() {
     let mut w = World::new();
     let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
-    let other = w
-        .ok(
-            &Caller::Operator,
-            Command::CreateAccount {
-                body: json!({"name": "Other", "agreement": "production"}),
-            },
-        )
-        .body
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let theirs = w
-        .ok(
-            &Caller::Operator,
-            Command::CreateKey {
-                account_id: other.clone(),
-                body: key_body(json!({})),
-            },
-        )
-        .body
-        .unwrap()["key"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = w.new_account("Other", "production");
+    let theirs = w.key_in(other.clone(), key_body(json!({})));
     for command in [
         Command::ListKeys {
             account_id: other.clone(),

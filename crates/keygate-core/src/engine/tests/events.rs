@@ -60,18 +60,7 @@ fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
         },
     );
     // An upgraded agreement adds the live product key to an entitlement.
-    let up = w
-        .ok(
-            &Caller::Operator,
-            Command::CreateAccount {
-                body: json!({"name": "Upgrading", "agreement": "test"}),
-            },
-        )
-        .body
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let up = w.new_account("Upgrading", "test");
     let entitle = |account_id: &str| Command::Entitle {
         account_id: account_id.into(),
         product_id: "bank_data".into(),
@@ -149,18 +138,7 @@ fn events_are_listed_newest_first_filtered_and_confined_to_the_managers_account(
     let mut w = World::new();
     let account = w.account();
     let m = w.manager(key_body(json!({"scopes": ["keys:manage"]})));
-    let other = w
-        .ok(
-            &Caller::Operator,
-            Command::CreateAccount {
-                body: json!({"name": "Other", "agreement": "test"}),
-            },
-        )
-        .body
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = w.new_account("Other", "test");
     let list = |w: &mut World, caller: &Caller, account_id: &str, kind: Option<&str>| {
         w.run(
             caller,
@@ -343,31 +321,8 @@ fn edge_activity_shows_on_the_key_and_in_the_request_lookup() {
         404
     );
     // Another account's manager cannot read it.
-    let other = w
-        .ok(
-            &Caller::Operator,
-            Command::CreateAccount {
-                body: json!({"name": "O", "agreement": "production"}),
-            },
-        )
-        .body
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let theirs = w
-        .ok(
-            &Caller::Operator,
-            Command::CreateKey {
-                account_id: other,
-                body: key_body(json!({"scopes": ["keys:manage"]})),
-            },
-        )
-        .body
-        .unwrap()["key"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = w.new_account("O", "production");
+    let theirs = w.key_in(other, key_body(json!({"scopes": ["keys:manage"]})));
     let stranger = Caller::Manager { key_id: theirs };
     assert_eq!(
         w.refused(

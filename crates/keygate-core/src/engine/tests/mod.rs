@@ -280,19 +280,29 @@ impl World {
         e
     }
 
-    /// Creates a key as the operator; returns its id.
+    /// Creates a key in the first account as the operator; returns its id.
     pub(super) fn key(&mut self, body: Value) -> String {
-        let outcome = self.ok(
-            &Caller::Operator,
-            Command::CreateKey {
-                account_id: self.account(),
-                body,
-            },
-        );
+        self.key_in(self.account(), body)
+    }
+
+    /// Creates a key in `account_id` as the operator; returns its id.
+    pub(super) fn key_in(&mut self, account_id: String, body: Value) -> String {
+        let outcome = self.ok(&Caller::Operator, Command::CreateKey { account_id, body });
         outcome.body.unwrap()["key"]["id"]
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    /// Creates another account as the operator; returns its id.
+    pub(super) fn new_account(&mut self, name: &str, agreement: &str) -> String {
+        let outcome = self.ok(
+            &Caller::Operator,
+            Command::CreateAccount {
+                body: json!({"name": name, "agreement": agreement}),
+            },
+        );
+        outcome.body.unwrap()["id"].as_str().unwrap().to_string()
     }
 
     pub(super) fn manager(&mut self, body: Value) -> Caller {
