@@ -57,18 +57,7 @@ pub(crate) fn the_old_key_works_until_the_successor_is_used_then_for_the_grace(c
     );
     eprintln!("measured: the successor's first use showed in the old key's view after {took:.2} s");
     let new_view = view(gw, &successor.id);
-    let first = int(
-        &new_view,
-        "first_used_at",
-        "the successor after its first use",
-    );
-    assert_at(
-        first,
-        used,
-        used_answered,
-        0,
-        "the successor's first_used_at",
-    );
+    let first = successor_first_used_at(&new_view, used, used_answered);
     assert_eq!(
         old_view["grace"],
         grace(3, false, cap),
@@ -126,18 +115,7 @@ pub(crate) fn a_successor_used_many_times_starts_the_grace_once(c: &Ctx) {
         || assert_served(gw, &t, &old.secret, "the old key, grace 30"),
         "grace 30",
     );
-    let first = int(
-        &view(gw, &successor.id),
-        "first_used_at",
-        "the successor after its first use",
-    );
-    assert_at(
-        first,
-        used,
-        used_answered,
-        0,
-        "the successor's first_used_at",
-    );
+    let first = successor_first_used_at(&view(gw, &successor.id), used, used_answered);
     assert!(
         (first as f64) < second.floor(),
         "the first and second uses are in different seconds ({first} / {second:.2})"
@@ -197,18 +175,7 @@ pub(crate) fn a_zero_grace_ends_at_the_successors_first_use(c: &Ctx) {
         },
         "grace 0",
     );
-    let first = int(
-        &view(gw, &successor.id),
-        "first_used_at",
-        "the successor after its first use",
-    );
-    assert_at(
-        first,
-        used,
-        used_answered,
-        0,
-        "the successor's first_used_at",
-    );
+    let first = successor_first_used_at(&view(gw, &successor.id), used, used_answered);
     assert_eq!(
         (&old_view["revoke_at"], &old_view["grace"]),
         (&json!(first), &grace(0, false, cap)),
@@ -342,18 +309,7 @@ pub(crate) fn the_first_use_is_reported_without_further_edge_traffic(c: &Ctx) {
     }
     let took = now_f() - used;
     eprintln!("measured: quiet gateway: first use reported after {took:.2} s");
-    let first = int(
-        &view(gw, &rolled.successor.id),
-        "first_used_at",
-        "the successor after its first use",
-    );
-    assert_at(
-        first,
-        used,
-        used_answered,
-        0,
-        "the successor's first_used_at",
-    );
+    let first = successor_first_used_at(&view(gw, &rolled.successor.id), used, used_answered);
     assert_eq!(
         (&old_view["revoke_at"], &old_view["grace"]),
         (&json!(first + 2), &grace(2, false, cap)),

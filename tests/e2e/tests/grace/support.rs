@@ -158,6 +158,15 @@ pub(crate) fn served_meanwhile(
     }
 }
 
+/// The successor's `first_used_at` in `view`, checked to be the second of its first use (sent
+/// at `sent`, answered at `answered`).
+#[track_caller]
+pub(crate) fn successor_first_used_at(view: &Value, sent: f64, answered: f64) -> i64 {
+    let first = int(view, "first_used_at", "the successor after its first use");
+    assert_at(first, sent, answered, 0, "the successor's first_used_at");
+    first
+}
+
 /// A time the server took between `sent` and `answered` (whole seconds, ± 1 s of slack) plus
 /// `offset` contains `value`.
 #[track_caller]
