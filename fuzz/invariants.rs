@@ -274,8 +274,18 @@ fn check_admin(body: &Value) {
     match admin::new_account(body) {
         Ok(new) => {
             check_name(&new.name);
+            // Destructured without `..`: a field added to the reader fails to compile here
+            // until the round trip writes it back.
+            let admin::NewAccount {
+                name,
+                agreement,
+                allowed_ips,
+                rate_limit,
+                ip_mode,
+            } = &new;
             let again = json!({
-                "name": new.name, "agreement": new.agreement, "allowed_ips": new.allowed_ips,
+                "name": name, "agreement": agreement, "allowed_ips": allowed_ips,
+                "rate_limit": rate_limit, "ip_mode": ip_mode,
             });
             assert_eq!(admin::new_account(&again), Ok(new));
         }
@@ -289,11 +299,21 @@ fn check_admin(body: &Value) {
             if let Some(name) = &patch.name {
                 check_name(name);
             }
+            let admin::AccountPatch {
+                name,
+                agreement,
+                status,
+                allowed_ips,
+                rate_limit,
+                ip_mode,
+            } = &patch;
             let again = object(&[
-                ("name", patch.name.clone().map(Value::String)),
-                ("agreement", patch.agreement.map(|v| json!(v))),
-                ("status", patch.status.map(|v| json!(v))),
-                ("allowed_ips", patch.allowed_ips.as_ref().map(|v| json!(v))),
+                ("name", name.as_ref().map(|v| json!(v))),
+                ("agreement", agreement.map(|v| json!(v))),
+                ("status", status.map(|v| json!(v))),
+                ("allowed_ips", allowed_ips.as_ref().map(|v| json!(v))),
+                ("rate_limit", rate_limit.map(|v| json!(v))),
+                ("ip_mode", ip_mode.map(|v| json!(v))),
             ]);
             assert_eq!(admin::account_patch(&again), Ok(patch));
         }
@@ -311,13 +331,25 @@ fn check_admin(body: &Value) {
             assert!(!t.scopes.is_empty() && t.scopes.len() <= admin::MAX_LIST_ITEMS);
             assert!(t.products.iter().all(|p| config.product(p).is_some()));
             assert!(t.expires_at.is_none_or(|at| at > NOW));
+            let admin::KeyTemplate {
+                environment,
+                name,
+                scopes,
+                allowed_ips,
+                products,
+                expires_at,
+                rate_limit,
+                ip_mode,
+            } = t;
             let again = object(&[
-                ("name", Some(json!(&t.name))),
-                ("environment", Some(json!(t.environment))),
-                ("scopes", Some(json!(&t.scopes))),
-                ("allowed_ips", Some(json!(&t.allowed_ips))),
-                ("products", Some(json!(&t.products))),
-                ("expires_at", t.expires_at.map(|v| json!(v))),
+                ("name", Some(json!(name))),
+                ("environment", Some(json!(environment))),
+                ("scopes", Some(json!(scopes))),
+                ("allowed_ips", Some(json!(allowed_ips))),
+                ("products", Some(json!(products))),
+                ("expires_at", expires_at.map(|v| json!(v))),
+                ("rate_limit", Some(json!(rate_limit))),
+                ("ip_mode", Some(json!(ip_mode))),
             ]);
             assert_eq!(
                 admin::new_key(&again, &production, config, NOW).as_ref(),
@@ -349,13 +381,25 @@ fn check_admin(body: &Value) {
             if let Some(scopes) = &patch.scopes {
                 assert!(!scopes.is_empty() && scopes.len() <= admin::MAX_LIST_ITEMS);
             }
+            let admin::KeyPatch {
+                name,
+                scopes,
+                allowed_ips,
+                products,
+                status,
+                expires_at,
+                rate_limit,
+                ip_mode,
+            } = &patch;
             let again = object(&[
-                ("name", patch.name.clone().map(Value::String)),
-                ("scopes", patch.scopes.as_ref().map(|v| json!(v))),
-                ("allowed_ips", patch.allowed_ips.as_ref().map(|v| json!(v))),
-                ("products", patch.products.as_ref().map(|v| json!(v))),
-                ("status", patch.status.map(|v| json!(v))),
-                ("expires_at", patch.expires_at.map(|v| json!(v))),
+                ("name", name.as_ref().map(|v| json!(v))),
+                ("scopes", scopes.as_ref().map(|v| json!(v))),
+                ("allowed_ips", allowed_ips.as_ref().map(|v| json!(v))),
+                ("products", products.as_ref().map(|v| json!(v))),
+                ("status", status.map(|v| json!(v))),
+                ("expires_at", expires_at.map(|v| json!(v))),
+                ("rate_limit", rate_limit.map(|v| json!(v))),
+                ("ip_mode", ip_mode.map(|v| json!(v))),
             ]);
             assert_eq!(admin::key_patch(&again, config, NOW), Ok(patch));
         }
