@@ -7,6 +7,7 @@
   report.py unknown-key PREFIX             a well-formed key that was never issued
   report.py record [options]               parse one wrk run, validate it, append a JSON line
   report.py table RESULTS.jsonl            the summary table (medians over rounds)
+  report.py startup --clk-tck N < LINES    the start-up figures (fresh starts, vs the no-op)
 """
 
 import argparse
@@ -316,6 +317,30 @@ def cmd_table(args):
                 f.write("| " + " | ".join(row) + " |\n")
 
 
+# --------------------------------------------------------------------------------------------
+# startup: fresh starts, keygate against the no-op
+
+
+def cmd_startup(args):
+    """Reads lines `noop_ticks keygate_ticks noop_wall_ms keygate_wall_ms` (one per start)."""
+    starts = [list(map(int, line.split())) for line in sys.stdin if line.strip()]
+    if not starts:
+        die("startup: no starts recorded")
+    ms = 1000 / args.clk_tck
+
+    def row(values):
+        return (f"{statistics.median(values):.0f} ms"
+                + (f" ({min(values):.0f}…{max(values):.0f})" if len(values) > 1 else ""))
+
+    noop = [s[0] * ms for s in starts]
+    keygate = [s[1] * ms for s in starts]
+    own = [s[1] * ms - s[0] * ms for s in starts]
+    print(f"  worker workerd CPU, exec → first answer: no-op {row(noop)}, keygate {row(keygate)}")
+    print(f"  keygate's own start-up CPU (keygate − no-op, per start): {row(own)}")
+    print(f"  wall clock, spawn of wrangler dev → first answer: no-op {row([s[2] for s in starts])}, "
+          f"keygate {row([s[3] for s in starts])} (mostly wrangler's own start)")
+
+
 def cmd_gzip_size(args):
     with open(args.file, "rb") as f:
         print(len(gzip.compress(f.read(), compresslevel=9)))
@@ -326,6 +351,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("free-port").set_defaults(func=cmd_free_port)
+
+    s = sub.add_parser("startup")
+    s.add_argument("--clk-tck", type=int, required=True)
+    s.set_defaults(func=cmd_startup)
 
     s = sub.add_parser("procs")
     s.add_argument("root", type=int)
