@@ -1,0 +1,61 @@
+// The entry of scripts/bench-calls: keygate's own entry (entry.mjs), plus one path that calls
+// the fast path many times inside a single request, so that the workerd process's CPU per call
+// measures the call alone, without HTTP, wrangler's proxy or the load generator. Copied next
+// to entry.mjs in the bench's private copy of the worker (never deployed).
+//
+// GET /__calls?calls=N&mode=edge|serve&target=URL, with the credentials of the case:
+//   edge   N calls of the exported wasm function `edge` (what fast-path.mjs calls first; for
+//          an unknown key, both calls around the KV read, with KV answering "no such key");
+//   serve  N calls of fast-path.mjs `serve` (the wasm call, the answer decoded, a Response).
+// The answer is the last call's answer text (edge) or status (serve), checked by the script.
+import entry from "./entry.mjs";
+import Gateway from "../../../build/index.js";
+import { headerBlock, serve } from "./fast-path.mjs";
+
+export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
+
+const { edge, edge_origin_failed, edge_relay } = Gateway.prototype;
+const wasm = { edge, edge_origin_failed, edge_relay };
+// The periodic revocation sync fell due during the loop: not the path measured.
+const LEFT = new Response(null, { status: 599 });
+const leftFastPath = () => LEFT;
+const refuse = () => {
+  throw new Error("the call left the fast path");
+};
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (url.pathname !== "/__calls") return entry.fetch(request, env, ctx);
+    const calls = Number(url.searchParams.get("calls"));
+    const target = url.searchParams.get("target");
+    const headers = new Headers(request.headers);
+    if (url.searchParams.get("mode") === "serve") {
+      const inner = new Request(target, { headers });
+      let status = 0;
+      for (let i = 0; i < calls; i++) {
+        const response = await serve(inner, env, { wasm, full: leftFastPath, fetch: refuse, wait: refuse });
+        status = response.status;
+        if (response === LEFT) return new Response(`call ${i} left the fast path`, { status: 409 });
+      }
+      return new Response(String(status));
+    }
+    const block = headerBlock(headers);
+    const started = Date.now();
+    let answer = "";
+    for (let i = 0; i < calls; i++) {
+      answer = edge(env, "GET", target, block, 0, undefined);
+      // An unknown key: the second call with KV's answer, a miss (the read itself is not
+      // measured here; scripts/bench's case g is a JS worker's KV read).
+      if (answer.startsWith("lookup ")) answer = edge(env, "GET", target, block, 1, undefined);
+      // The periodic revocation sync due: not the path measured.
+      if (!answer.startsWith("respond ")) {
+        const clock = Date.now() - started;
+        return new Response(`call ${i} answered ${answer.split("\n")[0]} after ${clock} ms`, {
+          status: 409,
+        });
+      }
+    }
+    return new Response(answer);
+  },
+};
