@@ -5,7 +5,8 @@
 //
 // GET /__calls?calls=N&mode=edge|serve&target=URL, with the credentials of the case:
 //   edge   N calls of the exported wasm function `edge` (what fast-path.mjs calls first; for
-//          an unknown key, both calls around the KV read, with KV answering "no such key");
+//          an unknown key, both calls around the KV read, with KV answering "no such key";
+//          for a live key, `edge` and `edge_relay`, the two calls around the origin's fetch);
 //   serve  N calls of fast-path.mjs `serve` (the wasm call, the answer decoded, a Response).
 // The answer is the last call's answer text (edge) or status (serve), checked by the script.
 import entry from "./entry.mjs";
@@ -16,6 +17,10 @@ export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build
 
 const { edge, edge_origin_failed, edge_relay } = Gateway.prototype;
 const wasm = { edge, edge_origin_failed, edge_relay };
+const ORIGIN_ANSWER =
+  "content-type: application/json\ncontent-length: 77\ndate: Sun, 29 Nov 2026 17:00:00 GMT\n" +
+  "connection: keep-alive\nkeep-alive: timeout=5\n";
+
 // The periodic revocation sync fell due during the loop: not the path measured.
 const LEFT = new Response(null, { status: 599 });
 const leftFastPath = () => LEFT;
@@ -48,8 +53,11 @@ export default {
       // An unknown key: the second call with KV's answer, a miss (the read itself is not
       // measured here; scripts/bench's case g is a JS worker's KV read).
       if (answer.startsWith("lookup ")) answer = edge(env, "GET", target, block, 1, undefined);
+      // A live key: the planned origin request, then the relay of a typical origin answer's
+      // headers (the two calls of fast-path.mjs `forward`; the fetch itself is not measured).
+      if (answer.startsWith("origin ")) edge_relay(ORIGIN_ANSWER, answer.split(" ", 2)[1]);
       // The periodic revocation sync due: not the path measured.
-      if (!answer.startsWith("respond ")) {
+      else if (!answer.startsWith("respond ")) {
         const clock = Date.now() - started;
         return new Response(`call ${i} answered ${answer.split("\n")[0]} after ${clock} ms`, {
           status: 409,
