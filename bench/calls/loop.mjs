@@ -3,7 +3,7 @@
 // measures the call alone, without HTTP, wrangler's proxy or the load generator. Copied next
 // to entry.mjs in the bench's private copy of the worker (never deployed).
 //
-// GET /__calls?calls=N&mode=edge|serve&target=URL, with the credentials of the case:
+// GET /__calls?calls=N&mode=edge|serve&target=URL[&fresh=1], with the credentials of the case:
 //   edge   N calls of the exported wasm function `edge` (what fast-path.mjs calls first; for
 //          an unknown key, both calls around the KV read, with KV answering "no such key";
 //          for a live key, `edge` and `edge_relay`, the two calls around the origin's fetch);
@@ -28,6 +28,16 @@ const refuse = () => {
   throw new Error("the call left the fast path");
 };
 
+/** The KV text of the secret key in `Authorization` (KV key `sk:` + hex SHA-256 of the key). */
+async function kvRecord(env, headers) {
+  const secret = headers.get("authorization").replace(/^Bearer /, "");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const record = await env.KEYS.get(`sk:${hex}`);
+  if (record === null) throw new Error("the key has no KV record");
+  return record;
+}
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
@@ -46,10 +56,15 @@ export default {
       return new Response(String(status));
     }
     const block = headerBlock(headers);
+    // fresh=1: every call hands over the key's KV record, as after a cache miss, so that each
+    // one decodes it (the first request of a key in an isolate, less the KV read).
+    const record = url.searchParams.get("fresh") === "1" ? await kvRecord(env, headers) : null;
     const started = Date.now();
     let answer = "";
     for (let i = 0; i < calls; i++) {
-      answer = edge(env, "GET", target, block, 0, undefined);
+      answer = record
+        ? edge(env, "GET", target, block, 1, record)
+        : edge(env, "GET", target, block, 0, undefined);
       // An unknown key: the second call with KV's answer, a miss (the read itself is not
       // measured here; scripts/bench's case g is a JS worker's KV read).
       if (answer.startsWith("lookup ")) answer = edge(env, "GET", target, block, 1, undefined);
