@@ -137,29 +137,52 @@ pub struct CollectionInfo<'a> {
     pub records: usize,
 }
 
+/// Why a dataset does not load: the file and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetError(String);
+
+impl std::fmt::Display for DatasetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DatasetError {}
+
+impl DatasetError {
+    /// The 500 a request gets when the dataset does not load: a generic answer, with what is
+    /// wrong kept as its reason (the worker logs a 500's reason, never answers it).
+    fn to_internal_error(&self) -> Error {
+        Error::internal().with_reason(format!(
+            "the embedded sandbox dataset does not load: {self}"
+        ))
+    }
+}
+
 impl Sandbox {
     /// The sandbox over the data embedded at build time, parsed once per process. A broken
-    /// dataset (which the test suite rules out) is a 500; [`Sandbox::load_embedded`] says why.
+    /// dataset (which the test suite rules out) is a 500 whose reason, for the server's log
+    /// only, says what is wrong.
     pub fn embedded() -> Result<&'static Sandbox, Error> {
-        Self::load_embedded().map_err(|_| Error::internal())
+        Self::load_embedded().map_err(DatasetError::to_internal_error)
     }
 
-    /// Like [`Sandbox::embedded`], with the reason the embedded data does not load.
-    pub fn load_embedded() -> Result<&'static Sandbox, &'static str> {
-        static SANDBOX: OnceLock<Result<Sandbox, String>> = OnceLock::new();
+    /// Like [`Sandbox::embedded`], with the loader's own error.
+    pub fn load_embedded() -> Result<&'static Sandbox, &'static DatasetError> {
+        static SANDBOX: OnceLock<Result<Sandbox, DatasetError>> = OnceLock::new();
         SANDBOX
             .get_or_init(|| Self::from_json_files(EMBEDDED_FILES))
             .as_ref()
-            .map_err(String::as_str)
     }
 
     /// Parses and checks a dataset given as (file name, contents): `collections.json`,
     /// `scenarios.json` and every record file the manifest names (and no other). Checks that ids
     /// are unique and carry their prefix, references resolve, IBANs are valid, the write rules
     /// and magic values are coherent. The error names the file and what is wrong.
-    pub fn from_json_files(files: &[(&str, &str)]) -> Result<Sandbox, String> {
-        let loaded = data::load(files)?;
-        let scenarios_body = handle::scenarios_body(&loaded.scenarios, &loaded.magic)?;
+    pub fn from_json_files(files: &[(&str, &str)]) -> Result<Sandbox, DatasetError> {
+        let loaded = data::load(files).map_err(DatasetError)?;
+        let scenarios_body =
+            handle::scenarios_body(&loaded.scenarios, &loaded.magic).map_err(DatasetError)?;
         Ok(Sandbox {
             collections: loaded.collections,
             scenarios: loaded.scenarios,

@@ -144,7 +144,8 @@ pub fn with_request_id(mut response: Response, request_id: &str) -> Response {
 /// carries the status and message only, never credentials. Client errors are not logged.
 pub fn log_server_error(request_id: &str, error: &Error) {
     if error.status >= 500 {
-        worker::console_error!("{request_id} {} {}", error.status, error.message);
+        // The true reason: a 500's message is generic, its reason says what broke.
+        worker::console_error!("{request_id} {} {}", error.status, error.true_reason());
     }
 }
 

@@ -680,3 +680,27 @@ fn a_provider_can_add_a_collection_with_data_only() {
     assert_eq!(nested.len(), 2);
     assert_eq!(client.list_all("/v1/contacts?email=b@example.com").len(), 1);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_dataset_that_does_not_load_is_a_generic_500_that_keeps_its_reason() {
+    let mut files = files();
+    edit(&mut files, "accounts.json", |v| {
+        v[0]["id"] = json!("no_prefix")
+    });
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let error = match Sandbox::from_json_files(&borrowed) {
+        Ok(_) => panic!("the broken dataset loaded"),
+        Err(e) => e,
+    };
+    let answer = error.to_internal_error();
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.message, keygate_core::Error::internal().message);
+    assert!(!answer.message.contains("accounts.json"));
+    let reason = answer.true_reason();
+    assert!(reason.contains("accounts.json"), "{reason}");
+    assert!(reason.contains(&error.to_string()), "{reason}");
+}

@@ -36,7 +36,7 @@ pub(crate) fn load(files: &[(String, String)]) -> Result<Sandbox, String> {
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
-    Sandbox::from_json_files(&borrowed)
+    Sandbox::from_json_files(&borrowed).map_err(|e| e.to_string())
 }
 
 /// Applies `edit` to the parsed JSON of one file of `files`.
