@@ -13,7 +13,7 @@ mod native {
     use criterion::{Criterion, criterion_group};
     use keygate_core::admin::KeyTemplate;
     use keygate_core::keys::{IssuedKey, key_from_entropy};
-    use keygate_core::policy::{RequestFacts, Settings, authenticate, authorize};
+    use keygate_core::policy::{PreparedRecord, RequestFacts, Settings, authenticate, authorize};
     use keygate_core::signing::origin_headers;
     use keygate_core::target::parse_target;
     use keygate_core::{
@@ -125,8 +125,9 @@ mod native {
             cf_connecting_ip: Some("203.0.113.9"),
         };
         let target = authenticate(&facts, &settings).unwrap().target;
+        let prepared = PreparedRecord::new(f.record.clone());
         // The benchmark is only meaningful if the decision is a grant.
-        let grant = authorize(&facts, &target, &f.record, &f.config, &settings, 1).unwrap();
+        let grant = authorize(&facts, &target, &prepared, &f.config, &settings, 1).unwrap();
         assert_eq!(grant.product.as_deref(), Some("bank_data"));
 
         c.bench_function("parse_key + sha256", |b| {
@@ -146,7 +147,7 @@ mod native {
                 authorize(
                     black_box(&facts),
                     &target,
-                    &f.record,
+                    &prepared,
                     &f.config,
                     &settings,
                     1,
@@ -156,24 +157,34 @@ mod native {
         let mut open = f.record.clone();
         open.account.allowed_ips.clear();
         open.key.allowed_ips.clear();
+        let open = PreparedRecord::new(open);
         c.bench_function("authorize (steps 6-9, no allowlists)", |b| {
             b.iter(|| authorize(black_box(&facts), &target, &open, &f.config, &settings, 1))
         });
-        c.bench_function("full decision (authenticate + decode + authorize)", |b| {
-            b.iter(|| {
-                let authenticated = authenticate(black_box(&facts), &settings).unwrap();
-                let record: EdgeRecord = serde_json::from_str(black_box(&f.record_json)).unwrap();
-                black_box(authenticated.credential.hash);
-                authorize(
-                    &facts,
-                    &authenticated.target,
-                    &record,
-                    &f.config,
-                    &settings,
-                    1,
-                )
-            })
-        });
+        c.bench_function(
+            "prepare EdgeRecord (parse its allowlists, once per cached record)",
+            |b| b.iter(|| PreparedRecord::new(black_box(&f.record).clone())),
+        );
+        c.bench_function(
+            "full decision (authenticate + decode + prepare + authorize)",
+            |b| {
+                b.iter(|| {
+                    let authenticated = authenticate(black_box(&facts), &settings).unwrap();
+                    let record: EdgeRecord =
+                        serde_json::from_str(black_box(&f.record_json)).unwrap();
+                    let record = PreparedRecord::new(record);
+                    black_box(authenticated.credential.hash);
+                    authorize(
+                        &facts,
+                        &authenticated.target,
+                        &record,
+                        &f.config,
+                        &settings,
+                        1,
+                    )
+                })
+            },
+        );
         c.bench_function("origin_headers (HMAC-SHA256)", |b| {
             b.iter(|| {
                 origin_headers(

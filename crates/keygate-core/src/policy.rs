@@ -16,7 +16,7 @@
 use crate::config::{GatewayConfig, Route, RouteMatch, allow_header};
 use crate::credentials::extract_credential;
 use crate::error::{Error, FieldError};
-use crate::ip::{client_ip, stored_list_permits};
+use crate::ip::{IpAllowlist, client_ip};
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{ApiKey, EdgeRecord, IpMode, key_state};
 use crate::ratelimit::RateLimit;
@@ -197,6 +197,42 @@ pub fn product_key_not_found() -> Error {
     )
 }
 
+/// An [`EdgeRecord`] ready to decide requests: its two allowlists parsed once, because a
+/// cached record decides every request of its key for a while. It cannot be changed, so the
+/// parsed lists cannot go stale: a changed record is prepared again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedRecord {
+    record: EdgeRecord,
+    /// `None`: a stored entry no longer parses, and every request is refused (500).
+    account_ips: Option<IpAllowlist>,
+    key_ips: Option<IpAllowlist>,
+}
+
+impl PreparedRecord {
+    /// Parses the record's allowlists (as stored: canonical, validated on write).
+    pub fn new(record: EdgeRecord) -> Self {
+        let parse = |entries: &[String]| IpAllowlist::parse(entries).ok();
+        Self {
+            account_ips: parse(&record.account.allowed_ips),
+            key_ips: parse(&record.key.allowed_ips),
+            record,
+        }
+    }
+
+    /// The record, to change it and prepare it again.
+    pub fn into_record(self) -> EdgeRecord {
+        self.record
+    }
+}
+
+impl std::ops::Deref for PreparedRecord {
+    type Target = EdgeRecord;
+
+    fn deref(&self) -> &EdgeRecord {
+        &self.record
+    }
+}
+
 /// Steps 6–9, after the worker looked the credential's hash up and found `record`.
 ///
 /// With `HIDE_FORBIDDEN` a route the key may not use is found to be no route at all, before
@@ -205,7 +241,7 @@ pub fn product_key_not_found() -> Error {
 pub fn authorize(
     facts: &RequestFacts<'_>,
     target: &Target<'_>,
-    record: &EdgeRecord,
+    record: &PreparedRecord,
     config: &GatewayConfig,
     settings: &Settings,
     now: i64,
@@ -277,7 +313,7 @@ fn find_route<'c>(
 /// scope. Returns the account the key may manage. Call after [`authenticate`] and the lookup.
 pub fn authorize_key_manager(
     facts: &RequestFacts<'_>,
-    record: &EdgeRecord,
+    record: &PreparedRecord,
     settings: &Settings,
     now: i64,
 ) -> Result<String, Error> {
@@ -305,21 +341,22 @@ fn check_record(record: &EdgeRecord) -> Result<(), Error> {
 
 /// Both allowlists must pass. A list in `report` mode lets an outside address through: the
 /// answer is `Ok(Some(address))`, to be recorded as `ip.would_deny`.
-fn check_ip(facts: &RequestFacts<'_>, record: &EdgeRecord) -> Result<Option<String>, Error> {
+fn check_ip(facts: &RequestFacts<'_>, record: &PreparedRecord) -> Result<Option<String>, Error> {
     let client = client_ip(facts.cf_connecting_ip);
     let lists = [
         (
             "account",
             "account's",
-            &record.account.allowed_ips,
+            &record.account_ips,
             record.account.ip_mode,
         ),
-        ("key", "key's", &record.key.allowed_ips, record.key.ip_mode),
+        ("key", "key's", &record.key_ips, record.key.ip_mode),
     ];
     let mut would_deny = None;
-    for (owner, owners, entries, mode) in lists {
+    for (owner, owners, list, mode) in lists {
         // Stored lists were validated on write; one that no longer parses fails closed.
-        if stored_list_permits(entries, client)? {
+        let list = list.as_ref().ok_or_else(Error::internal)?;
+        if list.permits(client) {
             continue;
         }
         if mode == IpMode::Report {

@@ -15,7 +15,8 @@ use keygate_core::admin::KeyTemplate;
 use keygate_core::forwarding::{forwardable_request_header, relayable_response_header};
 use keygate_core::keys::{IssuedKey, key_from_entropy};
 use keygate_core::policy::{
-    self, Credential, RequestFacts, Settings, authenticate, authorize, authorize_key_manager,
+    self, Credential, PreparedRecord, RequestFacts, Settings, authenticate, authorize,
+    authorize_key_manager,
 };
 use keygate_core::{
     Account, AccountStatus, Agreement, ApiKey, EdgeRecord, Environment, Error, GatewayConfig,
@@ -171,7 +172,19 @@ fn run(
     let authenticated = authenticate(f, settings)?;
     let credential = &authenticated.credential;
     assert_eq!(credential.hash, KeyHash::of(&credential.text));
-    authorize(f, &authenticated.target, record, &w.config, settings, NOW)
+    authorize(
+        f,
+        &authenticated.target,
+        &prepared(record),
+        &w.config,
+        settings,
+        NOW,
+    )
+}
+
+/// The record as the worker caches it: allowlists parsed once.
+fn prepared(record: &EdgeRecord) -> PreparedRecord {
+    PreparedRecord::new(record.clone())
 }
 
 fn status(r: Result<Grant, Error>) -> u16 {
@@ -510,6 +523,42 @@ fn a_corrupt_stored_allowlist_fails_closed() {
         status(run(&w, &facts(&w, "GET", "/v1/accounts"), &r, &STRICT)),
         500
     );
+    // Not even behind an entry that admits everyone, in either list, nor in report mode: a
+    // corrupt list is never half-read.
+    for corrupt in [
+        vec!["0.0.0.0/0".to_string(), "garbage".to_string()],
+        vec!["garbage".to_string(), "0.0.0.0/0".to_string()],
+    ] {
+        let mut r = w.record.clone();
+        r.key.allowed_ips = corrupt.clone();
+        assert_eq!(
+            status(run(&w, &facts(&w, "GET", "/v1/accounts"), &r, &STRICT)),
+            500
+        );
+        r.key.ip_mode = keygate_core::model::IpMode::Report;
+        assert_eq!(
+            status(run(&w, &facts(&w, "GET", "/v1/accounts"), &r, &STRICT)),
+            500
+        );
+    }
+}
+
+#[test]
+fn a_prepared_record_is_prepared_from_its_record_alone() {
+    let w = world();
+    let mut r = w.record.clone();
+    r.key.allowed_ips = vec!["10.0.0.0/8".into()];
+    let refused = prepared(&r);
+    // Changing the record means preparing it again; what was prepared keeps the old lists.
+    let mut changed = refused.clone().into_record();
+    changed.key.allowed_ips = vec![format!("{CLIENT}/32")];
+    let f = facts(&w, "GET", "/v1/accounts");
+    let target = authenticate(&f, &STRICT).unwrap().target;
+    let decide =
+        |record: &PreparedRecord| status(authorize(&f, &target, record, &w.config, &STRICT, NOW));
+    assert_eq!(decide(&refused), 403);
+    assert_eq!(decide(&PreparedRecord::new(changed)), 200);
+    assert_eq!(decide(&refused), 403);
 }
 
 // ---- steps 3–4: the canonical target ----
@@ -557,7 +606,7 @@ fn the_authorised_target_is_the_request_as_sent() {
         target.path_and_query(),
         "/v1/accounts/a:b@c!$&'()*+,=?x=%2F&y=a+b"
     );
-    assert!(authorize(&f, &target, &w.record, &w.config, &STRICT, NOW).is_ok());
+    assert!(authorize(&f, &target, &prepared(&w.record), &w.config, &STRICT, NOW).is_ok());
 }
 
 // ---- step 8: route, product key ----
@@ -861,33 +910,33 @@ fn key_managers() {
     let f = facts(&w, "GET", "/admin/v1/accounts/acct_1/keys");
     let mut r = w.record.clone();
     assert_eq!(
-        authorize_key_manager(&f, &r, &STRICT, NOW)
+        authorize_key_manager(&f, &prepared(&r), &STRICT, NOW)
             .unwrap_err()
             .status,
         403
     );
     r.key.scopes.push("keys:manage".into());
     assert_eq!(
-        authorize_key_manager(&f, &r, &STRICT, NOW).unwrap(),
+        authorize_key_manager(&f, &prepared(&r), &STRICT, NOW).unwrap(),
         "acct_1"
     );
     r.key.allowed_ips = vec!["10.0.0.0/8".into()];
     assert_eq!(
-        authorize_key_manager(&f, &r, &STRICT, NOW)
+        authorize_key_manager(&f, &prepared(&r), &STRICT, NOW)
             .unwrap_err()
             .status,
         403
     );
     r.key.status = KeyStatus::Disabled;
     assert_eq!(
-        authorize_key_manager(&f, &r, &STRICT, NOW)
+        authorize_key_manager(&f, &prepared(&r), &STRICT, NOW)
             .unwrap_err()
             .status,
         401
     );
     let plain = RequestFacts { https: false, ..f };
     assert_eq!(
-        authorize_key_manager(&plain, &r, &STRICT, NOW)
+        authorize_key_manager(&plain, &prepared(&r), &STRICT, NOW)
             .unwrap_err()
             .status,
         403

@@ -15,7 +15,7 @@
 use keygate_core::admin::KeyTemplate;
 use keygate_core::config::{Route, RouteMatch};
 use keygate_core::keys::{IssuedKey, key_from_entropy};
-use keygate_core::policy::{RequestFacts, Settings, authenticate, authorize};
+use keygate_core::policy::{PreparedRecord, RequestFacts, Settings, authenticate, authorize};
 use keygate_core::{
     Account, AccountStatus, Agreement, EdgeRecord, Environment, Error, GatewayConfig, Grant,
     KeyHash, KeyKind, ProductKeyRef,
@@ -128,7 +128,8 @@ fn decide(
     };
     let authenticated = authenticate(&facts, settings)?;
     let target = authenticated.target;
-    let grant = authorize(&facts, &target, record, &w.config, settings, NOW)?;
+    let record = PreparedRecord::new(record.clone());
+    let grant = authorize(&facts, &target, &record, &w.config, settings, NOW)?;
     Ok((grant, target.path_and_query()))
 }
 

@@ -15,7 +15,7 @@ use crate::{activity, keystore, origin, ratelimit, sandbox};
 use keygate_core::Error;
 use keygate_core::keys::{Environment, KeyHash};
 use keygate_core::model::EdgeRecord;
-use keygate_core::policy::{self, Grant, RequestFacts};
+use keygate_core::policy::{self, Grant, PreparedRecord, RequestFacts};
 use keygate_core::ratelimit::RateDecision;
 use keygate_core::target::{RequestUrl, Target};
 use std::rc::Rc;
@@ -33,7 +33,7 @@ pub enum Next<'a> {
     /// The key is not in this isolate's cache: read KV under this hash, then decide again.
     Lookup(KeyHash),
     /// The grant, the target it was made for, and the key's record.
-    Granted(Grant, Target<'a>, Rc<EdgeRecord>),
+    Granted(Grant, Target<'a>, Rc<PreparedRecord>),
 }
 
 /// Steps 2–9: authenticate, the record (cached, or from `lookup`), authorize. A key is judged

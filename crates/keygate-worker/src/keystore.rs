@@ -12,6 +12,7 @@ use keygate_core::Error;
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, EdgeRecord, Entitlement, ProductKeyRef};
 use keygate_core::policy;
+use keygate_core::policy::PreparedRecord;
 use keygate_core::revocation::{PIN_MS, SyncState};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -66,10 +67,10 @@ impl EdgeUpdate {
 }
 
 /// A pinned record (`None`: the key was deleted) and the time, in ms, until which it holds.
-type Pin = (Option<Rc<EdgeRecord>>, u64);
+type Pin = (Option<Rc<PreparedRecord>>, u64);
 
 struct Entry {
-    record: Rc<EdgeRecord>,
+    record: Rc<PreparedRecord>,
     fetched_at_ms: u64,
 }
 
@@ -125,7 +126,7 @@ fn now_ms() -> u64 {
 }
 
 /// The record this isolate trusts for `hash` now, if any: no storage read.
-pub fn cached(hash: &KeyHash) -> Option<Rc<EdgeRecord>> {
+pub fn cached(hash: &KeyHash) -> Option<Rc<PreparedRecord>> {
     let now = now_ms();
     CACHE.with(|cache| {
         cache
@@ -149,7 +150,7 @@ pub async fn kv_get(env: &Env, hash: &KeyHash) -> Result<Option<String>, Error> 
 }
 
 /// The record for `hash`: from this isolate's cache, else from KV.
-pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<Rc<EdgeRecord>>, Error> {
+pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<Rc<PreparedRecord>>, Error> {
     if let Some(record) = cached(hash) {
         return Ok(Some(record));
     }
@@ -161,7 +162,7 @@ pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<Rc<EdgeRecord>>,
 /// its account) was learnt meanwhile from the revocation log or an admin answer: KV may still
 /// hold the older one. Unknown keys are not cached: a key created a moment ago must work at
 /// once. A record that does not decode fails closed (503).
-pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<EdgeRecord>>, Error> {
+pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<PreparedRecord>>, Error> {
     let now = now_ms();
     let pinned = PINNED.with(|pins| {
         pins.borrow()
@@ -172,9 +173,9 @@ pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<EdgeRecord
     let record = match (pinned, text) {
         (Some(pinned), _) => pinned,
         (None, None) => None,
-        (None, Some(text)) => Some(Rc::new(
+        (None, Some(text)) => Some(Rc::new(PreparedRecord::new(
             serde_json::from_str(text).map_err(|_| policy::store_unavailable())?,
-        )),
+        ))),
     };
     let Some(mut record) = record else {
         return Ok(None);
@@ -183,14 +184,14 @@ pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<EdgeRecord
         if let Some((account, product_keys)) = accounts.borrow().get(&record.account.id)
             && account.revision > record.account.revision
         {
-            Rc::make_mut(&mut record).refresh_account(account, product_keys);
+            record = refreshed(&record, account, product_keys);
         }
     });
     remember(*hash, Rc::clone(&record), now);
     Ok(Some(record))
 }
 
-fn pin(hash: KeyHash, record: Option<Rc<EdgeRecord>>, now: u64) {
+fn pin(hash: KeyHash, record: Option<Rc<PreparedRecord>>, now: u64) {
     PINNED.with(|pins| {
         let mut pins = pins.borrow_mut();
         if pins.len() >= CACHE_CAPACITY {
@@ -206,7 +207,7 @@ fn pin(hash: KeyHash, record: Option<Rc<EdgeRecord>>, now: u64) {
     });
 }
 
-fn remember(hash: KeyHash, record: Rc<EdgeRecord>, now: u64) {
+fn remember(hash: KeyHash, record: Rc<PreparedRecord>, now: u64) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() >= CACHE_CAPACITY {
@@ -225,13 +226,24 @@ fn remember(hash: KeyHash, record: Rc<EdgeRecord>, now: u64) {
     });
 }
 
+/// `record` with a newer copy of its account, prepared again (its allowlist may have changed).
+fn refreshed(
+    record: &PreparedRecord,
+    account: &Account,
+    product_keys: &[ProductKeyRef],
+) -> Rc<PreparedRecord> {
+    let mut record: EdgeRecord = record.clone().into_record();
+    record.refresh_account(account, product_keys);
+    Rc::new(PreparedRecord::new(record))
+}
+
 /// Applies the Registry's write-through results to this isolate's cache.
 pub fn apply(updates: Vec<EdgeUpdate>) {
     let now = now_ms();
     for update in updates {
         match update {
             EdgeUpdate::Key { hash, record } => {
-                let record = record.map(|record| Rc::new(*record));
+                let record = record.map(|record| Rc::new(PreparedRecord::new(*record)));
                 match &record {
                     Some(record) => remember(hash, Rc::clone(record), now),
                     None => CACHE.with(|cache| {
@@ -251,8 +263,7 @@ pub fn apply(updates: Vec<EdgeUpdate>) {
                             if entry.record.account.id == account_id
                                 && entry.record.account.revision < account.revision
                             {
-                                Rc::make_mut(&mut entry.record)
-                                    .refresh_account(&account, &product_keys);
+                                entry.record = refreshed(&entry.record, &account, &product_keys);
                             }
                         }
                     });
