@@ -304,6 +304,11 @@ def cmd_table(args):
                 for n in rounds if ("d_live_origin", n) in by and ("f_js_fetch", n) in by]
         print(f"  d_live_origin − f_js_fetch (workerd): {med(diff):.0f} µs/req "
               f"({spread(diff) or 'one round'}): the live path beyond one plain JS subrequest.")
+    if "d_live_origin" in order and "h_js_forward" in order:
+        diff = [by[("d_live_origin", n)]["worker_us"] - by[("h_js_forward", n)]["worker_us"]
+                for n in rounds if ("d_live_origin", n) in by and ("h_js_forward", n) in by]
+        print(f"  d_live_origin − h_js_forward (workerd): {med(diff):.0f} µs/req "
+              f"({spread(diff) or 'one round'}): the live path beyond a JS forward with the same headers.")
     if "c_unknown_key" in order and "g_js_kv" in order:
         diff = [by[("c_unknown_key", n)]["worker_us"] - by[("g_js_kv", n)]["worker_us"]
                 for n in rounds if ("c_unknown_key", n) in by and ("g_js_kv", n) in by]
