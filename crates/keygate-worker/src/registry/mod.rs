@@ -162,17 +162,18 @@ impl Registry {
         let _guard = self.lock.acquire().await;
         self.ensure_schema()?;
         let config = gateway_config()?;
+        // The demo account's keys reach every isolate like any other write's: through the
+        // revocation log (an isolate may have refused the demo key as unknown a moment ago).
+        let mut seeded = Vec::new();
         if message.demo_seed
             && SqlStore::new(&self.sql())
                 .account(demo::ACCOUNT_ID)?
                 .is_none()
         {
-            self.transaction(
-                demo::seed(config, message.now),
-                Vec::new(),
-                message.now,
-                None,
-            )?;
+            let writes = demo::seed(config, message.now);
+            self.transaction(writes.clone(), Vec::new(), message.now, None)?;
+            seeded = self.edge_updates(&writes)?;
+            self.publish(&seeded).await?;
         }
         if let Caller::Manager { key_id } = &message.caller
             && message.command.is_write()
@@ -221,6 +222,7 @@ impl Registry {
         if !edge.is_empty() {
             self.publish(&edge).await?;
         }
+        let edge = [seeded, edge].concat();
         self.flush(&own).await;
         self.schedule_sweep(message.now).await;
         if !outcome.events.is_empty() && self.webhooks().is_some() {
