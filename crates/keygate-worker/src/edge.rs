@@ -49,6 +49,9 @@ pub fn decide<'a>(
     let hash = authenticated.credential.hash;
     let record = match (keystore::cached(&hash), lookup) {
         (Some(record), _) => record,
+        (None, Lookup::NotYet) if keystore::known_missing(&hash) => {
+            return Err(policy::unknown_key());
+        }
         (None, Lookup::NotYet) => return Ok(Next::Lookup(hash)),
         (None, Lookup::Done(text)) => {
             keystore::accept(&hash, text?.as_deref())?.ok_or_else(policy::unknown_key)?

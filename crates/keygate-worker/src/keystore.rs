@@ -85,6 +85,37 @@ thread_local! {
     /// outrank what KV answers until they expire: KV may still hold the older record.
     static PINNED: RefCell<HashMap<KeyHash, Pin>> = RefCell::new(HashMap::new());
     static SYNC: RefCell<SyncState> = RefCell::new(SyncState::default());
+    /// Hashes KV holds no key under, and until when (ms) that is trusted: a client that keeps
+    /// sending a deleted or mistyped key costs one KV read per [`CACHE_TTL_MS`], not one per
+    /// request. Only a creation can turn such a hash into a key, and a creation reaches this
+    /// isolate through the revocation log or an admin answer ([`apply`]), which clears it.
+    static MISSING: RefCell<HashMap<KeyHash, u64>> = RefCell::new(HashMap::new());
+}
+
+/// Drops every cached record and every cached "no such key": nothing cached is trusted.
+fn forget_cached() {
+    CACHE.with(|cache| cache.borrow_mut().clear());
+    MISSING.with(|missing| missing.borrow_mut().clear());
+}
+
+/// Whether KV said, less than [`CACHE_TTL_MS`] ago, that no key is stored under `hash`.
+pub fn known_missing(hash: &KeyHash) -> bool {
+    let now = now_ms();
+    MISSING.with(|missing| missing.borrow().get(hash).is_some_and(|until| *until > now))
+}
+
+fn remember_missing(hash: KeyHash, now: u64) {
+    MISSING.with(|missing| {
+        let mut missing = missing.borrow_mut();
+        if missing.len() >= CACHE_CAPACITY {
+            missing.retain(|_, until| *until > now);
+            if missing.len() >= CACHE_CAPACITY {
+                // Someone is sending many different unknown keys: each costs a KV read anyway.
+                missing.clear();
+            }
+        }
+        missing.insert(hash, now + CACHE_TTL_MS);
+    });
 }
 
 /// Whether this isolate must read the revocation log before deciding the next request.
@@ -109,13 +140,13 @@ pub async fn sync(env: &Env) {
         return;
     };
     if changes.reset {
-        CACHE.with(|cache| cache.borrow_mut().clear());
+        forget_cached();
     }
     for entry in &changes.entries {
         match serde_json::from_str::<Vec<EdgeUpdate>>(entry) {
             Ok(updates) => apply(updates),
             // An entry this version cannot read: trust nothing cached rather than skip it.
-            Err(_) => CACHE.with(|cache| cache.borrow_mut().clear()),
+            Err(_) => forget_cached(),
         }
     }
     SYNC.with(|sync| sync.borrow_mut().succeeded(changes.generation, now_ms()));
@@ -160,8 +191,8 @@ pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<Rc<PreparedRecor
 
 /// Decodes what KV answered for `hash` and caches it, unless a newer record of the key (or of
 /// its account) was learnt meanwhile from the revocation log or an admin answer: KV may still
-/// hold the older one. Unknown keys are not cached: a key created a moment ago must work at
-/// once. A record that does not decode fails closed (503).
+/// hold the older one. An unknown key is remembered as missing for [`CACHE_TTL_MS`] (see
+/// `MISSING`). A record that does not decode fails closed (503).
 pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<PreparedRecord>>, Error> {
     let now = now_ms();
     let pinned = PINNED.with(|pins| {
@@ -178,6 +209,7 @@ pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<PreparedRe
         ))),
     };
     let Some(mut record) = record else {
+        remember_missing(*hash, now);
         return Ok(None);
     };
     ACCOUNTS.with(|accounts| {
@@ -200,7 +232,7 @@ fn pin(hash: KeyHash, record: Option<Rc<PreparedRecord>>, now: u64) {
                 // Full of live pins: drop them, and the cache they protect, rather than trust
                 // KV for a key that may have just been revoked.
                 pins.clear();
-                CACHE.with(|cache| cache.borrow_mut().clear());
+                forget_cached();
             }
         }
         pins.insert(hash, (record, now + PIN_MS));
@@ -243,6 +275,7 @@ pub fn apply(updates: Vec<EdgeUpdate>) {
     for update in updates {
         match update {
             EdgeUpdate::Key { hash, record } => {
+                MISSING.with(|missing| missing.borrow_mut().remove(&hash));
                 let record = record.map(|record| Rc::new(PreparedRecord::new(*record)));
                 match &record {
                     Some(record) => remember(hash, Rc::clone(record), now),

@@ -106,6 +106,7 @@ fn main() {
             // Demo seed and the README flow.
             demo_seed_matches_demo_env_and_seeds_once,
             demo_seed_is_refused_when_https_is_required,
+            a_key_refused_as_unknown_works_within_1s_of_its_creation,
             readme_flow_with_curl,
         ],
     );
