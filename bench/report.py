@@ -4,7 +4,7 @@
   report.py free-port                      a free TCP port on 127.0.0.1
   report.py procs ROOT_PID PORT            the processes of one `wrangler dev`
   report.py check URL STATUS [options]     one request; fails unless the answer is right
-  report.py unknown-key PREFIX             a well-formed key that was never issued
+  report.py unknown-key PREFIX [--count N] well-formed keys that were never issued
   report.py record [options]               parse one wrk run, validate it, append a JSON line
   report.py table RESULTS.jsonl            the summary table (medians over rounds)
   report.py startup --clk-tck N < LINES    the start-up figures (fresh starts, vs the no-op)
@@ -153,12 +153,13 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def cmd_unknown_key(args):
-    text = args.prefix + "".join(secrets.choice(BASE62) for _ in range(32))
-    value, digits = zlib.crc32(text.encode("ascii")), ""
-    for _ in range(6):
-        value, d = divmod(value, 62)
-        digits = BASE62[d] + digits
-    print(text + digits)
+    for _ in range(args.count):
+        text = args.prefix + "".join(secrets.choice(BASE62) for _ in range(32))
+        value, digits = zlib.crc32(text.encode("ascii")), ""
+        for _ in range(6):
+            value, d = divmod(value, 62)
+            digits = BASE62[d] + digits
+        print(text + digits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,6 +380,7 @@ def main():
 
     s = sub.add_parser("unknown-key")
     s.add_argument("prefix")
+    s.add_argument("--count", type=int, default=1, help="how many, one per line")
     s.set_defaults(func=cmd_unknown_key)
 
     s = sub.add_parser("record")

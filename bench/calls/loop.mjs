@@ -5,7 +5,8 @@
 //
 // GET /__calls?calls=N&mode=edge|serve&target=URL[&fresh=1], with the credentials of the case:
 //   edge   N calls of the exported wasm function `edge` (what fast-path.mjs calls first; for
-//          an unknown key, both calls around the KV read, with KV answering "no such key";
+//          an unknown key the isolate does not yet know missing, both calls around the KV
+//          read, with KV answering "no such key";
 //          for a live key, `edge` and `edge_relay`, the two calls around the origin's fetch);
 //   serve  N calls of fast-path.mjs `serve` (the wasm call, the answer decoded, a Response).
 // The answer is the last call's answer text (edge) or status (serve), checked by the script.
