@@ -29,6 +29,17 @@ pub(crate) fn demo_env() -> BTreeMap<String, String> {
     env
 }
 
+/// The README's demo request: the demo key and its `bank_data` product key, audited.
+fn demo_request(gw: &Gateway, env: &BTreeMap<String, String>) -> Resp {
+    let r = gw
+        .get(&env["DEMO_PATH"])
+        .bearer(&env["DEMO_SECRET_KEY"])
+        .product_key(&env["DEMO_PRODUCT_KEY"])
+        .send();
+    audit(&r);
+    r
+}
+
 /// Checks a demo gateway: the seeded account, entitlements, the one key, and that the demo key
 /// works in the sandbox. Returns the ids of all accounts.
 pub(crate) fn check_demo(gw: &Gateway, env: &BTreeMap<String, String>) -> Vec<String> {
@@ -89,12 +100,7 @@ pub(crate) fn check_demo(gw: &Gateway, env: &BTreeMap<String, String>) -> Vec<St
     assert_eq!(keys[0]["start"], json!(&secret[..12]), "{r}");
     assert_eq!(keys[0]["end"], json!(&secret[KEY_LEN - 4..]), "{r}");
 
-    let r = gw
-        .get(&env["DEMO_PATH"])
-        .bearer(secret)
-        .product_key(&env["DEMO_PRODUCT_KEY"])
-        .send();
-    audit(&r);
+    let r = demo_request(gw, env);
     assert_eq!(r.status, 200, "the demo request: {r}");
     assert_eq!(r.header("x-sandbox"), Some("true"), "{r}");
     for (path, var) in [
@@ -162,15 +168,7 @@ pub(crate) fn a_key_refused_as_unknown_works_within_1s_of_its_creation(_c: &Ctx)
         .var("REQUIRE_HTTPS", "false")
         .var("KEYGATE_TEST_SKIP_LOCAL_APPLY", "true")
         .start();
-    let demo = || {
-        let r = gw
-            .get(&env["DEMO_PATH"])
-            .bearer(&env["DEMO_SECRET_KEY"])
-            .product_key(&env["DEMO_PRODUCT_KEY"])
-            .send();
-        audit(&r);
-        r
-    };
+    let demo = || demo_request(&gw, &env);
     for _ in 0..2 {
         let r = demo();
         assert_eq!(r.status, 401, "before the seed: {r}");
@@ -225,12 +223,7 @@ pub(crate) fn demo_seed_is_refused_when_https_is_required(_c: &Ctx) {
         r.status, 404,
         "the public demo key must not exist here: {r}"
     );
-    let r = gw
-        .get(&env["DEMO_PATH"])
-        .bearer(&env["DEMO_SECRET_KEY"])
-        .product_key(&env["DEMO_PRODUCT_KEY"])
-        .send();
-    audit(&r);
+    let r = demo_request(&gw, &env);
     assert_eq!(r.status, 401, "{r}");
 }
 
