@@ -12,14 +12,7 @@ pub(crate) fn filters_and_pages_walk_every_event_once(c: &Ctx) {
     for name in ["k1", "k2", "k3"] {
         let body = json!({"name": name, "environment": "test"});
         let r = op(gw, "POST", &keys_path, Some(&body));
-        let k = key_from(&r, 201);
-        log.push(
-            &r,
-            o,
-            "key.created",
-            Some(&k.id),
-            Want::Exact(created(&k.view)),
-        );
+        let k = log.created_key(&r, o, 201);
         keys.push(k);
     }
     let path = |k: &Key| format!("/keys/{}", k.id);
@@ -60,17 +53,7 @@ pub(crate) fn filters_and_pages_walk_every_event_once(c: &Ctx) {
     log.push(&r, o, "account.updated", None, Want::Exact(renamed));
     let before = view(gw, &path(&keys[0]));
     let r = op(gw, "POST", &format!("{}/roll", path(&keys[0])), None);
-    let successor = key_from(&r, 200);
-    let s = Some(successor.id.as_str());
-    log.push(
-        &r,
-        o,
-        "key.created",
-        s,
-        Want::Exact(created(&successor.view)),
-    );
-    let was = changed(&before, &r.json["previous"]);
-    log.push(&r, o, "key.rolled", Some(&keys[0].id), Want::Exact(was));
+    let successor = log.rolled_key(&r, o, &keys[0].id, &before);
     let before = view(gw, &path(&keys[1]));
     let r = op(gw, "DELETE", &path(&keys[1]), None);
     r.expect_status(204);

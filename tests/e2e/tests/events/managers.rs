@@ -10,26 +10,12 @@ pub(crate) fn managers_act_as_themselves_and_see_only_their_account(c: &Ctx) {
     let keys_path = format!("/accounts/{id}/keys");
     let body = |name: &str| json!({"name": name, "environment": "test"});
     let r = op(gw, "POST", &keys_path, Some(&body("manager")));
-    let manager = key_from(&r, 201);
-    log.push(
-        &r,
-        o,
-        "key.created",
-        Some(&manager.id),
-        Want::Exact(created(&manager.view)),
-    );
+    let manager = log.created_key(&r, o, 201);
 
     // Everything the manager does names it.
     let m = Who::Key(&manager);
     let r = act(gw, m, "POST", &keys_path, Some(&body("a")));
-    let t = key_from(&r, 201);
-    log.push(
-        &r,
-        m,
-        "key.created",
-        Some(&t.id),
-        Want::Exact(created(&t.view)),
-    );
+    let t = log.created_key(&r, m, 201);
     let t_path = format!("/keys/{}", t.id);
     let mut last = t.view.clone();
     for (patch, kind) in [
@@ -49,17 +35,7 @@ pub(crate) fn managers_act_as_themselves_and_see_only_their_account(c: &Ctx) {
         last = r.json.clone();
     }
     let r = act(gw, m, "POST", &format!("{t_path}/roll"), None);
-    let successor = key_from(&r, 200);
-    let s = Some(successor.id.as_str());
-    log.push(
-        &r,
-        m,
-        "key.created",
-        s,
-        Want::Exact(created(&successor.view)),
-    );
-    let was = changed(&last, &r.json["previous"]);
-    log.push(&r, m, "key.rolled", Some(&t.id), Want::Exact(was));
+    let successor = log.rolled_key(&r, m, &t.id, &last);
     let t_last = r.json["previous"].clone();
     let r = act(
         gw,
@@ -70,7 +46,13 @@ pub(crate) fn managers_act_as_themselves_and_see_only_their_account(c: &Ctx) {
     );
     assert_eq!(r.status, 200, "leaked by the manager: {r}");
     let leaked = changed(&successor.view, &r.json);
-    log.push(&r, m, "key.leaked", s, Want::Exact(leaked));
+    log.push(
+        &r,
+        m,
+        "key.leaked",
+        Some(&successor.id),
+        Want::Exact(leaked),
+    );
     let r = act(gw, m, "DELETE", &t_path, None);
     assert_eq!(r.status, 204, "deleted by the manager: {r}");
     log.push(
@@ -104,14 +86,7 @@ pub(crate) fn managers_act_as_themselves_and_see_only_their_account(c: &Ctx) {
         &format!("/accounts/{other}/keys"),
         Some(&body("theirs")),
     );
-    let theirs = key_from(&r, 201);
-    other_log.push(
-        &r,
-        o,
-        "key.created",
-        Some(&theirs.id),
-        Want::Exact(created(&theirs.view)),
-    );
+    let theirs = other_log.created_key(&r, o, 201);
     for account in [other.as_str(), "acct_doesnotexist"] {
         for query in ["", "type=key.created", "limit=1"] {
             let r = act(gw, m, "GET", &events_path(account, query), None);
@@ -133,14 +108,7 @@ pub(crate) fn managers_act_as_themselves_and_see_only_their_account(c: &Ctx) {
         &keys_path,
         Some(&json!({"name": "plain", "environment": "test", "scopes": ["accounts:read"]})),
     );
-    let plain = key_from(&r, 201);
-    log.push(
-        &r,
-        o,
-        "key.created",
-        Some(&plain.id),
-        Want::Exact(created(&plain.view)),
-    );
+    let plain = log.created_key(&r, o, 201);
     let r = act(gw, Who::Key(&plain), "GET", &events_path(&id, ""), None);
     refused(&r, 403, &[]);
     let path = format!("/admin/v1{}", events_path(&id, ""));

@@ -88,17 +88,9 @@ pub(crate) fn every_kind(gw: &Gateway, environment: &str) -> Scenario {
     let keys_path = format!("/accounts/{id}/keys");
     let new_key = |name: &str| {
         let body = json!({"name": name, "environment": environment});
-        let r = op(gw, "POST", &keys_path, Some(&body));
-        (key_from(&r, 201), r)
+        op(gw, "POST", &keys_path, Some(&body))
     };
-    let (k1, r) = new_key("a");
-    log.push(
-        &r,
-        o,
-        "key.created",
-        Some(&k1.id),
-        Want::Exact(created(&k1.view)),
-    );
+    let k1 = log.created_key(&new_key("a"), o, 201);
     let k1_path = format!("/keys/{}", k1.id);
 
     let r = op(gw, "PATCH", &k1_path, Some(&json!({"name": "b"})));
@@ -119,16 +111,7 @@ pub(crate) fn every_kind(gw: &Gateway, environment: &str) -> Scenario {
     }
 
     let r = op(gw, "POST", &format!("{k1_path}/roll"), None);
-    let k2 = key_from(&r, 200);
-    log.push(
-        &r,
-        o,
-        "key.created",
-        Some(&k2.id),
-        Want::Exact(created(&k2.view)),
-    );
-    let was = changed(&last, &r.json["previous"]);
-    log.push(&r, o, "key.rolled", Some(&k1.id), Want::Exact(was));
+    let k2 = log.rolled_key(&r, o, &k1.id, &last);
     let k1_last = r.json["previous"].clone();
 
     let r = op(gw, "POST", &format!("/keys/{}/leaked", k2.id), None);
@@ -138,14 +121,7 @@ pub(crate) fn every_kind(gw: &Gateway, environment: &str) -> Scenario {
     let k2_last = r.json.clone();
 
     // A leak report: key.leaked per key of ours, one leak.reported per account.
-    let (k3, r) = new_key("reported");
-    log.push(
-        &r,
-        o,
-        "key.created",
-        Some(&k3.id),
-        Want::Exact(created(&k3.view)),
-    );
+    let k3 = log.created_key(&new_key("reported"), o, 201);
     let r = new_account(gw, "other");
     let other_id = r.json["id"].as_str().expect("account id").to_string();
     let mut other = Log::new(&other_id);
@@ -163,14 +139,7 @@ pub(crate) fn every_kind(gw: &Gateway, environment: &str) -> Scenario {
         &format!("/accounts/{other_id}/keys"),
         Some(&body),
     );
-    let kb = key_from(&r, 201);
-    other.push(
-        &r,
-        o,
-        "key.created",
-        Some(&kb.id),
-        Want::Exact(created(&kb.view)),
-    );
+    let kb = other.created_key(&r, o, 201);
     let report = json!({"tokens": [
         {"token": k3.secret}, {"token": kb.secret}, {"token": k1.secret},
         {"token": pk}, {"token": "not-a-key-of-ours"},

@@ -144,6 +144,29 @@ impl Log {
             data,
         });
     }
+
+    /// The key the answer `r` (expected `status`) made, with its `key.created` event.
+    pub(crate) fn created_key(&mut self, r: &Resp, who: Who<'_>, status: u16) -> Key {
+        let key = key_from(r, status);
+        let data = Want::Exact(created(&key.view));
+        self.push(r, who, "key.created", Some(&key.id), data);
+        key
+    }
+
+    /// A roll's two events: the successor's `key.created`, then `key.rolled` of `rolled` with
+    /// what changed since `before` (its view before the roll). Returns the successor.
+    pub(crate) fn rolled_key(
+        &mut self,
+        r: &Resp,
+        who: Who<'_>,
+        rolled: &str,
+        before: &Value,
+    ) -> Key {
+        let successor = self.created_key(r, who, 200);
+        let was = changed(before, &r.json["previous"]);
+        self.push(r, who, "key.rolled", Some(rolled), Want::Exact(was));
+        successor
+    }
 }
 
 /// `/accounts/{account}/events` with `query` (none when empty).
