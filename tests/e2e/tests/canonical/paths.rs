@@ -101,16 +101,7 @@ pub(crate) fn respellings_of_a_nested_route_never_borrow_the_parent_scope(c: &Ct
     let mut forwarded = 0;
     for (i, target) in targets.iter().enumerate() {
         let trace = format!("{marker}-{i}");
-        let r = send_raw(
-            &c.gw,
-            "GET",
-            target,
-            &[
-                ("Authorization", &format!("Bearer {live}")),
-                ("X-Product-Key", &pk),
-                ("X-Trace", &trace),
-            ],
-        );
+        let r = send_traced(&c.gw, target, &live, &pk, &trace);
         let got = traced(c, &trace);
         let paths: Vec<&str> = got.iter().map(|q| q.path.as_str()).collect();
         let line = format!("{:<60} -> {} origin {:?}", shown(target), r.status, paths);
@@ -196,15 +187,12 @@ pub(crate) fn nested_route_needs_its_own_scope_and_parent_route_forwards_its_exa
         format!("/v1/accounts/acc_{marker}"),
         "/v1/accounts".to_string(),
     ] {
-        let r = send_raw(
+        let r = send_traced(
             &c.gw,
-            "GET",
             path.as_bytes(),
-            &[
-                ("Authorization", &format!("Bearer {live}")),
-                ("X-Product-Key", &t.pk_live),
-                ("X-Trace", &format!("{marker}{path}")),
-            ],
+            &live,
+            &t.pk_live,
+            &format!("{marker}{path}"),
         );
         assert_eq!(r.status, 200, "{path}: {r}");
         assert_eq!(r.json(), json!({"origin": "ok"}), "{path}: {r}");
@@ -329,16 +317,7 @@ pub(crate) fn non_canonical_paths_are_400_naming_the_canonical_form(c: &Ctx) {
     for (i, (target, want)) in cases.iter().enumerate() {
         let trace = format!("{marker}-{i}");
         let label = format!("GET {}", shown(target));
-        let r = send_raw(
-            &c.gw,
-            "GET",
-            target,
-            &[
-                ("Authorization", &format!("Bearer {live}")),
-                ("X-Product-Key", &t.pk_live),
-                ("X-Trace", &trace),
-            ],
-        );
+        let r = send_traced(&c.gw, target, &live, &t.pk_live, &trace);
         let got = traced(c, &trace);
         let resp = r.to_resp(&label);
         let ours = r.header("x-request-id").is_some();

@@ -265,16 +265,7 @@ pub(crate) fn origin_receives_an_odd_canonical_path_and_query_byte_for_byte(c: &
     ];
     for (i, target) in targets.iter().enumerate() {
         let trace = format!("{marker}-{i}");
-        let r = send_raw(
-            &c.gw,
-            "GET",
-            target.as_bytes(),
-            &[
-                ("Authorization", &format!("Bearer {live}")),
-                ("X-Product-Key", &t.pk_live),
-                ("X-Trace", &trace),
-            ],
-        );
+        let r = send_traced(&c.gw, target.as_bytes(), &live, &t.pk_live, &trace);
         assert_eq!(r.status, 200, "{target}: {r}");
         let got = traced(c, &trace);
         assert_eq!(got.len(), 1, "{target}: {got:#?}");

@@ -43,6 +43,24 @@ pub(crate) fn send_raw(
     )
 }
 
+/// A `GET` of `target` over a raw socket with the secret key `live`, `product_key` and
+/// `X-Trace: trace` (to find what reached the origin with [`traced`]).
+pub(crate) fn send_traced(
+    gw: &Gateway,
+    target: &[u8],
+    live: &str,
+    product_key: &str,
+    trace: &str,
+) -> RawResp {
+    let authorization = format!("Bearer {live}");
+    let headers = [
+        ("Authorization", authorization.as_str()),
+        ("X-Product-Key", product_key),
+        ("X-Trace", trace),
+    ];
+    send_raw(gw, "GET", target, &headers)
+}
+
 /// A request target for messages: printable, with raw bytes escaped.
 pub(crate) fn shown(target: &[u8]) -> String {
     target

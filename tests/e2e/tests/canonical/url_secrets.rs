@@ -31,16 +31,7 @@ pub(crate) fn secret_keys_in_the_url_are_refused_however_encoded(c: &Ctx) {
         for target in targets {
             n += 1;
             let trace = format!("{marker}-{n}");
-            let r = send_raw(
-                &c.gw,
-                "GET",
-                target.as_bytes(),
-                &[
-                    ("Authorization", &format!("Bearer {live}")),
-                    ("X-Product-Key", &t.pk_live),
-                    ("X-Trace", &trace),
-                ],
-            );
+            let r = send_traced(&c.gw, target.as_bytes(), &live, &t.pk_live, &trace);
             let resp = r.to_resp(&format!("GET {target}"));
             let text = format!("{r}");
             if r.status != 400
