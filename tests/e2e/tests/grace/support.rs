@@ -51,15 +51,7 @@ pub(crate) fn without_usage(mut v: Value) -> Value {
 
 /// How many keys the account has.
 pub(crate) fn key_count(gw: &Gateway, account: &str) -> usize {
-    let r = op(
-        gw,
-        "GET",
-        &format!("/accounts/{account}/keys?limit=100"),
-        None,
-    );
-    r.expect_status(200);
-    assert_ne!(r.json["has_more"], json!(true), "more than 100 keys: {r}");
-    r.json["data"].as_array().expect("key list data").len()
+    audited::key_list(gw, account).len()
 }
 
 /// `field` of a view as an integer, or a panic showing the view.
