@@ -187,6 +187,20 @@ pub fn view(gw: &Gateway, path: &str) -> Value {
     r.json.clone()
 }
 
+/// The fields an event has (docs/admin-api.md "Events"): all of them in a key's event, all
+/// but `key_id` in an account's.
+pub const EVENT_FIELDS: [&str; 9] = [
+    "object",
+    "id",
+    "type",
+    "account_id",
+    "key_id",
+    "actor",
+    "request_id",
+    "created_at",
+    "data",
+];
+
 /// Every key of the account (operator view, at most 100), in creation order.
 pub fn key_list(gw: &Gateway, account: &str) -> Vec<Value> {
     let r = op(

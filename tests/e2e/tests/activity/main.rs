@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keygate_e2e::audited::{
-    Account, Key, as_key, audit, key, key_list, op, refused, test_account, view,
+    Account, EVENT_FIELDS, Key, as_key, audit, key, key_list, op, refused, test_account, view,
 };
 use keygate_e2e::clock::unix_now_f as now_f;
 use keygate_e2e::{Gateway, Resp, Value, json, run, start_together, tests};

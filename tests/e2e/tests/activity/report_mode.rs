@@ -26,21 +26,7 @@ pub(crate) fn assert_would_deny(e: &Value, account: &str, k: &Key, ip: &str, r: 
         .as_object()
         .map(|o| o.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(
-        fields,
-        BTreeSet::from([
-            "object",
-            "id",
-            "type",
-            "account_id",
-            "key_id",
-            "actor",
-            "request_id",
-            "created_at",
-            "data"
-        ]),
-        "{e}"
-    );
+    assert_eq!(fields, BTreeSet::from(EVENT_FIELDS), "{e}");
     assert_eq!(e["object"], "event", "{e}");
     assert!(
         e["id"].as_str().is_some_and(|id| id.starts_with("evt_")),

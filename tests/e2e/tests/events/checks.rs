@@ -11,7 +11,7 @@ pub(crate) fn check_shape(e: &Value, account: &str, since: i64) {
         .as_object()
         .unwrap_or_else(|| panic!("not an object: {e}"));
     for name in object.keys() {
-        assert!(FIELDS.contains(&name.as_str()), "field {name:?}: {e}");
+        assert!(EVENT_FIELDS.contains(&name.as_str()), "field {name:?}: {e}");
     }
     assert_eq!(e["object"], "event", "{e}");
     let starts = |field: &str, prefix: &str| {

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use keygate_e2e::audited::{
-    Key, as_key, audit, create_account, full_secrets, key_from, op, refused, view,
+    EVENT_FIELDS, Key, as_key, audit, create_account, full_secrets, key_from, op, refused, view,
 };
 use keygate_e2e::clock::unix_now as now;
 use keygate_e2e::{Gateway, Resp, Value, json, run, tests};
@@ -58,18 +58,6 @@ const TYPES: [&str; 13] = [
     "key.leaked",
     "key.deleted",
     "leak.reported",
-];
-/// The fields an event may have (`key_id` only for key events).
-const FIELDS: [&str; 9] = [
-    "object",
-    "id",
-    "type",
-    "account_id",
-    "key_id",
-    "actor",
-    "request_id",
-    "created_at",
-    "data",
 ];
 /// View fields that are not part of a change: bookkeeping and edge usage (see [`whole`]).
 const NOT_CHANGES: [&str; 4] = ["updated_at", "last_used_at", "last_used_ip", "ips_seen"];
