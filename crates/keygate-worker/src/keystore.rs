@@ -107,15 +107,26 @@ pub fn known_missing(hash: &KeyHash) -> bool {
 fn remember_missing(hash: KeyHash, now: u64) {
     MISSING.with(|missing| {
         let mut missing = missing.borrow_mut();
-        if missing.len() >= CACHE_CAPACITY {
-            missing.retain(|_, until| *until > now);
-            if missing.len() >= CACHE_CAPACITY {
-                // Someone is sending many different unknown keys: each costs a KV read anyway.
-                missing.clear();
-            }
-        }
+        // Full of live entries: someone is sending many different unknown keys, and each of
+        // those costs a KV read anyway.
+        make_room(&mut missing, |until| *until > now);
         missing.insert(hash, now + CACHE_TTL_MS);
     });
+}
+
+/// Keeps a per-isolate map within [`CACHE_CAPACITY`] before an insert: when it is full, drops
+/// the entries `live` says are over, and if it is still full, all of them. Returns whether it
+/// dropped them all.
+fn make_room<V>(map: &mut HashMap<KeyHash, V>, mut live: impl FnMut(&V) -> bool) -> bool {
+    if map.len() < CACHE_CAPACITY {
+        return false;
+    }
+    map.retain(|_, value| live(value));
+    if map.len() < CACHE_CAPACITY {
+        return false;
+    }
+    map.clear();
+    true
 }
 
 /// Whether this isolate must read the revocation log before deciding the next request.
@@ -226,14 +237,10 @@ pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<PreparedRe
 fn pin(hash: KeyHash, record: Option<Rc<PreparedRecord>>, now: u64) {
     PINNED.with(|pins| {
         let mut pins = pins.borrow_mut();
-        if pins.len() >= CACHE_CAPACITY {
-            pins.retain(|_, (_, until)| *until > now);
-            if pins.len() >= CACHE_CAPACITY {
-                // Full of live pins: drop them, and the cache they protect, rather than trust
-                // KV for a key that may have just been revoked.
-                pins.clear();
-                forget_cached();
-            }
+        if make_room(&mut pins, |(_, until)| *until > now) {
+            // It was full of live pins: drop the cache they protected too, rather than trust
+            // KV for a key that may have just been revoked.
+            forget_cached();
         }
         pins.insert(hash, (record, now + PIN_MS));
     });
@@ -242,12 +249,9 @@ fn pin(hash: KeyHash, record: Option<Rc<PreparedRecord>>, now: u64) {
 fn remember(hash: KeyHash, record: Rc<PreparedRecord>, now: u64) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.len() >= CACHE_CAPACITY {
-            cache.retain(|_, entry| now.saturating_sub(entry.fetched_at_ms) < CACHE_TTL_MS);
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
-            }
-        }
+        make_room(&mut cache, |entry| {
+            now.saturating_sub(entry.fetched_at_ms) < CACHE_TTL_MS
+        });
         cache.insert(
             hash,
             Entry {
