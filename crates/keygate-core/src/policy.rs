@@ -218,11 +218,6 @@ impl PreparedRecord {
             record,
         }
     }
-
-    /// The record, to change it and prepare it again.
-    pub fn into_record(self) -> EdgeRecord {
-        self.record
-    }
 }
 
 impl std::ops::Deref for PreparedRecord {

@@ -550,7 +550,7 @@ fn a_prepared_record_is_prepared_from_its_record_alone() {
     r.key.allowed_ips = vec!["10.0.0.0/8".into()];
     let refused = prepared(&r);
     // Changing the record means preparing it again; what was prepared keeps the old lists.
-    let mut changed = refused.clone().into_record();
+    let mut changed = EdgeRecord::clone(&refused);
     changed.key.allowed_ips = vec![format!("{CLIENT}/32")];
     let f = facts(&w, "GET", "/v1/accounts");
     let target = authenticate(&f, &STRICT).unwrap().target;

@@ -268,7 +268,7 @@ fn refreshed(
     account: &Account,
     product_keys: &[ProductKeyRef],
 ) -> Rc<PreparedRecord> {
-    let mut record: EdgeRecord = record.clone().into_record();
+    let mut record = EdgeRecord::clone(record);
     record.refresh_account(account, product_keys);
     Rc::new(PreparedRecord::new(record))
 }
