@@ -1,21 +1,25 @@
 # Shared by scripts/bench and scripts/bench-calls (sourced after scripts/lib.sh, from the
-# repository root): the report helper, CPU ticks of a process, the worker's config without what
+# repository root): the report helper, the CPU time of a process, the worker's config without what
 # a benchmark must not run, the admin API, and the fixtures both benchmarks use.
 
 # The interpreter itself, not a version-manager shim (faster, and it dies of Ctrl-C plainly).
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 helper() { "$PYTHON" "$KEYGATE_ROOT/bench/report.py" "$@"; }
 
-# ticks PID…: the sum of utime+stime of these processes, in clock ticks.
-ticks() {
-  local total=0 pid line rest f
-  for pid in "$@"; do
-    read -r line <"/proc/$pid/stat" || { echo "bench: process $pid is gone" >&2; return 1; }
-    rest=${line##*") "}
-    read -ra f <<<"$rest" # f[0] is field 3 (state): utime is field 14, stime field 15
-    total=$((total + f[11] + f[12]))
-  done
-  echo "$total"
+# cpu_us PID…: the CPU time (user + system, all threads) these processes have used, in µs.
+# Read from each process's kernel CPU clock (clock_gettime on the clock id that
+# clock_getcpuclockid(PID) returns: ((~PID) << 3) | 2), which counts nanoseconds;
+# /proc/PID/stat counts 10 ms ticks, too coarse for an isolate's start-up.
+cpu_us() {
+  "$PYTHON" -c '
+import sys, time
+total = 0
+for pid in map(int, sys.argv[1:]):
+    try:
+        total += time.clock_gettime_ns(((~pid) << 3) | 2)
+    except OSError:
+        sys.exit(f"bench: process {pid} is gone")
+print(total // 1000)' "$@"
 }
 
 # bench_config OUT [MAIN]: wrangler.toml without [build] and [assets], `main` replaced by MAIN

@@ -7,7 +7,7 @@
   report.py unknown-key PREFIX [--count N] well-formed keys that were never issued
   report.py record [options]               parse one wrk run, validate it, append a JSON line
   report.py table RESULTS.jsonl            the summary table (medians over rounds)
-  report.py startup --clk-tck N < LINES    the start-up figures (fresh starts, vs the no-op)
+  report.py startup [--one] < LINES        the start-up figures (fresh starts, vs the no-op)
 """
 
 import argparse
@@ -206,29 +206,29 @@ def cmd_record(args):
             "this case must succeed every time")
     if wrk["socket_errors"]:
         die(f"{args.case} round {args.round}: {wrk['socket_errors_text']}")
-    ticks = [int(t) for t in args.ticks.split()]
-    if len(ticks) != 6:
-        die("--ticks needs 6 numbers: worker before/after, proxy before/after, others before/after")
+    cpu = [int(t) for t in args.cpu_us.split()]
+    if len(cpu) != 6:
+        die("--cpu-us needs 6 numbers: worker before/after, proxy before/after, others before/after")
 
     def us_per_req(before, after):
-        return (after - before) / args.clk_tck * 1e6 / n
+        return (after - before) / n
 
     row = {
         "case": args.case,
         "round": args.round,
         "seconds": args.seconds,
         **{k: v for k, v in wrk.items() if k != "socket_errors_text"},
-        "worker_us": us_per_req(ticks[0], ticks[1]),
-        "proxy_us": us_per_req(ticks[2], ticks[3]),
-        "node_us": us_per_req(ticks[4], ticks[5]),
-        "worker_cpu_s": (ticks[1] - ticks[0]) / args.clk_tck,
+        "worker_us": us_per_req(cpu[0], cpu[1]),
+        "proxy_us": us_per_req(cpu[2], cpu[3]),
+        "node_us": us_per_req(cpu[4], cpu[5]),
+        "worker_cpu_s": (cpu[1] - cpu[0]) / 1e6,
     }
     # The whole machine over the run: busy cores, and how many of them were not this
     # wrangler dev (the load generator, the origin, and whatever else the machine was doing).
     b0, t0, b1, t1 = (int(x) for x in args.machine.split())
     if t1 > t0:
         busy = (b1 - b0) / (t1 - t0) * args.cores
-        ours = (sum(ticks[1::2]) - sum(ticks[0::2])) / args.clk_tck / args.seconds
+        ours = (sum(cpu[1::2]) - sum(cpu[0::2])) / 1e6 / args.seconds
         row["machine_busy_cores"] = busy
         row["other_cores"] = max(0.0, busy - ours)
     with open(args.out, "a") as f:
@@ -327,24 +327,42 @@ def cmd_table(args):
 # startup: fresh starts, keygate against the no-op
 
 
+# Each contains the one before (scripts/bench, "isolate start-up").
+STARTUP_VARIANTS = (
+    ("no-op", "bench/noop"),
+    ("+ wasm in bundle", "keygate's wasm a module of the no-op's bundle, never instantiated"),
+    ("+ instantiated", "the same, instantiated at the first request, nothing called"),
+    ("keygate loaded", "keygate's bundle, bindings and classes; first answer without the wasm"),
+    ("keygate", "the first answer through the wasm: GET /, a 401"),
+)
+
+
 def cmd_startup(args):
-    """Reads lines `noop_ticks keygate_ticks noop_wall_ms keygate_wall_ms` (one per start)."""
+    """Reads lines of `cpu_us wall_ms` pairs, one pair per variant (STARTUP_VARIANTS), one line
+    per round of starts."""
     starts = [list(map(int, line.split())) for line in sys.stdin if line.strip()]
-    if not starts:
-        die("startup: no starts recorded")
-    ms = 1000 / args.clk_tck
+    n = len(STARTUP_VARIANTS)
+    if not starts or any(len(s) != 2 * n for s in starts):
+        die(f"startup: each line needs {2 * n} numbers")
+    cpu_ms = [[s[2 * v] / 1000 for s in starts] for v in range(n)]
+    wall_ms = [[s[2 * v + 1] for s in starts] for v in range(n)]
+    if args.one:
+        print("workerd CPU through the first answer: " + ", ".join(
+            f"{name} {cpu[0]:.1f} ms" for (name, _), cpu in zip(STARTUP_VARIANTS, cpu_ms)))
+        return
 
     def row(values):
-        return (f"{statistics.median(values):.0f} ms"
-                + (f" ({min(values):.0f}…{max(values):.0f})" if len(values) > 1 else ""))
+        return (f"{statistics.median(values):6.1f} ms"
+                + (f" ({min(values):.1f}…{max(values):.1f})" if len(values) > 1 else ""))
 
-    noop = [s[0] * ms for s in starts]
-    keygate = [s[1] * ms for s in starts]
-    own = [s[1] * ms - s[0] * ms for s in starts]
-    print(f"  worker workerd CPU, exec → first answer: no-op {row(noop)}, keygate {row(keygate)}")
-    print(f"  keygate's own start-up CPU (keygate − no-op, per start): {row(own)}")
-    print(f"  wall clock, spawn of wrangler dev → first answer: no-op {row([s[2] for s in starts])}, "
-          f"keygate {row([s[3] for s in starts])} (mostly wrangler's own start)")
+    print(f"  {'variant':<17} {'CPU, exec → first answer':<28} {'− the variant above, per start':<30} what")
+    for v, (name, what) in enumerate(STARTUP_VARIANTS):
+        step = "" if v == 0 else row([b - a for a, b in zip(cpu_ms[v - 1], cpu_ms[v])])
+        print(f"  {name:<17} {row(cpu_ms[v]):<28} {step:<30} {what}")
+    print(f"  keygate − no-op, per start: {row([k - z for z, k in zip(cpu_ms[0], cpu_ms[-1])])}")
+    print("  wall clock, spawn of wrangler dev → first answer: " + ", ".join(
+        f"{name} {statistics.median(wall):.0f} ms" for (name, _), wall in zip(STARTUP_VARIANTS, wall_ms))
+        + " (mostly wrangler's own start)")
 
 
 def cmd_gzip_size(args):
@@ -359,7 +377,7 @@ def main():
     sub.add_parser("free-port").set_defaults(func=cmd_free_port)
 
     s = sub.add_parser("startup")
-    s.add_argument("--clk-tck", type=int, required=True)
+    s.add_argument("--one", action="store_true", help="one line: print each variant's CPU")
     s.set_defaults(func=cmd_startup)
 
     s = sub.add_parser("procs")
@@ -389,8 +407,7 @@ def main():
     s.add_argument("--seconds", type=float, required=True)
     s.add_argument("--wrk-output", required=True)
     s.add_argument("--expect", choices=["ok", "errors"], required=True)
-    s.add_argument("--ticks", required=True)
-    s.add_argument("--clk-tck", type=float, required=True)
+    s.add_argument("--cpu-us", required=True)
     s.add_argument("--machine", required=True, help="busy0 total0 busy1 total1 (/proc/stat)")
     s.add_argument("--cores", type=int, required=True)
     s.add_argument("--out", required=True)
