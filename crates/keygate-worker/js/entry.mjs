@@ -12,8 +12,8 @@ export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build
 const Full = withJsonErrors(Gateway);
 // worker-build hangs every exported wasm function on the entrypoint's prototype (which would
 // also make them RPC methods of a service binding; they take and return plain text).
-const { edge, edge_origin_failed, edge_relay } = Gateway.prototype;
-const wasm = { edge, edge_origin_failed, edge_relay };
+const { edge, edge_origin_failed, edge_relay, edge_synced } = Gateway.prototype;
+const wasm = { edge, edge_origin_failed, edge_relay, edge_synced };
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export default {
@@ -23,7 +23,8 @@ export default {
     if (globalThis.__worker_init_state?.criticalError) return full(request);
     try {
       if (isAssetRequest(request)) return await serveAsset(request, env);
-      return await serve(request, env, { wasm, full, fetch, wait });
+      const waitUntil = (promise) => ctx.waitUntil(promise);
+      return await serve(request, env, { wasm, full, fetch, wait, waitUntil });
     } catch (error) {
       if (error instanceof WebAssembly.RuntimeError && globalThis.__worker_init_state) {
         globalThis.__worker_init_state.criticalError = true;

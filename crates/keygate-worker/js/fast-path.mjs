@@ -35,15 +35,56 @@ export async function respond(answer, wait) {
   return new Response(body, { status: code, headers });
 }
 
+/** `sync|send <binding> <object name> <url>`, then the message: POSTs it to that object. */
+function sendToObject(env, answer) {
+  const newline = answer.indexOf("\n");
+  const [, binding, name, url] = answer.slice(0, newline).split(" ");
+  const namespace = env[binding];
+  const stub = namespace.get(namespace.idFromName(name));
+  return stub.fetch(url, { method: "POST", body: answer.slice(newline + 1) });
+}
+
+/** The revocation log's reply as text, or undefined when it could not answer. */
+async function readLog(env, answer) {
+  try {
+    const reply = await sendToObject(env, answer);
+    return reply.ok ? await reply.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Activity records: a failure only loses them (they are reports, not decisions). */
+async function sendActivity(env, answer) {
+  try {
+    const reply = await sendToObject(env, answer);
+    await reply.body?.cancel();
+    if (!reply.ok) console.error(`activity not recorded: the Registry answered ${reply.status}`);
+  } catch (error) {
+    console.error(`activity not recorded: ${error?.message ?? error}`);
+  }
+}
+
 /**
- * Serves one request. `wasm` holds the exported `edge`, `edge_relay` and `edge_origin_failed`;
- * `full(request)` serves what only the workers-rs path can (admin API, stateful sandbox).
+ * Serves one request. `wasm` holds the exported `edge`, `edge_synced`, `edge_relay` and
+ * `edge_origin_failed`; `full(request)` serves what only the workers-rs path can (admin API,
+ * stateful sandbox); `waitUntil` is the context's.
  */
-export async function serve(request, env, { wasm, full, fetch, wait }) {
+export async function serve(request, env, { wasm, full, fetch, wait, waitUntil }) {
   const method = request.method;
   const url = request.url;
   const headers = headerBlock(request.headers);
+  // Stages of `edge` (src/fast.rs): 0 new, 4 activity sent, 3 revocation log read, 1 KV
+  // answered, 2 KV failed. Each housekeeping answer comes at most once, in this order.
   let answer = wasm.edge(env, method, url, headers, 0, undefined);
+  if (answer.startsWith("send ")) {
+    waitUntil(sendActivity(env, answer));
+    answer = wasm.edge(env, method, url, headers, 4, undefined);
+  }
+  if (answer.startsWith("sync ")) {
+    wasm.edge_synced(await readLog(env, answer));
+    answer = wasm.edge(env, method, url, headers, 3, undefined);
+  }
   if (answer.startsWith("lookup ")) {
     const [, ttl, key] = answer.split(" ");
     let record = null;

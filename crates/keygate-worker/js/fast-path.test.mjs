@@ -13,6 +13,10 @@ function fakeWasm(answers) {
       calls.push({ method, url, headers, state, record });
       return answers.shift();
     },
+    synced: [],
+    edge_synced(reply) {
+      this.synced.push(reply);
+    },
     edge_relay: (headers, id) => headers.replace("connection: close\n", "") + `X-Request-Id: ${id}\n`,
     edge_origin_failed: (timedOut, id) =>
       `respond ${timedOut ? 504 : 502} 0\nContent-Type: application/json\nX-Request-Id: ${id}\n\n{"status":${timedOut ? 504 : 502}}`,
@@ -144,4 +148,91 @@ test("origin unreachable is 502, no answer in time is 504", async () => {
   });
   assert.equal(t.status, 504);
   assert.equal(t.headers.get("x-request-id"), "req_2");
+});
+
+/** A Durable Object namespace whose objects answer with `reply(name, body)`. */
+function fakeNamespace(reply) {
+  const posts = [];
+  return {
+    posts,
+    idFromName: (name) => ({ name }),
+    get: (id) => ({
+      fetch: async (url, init) => {
+        posts.push({ name: id.name, url, method: init.method, body: init.body });
+        return reply(id.name, init.body);
+      },
+    }),
+  };
+}
+
+test("sync: the revocation log's reply goes back to the wasm before it decides", async () => {
+  const wasm = fakeWasm([
+    'sync REVOCATIONS revocations https://object.internal/\n{"op":"since","generation":7}',
+    "respond 200 0\n\nok",
+  ]);
+  const log = fakeNamespace(() => new Response('{"generation":9,"reset":false,"entries":[]}'));
+  const request = new Request("https://gw.example/v1/x");
+  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: never };
+  const response = await serve(request, { REVOCATIONS: log }, deps);
+  assert.equal(await response.text(), "ok");
+  assert.deepEqual(log.posts, [{
+    name: "revocations", url: "https://object.internal/", method: "POST",
+    body: '{"op":"since","generation":7}',
+  }]);
+  assert.deepEqual(wasm.synced, ['{"generation":9,"reset":false,"entries":[]}']);
+  assert.deepEqual(wasm.calls.map((c) => c.state), [0, 3], "decided by a second call, at stage 3");
+});
+
+test("sync: a log that fails or cannot be reached is reported as no reply", async () => {
+  for (const reply of [() => new Response("down", { status: 500 }), () => { throw new Error("gone"); }]) {
+    const wasm = fakeWasm(["sync REVOCATIONS revocations https://object.internal/\n{}", "respond 503 0\n\n{}"]);
+    const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: never };
+    const response = await serve(new Request("https://gw.example/"), { REVOCATIONS: fakeNamespace(reply) }, deps);
+    assert.equal(response.status, 503);
+    assert.deepEqual(wasm.synced, [undefined]);
+  }
+});
+
+test("send: activity goes out without the request waiting for it, and a failure is only logged", async () => {
+  const wasm = fakeWasm([
+    'send REGISTRY registry https://object.internal/\n{"caller":"edge"}',
+    "respond 200 0\n\nok",
+  ]);
+  const registry = fakeNamespace(() => new Response("no", { status: 503 }));
+  const pending = [];
+  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p) };
+  const errors = [];
+  const original = console.error;
+  console.error = (line) => errors.push(line);
+  try {
+    const response = await serve(new Request("https://gw.example/"), { REGISTRY: registry }, deps);
+    assert.equal(await response.text(), "ok");
+    assert.equal(pending.length, 1);
+    await Promise.all(pending);
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(registry.posts.map((p) => [p.name, p.body]), [["registry", '{"caller":"edge"}']]);
+  assert.deepEqual(errors, ["activity not recorded: the Registry answered 503"]);
+});
+
+test("a send, then a sync, then the decision: stages 0, 4, 3, then 1 after the KV read", async () => {
+  const objects = {
+    REVOCATIONS: fakeNamespace(() => new Response("{}")),
+    REGISTRY: fakeNamespace(() => new Response("{}")),
+    KEYS: { get: async () => null },
+  };
+  const wasm = fakeWasm([
+    "send REGISTRY registry https://object.internal/\n{}",
+    "sync REVOCATIONS revocations https://object.internal/\n{}",
+    "lookup 30 sk:abc",
+    "respond 204 0\n\n",
+  ]);
+  const pending = [];
+  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p) };
+  assert.equal((await serve(new Request("https://gw.example/"), objects, deps)).status, 204);
+  await Promise.all(pending);
+  assert.deepEqual(wasm.calls.map((c) => c.state), [0, 4, 3, 1]);
+  assert.equal(objects.REGISTRY.posts.length, 1);
+  assert.equal(objects.REVOCATIONS.posts.length, 1);
 });

@@ -3,9 +3,9 @@
 //! (written back at most once a minute per key from this isolate), the true reasons of
 //! refused requests made with our keys, and addresses a report-only allowlist let through.
 //!
-//! Recording is a push into a buffer; the send happens in `ctx.wait_until` after a request the
-//! workers-rs path serves (the JS fast path hands it one request once something is due), so
-//! no request waits for it. A refusal is sent about a second after it happened; an isolate
+//! Recording is a push into a buffer; the send happens in `ctx.wait_until` when the next
+//! request finds something due (on the fast path the JS entry sends the message that
+//! [`take_message`] builds; `src/fast.rs`), so no request waits for it. A refusal is sent about a second after it happened; an isolate
 //! that is evicted first loses at most that second of records (docs/admin-api.md).
 
 use crate::registry::{self, Message};
@@ -218,13 +218,9 @@ fn take() -> Option<Command> {
     })
 }
 
-/// Sends what is due to the Registry. Meant for `ctx.wait_until`: a failure only loses these
-/// records (they are reports, not decisions).
-pub async fn send(env: Env, limits: Limits, now_s: i64) {
-    let Some(command) = take() else {
-        return;
-    };
-    let message = Message {
+/// What is ready to send, taken out of the buffer as one Registry message.
+pub fn take_message(limits: Limits, now_s: i64) -> Option<Message> {
+    take().map(|command| Message {
         caller: Caller::Edge,
         now: now_s,
         demo_seed: false,
@@ -232,6 +228,14 @@ pub async fn send(env: Env, limits: Limits, now_s: i64) {
         fail_after_writes: None,
         request_id: String::new(),
         command,
+    })
+}
+
+/// Sends what is ready to the Registry. Meant for `ctx.wait_until`: a failure only loses these
+/// records (they are reports, not decisions).
+pub async fn send(env: Env, limits: Limits, now_s: i64) {
+    let Some(message) = take_message(limits, now_s) else {
+        return;
     };
     if let Err(error) = registry::call(&env, &message).await {
         worker::console_error!("activity not recorded: {} {}", error.status, error.message);

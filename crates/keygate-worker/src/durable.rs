@@ -12,22 +12,47 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use worker::{Env, Method, Request, RequestInit};
 
+/// The URL of every call. It only has to parse: a stub's fetch goes to the object whatever
+/// the host.
+pub const OBJECT_URL: &str = "https://object.internal/";
+
+/// One message on its way to one object (a `POST` of `body` to [`OBJECT_URL`]): what [`call`]
+/// sends, and what the edge's fast path hands the JS entry to send (`src/fast.rs`).
+pub struct Outgoing<'a> {
+    pub binding: &'static str,
+    pub object_name: &'a str,
+    pub body: String,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new<M: Serialize>(
+        binding: &'static str,
+        object_name: &'a str,
+        message: &M,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            binding,
+            object_name,
+            body: serde_json::to_string(message).map_err(|_| Error::internal())?,
+        })
+    }
+}
+
 pub async fn call<M: Serialize, R: DeserializeOwned>(
     env: &Env,
-    binding: &str,
+    binding: &'static str,
     object_name: &str,
     message: &M,
     unavailable: fn() -> Error,
 ) -> Result<R, Error> {
-    let body = serde_json::to_string(message).map_err(|_| Error::internal())?;
+    let outgoing = Outgoing::new(binding, object_name, message)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    // The URL only has to parse: a stub's fetch goes to the object whatever the host.
-    let request =
-        Request::new_with_init("https://object.internal/", &init).map_err(|_| Error::internal())?;
+    init.with_method(Method::Post)
+        .with_body(Some(outgoing.body.into()));
+    let request = Request::new_with_init(OBJECT_URL, &init).map_err(|_| Error::internal())?;
     let stub = env
-        .durable_object(binding)
-        .and_then(|ns| ns.get_by_name(object_name))
+        .durable_object(outgoing.binding)
+        .and_then(|ns| ns.get_by_name(outgoing.object_name))
         .map_err(|_| unavailable())?;
     let mut response = stub
         .fetch_with_request(request)

@@ -4,10 +4,13 @@
 //! A key design decision of this file: per request, JavaScript and wasm cross once (twice when
 //! the key is not in this isolate's cache and KV must be read between the two calls). The
 //! entry hands over the method, the URL and every header as one text block; the answer comes
-//! back as one text — a complete response, a KV key to read, a planned origin request, or
-//! `full` for what only the workers-rs path serves (the admin API, sandbox requests that
-//! need the account's state object, and keys with a rate limit, counted by a Durable Object). The workers-rs framework costs ~50 µs of CPU per request
-//! before any of our code runs (docs/performance.md); the common requests skip it.
+//! back as one text — a complete response, a KV key to read, a planned origin request, a
+//! Durable Object message to send first, or `full` for what only the workers-rs path serves
+//! (the admin API, sandbox requests that need the account's state object, and keys with a
+//! rate limit, counted by a Durable Object). The workers-rs framework costs ~50 µs of CPU per
+//! request before any of our code runs (docs/performance.md), and compiling its entry is most
+//! of an isolate's first request: edge requests, and the isolate's own housekeeping (the
+//! revocation log's reads, the activity's sends), never need it.
 //!
 //! The decisions are the same functions the workers-rs path calls (`edge::decide`,
 //! `sandbox::stateless`, `origin::plan`, `origin::relayed_headers`): this file only encodes.
@@ -16,14 +19,21 @@
 //! - `respond <status> <delay_ms>`, header lines `Name: value`, a blank line, the body;
 //! - `lookup <cache_ttl_seconds> <kv key>`: read KV, then call [`edge`] again with the result;
 //! - `origin <request id> <timeout_ms>`, the target URL, header lines, a blank line;
+//! - `send <binding> <object name> <url>`, then the message: POST it to that Durable Object
+//!   without waiting for the reply (`ctx.waitUntil`), then call [`edge`] again at stage 4 (the
+//!   activity);
+//! - `sync <binding> <object name> <url>`, then the message: POST it, hand the reply's text to
+//!   [`edge_synced`], then call [`edge`] again at stage 3 (the revocation log);
 //! - `full`.
 
+use crate::durable::{OBJECT_URL, Outgoing};
 use crate::edge::{self, Lookup, Next};
 use crate::facts::CredentialHeaders;
-use crate::http::log_server_error;
+use crate::http::{log_server_error, now_seconds};
 use crate::keystore::{self, KV_CACHE_TTL_S, kv_key};
+use crate::revocations::{self, Changes};
 use crate::settings::Vars;
-use crate::{activity, origin, sandbox};
+use crate::{activity, origin, registry, sandbox};
 use keygate_core::ids::new_request_id;
 use keygate_core::keys::Environment;
 use keygate_core::policy;
@@ -56,24 +66,70 @@ impl<'a> HeaderBlock<'a> {
     }
 }
 
-/// `looked_up`: 0 before the KV read, 1 after it (`record` is KV's text, absent for an unknown
-/// key), 2 when KV failed.
+/// Where the JS entry is with a request, the `stage` of [`edge`]. The isolate's housekeeping
+/// is asked for in a fixed order before the KV read, each kind once: a request sees at most
+/// one `send` and one `sync`, and neither after its KV read.
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    /// 0: the first call: a `send`, a `sync` or the request's own answer.
+    New,
+    /// 4: the first call again, the activity sent: a `sync` or the request's own answer.
+    Sent,
+    /// 3: the first call again, the revocation log read: the request's own answer.
+    Synced,
+    /// 1: KV has answered (`record` is its text, absent for an unknown key).
+    Looked,
+    /// 2: KV failed.
+    LookupFailed,
+}
+
+impl Stage {
+    fn from_js(stage: u8) -> Self {
+        match stage {
+            0 => Self::New,
+            4 => Self::Sent,
+            3 => Self::Synced,
+            1 => Self::Looked,
+            // Anything else would be the JS entry's fault: fail closed, as when KV fails.
+            _ => Self::LookupFailed,
+        }
+    }
+}
+
 #[wasm_bindgen]
 pub fn edge(
     env: &Env,
     method: &str,
     url: &str,
     headers: &str,
-    looked_up: u8,
+    stage: u8,
     record: Option<String>,
 ) -> String {
     let request_id = new_request_id(&crate::random::PlatformRandom);
-    match run(env, method, url, headers, looked_up, record, &request_id) {
+    match run(
+        env,
+        method,
+        url,
+        headers,
+        Stage::from_js(stage),
+        record,
+        &request_id,
+    ) {
         Ok(answer) => answer,
         Err(error) => {
             log_server_error(&request_id, &error);
             respond_error(&error, &request_id, false)
         }
+    }
+}
+
+/// The revocation log's reply to a `sync` answer (`None`: it could not be reached or did not
+/// answer 200). A failure is only recorded, as on the workers-rs path: `keystore::check_fresh`
+/// decides how long the isolate may go on without.
+#[wasm_bindgen]
+pub fn edge_synced(reply: Option<String>) {
+    if let Some(changes) = reply.and_then(|text| serde_json::from_str::<Changes>(&text).ok()) {
+        keystore::finish_sync(&changes);
     }
 }
 
@@ -105,7 +161,7 @@ fn run(
     method: &str,
     url: &str,
     headers: &str,
-    looked_up: u8,
+    stage: Stage,
     record: Option<String>,
     request_id: &str,
 ) -> Result<String, Error> {
@@ -115,18 +171,28 @@ fn run(
     if policy::check_https(url.https, &vars.settings).is_err() {
         return Ok(FULL.into());
     }
-    // The revocation log is read, and the activity sent, by the workers-rs path (at most about
-    // twice a second).
-    if is_admin_path(url.path) || keystore::sync_due() || activity::due() {
+    if is_admin_path(url.path) {
         return Ok(FULL.into());
+    }
+    // Before the decision, as on the workers-rs path: the activity when some is due, the
+    // revocation log at most twice a second. The JS entry sends each and calls again.
+    if stage == Stage::New
+        && activity::due()
+        && let Some(message) = activity::take_message(vars.limits, now_seconds())
+    {
+        return Ok(object_message("send", &registry::outgoing(&message)?));
+    }
+    if matches!(stage, Stage::New | Stage::Sent) && keystore::sync_due() {
+        let since = revocations::since_message(keystore::begin_sync())?;
+        return Ok(object_message("sync", &since));
     }
     let block = HeaderBlock::parse(headers);
     let credentials = CredentialHeaders::from_getter(|name| Ok(block.get(name).map(Into::into)))?;
     let facts = credentials.facts(&url, method);
-    let lookup = match looked_up {
-        0 => Lookup::NotYet,
-        1 => Lookup::Done(Ok(record)),
-        _ => Lookup::Done(Err(policy::store_unavailable())),
+    let lookup = match stage {
+        Stage::New | Stage::Sent | Stage::Synced => Lookup::NotYet,
+        Stage::Looked => Lookup::Done(Ok(record)),
+        Stage::LookupFailed => Lookup::Done(Err(policy::store_unavailable())),
     };
     let (grant, target, record) = match edge::decide(&facts, vars, lookup, request_id)? {
         Next::Lookup(hash) => return Ok(format!("lookup {KV_CACHE_TTL_S} {}", kv_key(&hash))),
@@ -186,6 +252,13 @@ fn run(
             Ok(out)
         }
     }
+}
+
+fn object_message(kind: &str, outgoing: &Outgoing<'_>) -> String {
+    format!(
+        "{kind} {} {} {OBJECT_URL}\n{}",
+        outgoing.binding, outgoing.object_name, outgoing.body
+    )
 }
 
 fn header_line(out: &mut String, name: &str, value: &str) {

@@ -7,7 +7,7 @@
 //! isolate within a second, and records learnt that way outrank KV until KV has caught up
 //! (see docs/storage.md).
 
-use crate::revocations;
+use crate::revocations::{self, Changes};
 use keygate_core::Error;
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, EdgeRecord, Entitlement, ProductKeyRef};
@@ -142,14 +142,24 @@ pub fn check_fresh() -> Result<(), Error> {
 /// Reads the revocation log from this isolate's generation on and applies what changed. A
 /// failure is only recorded: [`check_fresh`] decides how long the isolate may go on without.
 pub async fn sync(env: &Env) {
-    let generation = SYNC.with(|sync| {
+    let generation = begin_sync();
+    if let Ok(changes) = revocations::since(env, generation).await {
+        finish_sync(&changes);
+    }
+}
+
+/// Starts a read of the revocation log: records the attempt (the next one waits its interval
+/// even if this one never finishes) and returns the generation to read from.
+pub fn begin_sync() -> Option<u64> {
+    SYNC.with(|sync| {
         let mut sync = sync.borrow_mut();
         sync.attempted(now_ms());
         sync.generation
-    });
-    let Ok(changes) = revocations::since(env, generation).await else {
-        return;
-    };
+    })
+}
+
+/// Applies what the log answered to a read that [`begin_sync`] started.
+pub fn finish_sync(changes: &Changes) {
     if changes.reset {
         forget_cached();
     }

@@ -6,7 +6,7 @@
 //! entry kept gets `reset` and drops its key cache. A new isolate gets the entries of the last
 //! `PIN_MS`, the time during which KV may still serve an older record somewhere.
 
-use crate::durable;
+use crate::durable::{self, Outgoing};
 use keygate_core::Error;
 use keygate_core::revocation::PIN_MS;
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,11 @@ pub async fn append(env: &Env, updates: String) -> Result<u64, Error> {
         unavailable,
     )
     .await
+}
+
+/// The `Since` message of [`since`], for the fast path to send (`keystore::begin_sync`).
+pub fn since_message(generation: Option<u64>) -> Result<Outgoing<'static>, Error> {
+    Outgoing::new(DO_BINDING, LOG_NAME, &Message::Since { generation })
 }
 
 pub async fn since(env: &Env, generation: Option<u64>) -> Result<Changes, Error> {

@@ -19,7 +19,7 @@ mod tables;
 
 use crate::config::gateway_config;
 use crate::demo;
-use crate::durable;
+use crate::durable::{self, Outgoing};
 use crate::http::{answer_response, error_response};
 use crate::keystore::EdgeUpdate;
 use crate::lock::WriteLock;
@@ -87,6 +87,11 @@ fn store_unavailable() -> Error {
 }
 
 /// Sends one command to the Registry and returns its reply.
+/// `message` for the fast path to send (`activity::due_message`).
+pub fn outgoing(message: &Message) -> Result<Outgoing<'static>, Error> {
+    Outgoing::new(DO_BINDING, REGISTRY_NAME, message)
+}
+
 pub async fn call(env: &Env, message: &Message) -> Result<Reply, Error> {
     durable::call(env, DO_BINDING, REGISTRY_NAME, message, store_unavailable).await
 }
