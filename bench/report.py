@@ -332,7 +332,8 @@ STARTUP_VARIANTS = (
     ("no-op", "bench/noop"),
     ("+ wasm in bundle", "keygate's wasm a module of the no-op's bundle, never instantiated"),
     ("+ instantiated", "the same, instantiated at the first request, nothing called"),
-    ("keygate loaded", "keygate's bundle, bindings and classes; first answer without the wasm"),
+    ("+ bindings", "the same with keygate's KV and Durable Object bindings, empty classes"),
+    ("keygate loaded", "keygate's bundle and classes; first answer without the wasm"),
     ("keygate", "the first answer through the wasm: GET /, a 401"),
 )
 
