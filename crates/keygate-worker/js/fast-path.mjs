@@ -48,7 +48,9 @@ function sendToObject(env, answer) {
 async function readLog(env, answer) {
   try {
     const reply = await sendToObject(env, answer);
-    return reply.ok ? await reply.text() : undefined;
+    if (reply.ok) return await reply.text();
+    await reply.body?.cancel();
+    return undefined;
   } catch {
     return undefined;
   }

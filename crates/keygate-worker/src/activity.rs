@@ -5,8 +5,9 @@
 //!
 //! Recording is a push into a buffer; the send happens in `ctx.wait_until` when the next
 //! request finds something due (on the fast path the JS entry sends the message that
-//! [`take_message`] builds; `src/fast.rs`), so no request waits for it. A refusal is sent about a second after it happened; an isolate
-//! that is evicted first loses at most that second of records (docs/admin-api.md).
+//! [`take_message`] builds; `src/fast.rs`), so no request waits for it. A refusal is sent
+//! about a second after it happened; an isolate that is evicted first loses at most that
+//! second of records (docs/admin-api.md).
 
 use crate::registry::{self, Message};
 use crate::settings::Limits;

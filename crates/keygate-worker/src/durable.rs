@@ -16,7 +16,7 @@ use worker::{Env, Method, Request, RequestInit};
 /// the host.
 pub const OBJECT_URL: &str = "https://object.internal/";
 
-/// One message on its way to one object (a `POST` of `body` to [`OBJECT_URL`]): what [`call`]
+/// One message on its way to one object (a `POST` of `body` to [`OBJECT_URL`]): what [`send`]
 /// sends, and what the edge's fast path hands the JS entry to send (`src/fast.rs`).
 pub struct Outgoing<'a> {
     pub binding: &'static str,
@@ -45,7 +45,20 @@ pub async fn call<M: Serialize, R: DeserializeOwned>(
     message: &M,
     unavailable: fn() -> Error,
 ) -> Result<R, Error> {
-    let outgoing = Outgoing::new(binding, object_name, message)?;
+    send(
+        env,
+        Outgoing::new(binding, object_name, message)?,
+        unavailable,
+    )
+    .await
+}
+
+/// Sends a message built beforehand (one the fast path could send too) and reads the reply.
+pub async fn send<R: DeserializeOwned>(
+    env: &Env,
+    outgoing: Outgoing<'_>,
+    unavailable: fn() -> Error,
+) -> Result<R, Error> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(outgoing.body.into()));

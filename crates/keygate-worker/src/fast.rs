@@ -8,9 +8,9 @@
 //! Durable Object message to send first, or `full` for what only the workers-rs path serves
 //! (the admin API, sandbox requests that need the account's state object, and keys with a
 //! rate limit, counted by a Durable Object). The workers-rs framework costs ~50 µs of CPU per
-//! request before any of our code runs (docs/performance.md), and compiling its entry is most
-//! of an isolate's first request: edge requests, and the isolate's own housekeeping (the
-//! revocation log's reads, the activity's sends), never need it.
+//! request before any of our code runs, and ~2 ms at an isolate's first request
+//! (docs/performance.md): edge requests, and the isolate's own housekeeping (the revocation
+//! log's reads, the activity's sends), never need it.
 //!
 //! The decisions are the same functions the workers-rs path calls (`edge::decide`,
 //! `sandbox::stateless`, `origin::plan`, `origin::relayed_headers`): this file only encodes.

@@ -58,14 +58,7 @@ pub fn since_message(generation: Option<u64>) -> Result<Outgoing<'static>, Error
 }
 
 pub async fn since(env: &Env, generation: Option<u64>) -> Result<Changes, Error> {
-    durable::call(
-        env,
-        DO_BINDING,
-        LOG_NAME,
-        &Message::Since { generation },
-        unavailable,
-    )
-    .await
+    durable::send(env, since_message(generation)?, unavailable).await
 }
 
 #[derive(Deserialize)]

@@ -86,14 +86,15 @@ fn store_unavailable() -> Error {
     Error::unavailable("The key registry is not available. Retry later.")
 }
 
-/// Sends one command to the Registry and returns its reply.
-/// `message` for the fast path to send (`activity::due_message`).
+/// `message` on its way to the Registry: what [`call`] sends, and what the fast path hands the
+/// JS entry to send (`activity::take_message`).
 pub fn outgoing(message: &Message) -> Result<Outgoing<'static>, Error> {
     Outgoing::new(DO_BINDING, REGISTRY_NAME, message)
 }
 
+/// Sends one command to the Registry and returns its reply.
 pub async fn call(env: &Env, message: &Message) -> Result<Reply, Error> {
-    durable::call(env, DO_BINDING, REGISTRY_NAME, message, store_unavailable).await
+    durable::send(env, outgoing(message)?, store_unavailable).await
 }
 
 #[wasm_bindgen]
