@@ -122,7 +122,7 @@ mod native {
             authorization: Some(&bearer),
             x_api_key: None,
             x_product_key: Some(&f.product_key),
-            cf_connecting_ip: Some("203.0.113.9"),
+            client_ip: Some(std::net::IpAddr::from([203, 0, 113, 9])),
         };
         let target = authenticate(&facts, &settings).unwrap().target;
         let prepared = PreparedRecord::new(f.record.clone());

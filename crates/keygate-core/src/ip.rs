@@ -7,7 +7,7 @@
 //! IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is folded to IPv4 on both sides, so one rule written
 //! either way matches a client arriving either way.
 
-use crate::error::FieldError;
+use crate::error::{Error, FieldError};
 use ipnet::{IpNet, Ipv4Net};
 use std::net::IpAddr;
 
@@ -140,6 +140,22 @@ pub fn client_ip(cf_connecting_ip: Option<&str>) -> Option<IpAddr> {
     Some(addr.to_canonical())
 }
 
+/// `CF-Connecting-IP` read once into the client address, before anything compares or stores
+/// it: absent is `Ok(None)`; a value that is not one IP address is a 400, and its text goes no
+/// further (no refusal record, no `ips_seen`, no log).
+pub fn client_address(cf_connecting_ip: Option<&str>) -> Result<Option<IpAddr>, Error> {
+    let Some(text) = cf_connecting_ip else {
+        return Ok(None);
+    };
+    client_ip(Some(text)).map(Some).ok_or_else(|| {
+        Error::bad_request(
+            "The client address is not an IP address, so the request has no client address. \
+             Send the request through Cloudflare, which sets CF-Connecting-IP.",
+        )
+        .with_field("CF-Connecting-IP", "must be one IPv4 or IPv6 address")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +283,32 @@ mod tests {
             list(&["0.0.0.0/0", "::/0", "10.0.0.0/08"]).to_strings(),
             ["0.0.0.0/0", "::/0", "10.0.0.0/8"]
         );
+    }
+
+    #[test]
+    fn a_client_address_is_parsed_or_refused_never_kept_as_text() {
+        assert_eq!(client_address(None).unwrap(), None);
+        assert_eq!(
+            client_address(Some("::ffff:203.0.113.5")).unwrap(),
+            ip("203.0.113.5")
+        );
+        let junk = "<img src=x onerror=alert(1)>";
+        let long = "9".repeat(3_000);
+        for bad in [
+            junk,
+            long.as_str(),
+            "",
+            "203.0.113.5, 10.0.0.1",
+            "[::1]",
+            "1.2.3.4:80",
+        ] {
+            let error = client_address(Some(bad)).unwrap_err();
+            assert_eq!(error.status, 400, "{bad}");
+            let answer = crate::Answer::from(&error);
+            let body = answer.body.unwrap_or_default();
+            assert!(!body.contains(bad) || bad.is_empty(), "echoed: {body}");
+            assert!(body.contains("CF-Connecting-IP"), "{body}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   origin receives.
 //! - [`admin`]: admin API validation and the key lifecycle; [`engine`]: every admin command as
 //!   a pure function over a small store trait; [`page`]: list pagination.
+//! - [`isolate`]: what one isolate keeps between requests (its unsent activity), time passed in.
 //! - [`error`]: the one error type and its JSON body.
 
 mod base62;
@@ -25,6 +26,7 @@ pub mod forwarding;
 pub mod github;
 pub mod ids;
 pub mod ip;
+pub mod isolate;
 pub mod keys;
 pub mod model;
 pub mod page;

@@ -16,13 +16,14 @@
 use crate::config::{GatewayConfig, Route, RouteMatch, allow_header};
 use crate::credentials::extract_credential;
 use crate::error::{Error, FieldError};
-use crate::ip::{IpAllowlist, client_ip};
+use crate::ip::IpAllowlist;
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{ApiKey, EdgeRecord, IpMode, key_state};
 use crate::ratelimit::RateLimit;
 use crate::scope::{self, KEYS_MANAGE};
 use crate::target::{Target, parse_target};
 use std::fmt;
+use std::net::IpAddr;
 
 /// Deployment switches (README "Configuration").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +72,9 @@ pub struct RequestFacts<'a> {
     pub x_api_key: Option<&'a str>,
     /// The `X-Product-Key` header: the `pk_` key of the product a route needs.
     pub x_product_key: Option<&'a str>,
-    /// The `CF-Connecting-IP` header, the only source of the client address that allowlists trust.
-    pub cf_connecting_ip: Option<&'a str>,
+    /// The client address: `CF-Connecting-IP`, the only source allowlists trust, already parsed
+    /// ([`crate::ip::client_address`]), so no decision or record ever holds its raw text.
+    pub client_ip: Option<IpAddr>,
 }
 
 /// A well-formed secret key, ready to be looked up by `hash`. `Debug` never shows `text`.
@@ -337,7 +339,7 @@ fn check_record(record: &EdgeRecord) -> Result<(), Error> {
 /// Both allowlists must pass. A list in `report` mode lets an outside address through: the
 /// answer is `Ok(Some(address))`, to be recorded as `ip.would_deny`.
 fn check_ip(facts: &RequestFacts<'_>, record: &PreparedRecord) -> Result<Option<String>, Error> {
-    let client = client_ip(facts.cf_connecting_ip);
+    let client = facts.client_ip;
     let lists = [
         (
             "account",

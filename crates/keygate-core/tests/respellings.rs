@@ -124,7 +124,7 @@ fn decide(
         authorization: None,
         x_api_key: Some(&w.key.text),
         x_product_key: product_key,
-        cf_connecting_ip: Some("203.0.113.9"),
+        client_ip: Some(std::net::IpAddr::from([203, 0, 113, 9])),
     };
     let authenticated = authenticate(&facts, settings)?;
     let target = authenticated.target;

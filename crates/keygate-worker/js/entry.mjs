@@ -12,8 +12,9 @@ export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build
 const Full = withJsonErrors(Gateway);
 // worker-build hangs every exported wasm function on the entrypoint's prototype (which would
 // also make them RPC methods of a service binding; they take and return plain text).
-const { edge, edge_origin_failed, edge_relay, edge_synced } = Gateway.prototype;
-const wasm = { edge, edge_origin_failed, edge_relay, edge_synced };
+const { edge, edge_flush, edge_flush_after, edge_origin_failed, edge_relay, edge_synced } =
+  Gateway.prototype;
+const wasm = { edge, edge_flush, edge_flush_after, edge_origin_failed, edge_relay, edge_synced };
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export default {

@@ -68,21 +68,33 @@ async function sendActivity(env, answer) {
 }
 
 /**
- * Serves one request. `wasm` holds the exported `edge`, `edge_synced`, `edge_relay` and
- * `edge_origin_failed`; `full(request)` serves what only the workers-rs path can (admin API,
- * stateful sandbox); `waitUntil` is the context's.
+ * Arms the isolate's activity flush when this request recorded something that no armed flush
+ * covers yet: after the delay the wasm names, it sends everything waiting. No report waits
+ * for a later request to come.
+ */
+function armFlush(env, { wasm, wait, waitUntil }) {
+  const delay = wasm.edge_flush_after();
+  if (delay === undefined) return;
+  waitUntil(
+    wait(delay).then(() => {
+      const message = wasm.edge_flush(env);
+      return message === undefined ? undefined : sendActivity(env, message);
+    }),
+  );
+}
+
+/**
+ * Serves one request. `wasm` holds the exported `edge`, `edge_synced`, `edge_flush_after`,
+ * `edge_flush`, `edge_relay` and `edge_origin_failed`; `full(request)` serves what only the
+ * workers-rs path can (admin API, stateful sandbox, limited keys); `waitUntil` is the context's.
  */
 export async function serve(request, env, { wasm, full, fetch, wait, waitUntil }) {
   const method = request.method;
   const url = request.url;
   const headers = headerBlock(request.headers);
-  // Stages of `edge` (src/fast.rs): 0 new, 4 activity sent, 3 revocation log read, 1 KV
-  // answered, 2 KV failed. Each housekeeping answer comes at most once, in this order.
+  // Stages of `edge` (src/fast.rs): 0 new, 3 revocation log read, 1 KV answered, 2 KV failed.
+  // The log is asked for at most once, before the KV read.
   let answer = wasm.edge(env, method, url, headers, 0, undefined);
-  if (answer.startsWith("send ")) {
-    waitUntil(sendActivity(env, answer));
-    answer = wasm.edge(env, method, url, headers, 4, undefined);
-  }
   if (answer.startsWith("sync ")) {
     wasm.edge_synced(await readLog(env, answer));
     answer = wasm.edge(env, method, url, headers, 3, undefined);
@@ -98,6 +110,7 @@ export async function serve(request, env, { wasm, full, fetch, wait, waitUntil }
     }
     answer = wasm.edge(env, method, url, headers, state, record ?? undefined);
   }
+  armFlush(env, { wasm, wait, waitUntil });
   if (answer === "full") return full(request);
   if (answer.startsWith("origin ")) return forward(request, answer, { wasm, fetch, wait });
   return respond(answer, wait);

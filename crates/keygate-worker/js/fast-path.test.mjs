@@ -17,6 +17,13 @@ function fakeWasm(answers) {
     edge_synced(reply) {
       this.synced.push(reply);
     },
+    flushes: [],
+    edge_flush_after() {
+      return this.flushes.length > 0 ? this.flushes[0].delay : undefined;
+    },
+    edge_flush() {
+      return this.flushes.shift()?.message;
+    },
     edge_relay: (headers, id) => headers.replace("connection: close\n", "") + `X-Request-Id: ${id}\n`,
     edge_origin_failed: (timedOut, id) =>
       `respond ${timedOut ? 504 : 502} 0\nContent-Type: application/json\nX-Request-Id: ${id}\n\n{"status":${timedOut ? 504 : 502}}`,
@@ -193,46 +200,69 @@ test("sync: a log that fails or cannot be reached is reported as no reply", asyn
   }
 });
 
-test("send: activity goes out without the request waiting for it, and a failure is only logged", async () => {
-  const wasm = fakeWasm([
-    'send REGISTRY registry https://object.internal/\n{"caller":"edge"}',
-    "respond 200 0\n\nok",
-  ]);
+test("a flush is armed in waitUntil after the delay the wasm names; a failed send is only logged", async () => {
+  const wasm = fakeWasm(["respond 200 0\n\nok"]);
+  wasm.flushes.push({ delay: 1000, message: 'send REGISTRY registry https://object.internal/\n{"caller":"edge"}' });
   const registry = fakeNamespace(() => new Response("no", { status: 503 }));
   const pending = [];
-  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p) };
+  const waited = [];
+  const wait = async (ms) => waited.push(ms);
+  const deps = { wasm, full: never, fetch: never, wait, waitUntil: (p) => pending.push(p) };
   const errors = [];
   const original = console.error;
   console.error = (line) => errors.push(line);
   try {
     const response = await serve(new Request("https://gw.example/"), { REGISTRY: registry }, deps);
-    assert.equal(await response.text(), "ok");
+    assert.equal(await response.text(), "ok", "the answer does not wait for the flush");
     assert.equal(pending.length, 1);
     await Promise.all(pending);
   } finally {
     console.error = original;
   }
+  assert.deepEqual(waited, [1000]);
   assert.deepEqual(registry.posts.map((p) => [p.name, p.body]), [["registry", '{"caller":"edge"}']]);
   assert.deepEqual(errors, ["activity not recorded: the Registry answered 503"]);
 });
 
-test("a send, then a sync, then the decision: stages 0, 4, 3, then 1 after the KV read", async () => {
+test("no flush armed when the wasm names none, and none sent when nothing waits by then", async () => {
+  const quiet = fakeWasm(["respond 200 0\n\nok"]);
+  const none = [];
+  await serve(new Request("https://gw.example/"), {}, {
+    wasm: quiet, full: never, fetch: never, wait: noWait, waitUntil: (p) => none.push(p),
+  });
+  assert.equal(none.length, 0);
+  const taken = fakeWasm(["respond 200 0\n\nok"]);
+  taken.flushes.push({ delay: 5, message: undefined });
+  const pending = [];
+  await serve(new Request("https://gw.example/"), {}, {
+    wasm: taken, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p),
+  });
+  await Promise.all(pending); // reaches no namespace: nothing was sent
+});
+
+test("the flush is armed before a request goes to the full entry too", async () => {
+  const wasm = fakeWasm(["full"]);
+  wasm.flushes.push({ delay: 1000, message: undefined });
+  const pending = [];
+  const response = await serve(new Request("https://gw.example/"), {}, {
+    wasm, full: () => new Response("full"), fetch: never, wait: noWait, waitUntil: (p) => pending.push(p),
+  });
+  assert.equal(await response.text(), "full");
+  assert.equal(pending.length, 1);
+});
+
+test("a sync, then the decision: stages 0, 3, then 1 after the KV read", async () => {
   const objects = {
     REVOCATIONS: fakeNamespace(() => new Response("{}")),
-    REGISTRY: fakeNamespace(() => new Response("{}")),
     KEYS: { get: async () => null },
   };
   const wasm = fakeWasm([
-    "send REGISTRY registry https://object.internal/\n{}",
     "sync REVOCATIONS revocations https://object.internal/\n{}",
     "lookup 30 sk:abc",
     "respond 204 0\n\n",
   ]);
-  const pending = [];
-  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p) };
+  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: never };
   assert.equal((await serve(new Request("https://gw.example/"), objects, deps)).status, 204);
-  await Promise.all(pending);
-  assert.deepEqual(wasm.calls.map((c) => c.state), [0, 4, 3, 1]);
-  assert.equal(objects.REGISTRY.posts.length, 1);
+  assert.deepEqual(wasm.calls.map((c) => c.state), [0, 3, 1]);
   assert.equal(objects.REVOCATIONS.posts.length, 1);
 });

@@ -19,7 +19,7 @@ use keygate_core::policy::{self, Grant, PreparedRecord, RequestFacts};
 use keygate_core::ratelimit::RateDecision;
 use keygate_core::target::{RequestUrl, Target};
 use std::rc::Rc;
-use worker::{Context, Env, Request, Response};
+use worker::{Env, Request, Response};
 
 /// What the storage read answered, once it was made.
 pub enum Lookup {
@@ -67,7 +67,7 @@ pub fn decide<'a>(
         &vars.settings,
         now,
     )
-    .inspect_err(|error| activity::denied(&record, facts, error, request_id, now))?;
+    .inspect_err(|error| activity::denied(&record, facts, error, request_id))?;
     Ok(Next::Granted(grant, authenticated.target, record))
 }
 
@@ -75,10 +75,9 @@ pub fn decide<'a>(
 /// hands some grants on, and the rate limit may still refuse one): once, under the request id
 /// the client sees.
 pub fn record_use(record: &EdgeRecord, facts: &RequestFacts<'_>, grant: &Grant, request_id: &str) {
-    let now = now_seconds();
-    activity::used(record, facts.cf_connecting_ip, now);
+    activity::used(record, facts.client_ip);
     if let Some(ip) = &grant.ip_would_deny {
-        activity::would_deny(record, ip, request_id, now);
+        activity::would_deny(record, ip, request_id);
     }
 }
 
@@ -86,16 +85,12 @@ pub fn record_use(record: &EdgeRecord, facts: &RequestFacts<'_>, grant: &Grant, 
 pub async fn handle(
     req: Request,
     env: &Env,
-    ctx: &Context,
     vars: &Vars,
     url: &RequestUrl<'_>,
     request_id: &str,
 ) -> Result<Response, Error> {
     if keystore::sync_due() {
         keystore::sync(env).await;
-    }
-    if activity::due() {
-        ctx.wait_until(activity::send(env.clone(), vars.limits, now_seconds()));
     }
     let method = method_of(&req);
     let headers = CredentialHeaders::read(&req)?;
@@ -114,14 +109,10 @@ pub async fn handle(
     };
     if let Some(decision) = counted.filter(|d| !d.allowed) {
         let refusal = decision.refusal();
-        activity::denied(&record, &facts, &refusal, request_id, now_seconds());
+        activity::denied(&record, &facts, &refusal, request_id);
         return Ok(with_rate_limit(error_response(&refusal), &decision));
     }
     record_use(&record, &facts, &grant, request_id);
-    if record.key.report_first_use {
-        // Not when the next request happens to come: the old key's grace starts now.
-        ctx.wait_until(activity::send(env.clone(), vars.limits, now_seconds()));
-    }
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.
     let response = match grant.environment {

@@ -4,8 +4,10 @@
 
 use crate::http::header;
 use keygate_core::Error;
+use keygate_core::ip::client_address;
 use keygate_core::policy::RequestFacts;
 use keygate_core::target::RequestUrl;
+use std::net::IpAddr;
 use worker::Request;
 
 /// The request headers the pipeline reads, owned so the facts can borrow them.
@@ -13,7 +15,8 @@ pub struct CredentialHeaders {
     pub authorization: Option<String>,
     pub x_api_key: Option<String>,
     pub x_product_key: Option<String>,
-    pub cf_connecting_ip: Option<String>,
+    /// `CF-Connecting-IP`, parsed here or the request refused (400): its raw text is never kept.
+    pub client_ip: Option<IpAddr>,
 }
 
 impl CredentialHeaders {
@@ -27,7 +30,7 @@ impl CredentialHeaders {
             authorization: get("Authorization")?,
             x_api_key: get("X-API-Key")?,
             x_product_key: get("X-Product-Key")?,
-            cf_connecting_ip: get("CF-Connecting-IP")?,
+            client_ip: client_address(get("CF-Connecting-IP")?.as_deref())?,
         })
     }
 
@@ -40,7 +43,7 @@ impl CredentialHeaders {
             authorization: self.authorization.as_deref(),
             x_api_key: self.x_api_key.as_deref(),
             x_product_key: self.x_product_key.as_deref(),
-            cf_connecting_ip: self.cf_connecting_ip.as_deref(),
+            client_ip: self.client_ip,
         }
     }
 }

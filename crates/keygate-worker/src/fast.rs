@@ -19,17 +19,19 @@
 //! - `respond <status> <delay_ms>`, header lines `Name: value`, a blank line, the body;
 //! - `lookup <cache_ttl_seconds> <kv key>`: read KV, then call [`edge`] again with the result;
 //! - `origin <request id> <timeout_ms>`, the target URL, header lines, a blank line;
-//! - `send <binding> <object name> <url>`, then the message: POST it to that Durable Object
-//!   without waiting for the reply (`ctx.waitUntil`), then call [`edge`] again at stage 4 (the
-//!   activity);
 //! - `sync <binding> <object name> <url>`, then the message: POST it, hand the reply's text to
 //!   [`edge_synced`], then call [`edge`] again at stage 3 (the revocation log);
 //! - `full`.
+//!
+//! After its answer, every request asks [`edge_flush_after`] whether it must arm the isolate's
+//! activity flush; when the timer fires, [`edge_flush`] gives the message to send (the same
+//! `send <binding> <object name> <url>` block), and the JS POSTs it without waiting for the
+//! reply (`src/activity.rs`).
 
 use crate::durable::{OBJECT_URL, Outgoing};
 use crate::edge::{self, Lookup, Next};
 use crate::facts::CredentialHeaders;
-use crate::http::{log_server_error, now_seconds};
+use crate::http::log_server_error;
 use crate::keystore::{self, KV_CACHE_TTL_S, kv_key};
 use crate::revocations::{self, Changes};
 use crate::settings::Vars;
@@ -66,15 +68,13 @@ impl<'a> HeaderBlock<'a> {
     }
 }
 
-/// Where the JS entry is with a request, the `stage` of [`edge`]. The isolate's housekeeping
-/// is asked for in a fixed order before the KV read, each kind once: a request sees at most
-/// one `send` and one `sync`, and neither after its KV read.
+/// Where the JS entry is with a request, the `stage` of [`edge`]. The revocation log is asked
+/// for before the KV read, at most once: a request sees at most one `sync`, never after its KV
+/// read.
 #[derive(Clone, Copy, PartialEq)]
 enum Stage {
-    /// 0: the first call: a `send`, a `sync` or the request's own answer.
+    /// 0: the first call: a `sync` or the request's own answer.
     New,
-    /// 4: the first call again, the activity sent: a `sync` or the request's own answer.
-    Sent,
     /// 3: the first call again, the revocation log read: the request's own answer.
     Synced,
     /// 1: KV has answered (`record` is its text, absent for an unknown key).
@@ -87,7 +87,6 @@ impl Stage {
     fn from_js(stage: u8) -> Self {
         match stage {
             0 => Self::New,
-            4 => Self::Sent,
             3 => Self::Synced,
             1 => Self::Looked,
             // Anything else would be the JS entry's fault: fail closed, as when KV fails.
@@ -133,6 +132,27 @@ pub fn edge_synced(reply: Option<String>) {
     }
 }
 
+/// The delay, in milliseconds, of the activity flush this request must arm (`waitUntil`), or
+/// nothing when none is needed.
+#[wasm_bindgen]
+pub fn edge_flush_after() -> Option<u32> {
+    activity::flush_after().map(|ms| u32::try_from(ms).unwrap_or(u32::MAX))
+}
+
+/// The armed flush's message: `send <binding> <object name> <url>`, then the Registry message
+/// with everything waiting; nothing when nothing is.
+#[wasm_bindgen]
+pub fn edge_flush(env: &Env) -> Option<String> {
+    let message = activity::take_message(Vars::get(env).limits)?;
+    match registry::outgoing(&message) {
+        Ok(outgoing) => Some(object_message("send", &outgoing)),
+        Err(error) => {
+            worker::console_error!("activity not recorded: {}", error.message);
+            None
+        }
+    }
+}
+
 /// The headers of the origin's answer (same block format) as they go back to the client.
 #[wasm_bindgen]
 pub fn edge_relay(headers: &str, request_id: &str) -> String {
@@ -174,15 +194,9 @@ fn run(
     if is_admin_path(url.path) {
         return Ok(FULL.into());
     }
-    // Before the decision, as on the workers-rs path: the activity when some is due, the
-    // revocation log at most twice a second. The JS entry sends each and calls again.
-    if stage == Stage::New
-        && activity::due()
-        && let Some(message) = activity::take_message(vars.limits, now_seconds())
-    {
-        return Ok(object_message("send", &registry::outgoing(&message)?));
-    }
-    if matches!(stage, Stage::New | Stage::Sent) && keystore::sync_due() {
+    // Before the decision, as on the workers-rs path: the revocation log at most twice a
+    // second. The JS entry reads it and calls again.
+    if stage == Stage::New && keystore::sync_due() {
         let since = revocations::since_message(keystore::begin_sync())?;
         return Ok(object_message("sync", &since));
     }
@@ -190,7 +204,7 @@ fn run(
     let credentials = CredentialHeaders::from_getter(|name| Ok(block.get(name).map(Into::into)))?;
     let facts = credentials.facts(&url, method);
     let lookup = match stage {
-        Stage::New | Stage::Sent | Stage::Synced => Lookup::NotYet,
+        Stage::New | Stage::Synced => Lookup::NotYet,
         Stage::Looked => Lookup::Done(Ok(record)),
         Stage::LookupFailed => Lookup::Done(Err(policy::store_unavailable())),
     };
@@ -198,9 +212,8 @@ fn run(
         Next::Lookup(hash) => return Ok(format!("lookup {KV_CACHE_TTL_S} {}", kv_key(&hash))),
         Next::Granted(grant, target, record) => (grant, target, record),
     };
-    // A limited key's requests are counted by its Durable Object, and a successor's first use
-    // is reported at once (its predecessor's grace starts then): the workers-rs path does both.
-    if grant.rate_limit.is_some() || record.key.report_first_use {
+    // A limited key's requests are counted by a Durable Object: the workers-rs path does it.
+    if grant.rate_limit.is_some() {
         return Ok(FULL.into());
     }
     match grant.environment {

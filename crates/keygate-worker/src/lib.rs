@@ -26,7 +26,7 @@ pub use registry::Registry;
 pub use revocations::Revocations;
 pub use sandbox::SandboxStore;
 
-use http::{error_response, log_server_error, now_seconds, with_request_id};
+use http::{error_response, log_server_error, with_request_id};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
@@ -38,22 +38,20 @@ use worker::{Context, Env, Request, Response, event};
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let request_id = new_request_id(&PlatformRandom);
-    let response = match serve(req, &env, &ctx, &request_id).await {
+    let response = match serve(req, &env, &request_id).await {
         Ok(response) => response,
         Err(error) => {
             log_server_error(&request_id, &error);
             error_response(&error)
         }
     };
+    // Whatever this request recorded (a refusal, a use, a key sent in clear) is sent within its
+    // bound by a flush armed here, not by whichever request comes next.
+    activity::arm(&env, &ctx, Vars::get(&env).limits);
     Ok(with_request_id(response, &request_id))
 }
 
-async fn serve(
-    req: Request,
-    env: &Env,
-    ctx: &Context,
-    request_id: &str,
-) -> Result<Response, Error> {
+async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
     let vars = Vars::get(env);
     let raw_url = req.inner().url();
     let url =
@@ -66,7 +64,6 @@ async fn serve(
             header("Authorization").as_deref(),
             header("X-API-Key").as_deref(),
         );
-        ctx.wait_until(activity::send(env.clone(), vars.limits, now_seconds()));
         return Err(refusal);
     }
     // Segment-bounded: `/adminx` is an edge path, `/admin/v1//accounts` an admin path that the
@@ -74,6 +71,6 @@ async fn serve(
     if is_admin_path(url.path) {
         admin::handle(req, env, vars, &url, request_id).await
     } else {
-        edge::handle(req, env, ctx, vars, &url, request_id).await
+        edge::handle(req, env, vars, &url, request_id).await
     }
 }

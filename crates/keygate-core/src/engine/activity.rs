@@ -130,6 +130,20 @@ impl Denial {
     }
 }
 
+/// `{key_id, account_id, refusals, would_deny}`: per key, how many refusals and would-deny
+/// reports the isolate counted without sending them whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    /// The key the refusals and reports were about.
+    pub key_id: String,
+    /// Its account's `acct_` id.
+    pub account_id: String,
+    /// Refused requests counted, not sent whole.
+    pub refusals: u64,
+    /// Would-deny reports counted, not sent whole.
+    pub would_deny: u64,
+}
+
 /// An address outside an allowlist in report mode, let through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WouldDeny {

@@ -243,6 +243,7 @@ pub(super) fn decide(
             would_deny,
             exposed: hashes,
             first_uses,
+            counted: _,
         } => {
             if !matches!(principal, Principal::Edge) {
                 return Err(Error::forbidden(

@@ -32,7 +32,7 @@ mod views;
 use crate::error::Error;
 
 pub use activity::{
-    DENIAL_RETENTION_SECONDS, Denial, IpSeen, KeyUse, MAX_IPS_SEEN, Usage,
+    Counted, DENIAL_RETENTION_SECONDS, Denial, IpSeen, KeyUse, MAX_IPS_SEEN, Usage,
     WOULD_DENY_DEDUP_SECONDS, WouldDeny,
 };
 pub use events::{EVENT_TYPES, Event, changes};
