@@ -63,7 +63,7 @@ pub(crate) fn a_hidden_scope_refusal_is_looked_up_with_its_scope(c: &Ctx) {
     let found: Vec<Value> = refusals
         .iter()
         .map(|f| {
-            poll(gw, Duration::from_millis(300), deadline, || {
+            poll(Duration::from_millis(300), deadline, || {
                 let r = lookup(gw, Who::Operator, &rid(&f.answer));
                 (r.status == 200).then(|| r.json.clone())
             })

@@ -7,15 +7,18 @@
 //! route. An allowlist in `ip_mode: "report"` lets an outside address through and records one
 //! `ip.would_deny` event per key and address per hour; `"enforce"` refuses it.
 //!
-//! Isolates send what they saw off the hot path, after a later request once something is due
-//! (a refusal ~1 s after it happened, a key's use at most once a minute): every wait here keeps
-//! an unauthenticated edge request going ([`pump`], refused before any key is identified, so
-//! it records nothing) while it polls the admin API.
+//! Isolates send what they saw off the hot path, in a flush that the recording request arms
+//! itself (a refusal ~1 s after it happened, a key's first use too, later uses within 20 s):
+//! the trials poll the admin API and send nothing else to the edge meanwhile, and
+//! [`a_refusal_and_a_first_use_show_with_no_other_traffic`] proves it on a gateway of its own,
+//! with no request at all until it looks. A `CF-Connecting-IP` that is not one address is
+//! refused (400) and stored nowhere.
 //!
 //! Gateways (started at once, in parallel, shared by the trials):
 //! * `gw`     — the harness defaults (`HIDE_FORBIDDEN=false`); test keys, answered by the
 //!   sandbox, so no origin is needed.
 //! * `hidden` — `HIDE_FORBIDDEN=true`.
+//! * `quiet`  — the defaults, for the one trial that needs a gateway no other trial sends to.
 //!
 //! Every answer goes through [`audit`] (request id; no secret outside create/roll's `secret`;
 //! no hash-like hex run; admin answers are JSON). Edge and manager requests carry
@@ -40,6 +43,7 @@ mod refusals;
 mod report_mode;
 mod support;
 mod usage;
+mod without_traffic;
 
 use hidden::*;
 use ip_mode::*;
@@ -47,16 +51,16 @@ use refusals::*;
 use report_mode::*;
 use support::*;
 use usage::*;
+use without_traffic::*;
 
 /// The client address of manager requests and of edge requests inside the allowlists.
 const INSIDE: &str = "10.1.2.3";
 /// Slack on times the gateway reports against this machine's clock (workerd runs on the same
 /// one; the gateway counts whole seconds).
 const CLOCK_SLACK: f64 = 2.0;
-/// The contract (docs/admin-api.md): usage is written back at most once a minute per key per
-/// isolate, sent after a later request once due. How long after a trial's first granted request its
-/// usage must show.
-const USAGE_DEADLINE: Duration = Duration::from_secs(72);
+/// The contract (docs/admin-api.md): a key's use is written back within 20 s (its first use
+/// within about a second). How long after a trial's last granted request its usage must show.
+const USAGE_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a refusal or an `ip.would_deny` report may take to be readable.
 const REPORT_DEADLINE: Duration = Duration::from_secs(10);
 /// The fields of a request lookup.
@@ -78,20 +82,24 @@ const MAX_IPS_SEEN: usize = 20;
 struct Ctx {
     gw: Gateway,
     hidden: Gateway,
+    quiet: Gateway,
 }
 
 fn main() {
     run(
         || {
-            let [gw, hidden] = start_together([
+            let [gw, hidden, quiet] = start_together([
                 Gateway::builder(),
                 Gateway::builder().var("HIDE_FORBIDDEN", "true"),
+                Gateway::builder(),
             ]);
-            Ctx { gw, hidden }
+            Ctx { gw, hidden, quiet }
         },
         tests![
-            // First: it waits for the once-a-minute write-back (~60 s).
+            // First: it waits for the 20 s write-back of repeated uses.
             usage_shows_on_every_key_view_within_a_minute,
+            a_refusal_and_a_first_use_show_with_no_other_traffic,
+            a_junk_client_address_is_refused_and_stored_nowhere,
             // The rest wait a few seconds at most.
             refusals_can_be_looked_up_with_their_true_reason,
             a_hidden_scope_refusal_is_looked_up_with_its_scope,

@@ -238,7 +238,7 @@ pub(crate) fn refusals_can_be_looked_up_with_their_true_reason(c: &Ctx) {
     // Each is readable by the operator within a few seconds.
     let deadline = Instant::now() + REPORT_DEADLINE;
     let mut found: Vec<Option<Value>> = vec![None; refusals.len()];
-    poll(gw, Duration::from_millis(300), deadline, || {
+    poll(Duration::from_millis(300), deadline, || {
         for (f, slot) in refusals.iter().zip(found.iter_mut()) {
             if slot.is_none() {
                 let r = lookup(gw, Who::Operator, &rid(&f.answer));

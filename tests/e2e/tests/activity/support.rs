@@ -1,5 +1,4 @@
-//! Helpers of the activity trials: edge and admin requests, polling while the edge is kept busy,
-//! usage fields.
+//! Helpers of the activity trials: edge and admin requests, polling, usage fields.
 
 use super::*;
 
@@ -41,18 +40,10 @@ pub(crate) fn get_accounts(gw: &Gateway, k: &Key, a: &Account, ip: &str) -> Resp
     edge(gw, "GET", "/v1/accounts", &k.secret, &a.pk, ip)
 }
 
-/// An edge request that gives the isolate the occasion to send what it collected: no
-/// credential, so it is refused (401) before any key is identified and records nothing.
-pub(crate) fn pump(gw: &Gateway) {
-    let r = gw.get("/v1/accounts").client_ip(INSIDE).send();
-    audit(&r);
-    assert_eq!(r.status, 401, "the pump request: {r}");
-}
-
-/// Polls `probe` every `every` (pumping in between) until it gives a value; `None` once
-/// `deadline` has passed.
+/// Polls `probe` every `every` until it gives a value; `None` once `deadline` has passed. It
+/// sends nothing to the edge in between: what an isolate saw must reach the Registry without a
+/// later request to carry it.
 pub(crate) fn poll<T>(
-    gw: &Gateway,
     every: Duration,
     deadline: Instant,
     mut probe: impl FnMut() -> Option<T>,
@@ -64,7 +55,6 @@ pub(crate) fn poll<T>(
         if Instant::now() > deadline {
             return None;
         }
-        pump(gw);
         thread::sleep(every);
     }
 }
