@@ -100,4 +100,22 @@ mod tests {
         }
         const { assert!(SOFT_FAILURES_PER_MINUTE < HARD_FAILURES_PER_MINUTE) };
     }
+
+    /// The platform counts; these constants only document and test the tiers. They must say
+    /// the same thing.
+    #[test]
+    fn the_bindings_in_wrangler_toml_have_these_limits() {
+        let toml = include_str!("../../../wrangler.toml");
+        for (name, limit) in [
+            ("ADMIN_AUTH_SOFT", SOFT_FAILURES_PER_MINUTE),
+            ("ADMIN_AUTH_HARD", HARD_FAILURES_PER_MINUTE),
+        ] {
+            let block = toml
+                .split("[[ratelimits]]")
+                .find(|b| b.contains(&format!("name = \"{name}\"")))
+                .unwrap_or_else(|| panic!("no [[ratelimits]] {name} in wrangler.toml"));
+            let simple = format!("simple = {{ limit = {limit}, period = {REFUSE_SECONDS} }}");
+            assert!(block.contains(&simple), "{name}: expected `{simple}`");
+        }
+    }
 }

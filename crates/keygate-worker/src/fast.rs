@@ -200,7 +200,7 @@ fn run(
     };
     // A limited key's requests are counted by its Durable Object, and a successor's first use
     // is reported at once (its predecessor's grace starts then): the workers-rs path does both.
-    if grant.rate_limit.is_some() || record.key.report_first_use {
+    if grant.is_rate_limited() || record.key.report_first_use {
         return Ok(FULL.into());
     }
     match grant.environment {

@@ -26,11 +26,11 @@ pub use registry::Registry;
 pub use revocations::Revocations;
 pub use sandbox::SandboxStore;
 
-use http::{error_response, log_server_error, now_seconds, with_request_id};
+use http::{error_response, log_server_error, no_store, now_seconds, with_request_id};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
-use keygate_core::target::{is_admin_path, split_url};
+use keygate_core::target::{RequestUrl, is_admin_path, split_url};
 use random::PlatformRandom;
 use settings::Vars;
 use worker::{Context, Env, Request, Response, event};
@@ -38,13 +38,19 @@ use worker::{Context, Env, Request, Response, event};
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let request_id = new_request_id(&PlatformRandom);
-    let response = match serve(req, &env, &ctx, &request_id).await {
+    let raw_url = req.inner().url();
+    let url = split_url(&raw_url);
+    let admin = url.as_ref().is_some_and(|url| is_admin_path(url.path));
+    let response = match serve(req, &env, &ctx, url, &request_id).await {
         Ok(response) => response,
         Err(error) => {
             log_server_error(&request_id, &error);
             error_response(&error)
         }
     };
+    // Every answer on an admin path, whatever its status or where it was decided (HTTPS
+    // refusal, 401, 404, 405, 429 included): one place, not one per route.
+    let response = if admin { no_store(response) } else { response };
     Ok(with_request_id(response, &request_id))
 }
 
@@ -52,12 +58,11 @@ async fn serve(
     req: Request,
     env: &Env,
     ctx: &Context,
+    url: Option<RequestUrl<'_>>,
     request_id: &str,
 ) -> Result<Response, Error> {
     let vars = Vars::get(env);
-    let raw_url = req.inner().url();
-    let url =
-        split_url(&raw_url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
+    let url = url.ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
     // HTTPS first for every path, admin included: a token sent in clear is already exposed,
     // and one of our secret keys that was is marked leaked (sent at once, off the answer).
     if let Err(refusal) = policy::check_https(url.https, &vars.settings) {
