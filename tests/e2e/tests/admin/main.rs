@@ -28,6 +28,7 @@ mod leak_reports;
 mod protocol;
 mod rolls;
 mod support;
+mod throttle;
 
 use accounts::*;
 use audit::*;
@@ -40,6 +41,7 @@ use leak_reports::*;
 use protocol::*;
 use rolls::*;
 use support::*;
+use throttle::*;
 
 /// One gateway forwarding live keys to a recording origin.
 type Ctx = WithOrigin;
