@@ -97,7 +97,7 @@ schemas["Account"] = {
         "allowed_ips": {"type": "array", "items": {"type": "string"}},
         "created_at": {"type": "integer", "description": "Unix seconds."},
         "updated_at": {"type": "integer", "description": "Unix seconds."},
-        "rate_limit": {"oneOf": [REF("RateLimit"), {"type": "null"}], "description": "The default limit of the account's keys that have none."},
+        "rate_limit": {"oneOf": [REF("RateLimit"), {"type": "null"}], "description": "One limit shared by all the account's keys (a key's own limit can only be tighter)."},
         "ip_mode": ip_mode,
         "products": {"type": "array", "items": {"type": "string"}, "description": "The products the account is entitled to."},
     },
@@ -123,7 +123,7 @@ schemas["AccountUpdate"] = {
         "agreement": {"type": "string", "enum": ["test", "production"]},
         "status": {"type": "string", "enum": ["active", "suspended"]},
         "allowed_ips": cidr_list,
-        "rate_limit": {"oneOf": [REF("RateLimit"), {"type": "null"}], "description": "`null` removes the account's default limit."},
+        "rate_limit": {"oneOf": [REF("RateLimit"), {"type": "null"}], "description": "`null` removes the account's limit."},
         "ip_mode": ip_mode,
     },
 }
@@ -201,7 +201,7 @@ schemas["KeyUpdate"] = {
         "products": schemas["KeyCreate"]["properties"]["products"],
         "status": {"type": "string", "enum": ["active", "disabled"]},
         "expires_at": {"type": ["integer", "null"], "description": "Unix seconds in the future; null clears the expiry."},
-        "rate_limit": {"oneOf": [REF("RateLimit"), {"type": "null"}], "description": "`null`: the account's default applies."},
+        "rate_limit": {"oneOf": [REF("RateLimit"), {"type": "null"}], "description": "`null`: only the account's limit (if any) applies."},
         "ip_mode": ip_mode,
     },
 }
@@ -570,7 +570,7 @@ responses = {
     "MethodNotAllowed": err_response("The path exists but not with this method.", {"Allow": HDR("Allow")}),
     "Conflict": err_response("The request is valid but conflicts with the resource's state."),
     "PayloadTooLarge": err_response("The body is larger than allowed (64 KiB)."),
-    "TooManyRequests": err_response("Rate limited.", {"Retry-After": HDR("Retry-After")}),
+    "TooManyRequests": err_response("Rate limited: a key's or its account's rate limit (edge); an account's admin budget (MANAGER_WRITES_PER_MINUTE, MANAGER_READS_PER_MINUTE) or too many failed admin authentications from one address (admin).", {"Retry-After": HDR("Retry-After")}),
     "InternalError": err_response("Internal error; retry later, quote the X-Request-Id."),
     "Unavailable": err_response("The key store, the registry or the origin is not available (fail closed).", {"Retry-After": HDR("Retry-After")}),
 }
@@ -619,14 +619,15 @@ def add(path, method, op):
     paths.setdefault(path, {})[method] = op
 
 
-def admin_errors(write=False, body=False, conflict=False):
+def admin_errors(body=False, conflict=False):
     r = {"400": RESP("BadRequest"), "401": RESP("Unauthorized"), "403": RESP("Forbidden"), "404": RESP("NotFound")}
     if conflict:
         r["409"] = RESP("Conflict")
     if body:
         r["413"] = RESP("PayloadTooLarge")
-    if write:
-        r["429"] = RESP("TooManyRequests")
+    # Every admin operation: a keys:manage key's account has a read and a write budget, and
+    # repeated failed authentications from one address are refused for a while.
+    r["429"] = RESP("TooManyRequests")
     r["503"] = RESP("Unavailable")
     return r
 
@@ -640,7 +641,7 @@ def admin_op(op_id, summary, responses_, tag, params=None, body=None, body_requi
     if body is not None:
         op["requestBody"] = {"required": body_required, "content": json_content(body)}
     r = dict(responses_)
-    r.update(admin_errors(write=write, body=body is not None, conflict=conflict))
+    r.update(admin_errors(body=body is not None, conflict=conflict))
     op["responses"] = dict(sorted(r.items()))
     return op
 
@@ -805,6 +806,7 @@ doc = {
             "The admin API (`/admin/v1/...`) manages accounts, entitlements, keys and events; "
             "the `/v1/...` routes are the API behind the gateway, answered from built-in mock data for test keys. "
             "Every answer carries `X-Request-Id`; every error is `{status, message, errors?}`. "
+            "Every admin answer carries `Cache-Control: no-store`. "
             "A path with a method it does not accept answers 405 with `Allow`; the HTTP scheme is refused with 403 unless "
             "REQUIRE_HTTPS is false. Generated from the code's route tables and sandbox-data/; checked by "
             "crates/keygate-core/tests/openapi.rs."

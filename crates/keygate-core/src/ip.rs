@@ -156,6 +156,21 @@ pub fn client_address(cf_connecting_ip: Option<&str>) -> Result<Option<IpAddr>, 
     })
 }
 
+/// The bucket a client address is throttled under (failed admin authentications,
+/// `crate::throttle`): an IPv4 address as itself (`/32`), an IPv6 address by its `/64` (one
+/// host usually holds a whole `/64`, and could otherwise rotate through it), and every request
+/// without a usable `CF-Connecting-IP` in one shared `unknown` bucket.
+pub fn throttle_prefix(client: Option<IpAddr>) -> String {
+    match client.map(|addr| addr.to_canonical()) {
+        Some(IpAddr::V4(v4)) => format!("ip4:{v4}"),
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("ip6:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "unknown".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +185,21 @@ mod tests {
     }
     fn ip(s: &str) -> Option<IpAddr> {
         Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn throttle_buckets_are_v4_addresses_v6_64s_and_one_unknown() {
+        for (input, bucket) in [
+            (Some("203.0.113.7"), "ip4:203.0.113.7"),
+            (Some("::ffff:203.0.113.7"), "ip4:203.0.113.7"),
+            (Some("2001:db8:1:2:3:4:5:6"), "ip6:2001:db8:1:2::/64"),
+            (Some("2001:db8:1:2:ffff::9"), "ip6:2001:db8:1:2::/64"),
+            (Some("2001:db8:1:3::1"), "ip6:2001:db8:1:3::/64"),
+            (Some("not an address"), "unknown"),
+            (None, "unknown"),
+        ] {
+            assert_eq!(throttle_prefix(client_ip(input)), bucket, "{input:?}");
+        }
     }
 
     #[test]

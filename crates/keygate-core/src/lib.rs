@@ -37,6 +37,7 @@ pub mod revocation;
 pub mod scope;
 pub mod signing;
 pub mod target;
+pub mod throttle;
 pub mod webhook;
 
 #[cfg(test)]

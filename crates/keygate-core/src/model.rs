@@ -97,7 +97,8 @@ pub struct Account {
     /// either order. Not part of the admin view.
     #[serde(default)]
     pub revision: u64,
-    /// The limit of the account's keys that have none of their own.
+    /// The account's limit: one budget shared by all its keys (a key's own limit can only be
+    /// tighter).
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
     /// What the account's allowlist does with an address outside it.
@@ -157,7 +158,7 @@ pub struct ApiKey {
     /// re-enabled only by the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_by: Option<Actor>,
-    /// This key's own limit; `None` takes the account's default (or none).
+    /// This key's own limit, counted besides its account's (if any).
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
     /// What the key's allowlist does with an address outside it.
@@ -282,11 +283,6 @@ pub struct EdgeRecord {
 }
 
 impl EdgeRecord {
-    /// The limit that applies to the key: its own, else its account's default.
-    pub fn rate_limit(&self) -> Option<RateLimit> {
-        self.key.rate_limit.or(self.account.rate_limit)
-    }
-
     /// Takes `account` and its `product_keys` if they are a newer copy of this record's account
     /// (same id, higher revision); returns whether anything changed.
     pub fn refresh_account(&mut self, account: &Account, product_keys: &[ProductKeyRef]) -> bool {

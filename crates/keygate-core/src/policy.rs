@@ -19,7 +19,7 @@ use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{ApiKey, EdgeRecord, IpMode, key_state};
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::{Count, RateLimit};
 use crate::scope::{self, KEYS_MANAGE};
 use crate::target::{Target, parse_target};
 use std::fmt;
@@ -119,10 +119,29 @@ pub struct Grant {
     pub product: Option<String>,
     /// The scope the route needed (and the key holds).
     pub scope: String,
-    /// The key's rate limit (its own, else its account's default), if any.
-    pub rate_limit: Option<RateLimit>,
+    /// The key's own rate limit, if any.
+    pub key_rate_limit: Option<RateLimit>,
+    /// The account's rate limit, if any: one budget shared by all the account's keys.
+    pub account_rate_limit: Option<RateLimit>,
     /// The client address, when an allowlist in `report` mode would have refused it.
     pub ip_would_deny: Option<String>,
+}
+
+impl Grant {
+    /// Whether a limit applies: then the request is counted before it is served.
+    pub fn is_rate_limited(&self) -> bool {
+        self.key_rate_limit.is_some() || self.account_rate_limit.is_some()
+    }
+
+    /// The windows of the account's limiter this request is counted in, all at once
+    /// ([`crate::ratelimit::AccountWindows::take`]): its key's own limit and its account's.
+    pub fn rate_counts(&self) -> Vec<Count> {
+        let key = self
+            .key_rate_limit
+            .map(|limit| Count::key(&self.key_id, limit));
+        let account = self.account_rate_limit.map(Count::account);
+        key.into_iter().chain(account).collect()
+    }
 }
 
 /// Step 2. Never a redirect: a redirect would teach clients that sending the key over plain
@@ -268,7 +287,8 @@ pub fn authorize(
         environment: key.environment,
         product: route.product.clone(),
         scope: route.scope.clone(),
-        rate_limit: record.rate_limit(),
+        key_rate_limit: key.rate_limit,
+        account_rate_limit: record.account.rate_limit,
         ip_would_deny,
     })
 }

@@ -1,18 +1,26 @@
-//! Per-key rate limits: `{"requests": n, "period_seconds": s}` on a key, or as its account's
-//! default, enforced as a sliding window.
+//! Rate limits: `{"requests": n, "period_seconds": s}` on a key, or on an account (one budget
+//! shared by all its keys), enforced as sliding windows; and the admin budgets of an account's
+//! `keys:manage` keys, counted the same way.
 //!
 //! A key design decision of this module: the window slides. A fixed window (or a token bucket
 //! of capacity `n`) lets `2n` requests through around a window boundary; the contract is that
 //! a key never gets more than `n` in *any* period of `s` seconds. So the limiter keeps the
 //! times of the grants still inside the window — at most `n` of them, bounded by
-//! [`MAX_REQUESTS`] — and a request passes only while fewer than `n` are. The worker keeps one
-//! [`SlidingWindow`] per key in a Durable Object, which serialises the key's requests in one
-//! location; the clock is passed in.
+//! [`MAX_REQUESTS`] — and a request passes only while fewer than `n` are.
+//!
+//! The second decision: an account's windows live together. [`AccountWindows`] holds the
+//! account's window, the windows of its keys that carry a limit of their own, and the admin
+//! budgets; one request is a list of [`Count`]s (its key's window, its account's) taken in one
+//! step: granted only if every window has room, and then counted in all of them; a refused
+//! request is counted in none. So no number of keys, children of a manager or roll successors
+//! gets an account more than its `n`, and a key's own limit can only be tighter. The worker
+//! keeps one [`AccountWindows`] per account in a Durable Object named by the account id, which
+//! serialises the account's requests in one location; the clock is passed in.
 
 use crate::error::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// Largest `requests` a limit may name: the window remembers one timestamp per request.
 pub const MAX_REQUESTS: u32 = 100_000;
@@ -74,11 +82,76 @@ impl RateLimit {
     }
 }
 
+/// Whose limit a window holds: it decides the refusal's message (and nothing else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    /// A key's own `rate_limit`.
+    Key,
+    /// The account's `rate_limit`, shared by all its keys.
+    Account,
+    /// The admin writes of the account's `keys:manage` keys (`MANAGER_WRITES_PER_MINUTE`).
+    AdminWrites,
+    /// The admin reads of the account's `keys:manage` keys (`MANAGER_READS_PER_MINUTE`).
+    AdminReads,
+}
+
+/// One request counted against one window of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    /// The window's name within the account: `key:<key_id>`, `account`, `admin:writes`,
+    /// `admin:reads`.
+    pub window: String,
+    /// Whose limit it is.
+    pub kind: WindowKind,
+    /// The limit to count against.
+    pub limit: RateLimit,
+}
+
+impl Count {
+    /// Against a key's own limit.
+    pub fn key(key_id: &str, limit: RateLimit) -> Self {
+        Self {
+            window: format!("key:{key_id}"),
+            kind: WindowKind::Key,
+            limit,
+        }
+    }
+
+    /// Against the account's limit, shared by all its keys.
+    pub fn account(limit: RateLimit) -> Self {
+        Self {
+            window: "account".into(),
+            kind: WindowKind::Account,
+            limit,
+        }
+    }
+
+    /// Against one of the account's admin budgets: `per_minute` requests in any 60 s.
+    pub fn admin(kind: WindowKind, per_minute: u32) -> Self {
+        let window = match kind {
+            WindowKind::AdminReads => "admin:reads",
+            _ => "admin:writes",
+        };
+        Self {
+            window: window.into(),
+            kind,
+            limit: RateLimit {
+                requests: per_minute.clamp(1, MAX_REQUESTS),
+                period_seconds: 60,
+            },
+        }
+    }
+}
+
 /// The limiter's answer for one request, and the `RateLimit-*` header values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateDecision {
     /// Whether this request is within the limit (else 429).
     pub allowed: bool,
+    /// The window these values describe: when granted, the binding one (fewest remaining);
+    /// when refused, the refusing one that frees up last.
+    pub kind: WindowKind,
     /// `RateLimit-Limit`: the limit's `requests`.
     pub limit: u32,
     /// `RateLimit-Remaining`: requests still allowed in the window after this one.
@@ -98,20 +171,35 @@ impl RateDecision {
         ]
     }
 
-    /// The 429 for a refused request, with `Retry-After` and the `RateLimit-*` values.
+    /// The 429 for a refused request, with `Retry-After`; the message names whose limit it is.
     pub fn refusal(&self) -> Error {
-        Error::too_many_requests(
-            format!(
-                "This API key made {} requests in the last period, the most its rate limit \
-                 allows. Retry after the time in Retry-After, or ask for a higher limit.",
-                self.limit
+        let n = self.limit;
+        let message = match self.kind {
+            WindowKind::Key => format!(
+                "This API key made {n} requests in the last period, the most its rate limit \
+                 allows. Retry after the time in Retry-After, or ask for a higher limit."
             ),
-            self.reset_seconds.max(1),
-        )
+            WindowKind::Account => format!(
+                "This account's keys made {n} requests in the last period, the most the \
+                 account's rate limit allows (one limit shared by all its keys). Retry after the \
+                 time in Retry-After, or ask for a higher limit."
+            ),
+            WindowKind::AdminWrites => format!(
+                "This account's keys:manage keys made {n} admin changes in the last minute, the \
+                 account's budget (MANAGER_WRITES_PER_MINUTE, shared by every manager key of the \
+                 account and the keys it minted). Retry after the time in Retry-After."
+            ),
+            WindowKind::AdminReads => format!(
+                "This account's keys:manage keys made {n} admin reads in the last minute, the \
+                 account's budget (MANAGER_READS_PER_MINUTE, shared by every manager key of the \
+                 account and the keys it minted). Retry after the time in Retry-After."
+            ),
+        };
+        Error::too_many_requests(message, self.reset_seconds.max(1))
     }
 }
 
-/// The grants of one key still inside its window, oldest first, in unix milliseconds.
+/// The grants of one window still inside it, oldest first, in unix milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlidingWindow {
     grants: VecDeque<i64>,
@@ -128,8 +216,17 @@ impl SlidingWindow {
     /// Grants one request at `now_ms` if fewer than `limit.requests` were granted in the
     /// `period_seconds` before it.
     pub fn take(&mut self, limit: RateLimit, now_ms: i64) -> RateDecision {
+        self.forget(limit, now_ms);
+        let allowed = self.has_room(limit);
+        if allowed {
+            self.grants.push_back(now_ms);
+        }
+        self.state(WindowKind::Key, limit, now_ms, allowed)
+    }
+
+    /// Drops grants that left the window, and (a lowered limit) the oldest beyond its size.
+    fn forget(&mut self, limit: RateLimit, now_ms: i64) {
         let period_ms = i64::from(limit.period_seconds) * 1000;
-        let n = limit.requests as usize;
         while self
             .grants
             .front()
@@ -137,15 +234,24 @@ impl SlidingWindow {
         {
             self.grants.pop_front();
         }
-        // A lowered limit: forget the oldest grants beyond the new size.
-        while self.grants.len() > n {
+        while self.grants.len() > limit.requests as usize {
             self.grants.pop_front();
         }
-        let allowed = self.grants.len() < n;
-        if allowed {
-            self.grants.push_back(now_ms);
-        }
-        let remaining = n - self.grants.len();
+    }
+
+    fn has_room(&self, limit: RateLimit) -> bool {
+        self.grants.len() < limit.requests as usize
+    }
+
+    fn state(
+        &self,
+        kind: WindowKind,
+        limit: RateLimit,
+        now_ms: i64,
+        allowed: bool,
+    ) -> RateDecision {
+        let period_ms = i64::from(limit.period_seconds) * 1000;
+        let remaining = (limit.requests as usize).saturating_sub(self.grants.len());
         // When the oldest grant leaves the window, one more request fits again.
         let reset_seconds = self.grants.front().map_or(0, |&oldest| {
             let ms = (oldest + period_ms - now_ms).max(0);
@@ -153,129 +259,102 @@ impl SlidingWindow {
         });
         RateDecision {
             allowed,
+            kind,
             limit: limit.requests,
             remaining: u32::try_from(remaining).unwrap_or(0),
             reset_seconds,
         }
     }
+
+    /// Whether no grant of any period could still be inside the window.
+    fn is_idle(&self, now_ms: i64) -> bool {
+        self.grants
+            .back()
+            .is_none_or(|&last| last <= now_ms - i64::from(MAX_PERIOD_SECONDS) * 1000)
+    }
+}
+
+/// Idle windows are dropped every this many takes.
+const DROP_IDLE_EVERY: u32 = 256;
+
+/// Every window of one account, by name ([`Count::window`]).
+#[derive(Debug, Clone, Default)]
+pub struct AccountWindows {
+    windows: HashMap<String, SlidingWindow>,
+    takes: u32,
+}
+
+impl AccountWindows {
+    /// The windows from grants kept elsewhere: `(window name, unix ms)`, oldest first.
+    pub fn from_grants(grants: impl IntoIterator<Item = (String, i64)>) -> Self {
+        let mut windows: HashMap<String, SlidingWindow> = HashMap::new();
+        for (name, at) in grants {
+            windows.entry(name).or_default().grants.push_back(at);
+        }
+        Self { windows, takes: 0 }
+    }
+
+    /// How many windows are held (idle ones are dropped as takes go on).
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether no window is held.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Counts one request at `now_ms` against every one of `counts` at once: granted only if
+    /// each window has room, and then recorded in all of them; refused, it is recorded in
+    /// none. Granted, the answer describes the binding window (fewest remaining, then the
+    /// latest reset); refused, the refusing window that frees up last, so that `Retry-After` is
+    /// when the request could pass. `None` when `counts` is empty (nothing limits it).
+    pub fn take(&mut self, counts: &[Count], now_ms: i64) -> Option<RateDecision> {
+        self.takes = self.takes.wrapping_add(1);
+        if self.takes.is_multiple_of(DROP_IDLE_EVERY) {
+            self.windows.retain(|_, w| !w.is_idle(now_ms));
+        }
+        for count in counts {
+            self.windows
+                .entry(count.window.clone())
+                .or_default()
+                .forget(count.limit, now_ms);
+        }
+        let allowed = counts.iter().all(|count| {
+            self.windows
+                .get(&count.window)
+                .is_some_and(|w| w.has_room(count.limit))
+        });
+        let mut answer: Option<RateDecision> = None;
+        for count in counts {
+            let Some(window) = self.windows.get_mut(&count.window) else {
+                continue;
+            };
+            if allowed {
+                window.grants.push_back(now_ms);
+            } else if window.has_room(count.limit) {
+                continue; // not what refuses it
+            }
+            let state = window.state(count.kind, count.limit, now_ms, allowed);
+            let binds = answer.is_none_or(|best| {
+                (state.remaining, std::cmp::Reverse(state.reset_seconds))
+                    < (best.remaining, std::cmp::Reverse(best.reset_seconds))
+            });
+            if binds {
+                answer = Some(state);
+            }
+        }
+        answer
+    }
+
+    /// The grants of `window`, oldest first (for tests and storage checks).
+    pub fn grants(&self, window: &str) -> Vec<i64> {
+        self.windows
+            .get(window)
+            .map(|w| w.grants.iter().copied().collect())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    const LIMIT: RateLimit = RateLimit {
-        requests: 3,
-        period_seconds: 10,
-    };
-
-    #[test]
-    fn n_pass_then_429_until_the_oldest_grant_leaves_the_window() {
-        let mut w = SlidingWindow::default();
-        let t = 1_000_000;
-        let d = [
-            w.take(LIMIT, t),
-            w.take(LIMIT, t + 100),
-            w.take(LIMIT, t + 2_500),
-        ];
-        assert!(d.iter().all(|d| d.allowed));
-        assert_eq!(d.map(|d| d.remaining), [2, 1, 0]);
-        // The first grant leaves the window at t + 10 s.
-        assert_eq!(d.map(|d| d.reset_seconds), [10, 10, 8]);
-        let refused = w.take(LIMIT, t + 4_000);
-        assert!(!refused.allowed);
-        assert_eq!(refused.remaining, 0);
-        assert_eq!(refused.reset_seconds, 6); // t + 10 s is when the first grant leaves
-        assert_eq!(refused.refusal().retry_after, Some(6));
-        assert!(w.take(LIMIT, t + 10_000).allowed);
-        assert!(!w.take(LIMIT, t + 10_050).allowed);
-        assert!(w.take(LIMIT, t + 10_100).allowed);
-    }
-
-    /// The contract: in no window of `period` are more than `n` requests granted, whatever
-    /// the arrival pattern (a boundary burst is where a fixed window fails).
-    #[test]
-    fn no_period_ever_sees_more_than_n_grants() {
-        let mut w = SlidingWindow::default();
-        let mut granted = Vec::new();
-        let mut t = 5_000_000i64;
-        for i in 0..2_000i64 {
-            t += (i * 7919) % 1_300; // irregular gaps, bursts included
-            if w.take(LIMIT, t).allowed {
-                granted.push(t);
-            }
-        }
-        for (i, &start) in granted.iter().enumerate() {
-            let inside = granted[i..]
-                .iter()
-                .take_while(|&&at| at < start + 10_000)
-                .count();
-            assert!(inside <= 3, "{inside} grants in the 10 s from {start}");
-        }
-        assert!(granted.len() > 100);
-    }
-
-    #[test]
-    fn a_lowered_limit_applies_at_once() {
-        let mut w = SlidingWindow::default();
-        for i in 0..5 {
-            assert!(
-                w.take(
-                    RateLimit {
-                        requests: 5,
-                        period_seconds: 60
-                    },
-                    i
-                )
-                .allowed
-            );
-        }
-        let lower = RateLimit {
-            requests: 2,
-            period_seconds: 60,
-        };
-        assert!(!w.take(lower, 10).allowed);
-    }
-
-    #[test]
-    fn limits_parse_strictly() {
-        assert_eq!(RateLimit::from_json("rate_limit", &json!(null)), Ok(None));
-        assert_eq!(
-            RateLimit::from_json("rate_limit", &json!({"requests": 5, "period_seconds": 60})),
-            Ok(Some(RateLimit {
-                requests: 5,
-                period_seconds: 60
-            }))
-        );
-        for (bad, fields) in [
-            (json!(5), vec!["rate_limit"]),
-            (
-                json!({}),
-                vec!["rate_limit.requests", "rate_limit.period_seconds"],
-            ),
-            (
-                json!({"requests": 0, "period_seconds": 60}),
-                vec!["rate_limit.requests"],
-            ),
-            (
-                json!({"requests": 5, "period_seconds": 3601}),
-                vec!["rate_limit.period_seconds"],
-            ),
-            (
-                json!({"requests": 5.5, "period_seconds": 1}),
-                vec!["rate_limit.requests"],
-            ),
-            (
-                json!({"requests": 5, "period_seconds": 1, "burst": 2}),
-                vec!["rate_limit.burst"],
-            ),
-        ] {
-            let errors = RateLimit::from_json("rate_limit", &bad).unwrap_err();
-            let got: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-            assert_eq!(got, fields, "{bad}");
-        }
-    }
-}
+mod tests;

@@ -267,7 +267,8 @@ mod tests {
             environment: Environment::Live,
             product: product.map(Into::into),
             scope: "transactions:read".into(),
-            rate_limit: None,
+            key_rate_limit: None,
+            account_rate_limit: None,
             ip_would_deny: None,
         }
     }

@@ -211,7 +211,8 @@ fn a_valid_request_is_granted() {
             environment: Environment::Live,
             product: Some("bank_data".into()),
             scope: "transactions:read".into(),
-            rate_limit: None,
+            key_rate_limit: None,
+            account_rate_limit: None,
             ip_would_deny: None,
         }
     );

@@ -4,22 +4,26 @@
 
 use crate::facts::CredentialHeaders;
 use crate::http::{bounded_body, header, is_known_method, json_body, method_of, now_seconds};
-use crate::keystore;
 use crate::registry::{self, Message};
 use crate::settings::Vars;
+use crate::{keystore, ratelimit};
 use keygate_core::credentials::extract_credential;
 use keygate_core::engine::{Caller, Command};
 use keygate_core::github::{self, GithubKeys};
+use keygate_core::ip::throttle_prefix;
 use keygate_core::keys::constant_time_eq;
 use keygate_core::page::{PageParams, query_pairs};
 use keygate_core::policy;
 use keygate_core::target;
 use keygate_core::target::RequestUrl;
+use keygate_core::throttle::AuthThrottle;
 use keygate_core::{Error, FieldError};
 use std::sync::OnceLock;
-use worker::{Env, Method, Request, Response};
+use std::time::Duration;
+use worker::{Delay, Env, Method, Request, Response};
 
-/// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage`.
+/// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage` (with its
+/// account's id, whose admin budgets it spends).
 /// The key's limits and current state are checked again by the engine, against the Registry's
 /// own record rather than this isolate's cached copy.
 async fn caller(
@@ -27,7 +31,7 @@ async fn caller(
     env: &Env,
     vars: &Vars,
     url: &RequestUrl<'_>,
-) -> Result<Caller, Error> {
+) -> Result<(Caller, Option<String>), Error> {
     let headers = CredentialHeaders::read(req)?;
     let credential = extract_credential(
         headers.authorization.as_deref(),
@@ -36,7 +40,7 @@ async fn caller(
     if let Some(token) = vars.admin_token.as_deref()
         && constant_time_eq(credential.as_bytes(), token.as_bytes())
     {
-        return Ok(Caller::Operator);
+        return Ok((Caller::Operator, None));
     }
     let method = method_of(req);
     let facts = headers.facts(url, &method);
@@ -54,9 +58,50 @@ async fn caller(
         .await?
         .ok_or_else(policy::unknown_key)?;
     policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
-    Ok(Caller::Manager {
-        key_id: record.key.id.clone(),
-    })
+    Ok((
+        Caller::Manager {
+            key_id: record.key.id.clone(),
+        },
+        Some(record.account.id.clone()),
+    ))
+}
+
+/// Rate-limit bindings (wrangler.toml `[[ratelimits]]`) counting failed admin authentications
+/// per address bucket; their limits are `keygate_core::throttle`'s two tiers.
+const AUTH_SOFT_BINDING: &str = "ADMIN_AUTH_SOFT";
+const AUTH_HARD_BINDING: &str = "ADMIN_AUTH_HARD";
+
+/// A failed admin authentication (401) of a request that presented a credential: counted
+/// against its address's bucket, and answered as `keygate_core::throttle` says (at once,
+/// slowed, or 429). A binding that cannot answer counts as over the soft limit only.
+async fn throttled(req: &Request, env: &Env, failure: Error) -> Error {
+    let presented = ["Authorization", "X-API-Key"]
+        .iter()
+        .any(|name| req.headers().has(name).unwrap_or(true));
+    if failure.status != 401 || !presented {
+        return failure;
+    }
+    // Read as everywhere (facts.rs): a failure reached here had a valid address or none.
+    let address = CredentialHeaders::read(req).ok().and_then(|h| h.client_ip);
+    let bucket = throttle_prefix(address);
+    let within = |binding: &'static str| {
+        let bucket = bucket.clone();
+        async move {
+            match env.rate_limiter(binding) {
+                Ok(limiter) => limiter.limit(bucket).await.map(|outcome| outcome.success),
+                Err(error) => Err(error),
+            }
+        }
+    };
+    let (soft, hard) = futures_util::join!(within(AUTH_SOFT_BINDING), within(AUTH_HARD_BINDING));
+    if let Err(error) = soft.as_ref().and(hard.as_ref()) {
+        worker::console_error!("admin auth throttle: {error}");
+    }
+    let tier = AuthThrottle::after_failure(soft.unwrap_or(false), hard.unwrap_or(true));
+    if tier.delay_ms() > 0 {
+        Delay::from(Duration::from_millis(u64::from(tier.delay_ms()))).await;
+    }
+    tier.answer(failure)
 }
 
 enum Route<'a> {
@@ -214,7 +259,10 @@ pub async fn handle(
         }
         return github_report(req, env, vars, request_id).await;
     }
-    let caller = caller(&req, env, vars, url).await?;
+    let (caller, account) = match caller(&req, env, vars, url).await {
+        Ok(found) => found,
+        Err(failure) => return Err(throttled(&req, env, failure).await),
+    };
     let id = |s: &str| s.to_string();
 
     let command = match (&route, method) {
@@ -284,6 +332,14 @@ pub async fn handle(
         _ => return Err(Error::method_not_allowed(route.allow())),
     };
 
+    // A manager's command spends its account's admin budget before it reaches the single
+    // Registry, so a refused flood costs the Registry nothing.
+    if let (Some(account_id), Some(count)) = (&account, vars.budgets.count(&caller, &command))
+        && let Some(decision) = ratelimit::take(env, account_id, vec![count]).await?
+        && !decision.allowed
+    {
+        return Err(decision.refusal());
+    }
     let reply = registry::call(
         env,
         &Message {

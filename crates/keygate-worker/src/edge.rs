@@ -102,11 +102,9 @@ pub async fn handle(
             Next::Granted(grant, target, record) => break (grant, target, record),
         }
     };
-    // Counted after the grant: requests refused before it (401/403/404) cost no count.
-    let counted = match grant.rate_limit {
-        Some(limit) => Some(ratelimit::take(env, &grant.key_id, limit).await?),
-        None => None,
-    };
+    // Counted after the grant: requests refused before it (401/403/404) cost no count. The
+    // key's own limit and its account's are taken together in the account's limiter.
+    let counted = ratelimit::take(env, &grant.account_id, grant.rate_counts()).await?;
     if let Some(decision) = counted.filter(|d| !d.allowed) {
         let refusal = decision.refusal();
         activity::denied(&record, &facts, &refusal, request_id);

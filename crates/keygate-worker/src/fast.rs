@@ -213,7 +213,7 @@ fn run(
         Next::Granted(grant, target, record) => (grant, target, record),
     };
     // A limited key's requests are counted by a Durable Object: the workers-rs path does it.
-    if grant.rate_limit.is_some() {
+    if grant.is_rate_limited() {
         return Ok(FULL.into());
     }
     match grant.environment {

@@ -123,18 +123,24 @@ async fn refuse_rest(mut stream: ByteStream) {
 }
 
 /// Adds the request id to any response, replacing one an origin might have set.
-pub fn with_request_id(mut response: Response, request_id: &str) -> Response {
-    if response
-        .headers_mut()
-        .set("X-Request-Id", request_id)
-        .is_err()
-    {
+pub fn with_request_id(response: Response, request_id: &str) -> Response {
+    with_header(response, "X-Request-Id", request_id)
+}
+
+/// `Cache-Control: no-store`: on every admin answer (`lib.rs`), so that no answer carrying a
+/// secret, a token's verdict or an account's data is kept by a browser or a proxy.
+pub fn no_store(response: Response) -> Response {
+    with_header(response, "Cache-Control", "no-store")
+}
+
+fn with_header(mut response: Response, name: &str, value: &str) -> Response {
+    if response.headers_mut().set(name, value).is_err() {
         // Immutable headers (a response passed through from a fetch): copy them.
         let headers = Headers::new();
         for (name, value) in response.headers().entries() {
             let _ = headers.append(&name, &value);
         }
-        let _ = headers.set("X-Request-Id", request_id);
+        let _ = headers.set(name, value);
         response = response.with_headers(headers);
     }
     response

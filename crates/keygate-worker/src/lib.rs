@@ -26,11 +26,11 @@ pub use registry::Registry;
 pub use revocations::Revocations;
 pub use sandbox::SandboxStore;
 
-use http::{error_response, log_server_error, with_request_id};
+use http::{error_response, log_server_error, no_store, with_request_id};
 use keygate_core::Error;
 use keygate_core::ids::new_request_id;
 use keygate_core::policy;
-use keygate_core::target::{is_admin_path, split_url};
+use keygate_core::target::{RequestUrl, is_admin_path, split_url};
 use random::PlatformRandom;
 use settings::Vars;
 use worker::{Context, Env, Request, Response, event};
@@ -38,26 +38,36 @@ use worker::{Context, Env, Request, Response, event};
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let request_id = new_request_id(&PlatformRandom);
-    let response = match serve(req, &env, &request_id).await {
+    let raw_url = req.inner().url();
+    let url = split_url(&raw_url);
+    let admin = url.as_ref().is_some_and(|url| is_admin_path(url.path));
+    let response = match serve(req, &env, url, &request_id).await {
         Ok(response) => response,
         Err(error) => {
             log_server_error(&request_id, &error);
             error_response(&error)
         }
     };
+    // Every answer on an admin path, whatever its status or where it was decided (HTTPS
+    // refusal, 401, 404, 405, 429 included): one place, not one per route.
+    let response = if admin { no_store(response) } else { response };
     // Whatever this request recorded (a refusal, a use, a key sent in clear) is sent within its
     // bound by a flush armed here, not by whichever request comes next.
     activity::arm(&env, &ctx, Vars::get(&env).limits);
     Ok(with_request_id(response, &request_id))
 }
 
-async fn serve(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
+async fn serve(
+    req: Request,
+    env: &Env,
+    url: Option<RequestUrl<'_>>,
+    request_id: &str,
+) -> Result<Response, Error> {
     let vars = Vars::get(env);
-    let raw_url = req.inner().url();
-    let url =
-        split_url(&raw_url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
+    let url = url.ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
     // HTTPS first for every path, admin included: a token sent in clear is already exposed,
-    // and one of our secret keys that was is marked leaked (sent at once, off the answer).
+    // and one of our secret keys that was is marked leaked (reported in the flush this request
+    // arms, ~1 s later).
     if let Err(refusal) = policy::check_https(url.https, &vars.settings) {
         let header = |name: &str| req.headers().get(name).ok().flatten();
         activity::exposed(

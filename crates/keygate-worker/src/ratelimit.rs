@@ -1,14 +1,19 @@
-//! Per-key rate limits at the edge: one `RateLimiter` Durable Object per limited key, holding
-//! the key's sliding window (`keygate_core::ratelimit`). A Durable Object runs one request at
-//! a time, so concurrent requests of a key are counted exactly within a location.
+//! Rate limits at the edge and the admin budgets of `keys:manage` keys: one `RateLimiter`
+//! Durable Object per account (named by the account id), holding every window of the account
+//! (`keygate_core::ratelimit::AccountWindows`): the account's own, those of its keys that
+//! carry a limit of their own, and the admin budgets. A Durable Object runs one request at a
+//! time, so one call counts a request in all its windows at once, exactly, within a location.
 //!
-//! The window's grants are also kept in the object's SQLite storage: an object evicted after
-//! an idle spell reloads them, so a period longer than the spell is still honoured. Keys
-//! without a limit never reach this file (the JS fast path serves them).
+//! The windows' grants are also kept in the object's SQLite storage (`window_grants`: the window's
+//! name and the grant's time, one row per window and grant): an object evicted after an idle spell reloads them, so a period
+//! longer than the spell is still honoured. Requests no limit applies to never reach this file
+//! (the JS fast path serves them). Before windows were per account the grants lived in a table
+//! `grants` of one object per key; those objects are no longer addressed, and a window is at
+//! most an hour old, so nothing was carried over.
 
 use crate::durable;
 use keygate_core::Error;
-use keygate_core::ratelimit::{MAX_PERIOD_SECONDS, RateDecision, RateLimit, SlidingWindow};
+use keygate_core::ratelimit::{AccountWindows, Count, MAX_PERIOD_SECONDS, RateDecision};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use worker::{DurableObject, Env, Request, Response, SqlStorageValue, State, durable_object};
@@ -17,11 +22,11 @@ pub const DO_BINDING: &str = "RATE_LIMITER";
 /// Grants older than the longest period are deleted every this many grants.
 const PRUNE_EVERY: u32 = 256;
 
-/// What the worker sends: the limit to count one request against. The reply is the core's
-/// `RateDecision`.
+/// What the worker sends: the windows to count one request in, all or none. The reply is the
+/// core's `Option<RateDecision>`.
 #[derive(Serialize, Deserialize)]
 struct Message {
-    limit: RateLimit,
+    counts: Vec<Count>,
 }
 
 fn unavailable() -> Error {
@@ -31,20 +36,36 @@ fn unavailable() -> Error {
     .with_retry_after(1)
 }
 
-/// Counts one request of `key_id` against `limit` (fails closed: 503 when it cannot).
-pub async fn take(env: &Env, key_id: &str, limit: RateLimit) -> Result<RateDecision, Error> {
-    durable::call(env, DO_BINDING, key_id, &Message { limit }, unavailable).await
+/// Counts one request of `account_id` in `counts` (fails closed: 503 when it cannot). `None`
+/// when `counts` is empty.
+pub async fn take(
+    env: &Env,
+    account_id: &str,
+    counts: Vec<Count>,
+) -> Result<Option<RateDecision>, Error> {
+    if counts.is_empty() {
+        return Ok(None);
+    }
+    durable::call(
+        env,
+        DO_BINDING,
+        account_id,
+        &Message { counts },
+        unavailable,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
 struct Grant {
+    name: String,
     at: i64,
 }
 
 #[durable_object]
 pub struct RateLimiter {
     state: State,
-    window: RefCell<Option<SlidingWindow>>,
+    windows: RefCell<Option<AccountWindows>>,
     since_prune: Cell<u32>,
 }
 
@@ -52,14 +73,14 @@ impl DurableObject for RateLimiter {
     fn new(state: State, _env: Env) -> Self {
         Self {
             state,
-            window: RefCell::new(None),
+            windows: RefCell::new(None),
             since_prune: Cell::new(0),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let message: Message = req.json().await?;
-        match self.take(message.limit) {
+        match self.take(&message.counts) {
             Ok(decision) => Response::from_json(&decision),
             Err(_) => Response::error("rate limiter storage failed", 503),
         }
@@ -67,33 +88,43 @@ impl DurableObject for RateLimiter {
 }
 
 impl RateLimiter {
-    fn take(&self, limit: RateLimit) -> worker::Result<RateDecision> {
+    fn take(&self, counts: &[Count]) -> worker::Result<Option<RateDecision>> {
         let sql = self.state.storage().sql();
         let now = worker::Date::now().as_millis() as i64;
-        let mut window = self.window.borrow_mut();
-        if window.is_none() {
+        let oldest = now - i64::from(MAX_PERIOD_SECONDS) * 1000;
+        let mut windows = self.windows.borrow_mut();
+        if windows.is_none() {
             sql.exec(
-                "CREATE TABLE IF NOT EXISTS grants (at INTEGER NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS window_grants \
+                 (name TEXT NOT NULL, at INTEGER NOT NULL)",
                 None,
             )?;
-            let since = now - i64::from(MAX_PERIOD_SECONDS) * 1000;
             let grants: Vec<Grant> = sql
                 .exec(
-                    "SELECT at FROM grants WHERE at > ? ORDER BY at",
-                    vec![SqlStorageValue::from(since)],
+                    "SELECT name, at FROM window_grants WHERE at > ? ORDER BY at",
+                    vec![SqlStorageValue::from(oldest)],
                 )?
                 .to_array()?;
-            *window = Some(SlidingWindow::from_grants(grants.iter().map(|g| g.at)));
+            *windows = Some(AccountWindows::from_grants(
+                grants.into_iter().map(|g| (g.name, g.at)),
+            ));
         }
-        let window = window.get_or_insert_with(SlidingWindow::default);
-        let decision = window.take(limit, now);
-        if decision.allowed {
-            sql.exec("INSERT INTO grants (at) VALUES (?)", vec![now.into()])?;
+        let windows = windows.get_or_insert_with(AccountWindows::default);
+        let decision = windows.take(counts, now);
+        if decision.is_some_and(|d| d.allowed) {
+            for count in counts {
+                sql.exec(
+                    "INSERT INTO window_grants (name, at) VALUES (?, ?)",
+                    vec![count.window.as_str().into(), now.into()],
+                )?;
+            }
             let count = self.since_prune.get() + 1;
             self.since_prune.set(count % PRUNE_EVERY);
             if count >= PRUNE_EVERY {
-                let before = now - i64::from(MAX_PERIOD_SECONDS) * 1000;
-                sql.exec("DELETE FROM grants WHERE at <= ?", vec![before.into()])?;
+                sql.exec(
+                    "DELETE FROM window_grants WHERE at <= ?",
+                    vec![oldest.into()],
+                )?;
             }
         }
         Ok(decision)

@@ -1,6 +1,9 @@
 //! The worker's variables and secrets, read from `Env` once per isolate.
 
-use keygate_core::engine::{DEFAULT_MANAGER_WRITES_PER_MINUTE, DEFAULT_MAX_KEYS_PER_ACCOUNT};
+use keygate_core::engine::{
+    DEFAULT_MANAGER_READS_PER_MINUTE, DEFAULT_MANAGER_WRITES_PER_MINUTE,
+    DEFAULT_MAX_KEYS_PER_ACCOUNT, ManagerBudgets,
+};
 use keygate_core::policy::Settings;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -15,8 +18,11 @@ pub struct Vars {
     pub origin_timeout_seconds: Option<u64>,
     /// Local development only: seed the demo account (see `demo.rs`).
     pub demo_seed: bool,
-    /// `MAX_KEYS_PER_ACCOUNT` and `MANAGER_WRITES_PER_MINUTE`.
+    /// `MAX_KEYS_PER_ACCOUNT`.
     pub limits: Limits,
+    /// `MANAGER_WRITES_PER_MINUTE` and `MANAGER_READS_PER_MINUTE`: per account, counted in
+    /// the account's `RateLimiter` before a manager's command reaches the Registry.
+    pub budgets: ManagerBudgets,
     /// `KEYGATE_TEST_FAIL_AFTER_WRITES`, honoured only without HTTPS enforcement (local
     /// development and the test suite): admin commands fail after that many writes.
     pub fail_after_writes: Option<usize>,
@@ -57,12 +63,11 @@ fn text(env: &Env, name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
-/// Tenant limits (docs/admin-api.md): `MAX_KEYS_PER_ACCOUNT`, `MANAGER_WRITES_PER_MINUTE`.
-/// They travel with each command to the Registry.
+/// The tenant limit the Registry enforces (docs/admin-api.md): `MAX_KEYS_PER_ACCOUNT`. It
+/// travels with each command to the Registry.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Limits {
     pub max_keys_per_account: usize,
-    pub manager_writes_per_minute: u32,
 }
 
 static VARS: OnceLock<Vars> = OnceLock::new();
@@ -96,11 +101,19 @@ impl Vars {
                     1,
                     DEFAULT_MAX_KEYS_PER_ACCOUNT,
                 ),
-                manager_writes_per_minute: number(
+            },
+            budgets: ManagerBudgets {
+                writes_per_minute: number(
                     env,
                     "MANAGER_WRITES_PER_MINUTE",
                     1,
                     DEFAULT_MANAGER_WRITES_PER_MINUTE,
+                ),
+                reads_per_minute: number(
+                    env,
+                    "MANAGER_READS_PER_MINUTE",
+                    1,
+                    DEFAULT_MANAGER_READS_PER_MINUTE,
                 ),
             },
             fail_after_writes: if settings.require_https {

@@ -79,7 +79,7 @@ pub struct AccountPatch {
     pub status: Option<AccountStatus>,
     /// A new allowlist (canonical CIDR strings); an empty list allows any address.
     pub allowed_ips: Option<Vec<String>>,
-    /// `Some(None)` removes the account's default limit.
+    /// `Some(None)` removes the account's limit (shared by all its keys).
     pub rate_limit: Option<Option<RateLimit>>,
     /// A new allowlist mode.
     pub ip_mode: Option<IpMode>,

@@ -24,7 +24,7 @@ pub struct KeyTemplate {
     pub products: Vec<String>,
     /// Unix seconds, in the future when set; `None` never expires.
     pub expires_at: Option<i64>,
-    /// The key's own limit; `None` takes the account's default.
+    /// The key's own limit, counted besides the account's; `None`: only the account's.
     pub rate_limit: Option<RateLimit>,
     /// What the allowlist does with an address outside it.
     pub ip_mode: IpMode,
@@ -180,7 +180,7 @@ pub struct KeyPatch {
     pub status: Option<KeyStatus>,
     /// `Some(None)` clears the expiry.
     pub expires_at: Option<Option<i64>>,
-    /// `Some(None)` removes the key's own limit (the account's default then applies).
+    /// `Some(None)` removes the key's own limit (the account's limit alone then applies).
     pub rate_limit: Option<Option<RateLimit>>,
     /// A new allowlist mode.
     pub ip_mode: Option<IpMode>,

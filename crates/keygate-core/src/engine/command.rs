@@ -170,7 +170,8 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the command can change anything (and so counts against a manager's write rate).
+    /// Whether the command can change anything: it counts against the account's admin write
+    /// budget, and the Registry runs it under its write lock. Every other command only reads.
     pub fn is_write(&self) -> bool {
         !matches!(
             self,

@@ -36,7 +36,9 @@ pub use activity::{
     WOULD_DENY_DEDUP_SECONDS, WouldDeny,
 };
 pub use events::{EVENT_TYPES, Event, changes};
-pub use quota::{DEFAULT_MANAGER_WRITES_PER_MINUTE, WriteRate};
+pub use quota::{
+    DEFAULT_MANAGER_READS_PER_MINUTE, DEFAULT_MANAGER_WRITES_PER_MINUTE, ManagerBudgets,
+};
 pub use views::{account_view, entitlement_view, key_view};
 
 pub use command::{Caller, Command};

@@ -26,7 +26,7 @@ use crate::lock::WriteLock;
 use crate::random::PlatformRandom;
 use crate::settings::Limits;
 use keygate_core::engine::{
-    self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, Write, WriteRate,
+    self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, Write,
 };
 use keygate_core::keys::KeyHash;
 use keygate_core::{Answer, Error};
@@ -70,6 +70,12 @@ pub struct Reply {
 }
 
 impl Reply {
+    fn with_edge(mut self, mut first: Vec<EdgeUpdate>) -> Self {
+        first.append(&mut self.edge);
+        self.edge = first;
+        self
+    }
+
     fn error(error: &Error) -> Self {
         Self {
             answer: Answer::from(error),
@@ -79,6 +85,17 @@ impl Reply {
 
     pub fn into_response(self) -> Response {
         answer_response(self.answer)
+    }
+}
+
+fn outcome_answer(status: u16, body: Option<serde_json::Value>) -> Answer {
+    match body {
+        Some(body) => Answer::json(status, body.to_string()),
+        None => Answer {
+            status,
+            headers: Vec::new(),
+            body: None,
+        },
     }
 }
 
@@ -116,7 +133,6 @@ pub struct Registry {
     env: Env,
     lock: WriteLock,
     schema_ready: Cell<bool>,
-    manager_writes: RefCell<WriteRate>,
 }
 
 impl DurableObject for Registry {
@@ -126,7 +142,6 @@ impl DurableObject for Registry {
             env,
             lock: WriteLock::default(),
             schema_ready: Cell::new(false),
-            manager_writes: RefCell::default(),
         }
     }
 
@@ -165,30 +180,25 @@ impl Registry {
     }
 
     async fn execute(&self, message: Message) -> Result<Reply, Error> {
-        let _guard = self.lock.acquire().await;
         self.ensure_schema()?;
         let config = gateway_config()?;
+        let seed = message.demo_seed && self.demo_missing()?;
+        if !message.command.is_write() && !seed {
+            return self.read(message);
+        }
+        let _guard = self.lock.acquire().await;
         // The demo account's keys reach every isolate like any other write's: through the
         // revocation log (an isolate may have refused the demo key as unknown a moment ago).
+        // Checked again under the lock: another command may have seeded it while we waited.
         let mut seeded = Vec::new();
-        if message.demo_seed
-            && SqlStore::new(&self.sql())
-                .account(demo::ACCOUNT_ID)?
-                .is_none()
-        {
+        if seed && self.demo_missing()? {
             let writes = demo::seed(config, message.now);
             self.transaction(writes.clone(), Vec::new(), message.now, None)?;
             seeded = self.edge_updates(&writes)?;
             self.publish(&seeded).await?;
         }
-        if let Caller::Manager { key_id } = &message.caller
-            && message.command.is_write()
-        {
-            self.manager_writes.borrow_mut().admit(
-                key_id,
-                message.now,
-                message.limits.manager_writes_per_minute,
-            )?;
+        if !message.command.is_write() {
+            return Ok(self.read(message)?.with_edge(seeded));
         }
         let context = Context {
             now: message.now,
@@ -234,15 +244,53 @@ impl Registry {
         if !outcome.events.is_empty() && self.webhooks().is_some() {
             self.wake_at(message.now).await;
         }
-        let answer = match outcome.body {
-            Some(body) => Answer::json(outcome.status, body.to_string()),
-            None => Answer {
-                status: outcome.status,
-                headers: Vec::new(),
-                body: None,
-            },
+        Ok(Reply {
+            answer: outcome_answer(outcome.status, outcome.body),
+            edge,
+        })
+    }
+
+    fn demo_missing(&self) -> Result<bool, Error> {
+        Ok(SqlStore::new(&self.sql())
+            .account(demo::ACCOUNT_ID)?
+            .is_none())
+    }
+
+    /// A command that changes nothing ([`Command::is_write`] false), without the write lock, so
+    /// reads never queue behind writes and their KV write-through. This is consistent: it runs
+    /// synchronously from here to its answer (no await), so it sees the SQL state between two
+    /// commands' transactions, and a write's transaction (`transactionSync`) commits before
+    /// that write awaits anything (its KV write-through, its alarm). A read therefore sees a
+    /// write whole or not at all, and what it sees is the system of record, never behind KV.
+    fn read(&self, message: Message) -> Result<Reply, Error> {
+        let config = gateway_config()?;
+        let context = Context {
+            now: message.now,
+            config,
+            max_keys_per_account: message.limits.max_keys_per_account,
+            request_id: &message.request_id,
         };
-        Ok(Reply { answer, edge })
+        let sql = self.sql();
+        let outcome = engine::execute(
+            &message.caller,
+            message.command,
+            &SqlStore::new(&sql),
+            &context,
+            &mut RandomMint(&PlatformRandom),
+        );
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => return Ok(Reply::error(&error)),
+        };
+        if !outcome.writes.is_empty() || !outcome.events.is_empty() {
+            // A read never writes; if one ever did, it must not without the lock.
+            worker::console_error!("a read command produced writes; refused");
+            return Err(Error::internal());
+        }
+        Ok(Reply {
+            answer: outcome_answer(outcome.status, outcome.body),
+            edge: Vec::new(),
+        })
     }
 
     /// Applies `writes`, records `events` and queues the edge records they change, all or

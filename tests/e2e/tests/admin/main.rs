@@ -28,6 +28,7 @@ mod leak_reports;
 mod protocol;
 mod rolls;
 mod support;
+mod throttle;
 
 use accounts::*;
 use audit::*;
@@ -40,6 +41,7 @@ use leak_reports::*;
 use protocol::*;
 use rolls::*;
 use support::*;
+use throttle::*;
 
 /// One gateway forwarding live keys to a recording origin.
 type Ctx = WithOrigin;
@@ -59,6 +61,8 @@ fn main() {
             manager_key_must_hold_keys_manage_and_be_usable,
             manager_key_grants_only_scopes_it_holds,
             test_manager_key_manages_test_keys_only,
+            guessing_admin_tokens_is_throttled_but_the_right_token_works,
+            every_admin_answer_is_no_store,
             // Accounts.
             account_create_read_update,
             account_list_paginates,

@@ -1,6 +1,7 @@
 //! Rate limits and revocation (docs/storage.md "Revocation bound") end to end: real workerd through
-//! `wrangler dev`, HTTP only. A key's limit (its own, else its account's default) is a sliding
-//! window counted exactly under concurrency, for test keys (sandbox) and live keys (origin) alike;
+//! `wrangler dev`, HTTP only. A key's own limit and its account's (one window shared by all the
+//! account's keys) are sliding windows counted together, exactly under concurrency, for test
+//! keys (sandbox) and live keys (origin) alike;
 //! only requests that would be served are counted; the `RateLimit-*` headers and `Retry-After` are
 //! honest. A revocation reaches an isolate that did not serve the admin write within 1 s.
 //!
@@ -26,7 +27,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keygate_e2e::audited::{
-    Key, audit, bank_data_account, key, key_body, key_list, op, product_key, refused, view,
+    Key, as_key, audit, bank_data_account, key, key_body, key_from, key_list, op, product_key,
+    refused, view,
 };
 use keygate_e2e::{Gateway, Origin, Resp, Value, json, merge, run, start_together, tests};
 
@@ -88,7 +90,8 @@ fn main() {
             rate_limits_validate_show_roll_and_clear,
             concurrent_test_requests_get_exactly_the_limit,
             concurrent_live_requests_reach_the_origin_exactly_the_limit,
-            account_default_applies_unless_the_key_has_its_own,
+            account_limit_is_shared_and_a_keys_own_only_tightens,
+            a_managers_children_and_successors_share_the_account_limit,
             refused_requests_are_not_counted,
             unlimited_keys_carry_no_rate_limit_headers,
         ],

@@ -1,4 +1,4 @@
-//! Quotas: keys per account.
+//! Quotas: keys per account; and that reads write nothing (the Registry runs them unlocked).
 
 use super::*;
 #[cfg(target_arch = "wasm32")]
@@ -47,4 +47,60 @@ fn the_quota_does_not_hide_a_roll_refusal() {
     );
     assert_eq!(e.status, 409);
     assert!(e.message.contains("disabled"), "{e:?}");
+}
+
+/// The Registry runs commands that are not writes without its write lock: they must never
+/// produce a write or an event, for any caller, found or not.
+#[test]
+fn reads_never_write() {
+    use crate::page::PageParams;
+    let mut w = World::new();
+    let key = w.key(key_body(json!({})));
+    let m = w.manager(key_body(
+        json!({"scopes": ["keys:manage", "accounts:read"]}),
+    ));
+    let account = w.account();
+    let reads = |account: &str, key: &str| {
+        vec![
+            Command::ListAccounts {
+                page: PageParams::default(),
+            },
+            Command::GetAccount {
+                account_id: account.into(),
+            },
+            Command::GetEntitlement {
+                account_id: account.into(),
+                product_id: "bank_data".into(),
+            },
+            Command::ListKeys {
+                account_id: account.into(),
+                page: PageParams::default(),
+            },
+            Command::GetKey { key_id: key.into() },
+            Command::ListEvents {
+                account_id: account.into(),
+                page: PageParams::default(),
+                kind: None,
+                key_id: None,
+            },
+            Command::GetRequest {
+                request_id: "req_unknown".into(),
+            },
+            Command::GetDeliveries {
+                event_id: "evt_unknown".into(),
+            },
+        ]
+    };
+    for caller in [Caller::Operator, m] {
+        for (account, key) in [(account.as_str(), key.as_str()), ("acct_none", "key_none")] {
+            for command in reads(account, key) {
+                assert!(!command.is_write(), "{command:?}");
+                let what = format!("{caller:?} {command:?}");
+                if let Ok(outcome) = w.run(&caller, command) {
+                    assert!(outcome.writes.is_empty(), "{what}: {outcome:?}");
+                    assert!(outcome.events.is_empty(), "{what}: {outcome:?}");
+                }
+            }
+        }
+    }
 }
