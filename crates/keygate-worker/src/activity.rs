@@ -215,6 +215,7 @@ fn take() -> Option<Command> {
             would_deny,
             exposed,
             first_uses,
+            counted: Vec::new(),
         })
     })
 }

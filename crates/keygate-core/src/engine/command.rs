@@ -158,6 +158,9 @@ pub enum Command {
         /// (key id, when): first edge uses of keys that were waited for.
         #[serde(default)]
         first_uses: Vec<(String, i64)>,
+        /// Refusals and would-deny reports an isolate counted but did not send whole.
+        #[serde(default)]
+        counted: Vec<Counted>,
     },
     /// GitHub's secret-scanning report, its signature verified by the worker ([`Caller::Edge`]).
     GithubReport {

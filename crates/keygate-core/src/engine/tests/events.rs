@@ -250,6 +250,7 @@ fn activity(
             .collect(),
         exposed: vec![],
         first_uses: vec![],
+        counted: vec![],
     }
 }
 

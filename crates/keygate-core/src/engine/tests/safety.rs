@@ -103,6 +103,7 @@ fn a_key_sent_over_plain_http_is_marked_leaked_once() {
         would_deny: vec![],
         exposed: hashes,
         first_uses: vec![],
+        counted: vec![],
     };
     w.ok(
         &Caller::Edge,
@@ -152,6 +153,7 @@ fn a_grace_after_first_use_starts_when_the_successor_is_first_used() {
         would_deny: vec![],
         exposed: vec![],
         first_uses: vec![(successor.clone(), at)],
+        counted: vec![],
     };
     w.ok(&Caller::Edge, report(used));
     w.ok(&Caller::Edge, report(used + 50));
@@ -184,6 +186,7 @@ fn a_grace_after_first_use_starts_when_the_successor_is_first_used() {
             would_deny: vec![],
             exposed: vec![],
             first_uses: vec![(late_successor, cap - 3_600)],
+            counted: vec![],
         },
     );
     assert_eq!(w.store.key_by_id(&late).revoke_at, Some(cap));
