@@ -96,6 +96,19 @@ impl KeyMinute {
     }
 }
 
+/// What the store holds of `denial`'s key and account in `minute`, read at most once.
+fn read_once<'s>(
+    store: &impl Store,
+    seen: &'s mut Option<RefusalMinute>,
+    denial: &Denial,
+    minute: i64,
+) -> Result<&'s RefusalMinute, Error> {
+    if seen.is_none() {
+        *seen = Some(store.refusal_minute(&denial.account_id, &denial.key_id, minute)?);
+    }
+    seen.as_ref().ok_or_else(Error::internal)
+}
+
 /// Refusals stored whole within the caps, the rest counted on the key and on its latest stored
 /// refusal of the minute (module docs of `activity`). Returns the writes.
 fn record_denials(
@@ -108,36 +121,38 @@ fn record_denials(
     let mut accounts: Vec<(String, i64, u64)> = Vec::new();
     for denial in denials {
         let minute = minute_of(denial.at);
+        // One read per key and minute, which also gives the account's count.
+        let mut seen: Option<RefusalMinute> = None;
         let k = match keys
             .iter()
             .position(|k| k.key_id == denial.key_id && k.minute == minute)
         {
             Some(k) => k,
             None => {
-                let seen = store.refusal_minute(&denial.account_id, &denial.key_id, minute)?;
-                if !accounts
-                    .iter()
-                    .any(|(a, m, _)| *a == denial.account_id && *m == minute)
-                {
-                    accounts.push((denial.account_id.clone(), minute, seen.account_stored));
-                }
+                let seen = read_once(store, &mut seen, &denial, minute)?;
                 keys.push(KeyMinute {
                     key_id: denial.key_id.clone(),
                     minute,
                     stored: seen.key_stored,
                     rate_limited: seen.key_rate_limited,
-                    latest: seen.latest,
+                    latest: seen.latest.clone(),
                     similar: 0,
                 });
                 keys.len() - 1
             }
         };
-        let Some(account) = accounts
-            .iter_mut()
-            .find(|(a, m, _)| *a == denial.account_id && *m == minute)
-        else {
-            return Err(Error::internal());
+        let a = match accounts
+            .iter()
+            .position(|(a, m, _)| *a == denial.account_id && *m == minute)
+        {
+            Some(a) => a,
+            None => {
+                let stored = read_once(store, &mut seen, &denial, minute)?.account_stored;
+                accounts.push((denial.account_id.clone(), minute, stored));
+                accounts.len() - 1
+            }
         };
+        let account = &mut accounts[a];
         let key = &mut keys[k];
         let rate_limited = denial.status == RATE_LIMITED_STATUS;
         let whole = key.stored < REFUSALS_PER_KEY_PER_MINUTE
