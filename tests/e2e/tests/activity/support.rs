@@ -49,6 +49,56 @@ pub(crate) fn pump(gw: &Gateway) {
     assert_eq!(r.status, 401, "the pump request: {r}");
 }
 
+/// Gives the isolate the occasion to send what it buffered: a pause past its ~1 s send delay,
+/// then one [`pump`] request. (Until isolates send on their own, after the request that
+/// recorded something; then this can go.)
+pub(crate) fn nudge_activity(gw: &Gateway) {
+    thread::sleep(Duration::from_millis(1100));
+    pump(gw);
+}
+
+/// The address block an `ip.would_deny` event is recorded for, written here independently of
+/// the gateway: `a.b.c.0/24` for IPv4, the first four groups and `::/64` for IPv6 (written
+/// without leading zeros, as the trials' addresses are).
+pub(crate) fn block(ip: &str) -> String {
+    if ip.contains(':') {
+        let groups: Vec<&str> = ip.split(':').take(4).collect();
+        format!("{}::/64", groups.join(":"))
+    } else {
+        let octets: Vec<&str> = ip.split('.').take(3).collect();
+        format!("{}.0/24", octets.join("."))
+    }
+}
+
+/// A key's view (operator).
+pub(crate) fn key_view(gw: &Gateway, key_id: &str) -> Value {
+    view(gw, &format!("/keys/{key_id}"))
+}
+
+/// `n` requests sent by `threads` threads at once; `send(i)` makes request `i` and returns its
+/// answer. The answers in order of `i`.
+pub(crate) fn burst(n: usize, threads: usize, send: impl Fn(usize) -> Resp + Sync) -> Vec<Resp> {
+    let send = &send;
+    let mut answers: Vec<(usize, Resp)> = thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| (i, send(i)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| resume_unwind(e)))
+            .collect()
+    });
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Polls `probe` every `every` (pumping in between) until it gives a value; `None` once
 /// `deadline` has passed.
 pub(crate) fn poll<T>(
