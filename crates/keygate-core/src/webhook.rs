@@ -18,15 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Event types delivered in the security lane, ahead of the account's other pending events:
-/// a key stopped working or is about to (leaked, revoked, disabled, deleted), or a leak was
-/// reported.
-pub const SECURITY_EVENT_TYPES: [&str; 5] = [
-    "key.leaked",
-    "key.revoked",
-    "key.disabled",
-    "key.deleted",
-    "leak.reported",
-];
+/// what the account learns only from us, and must act on. A key found leaked (by a scanner,
+/// GitHub, or its use over plain HTTP: `key.leaked`, `leak.reported`) has a grace period in
+/// which to roll it; `key.revoked` says a grace ended. Changes made through the admin API
+/// (`key.disabled`, `key.deleted`, …) stay routine: the caller that made them has its answer.
+pub const SECURITY_EVENT_TYPES: [&str; 3] = ["key.leaked", "key.revoked", "leak.reported"];
 
 /// The delivery lane of an event type: 0 (security, first) or 1 (everything else).
 pub fn lane(kind: &str) -> u8 {
@@ -186,9 +182,9 @@ mod tests {
         for (kind, want, promoted) in [
             ("key.leaked", 0, true),
             ("key.revoked", 0, true),
-            ("key.disabled", 0, true),
-            ("key.deleted", 0, true),
             ("leak.reported", 0, false),
+            ("key.disabled", 1, true),
+            ("key.deleted", 1, true),
             ("key.enabled", 1, true),
             ("key.updated", 1, true),
             ("key.rolled", 1, true),
