@@ -127,6 +127,24 @@ schemas["AccountUpdate"] = {
         "ip_mode": ip_mode,
     },
 }
+schemas["RefusalCounts"] = {
+    "type": "object",
+    "description": "The key's refused requests since its creation. At most 10 of a key and 100 of an account are stored whole per UTC minute, and only a key's first rate-limit refusal (429) of a minute; the rest are counted (docs/admin-api.md \"Bounded storage\").",
+    "required": ["stored", "counted"],
+    "properties": {
+        "stored": {"type": "integer", "minimum": 0, "description": "Stored whole: readable at GET /admin/v1/requests/{request_id} for 7 days."},
+        "counted": {"type": "integer", "minimum": 0, "description": "Past the caps: counted only (a lookup of their request id is 404)."},
+    },
+}
+schemas["WouldDenyCounts"] = {
+    "type": "object",
+    "description": "The key's would-deny reports (report-mode allowlists): one `ip.would_deny` event per address block (/24 for IPv4, /64 for IPv6) per UTC day, the rest counted.",
+    "required": ["events", "counted"],
+    "properties": {
+        "events": {"type": "integer", "minimum": 0, "description": "Recorded as `ip.would_deny` events."},
+        "counted": {"type": "integer", "minimum": 0, "description": "Of a block that already had its event that day: counted only."},
+    },
+}
 schemas["IpSeen"] = {
     "type": "object",
     "required": ["ip", "count", "last_seen_at"],
@@ -145,7 +163,7 @@ schemas["FirstUseGrace"] = {
 schemas["ApiKey"] = {
     "type": "object",
     "description": "An API key as the admin API shows it: never the secret, never its hash.",
-    "required": ["object", "id", "account_id", "name", "environment", "status", "scopes", "allowed_ips", "products", "created_at", "updated_at", "expires_at", "leaked_at", "revoke_at", "rolled_to", "rate_limit", "ip_mode", "start", "end", "last_used_at", "last_used_ip", "ips_seen"],
+    "required": ["object", "id", "account_id", "name", "environment", "status", "scopes", "allowed_ips", "products", "created_at", "updated_at", "expires_at", "leaked_at", "revoke_at", "rolled_to", "rate_limit", "ip_mode", "start", "end", "last_used_at", "last_used_ip", "ips_seen", "refusals", "would_deny"],
     "properties": {
         "object": {"const": "api_key"},
         "id": {"type": "string", "pattern": "^key_"},
@@ -173,6 +191,8 @@ schemas["ApiKey"] = {
         "last_used_at": nullable("integer"),
         "last_used_ip": nullable("string"),
         "ips_seen": {"type": "array", "maxItems": 20, "items": REF("IpSeen")},
+        "refusals": REF("RefusalCounts"),
+        "would_deny": REF("WouldDenyCounts"),
     },
 }
 schemas["KeyCreate"] = {
@@ -309,7 +329,7 @@ schemas["Event"] = {
 }
 schemas["RefusedRequest"] = {
     "type": "object",
-    "required": ["object", "request_id", "key_id", "decision", "status", "reason", "method", "path", "ip", "at"],
+    "required": ["object", "request_id", "key_id", "decision", "status", "reason", "method", "path", "ip", "at", "similar_not_stored"],
     "properties": {
         "object": {"const": "request"},
         "request_id": {"type": "string"},
@@ -321,6 +341,7 @@ schemas["RefusedRequest"] = {
         "path": {"type": "string"},
         "ip": nullable("string"),
         "at": {"type": "integer"},
+        "similar_not_stored": {"type": "integer", "minimum": 0, "description": "Later refusals of the same key in the same UTC minute that were past the storage caps: counted on this, the key's latest stored refusal of that minute, instead of stored."},
     },
 }
 schemas["WebhookDeliveries"] = {

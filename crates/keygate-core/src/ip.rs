@@ -171,6 +171,26 @@ pub fn throttle_prefix(client: Option<IpAddr>) -> String {
     }
 }
 
+/// The address block an `ip.would_deny` report is counted under (docs/admin-api.md): the /24
+/// of an IPv4 address, the /64 of an IPv6 one, as a CIDR (`203.0.113.0/24`,
+/// `2001:db8:1:2::/64`). IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is IPv4. A text that is not an
+/// address is its own block, unchanged.
+pub fn prefix(addr: &str) -> String {
+    let Ok(parsed) = addr.trim().parse::<IpAddr>() else {
+        return addr.to_string();
+    };
+    match parsed.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let high = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(high))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +370,26 @@ mod tests {
         assert_eq!(client_ip(Some("")), None);
         assert_eq!(client_ip(Some("[::1]")), None);
         assert_eq!(client_ip(None), None);
+    }
+
+    #[test]
+    fn prefixes_are_the_slash_24_or_the_slash_64() {
+        for (addr, block) in [
+            ("203.0.113.7", "203.0.113.0/24"),
+            ("203.0.113.255", "203.0.113.0/24"),
+            ("203.0.114.1", "203.0.114.0/24"),
+            ("::ffff:203.0.113.9", "203.0.113.0/24"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+            ("2001:db8:1:2::ffff", "2001:db8:1:2::/64"),
+            (
+                "2001:0DB8:0001:0002:ffff:ffff:ffff:ffff",
+                "2001:db8:1:2::/64",
+            ),
+            ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+            ("::1", "::/64"),
+            ("not an address", "not an address"),
+        ] {
+            assert_eq!(prefix(addr), block, "{addr}");
+        }
     }
 }

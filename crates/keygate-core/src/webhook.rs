@@ -4,11 +4,41 @@
 //! `Keygate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` under
 //! `WEBHOOK_SIGNING_SECRET`; a receiver recomputes it and rejects old timestamps (replays).
 //! `scripts/demo-origin.mjs` has a copy-paste verifier.
+//!
+//! Two lanes per account (docs/key-safety.md "Webhooks"): the events of
+//! [`SECURITY_EVENT_TYPES`] go first, in order among themselves, ahead of the account's other
+//! pending events (which keep their own order), so a backlog of routine events (say,
+//! `ip.would_deny` from many address blocks) cannot hold back a `key.leaked`. A security
+//! event about a key takes that key's earlier pending `key.*` events into its lane with it
+//! ([`promotes`]), so the events of one key are never reordered.
 
 use crate::keys::constant_time_eq;
 use crate::signing::hmac_hex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// Event types delivered in the security lane, ahead of the account's other pending events:
+/// what the account learns only from us, and must act on. A key found leaked (by a scanner,
+/// GitHub, or its use over plain HTTP: `key.leaked`, `leak.reported`) has a grace period in
+/// which to roll it; `key.revoked` says a grace ended. Changes made through the admin API
+/// (`key.disabled`, `key.deleted`, …) stay routine: the caller that made them has its answer.
+pub const SECURITY_EVENT_TYPES: [&str; 3] = ["key.leaked", "key.revoked", "leak.reported"];
+
+/// The delivery lane of an event type: 0 (security, first) or 1 (everything else).
+pub fn lane(kind: &str) -> u8 {
+    if SECURITY_EVENT_TYPES.contains(&kind) {
+        0
+    } else {
+        1
+    }
+}
+
+/// Whether a pending routine event of type `kind` about the same key moves into the security
+/// lane ahead of a security event about that key: the `key.*` events, which change the key a
+/// receiver may be tracking, so that their order is kept. Observations (`ip.would_deny`) stay.
+pub fn promotes(kind: &str) -> bool {
+    kind.starts_with("key.")
+}
 
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF_SECONDS: i64 = 3_600;
@@ -145,5 +175,25 @@ mod tests {
         assert_eq!(*waits.last().unwrap(), MAX_BACKOFF_SECONDS);
         assert_eq!(backoff(100, 5), MAX_BACKOFF_SECONDS);
         assert_eq!(backoff(1, 0), 1);
+    }
+
+    #[test]
+    fn security_events_take_the_first_lane() {
+        for (kind, want, promoted) in [
+            ("key.leaked", 0, true),
+            ("key.revoked", 0, true),
+            ("leak.reported", 0, false),
+            ("key.disabled", 1, true),
+            ("key.deleted", 1, true),
+            ("key.enabled", 1, true),
+            ("key.updated", 1, true),
+            ("key.rolled", 1, true),
+            ("key.created", 1, true),
+            ("ip.would_deny", 1, false),
+            ("account.updated", 1, false),
+        ] {
+            assert_eq!(lane(kind), want, "{kind}");
+            assert_eq!(promotes(kind), promoted, "{kind}");
+        }
     }
 }

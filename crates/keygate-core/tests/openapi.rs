@@ -17,7 +17,7 @@
 )]
 
 use keygate_core::engine::{
-    Denial, EVENT_TYPES, Event, Usage, account_view, entitlement_view, key_view,
+    Denial, EVENT_TYPES, Event, StoredDenial, Usage, account_view, entitlement_view, key_view,
 };
 use keygate_core::model::{Actor, Entitlement, FirstUseGrace, IpMode};
 use keygate_core::ratelimit::RateLimit;
@@ -1034,16 +1034,19 @@ fn admin_views_match_the_schemas() {
     };
     check("Event", &event(None), &event(Some("key_1".into())));
 
-    let denial = Denial {
-        request_id: "req_1".into(),
-        account_id: "acct_1".into(),
-        key_id: "key_1".into(),
-        status: 403,
-        reason: "r".into(),
-        method: "GET".into(),
-        path: "/v1/x".into(),
-        ip: None,
-        at: 1,
+    let denial = StoredDenial {
+        denial: Denial {
+            request_id: "req_1".into(),
+            account_id: "acct_1".into(),
+            key_id: "key_1".into(),
+            status: 403,
+            reason: "r".into(),
+            method: "GET".into(),
+            path: "/v1/x".into(),
+            ip: None,
+            at: 1,
+        },
+        similar_not_stored: 2,
     }
     .view();
     check("RefusedRequest", &denial, &denial);

@@ -5,8 +5,13 @@
 //! and retried until the receiver answers 2xx: a receiver that fails loses nothing and sees no
 //! later event of that account before the one it refused.
 //!
-//! Two gateways, each with its own receiver path on one recording server: `steady` answers
-//! 200, `flaky` answers 503 until the trial lets it recover (its retries start after 1 s).
+//! Security events (`key.leaked`, `key.revoked`, `leak.reported`) take a lane of their own: in order among themselves, ahead of the account's pending routine
+//! events, so a backlog cannot delay a `key.leaked` by more than the round of deliveries in
+//! flight; a key's earlier pending `key.*` events go with it, so one key's events never reorder.
+//!
+//! Three gateways, each with its own receiver path on one recording server: `steady` answers
+//! 200, `flaky` answers 503 until the trial lets it recover (its retries start after 1 s), `slow`
+//! answers 200 after [`SLOW_RECEIVER`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -14,42 +19,53 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use keygate_e2e::audited::{audit, create_account, key, op};
 use keygate_e2e::clock::unix_now as now;
-use keygate_e2e::{Gateway, Origin, OriginRequest, Reply, Value, json, node, run, tests};
+use keygate_e2e::{
+    Gateway, Origin, OriginRequest, Reply, Value, json, node, run, start_together, tests,
+};
 use sha2::{Digest, Sha256};
 
 const SECRET: &str = "whsec_e2e_5f1c9a";
 /// How long a receiver waits for deliveries that should come within a second or two.
 const PATIENCE: Duration = Duration::from_secs(30);
+/// How long the `slow` receiver takes to acknowledge each delivery.
+const SLOW_RECEIVER: Duration = Duration::from_millis(200);
+/// The bound on how long a security event waits behind a backlog (docs/key-safety.md
+/// "Webhooks"): the round of deliveries in flight (here one slow acknowledgement; at most the
+/// 10 s timeout) and its own delivery, with slack for this shared machine.
+const SECURITY_LANE_BOUND: Duration = Duration::from_secs(5);
 
 struct Ctx {
     receiver: Origin,
     steady: Gateway,
     flaky: Gateway,
+    slow: Gateway,
 }
 
 fn main() {
     run(
         || {
             let receiver = Origin::start();
+            receiver.respond("/slow", Reply::ok().delay(SLOW_RECEIVER));
             let gateway = |path: &str| {
                 Gateway::builder()
                     .var("WEBHOOK_URL", &format!("{}{path}", receiver.url()))
                     .var("WEBHOOK_SIGNING_SECRET", SECRET)
                     .var("WEBHOOK_RETRY_SECONDS", "1")
-                    .start()
             };
-            let steady = gateway("/steady");
-            let flaky = gateway("/flaky");
+            let [steady, flaky, slow] =
+                start_together([gateway("/steady"), gateway("/flaky"), gateway("/slow")]);
             Ctx {
                 receiver,
                 steady,
                 flaky,
+                slow,
             }
         },
         tests![
             every_event_arrives_signed_in_order_and_as_listed,
             a_failing_receiver_loses_nothing_and_keeps_the_order,
             the_demo_receivers_verifier_accepts_real_deliveries_only,
+            a_key_leaked_overtakes_a_backlog_of_routine_events,
         ],
     );
 }
@@ -284,4 +300,130 @@ fn the_demo_receivers_verifier_accepts_real_deliveries_only(c: &Ctx) {
         results,
         json!([true, false, false, false, false, false, false])
     );
+}
+
+/// A backlog of routine events of one account (40 `key.updated` of a noisy key) behind a slow
+/// receiver; then a key of that account is renamed and reported leaked. Its `key.leaked`
+/// arrives within [`SECURITY_LANE_BOUND`], long before the backlog is drained; its own earlier
+/// `key.updated` comes just before it (one key's events keep their order); the routine events
+/// keep theirs, and none is lost.
+fn a_key_leaked_overtakes_a_backlog_of_routine_events(c: &Ctx) {
+    const BACKLOG: usize = 40;
+    let gw = &c.slow;
+    let account = create_account(gw, &json!({"name": "webhook backlog", "agreement": "test"}));
+    let account = account.json["id"].as_str().expect("account id").to_string();
+    let noisy = key(gw, &account, "noisy", json!({}));
+    let victim = key(gw, &account, "victim", json!({}));
+    for i in 0..BACKLOG {
+        op(
+            gw,
+            "PATCH",
+            &format!("/keys/{}", noisy.id),
+            Some(&json!({"name": format!("noisy {i}")})),
+        )
+        .expect_status(200);
+    }
+    op(
+        gw,
+        "PATCH",
+        &format!("/keys/{}", victim.id),
+        Some(&json!({"name": "victim, about to leak"})),
+    )
+    .expect_status(200);
+    let leaked_at = std::time::Instant::now();
+    op(
+        gw,
+        "POST",
+        &format!("/keys/{}/leaked", victim.id),
+        Some(&json!({"grace_seconds": 3600})),
+    )
+    .expect_status(200);
+
+    let kind = |r: &OriginRequest| -> (String, Option<String>) {
+        let event: Value = serde_json::from_slice(&r.body).expect("a JSON event");
+        (
+            event["type"].as_str().unwrap_or_default().to_string(),
+            event["key_id"].as_str().map(str::to_string),
+        )
+    };
+    let is_leak = |r: &OriginRequest| of_account(r, "/slow", &account) && kind(r).0 == "key.leaked";
+    let leak = c
+        .receiver
+        .wait_for(1, PATIENCE, is_leak)
+        .into_iter()
+        .next()
+        .expect("the key.leaked webhook");
+    let waited = leak.received_at.saturating_duration_since(leaked_at);
+    let before: Vec<(String, Option<String>)> = c
+        .receiver
+        .requests_where(|r| of_account(r, "/slow", &account) && r.received_at < leak.received_at)
+        .iter()
+        .map(kind)
+        .collect();
+    let noisy_before = before
+        .iter()
+        .filter(|(_, k)| k.as_deref() == Some(noisy.id.as_str()))
+        .count();
+    println!(
+        "    key.leaked arrived {waited:?} after the leak answer, with {noisy_before} of the \
+         {BACKLOG} backlog events delivered before it"
+    );
+    assert!(
+        waited <= SECURITY_LANE_BOUND,
+        "key.leaked waited {waited:?} behind the backlog (bound {SECURITY_LANE_BOUND:?})"
+    );
+    assert!(
+        noisy_before < BACKLOG,
+        "key.leaked came only after the whole backlog: {before:?}"
+    );
+    // The victim's own events keep their order: its rename came just before the leak.
+    let victim_events: Vec<&str> = before
+        .iter()
+        .filter(|(_, k)| k.as_deref() == Some(victim.id.as_str()))
+        .map(|(t, _)| t.as_str())
+        .collect();
+    assert_eq!(
+        victim_events,
+        ["key.created", "key.updated"],
+        "the leaked key's earlier events should arrive before its key.leaked"
+    );
+
+    // Then the backlog drains, in order and complete.
+    let r = op(
+        gw,
+        "GET",
+        &format!("/accounts/{account}/events?limit=100"),
+        None,
+    );
+    r.expect_status(200);
+    let events = r.json["data"].as_array().expect("event list").len();
+    assert_eq!(
+        events,
+        1 + 2 + BACKLOG + 2,
+        "account, keys, renames, leak: {r}"
+    );
+    let all = deliveries(&c.receiver, "/slow", &account, events);
+    assert_eq!(all.len(), events, "an event was lost");
+    if let Some(last) = all.last() {
+        println!(
+            "    the backlog drained {:?} after the leak answer",
+            last.received_at.saturating_duration_since(leaked_at)
+        );
+    }
+    let names: Vec<String> = all
+        .iter()
+        .filter(|r| kind(r).1.as_deref() == Some(noisy.id.as_str()) && kind(r).0 == "key.updated")
+        .map(|r| {
+            let event: Value = serde_json::from_slice(&r.body).expect("JSON");
+            event["data"]["after"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let want: Vec<String> = (0..BACKLOG).map(|i| format!("noisy {i}")).collect();
+    assert_eq!(names, want, "routine events out of order");
+    for r in &all {
+        assert_signed(r);
+    }
 }

@@ -4,6 +4,16 @@
 //! (`Command::RecordActivity`, from the worker itself, never from the admin API); the account
 //! reads them back on the key view, at `GET /admin/v1/requests/{id}`, and as `ip.would_deny`
 //! events.
+//!
+//! A key design decision of this module: what one tenant's traffic can store is bounded, and
+//! what is not stored is counted, never silently lost (docs/admin-api.md "Bounded storage").
+//! The Registry is the authority (many isolates report): a refusal is stored whole only while
+//! its key has fewer than [`REFUSALS_PER_KEY_PER_MINUTE`] and its account fewer than
+//! [`REFUSALS_PER_ACCOUNT_PER_MINUTE`] stored in the same UTC minute, and a rate-limit refusal
+//! (429) only as its key's first of that minute. The rest add to the key's `refusals.counted`
+//! and to `similar_not_stored` of the key's latest stored refusal of that minute (an update,
+//! never a new row). An `ip.would_deny` event is recorded once per key, address block
+//! ([`crate::ip::prefix`]: /24, /64) and UTC day; later reports add to `would_deny.counted`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -12,8 +22,26 @@ use serde_json::{Value, json};
 pub const MAX_IPS_SEEN: usize = 20;
 /// How long a refused request's reason can be looked up.
 pub const DENIAL_RETENTION_SECONDS: i64 = 7 * 24 * 60 * 60;
-/// One `ip.would_deny` event per key and address per this many seconds.
-pub const WOULD_DENY_DEDUP_SECONDS: i64 = 60 * 60;
+/// Refusals of one key stored whole per UTC minute; past it they are counted.
+pub const REFUSALS_PER_KEY_PER_MINUTE: u64 = 10;
+/// Refusals of one account (all its keys) stored whole per UTC minute; past it they are counted.
+pub const REFUSALS_PER_ACCOUNT_PER_MINUTE: u64 = 100;
+/// The status of a rate-limit refusal: only a key's first of a minute is stored whole.
+pub const RATE_LIMITED_STATUS: u16 = 429;
+/// One `ip.would_deny` event per key and address block per UTC day of this many seconds.
+pub const WOULD_DENY_PERIOD_SECONDS: i64 = 24 * 60 * 60;
+
+/// The UTC minute of `at` (unix seconds), as minutes since the epoch: refusal caps count per
+/// minute.
+pub fn minute_of(at: i64) -> i64 {
+    at.div_euclid(60)
+}
+
+/// The UTC day of `at` (unix seconds), as days since the epoch: `ip.would_deny` events are
+/// recorded once per key and address block per day.
+pub fn day_of(at: i64) -> i64 {
+    at.div_euclid(WOULD_DENY_PERIOD_SECONDS)
+}
 
 /// A key's use as one isolate saw it since its last report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +58,22 @@ pub struct KeyUse {
     pub ips: Vec<IpSeen>,
 }
 
-/// A key's use, as stored: the latest use and the most recent addresses with counts.
+/// `{key_id, account_id, refusals, would_deny}`: per key, how many refusals and would-deny
+/// reports the isolate counted without sending them whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    /// The `key_` id the refusals and reports were about.
+    pub key_id: String,
+    /// Its account's `acct_` id.
+    pub account_id: String,
+    /// Refused requests of the key the isolate did not send whole.
+    pub refusals: u64,
+    /// Would-deny reports of the key the isolate did not send whole.
+    pub would_deny: u64,
+}
+
+/// A key's use, as stored: the latest use, the most recent addresses with counts, and how
+/// many of its refusals and would-deny reports were stored or only counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Unix seconds of the latest use; `None` before the first.
@@ -39,6 +82,31 @@ pub struct Usage {
     pub last_used_ip: Option<String>,
     /// Most recent first: `{ip, count, last_seen_at}`.
     pub ips_seen: Vec<IpSeen>,
+    /// The key's refused requests since it was created: stored whole, or counted past the caps.
+    #[serde(default)]
+    pub refusals: RefusalCounts,
+    /// The key's would-deny reports: recorded as events, or counted (same block, same day).
+    #[serde(default)]
+    pub would_deny: WouldDenyCounts,
+}
+
+/// A key's refused requests. JSON: `{"stored", "counted"}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalCounts {
+    /// Stored whole, each readable at `GET /admin/v1/requests/{id}` for 7 days.
+    pub stored: u64,
+    /// Past the caps (or not sent whole by an isolate): counted only.
+    pub counted: u64,
+}
+
+/// A key's would-deny reports. JSON: `{"events", "counted"}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WouldDenyCounts {
+    /// Recorded as `ip.would_deny` events.
+    pub events: u64,
+    /// Of an address block that already had its event that day (or not sent whole by an
+    /// isolate): counted only.
+    pub counted: u64,
 }
 
 /// One address a key was used from. JSON: `{"ip", "count", "last_seen_at"}`.
@@ -78,11 +146,13 @@ impl Usage {
     }
 
     /// The fields the key view shows.
-    pub fn view_fields(&self) -> [(&'static str, Value); 3] {
+    pub fn view_fields(&self) -> [(&'static str, Value); 5] {
         [
             ("last_used_at", json!(self.last_used_at)),
             ("last_used_ip", json!(self.last_used_ip)),
             ("ips_seen", json!(self.ips_seen)),
+            ("refusals", json!(self.refusals)),
+            ("would_deny", json!(self.would_deny)),
         ]
     }
 }
@@ -112,36 +182,49 @@ pub struct Denial {
     pub at: i64,
 }
 
-impl Denial {
+/// A refusal as stored: the refusal, and how many later refusals of its key in the same UTC
+/// minute were counted instead of stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDenial {
+    /// The refusal as reported.
+    pub denial: Denial,
+    /// Later refusals of the same key in the same UTC minute that were past the caps: counted
+    /// on this, the key's latest stored refusal of that minute, instead of stored.
+    pub similar_not_stored: u64,
+}
+
+impl StoredDenial {
     /// `GET /admin/v1/requests/{request_id}`.
     pub fn view(&self) -> Value {
+        let d = &self.denial;
         json!({
             "object": "request",
-            "request_id": self.request_id,
-            "key_id": self.key_id,
+            "request_id": d.request_id,
+            "key_id": d.key_id,
             "decision": "denied",
-            "status": self.status,
-            "reason": self.reason,
-            "method": self.method,
-            "path": self.path,
-            "ip": self.ip,
-            "at": self.at,
+            "status": d.status,
+            "reason": d.reason,
+            "method": d.method,
+            "path": d.path,
+            "ip": d.ip,
+            "at": d.at,
+            "similar_not_stored": self.similar_not_stored,
         })
     }
 }
 
-/// `{key_id, account_id, refusals, would_deny}`: per key, how many refusals and would-deny
-/// reports the isolate counted without sending them whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counted {
-    /// The key the refusals and reports were about.
-    pub key_id: String,
-    /// Its account's `acct_` id.
-    pub account_id: String,
-    /// Refused requests counted, not sent whole.
-    pub refusals: u64,
-    /// Would-deny reports counted, not sent whole.
-    pub would_deny: u64,
+/// What one key and its account have stored of refusals in one UTC minute: what the caps are
+/// checked against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefusalMinute {
+    /// Refusals of the account (all its keys) stored in the minute.
+    pub account_stored: u64,
+    /// Refusals of the key stored in the minute.
+    pub key_stored: u64,
+    /// Whether one of them is a rate-limit refusal ([`RATE_LIMITED_STATUS`]).
+    pub key_rate_limited: bool,
+    /// The `req_` id of the key's latest stored refusal of the minute, which counts the rest.
+    pub latest: Option<String>,
 }
 
 /// An address outside an allowlist in report mode, let through.

@@ -214,12 +214,15 @@ pub(super) fn decide(
         Command::GetRequest { request_id } => {
             let unknown = || {
                 Error::not_found(
-                    "No refused request with this id for your account (refusals are kept 7 \
-                     days; requests refused before their key was identified are not recorded).",
+                    "No stored refusal with this id for your account. Refusals are kept 7 \
+                     days; past 10 of a key or 100 of an account in one minute, or after a \
+                     key's first rate-limit refusal of a minute, they are counted on the key \
+                     (`refusals.counted` on GET /admin/v1/keys/{id}) instead of stored; \
+                     requests refused before their key was identified are not recorded.",
                 )
             };
             let denial = store.denial(&request_id)?.ok_or_else(unknown)?;
-            if !principal.sees(&denial.account_id) {
+            if !principal.sees(&denial.denial.account_id) {
                 return Err(unknown());
             }
             Ok(Outcome::json(200, denial.view()))
@@ -243,14 +246,14 @@ pub(super) fn decide(
             would_deny,
             exposed: hashes,
             first_uses,
-            counted: _,
+            counted,
         } => {
             if !matches!(principal, Principal::Edge) {
                 return Err(Error::forbidden(
                     "Only the gateway itself reports activity.",
                 ));
             }
-            let mut outcome = record_activity(store, mint, uses, denials, would_deny)?;
+            let mut outcome = record_activity(store, mint, uses, denials, would_deny, counted)?;
             outcome.writes.extend(exposed(store, now, &hashes)?);
             outcome.writes.extend(first_used(store, &first_uses)?);
             Ok(outcome)

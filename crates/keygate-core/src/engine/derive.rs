@@ -102,7 +102,7 @@ pub(super) fn derive_events(
                 }
                 (kind, &key.account_id, Some(&key.id), data)
             }
-            Write::PutUsage { .. } | Write::PutDenial(_) => continue,
+            Write::PutUsage { .. } | Write::PutDenial(_) | Write::CountSimilar { .. } => continue,
             Write::DeleteKey(stored) => (
                 "key.deleted",
                 &stored.key.account_id,

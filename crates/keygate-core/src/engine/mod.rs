@@ -32,8 +32,9 @@ mod views;
 use crate::error::Error;
 
 pub use activity::{
-    Counted, DENIAL_RETENTION_SECONDS, Denial, IpSeen, KeyUse, MAX_IPS_SEEN, Usage,
-    WOULD_DENY_DEDUP_SECONDS, WouldDeny,
+    Counted, DENIAL_RETENTION_SECONDS, Denial, IpSeen, KeyUse, MAX_IPS_SEEN, RATE_LIMITED_STATUS,
+    REFUSALS_PER_ACCOUNT_PER_MINUTE, REFUSALS_PER_KEY_PER_MINUTE, RefusalCounts, RefusalMinute,
+    StoredDenial, Usage, WOULD_DENY_PERIOD_SECONDS, WouldDeny, WouldDenyCounts, day_of, minute_of,
 };
 pub use events::{EVENT_TYPES, Event, changes};
 pub use quota::{

@@ -32,8 +32,17 @@ pub enum Write {
         /// The merged usage that replaces the stored one.
         usage: Usage,
     },
-    /// Store a refused request's true reason, for [`DENIAL_RETENTION_SECONDS`].
+    /// Store a refused request's true reason, for [`DENIAL_RETENTION_SECONDS`], with no
+    /// similar refusals counted on it yet.
     PutDenial(Denial),
+    /// Add `more` to `similar_not_stored` of the stored refusal `request_id`: later refusals
+    /// of its key in its minute, past the caps (an update, never a new row).
+    CountSimilar {
+        /// The `req_` id of the key's latest stored refusal of the minute.
+        request_id: String,
+        /// How many more were counted on it.
+        more: u64,
+    },
 }
 
 /// Which edge records a write changes: one key's, or every key's of an account (each carries
@@ -54,7 +63,7 @@ impl Write {
             Write::PutEntitlement(e) => Some(EdgeScope::Account(&e.account_id)),
             Write::DeleteEntitlement { account_id, .. } => Some(EdgeScope::Account(account_id)),
             Write::PutKey(stored) | Write::DeleteKey(stored) => Some(EdgeScope::Key(&stored.hash)),
-            Write::PutUsage { .. } | Write::PutDenial(_) => None,
+            Write::PutUsage { .. } | Write::PutDenial(_) | Write::CountSimilar { .. } => None,
         }
     }
 }

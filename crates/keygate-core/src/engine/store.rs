@@ -51,12 +51,22 @@ pub trait Store {
     /// The key's merged edge usage; `None` if the edge never reported a use.
     fn usage(&self, key_id: &str) -> Result<Option<Usage>, Error>;
     /// A refused edge request by `req_` id, while kept ([`DENIAL_RETENTION_SECONDS`]).
-    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error>;
+    fn denial(&self, request_id: &str) -> Result<Option<StoredDenial>, Error>;
+    /// What the key and its account have stored of refusals in the UTC minute `minute`
+    /// ([`minute_of`]): what the refusal caps are checked against.
+    fn refusal_minute(
+        &self,
+        account_id: &str,
+        key_id: &str,
+        minute: i64,
+    ) -> Result<RefusalMinute, Error>;
     /// The webhook delivery log of an event; `None` if it was never queued (unknown event, or
     /// recorded while webhooks were not configured).
     fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error>;
-    /// Whether an `ip.would_deny` event for this key and address was recorded since `since`.
-    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error>;
+    /// Whether an `ip.would_deny` event for this key and address block
+    /// ([`crate::ip::prefix`], the event's `data.after.prefix`) was recorded on the UTC day
+    /// `day` ([`day_of`]).
+    fn would_deny_on(&self, key_id: &str, prefix: &str, day: i64) -> Result<bool, Error>;
 }
 
 /// Fresh ids and secrets. The worker's draws from the platform's CSPRNG; tests use seeds.

@@ -1,10 +1,11 @@
 //! The alarm's work: grace ends swept into revocations, and webhooks delivered outside the
-//! lock, in order per account, with doubling back-off.
+//! lock, in order per account and lane (`keygate_core::webhook::lane`: security events first),
+//! with doubling back-off.
 
 use super::*;
 use crate::random::PlatformRandom;
 use crate::settings::{Vars, Webhooks};
-use futures_util::future::{Either, select};
+use futures_util::future::{Either, join_all, select};
 use keygate_core::Error;
 use keygate_core::engine::{self, RandomMint};
 use keygate_core::model::ApiKey;
@@ -73,10 +74,15 @@ impl Registry {
         }
     }
 
-    /// POSTs due events, the oldest undelivered of each account first, so that an account's
-    /// events arrive in order: a failed event holds back that account's later ones until it is
-    /// acknowledged. Failures are retried with exponential backoff (`webhook::backoff`), for as
-    /// long as it takes.
+    /// POSTs due events in rounds. Each round takes the head of every account, the oldest
+    /// undelivered event of its security lane if it has one, else of its routine lane, so an
+    /// account's events arrive in order within each lane and a security event overtakes only
+    /// routine ones: a failed head holds back that account's later events until it is
+    /// acknowledged. A round's posts (one per account, at most [`WEBHOOK_BATCH`]) run at once,
+    /// each cut off after [`WEBHOOK_TIMEOUT`], security heads first; every round reads the
+    /// queue afresh, so a security event queued meanwhile waits at most for the round in
+    /// flight. Failures are retried with exponential backoff (`webhook::backoff`), for as long
+    /// as it takes.
     pub(super) async fn deliver_webhooks(&self) {
         let Some(Webhooks {
             url,
@@ -94,18 +100,23 @@ impl Registry {
                 "SELECT w.seq AS seq, w.event_id AS event_id, w.body AS body, w.attempts AS attempts
                  FROM webhook_outbox w
                  WHERE w.delivered_at IS NULL AND w.next_at <= ?
-                   AND w.seq = (SELECT MIN(seq) FROM webhook_outbox
-                                WHERE account_id = w.account_id AND delivered_at IS NULL)
-                 ORDER BY w.seq LIMIT 10",
-                vec![now.into()],
+                   AND w.seq = (SELECT seq FROM webhook_outbox
+                                WHERE account_id = w.account_id AND delivered_at IS NULL
+                                ORDER BY lane, seq LIMIT 1)
+                 ORDER BY w.lane, w.seq LIMIT ?",
+                vec![now.into(), (WEBHOOK_BATCH as i64).into()],
             ) else {
                 return;
             };
             if due.is_empty() {
                 break;
             }
-            for entry in due {
-                let status = post_webhook(url, secret, now, &entry.body).await;
+            let posted = join_all(
+                due.iter()
+                    .map(|entry| post_webhook(url, secret, now, &entry.body)),
+            )
+            .await;
+            for (entry, status) in due.into_iter().zip(posted) {
                 let attempts = entry.attempts.unwrap_or(0) + 1;
                 let delivered = status.is_some_and(|s| (200..300).contains(&s));
                 let next = now + webhook::backoff(attempts as u32, *base);
@@ -149,8 +160,11 @@ impl Registry {
     }
 }
 
-/// Batches of deliveries per alarm before it yields (the next alarm goes on).
+/// Rounds of deliveries per alarm before it yields (the next alarm goes on).
 pub(super) const WEBHOOK_ROUNDS: usize = 10;
+
+/// Deliveries per round, one per account, sent at once.
+pub(super) const WEBHOOK_BATCH: usize = 10;
 
 pub(super) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,7 +1,10 @@
 //! The engine's [`Store`] over the Registry's tables, and the row shapes it reads.
 
 use super::*;
-use keygate_core::engine::{Denial, Event, Store, StoredKey, Usage};
+use keygate_core::engine::{
+    Event, RATE_LIMITED_STATUS, RefusalMinute, Store, StoredDenial, StoredKey, Usage,
+    WOULD_DENY_PERIOD_SECONDS,
+};
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, ApiKey, Entitlement};
 use keygate_core::page::PageParams;
@@ -77,6 +80,26 @@ pub(super) struct Queued {
     pub(super) account_id: String,
     pub(super) delivered_at: Option<i64>,
     pub(super) next_at: i64,
+}
+
+/// A pending routine webhook: its row and event type.
+#[derive(Deserialize)]
+pub(super) struct Routine {
+    pub(super) seq: i64,
+    pub(super) kind: String,
+}
+
+/// A stored refusal of one key and minute, oldest first.
+#[derive(Deserialize)]
+struct RefusalRow {
+    request_id: String,
+    status: i64,
+}
+
+#[derive(Deserialize)]
+struct StoredRefusal {
+    doc: String,
+    similar_not_stored: i64,
 }
 
 #[derive(Deserialize)]
@@ -257,13 +280,49 @@ impl Store for SqlStore<'_> {
         docs.first().map(|d| parse_doc(&d.doc)).transpose()
     }
 
-    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error> {
-        let docs: Vec<Doc> = rows(
+    fn denial(&self, request_id: &str) -> Result<Option<StoredDenial>, Error> {
+        let found: Vec<StoredRefusal> = rows(
             self.sql,
-            "SELECT doc FROM denials WHERE request_id = ?",
+            "SELECT doc, similar_not_stored FROM refusals WHERE request_id = ?",
             vec![request_id.into()],
         )?;
-        docs.first().map(|d| parse_doc(&d.doc)).transpose()
+        found
+            .first()
+            .map(|row| {
+                Ok(StoredDenial {
+                    denial: parse_doc(&row.doc)?,
+                    similar_not_stored: row.similar_not_stored.max(0) as u64,
+                })
+            })
+            .transpose()
+    }
+
+    fn refusal_minute(
+        &self,
+        account_id: &str,
+        key_id: &str,
+        minute: i64,
+    ) -> Result<RefusalMinute, Error> {
+        let account: Vec<Count> = rows(
+            self.sql,
+            "SELECT COUNT(*) AS n FROM refusals WHERE account_id = ? AND minute = ?",
+            vec![account_id.into(), minute.into()],
+        )?;
+        // At most the per-key cap of rows: the cap is what keeps this read small.
+        let of_key: Vec<RefusalRow> = rows(
+            self.sql,
+            "SELECT request_id, status FROM refusals WHERE key_id = ? AND minute = ?
+             ORDER BY seq",
+            vec![key_id.into(), minute.into()],
+        )?;
+        Ok(RefusalMinute {
+            account_stored: account.first().map_or(0, |c| c.n.max(0) as u64),
+            key_stored: of_key.len() as u64,
+            key_rate_limited: of_key
+                .iter()
+                .any(|r| r.status == i64::from(RATE_LIMITED_STATUS)),
+            latest: of_key.last().map(|r| r.request_id.clone()),
+        })
     }
 
     fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error> {
@@ -295,19 +354,22 @@ impl Store for SqlStore<'_> {
         }))
     }
 
-    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error> {
-        let docs: Vec<Doc> = rows(
+    fn would_deny_on(&self, key_id: &str, prefix: &str, day: i64) -> Result<bool, Error> {
+        let start = day * WOULD_DENY_PERIOD_SECONDS;
+        let found: Vec<Count> = rows(
             self.sql,
-            "SELECT doc FROM events WHERE key_id = ? AND type = 'ip.would_deny' AND created_at >= ?",
-            vec![key_id.into(), since.into()],
+            "SELECT COUNT(*) AS n FROM events
+             WHERE type = 'ip.would_deny' AND key_id = ?
+               AND json_extract(doc, '$.data.after.prefix') = ?
+               AND created_at >= ? AND created_at < ?",
+            vec![
+                key_id.into(),
+                prefix.into(),
+                start.into(),
+                (start + WOULD_DENY_PERIOD_SECONDS).into(),
+            ],
         )?;
-        for doc in docs {
-            let event: Event = parse_doc(&doc.doc)?;
-            if event.data["after"]["ip"] == ip {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(found.first().is_some_and(|c| c.n > 0))
     }
 
     fn key_count(&self, account_id: &str) -> Result<usize, Error> {

@@ -2,7 +2,8 @@
 
 use super::*;
 use keygate_core::Error;
-use keygate_core::engine::{DENIAL_RETENTION_SECONDS, EdgeScope, Event, Write};
+use keygate_core::engine::{DENIAL_RETENTION_SECONDS, EdgeScope, Event, Write, minute_of};
+use keygate_core::webhook;
 use worker::SqlStorage;
 
 impl Registry {
@@ -30,21 +31,51 @@ impl Registry {
             "CREATE INDEX IF NOT EXISTS events_by_account ON events (account_id, seq)",
             "CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at)",
             "CREATE INDEX IF NOT EXISTS events_by_key ON events (key_id, type, created_at)",
+            // One `ip.would_deny` per key, address block and UTC day: found by its block.
+            "CREATE INDEX IF NOT EXISTS events_would_deny
+                ON events (key_id, json_extract(doc, '$.data.after.prefix'), created_at)
+                WHERE type = 'ip.would_deny'",
             "CREATE TABLE IF NOT EXISTS usage (key_id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS denials (
-                request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL,
-                doc TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS denials_by_time ON denials (at)",
+            // Refusal records are diagnostics kept 7 days: the unbounded `denials` table of
+            // earlier versions is dropped, not migrated (docs/storage.md "Migrations").
+            "DROP TABLE IF EXISTS denials",
+            "CREATE TABLE IF NOT EXISTS refusals (
+                seq INTEGER PRIMARY KEY, request_id TEXT NOT NULL UNIQUE,
+                account_id TEXT NOT NULL, key_id TEXT NOT NULL, minute INTEGER NOT NULL,
+                status INTEGER NOT NULL, at INTEGER NOT NULL,
+                similar_not_stored INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS refusals_by_key ON refusals (key_id, minute, seq)",
+            "CREATE INDEX IF NOT EXISTS refusals_by_account ON refusals (account_id, minute)",
+            "CREATE INDEX IF NOT EXISTS refusals_by_time ON refusals (at)",
             "CREATE TABLE IF NOT EXISTS webhook_outbox (
                 seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, account_id TEXT NOT NULL,
                 body TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
-                delivered_at INTEGER, last_status INTEGER)",
-            "CREATE INDEX IF NOT EXISTS webhook_pending
-                ON webhook_outbox (account_id, delivered_at, seq)",
+                delivered_at INTEGER, last_status INTEGER, lane INTEGER NOT NULL DEFAULT 1)",
             "CREATE INDEX IF NOT EXISTS webhook_by_event ON webhook_outbox (event_id)",
             "CREATE TABLE IF NOT EXISTS webhook_attempts (
                 event_id TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER)",
             "CREATE INDEX IF NOT EXISTS webhook_attempts_by_event ON webhook_attempts (event_id, at)",
+        ] {
+            exec(&sql, statement, Vec::new())?;
+        }
+        // A `webhook_outbox` of an earlier version has no `lane`: its pending rows become
+        // routine (lane 1), in their order (docs/storage.md "Migrations").
+        let lane: Vec<Count> = rows(
+            &sql,
+            "SELECT COUNT(*) AS n FROM pragma_table_info('webhook_outbox') WHERE name = 'lane'",
+            Vec::new(),
+        )?;
+        if lane.first().is_none_or(|c| c.n == 0) {
+            exec(
+                &sql,
+                "ALTER TABLE webhook_outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 1",
+                Vec::new(),
+            )?;
+        }
+        for statement in [
+            "DROP INDEX IF EXISTS webhook_pending",
+            "CREATE INDEX IF NOT EXISTS webhook_lanes
+                ON webhook_outbox (account_id, delivered_at, lane, seq)",
         ] {
             exec(&sql, statement, Vec::new())?;
         }
@@ -127,21 +158,34 @@ pub(super) fn apply(
             Write::PutDenial(denial) => {
                 exec(
                     sql,
-                    "INSERT OR IGNORE INTO denials (request_id, account_id, at, doc)
-                     VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO refusals
+                       (request_id, account_id, key_id, minute, status, at, doc)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
                     vec![
                         denial.request_id.as_str().into(),
                         denial.account_id.as_str().into(),
+                        denial.key_id.as_str().into(),
+                        minute_of(denial.at).into(),
+                        i64::from(denial.status).into(),
                         denial.at.into(),
                         to_doc(denial)?.into(),
                     ],
                 )?;
                 exec(
                     sql,
-                    "DELETE FROM denials WHERE at < ?",
+                    "DELETE FROM refusals WHERE at < ?",
                     vec![(denial.at - DENIAL_RETENTION_SECONDS).into()],
                 )?
             }
+            Write::CountSimilar { request_id, more } => exec(
+                sql,
+                "UPDATE refusals SET similar_not_stored = similar_not_stored + ?
+                 WHERE request_id = ?",
+                vec![
+                    i64::try_from(*more).unwrap_or(i64::MAX).into(),
+                    request_id.as_str().into(),
+                ],
+            )?,
         };
         match write.edge_scope() {
             Some(EdgeScope::Key(hash)) => exec(
@@ -188,15 +232,35 @@ pub(super) fn record(
             ],
         )?;
         if webhooks {
+            let lane = webhook::lane(&event.kind);
+            // A security event about a key takes that key's earlier pending `key.*` events
+            // into its lane, ahead of it: one key's events are never reordered.
+            if let (0, Some(key_id)) = (lane, &event.key_id) {
+                let pending: Vec<Routine> = rows(
+                    sql,
+                    "SELECT seq, json_extract(body, '$.type') AS kind FROM webhook_outbox
+                     WHERE account_id = ? AND delivered_at IS NULL AND lane <> 0
+                       AND json_extract(body, '$.key_id') = ?",
+                    vec![event.account_id.as_str().into(), key_id.as_str().into()],
+                )?;
+                for row in pending.iter().filter(|r| webhook::promotes(&r.kind)) {
+                    exec(
+                        sql,
+                        "UPDATE webhook_outbox SET lane = 0 WHERE seq = ?",
+                        vec![row.seq.into()],
+                    )?;
+                }
+            }
             exec(
                 sql,
-                "INSERT INTO webhook_outbox (event_id, account_id, body, attempts, next_at)
-                 VALUES (?, ?, ?, 0, ?)",
+                "INSERT INTO webhook_outbox (event_id, account_id, body, attempts, next_at, lane)
+                 VALUES (?, ?, ?, 0, ?, ?)",
                 vec![
                     event.id.as_str().into(),
                     event.account_id.as_str().into(),
                     to_doc(event)?.into(),
                     now.into(),
+                    i64::from(lane).into(),
                 ],
             )?;
         }

@@ -5,7 +5,12 @@
 //! at `GET /admin/v1/requests/{X-Request-Id}` with its true reason — by the operator and the
 //! account's own `keys:manage` keys only — even when `HIDE_FORBIDDEN` answered it as an unknown
 //! route. An allowlist in `ip_mode: "report"` lets an outside address through and records one
-//! `ip.would_deny` event per key and address per hour; `"enforce"` refuses it.
+//! `ip.would_deny` event per key, address block (/24, /64) and UTC day; `"enforce"` refuses it.
+//!
+//! Storage is bounded per tenant (docs/admin-api.md "Bounded storage"): at most 10 refusals of a
+//! key (100 of an account) are stored per UTC minute, and a key's first 429 of a minute; the rest
+//! are counted on the key view (`refusals`, `would_deny`) and on the latest stored refusal
+//! (`similar_not_stored`).
 //!
 //! Isolates send what they saw off the hot path, in a flush that the recording request arms
 //! itself (a refusal ~1 s after it happened, a key's first use too, later uses within 20 s):
@@ -64,7 +69,7 @@ const USAGE_DEADLINE: Duration = Duration::from_secs(30);
 /// How long a refusal or an `ip.would_deny` report may take to be readable.
 const REPORT_DEADLINE: Duration = Duration::from_secs(10);
 /// The fields of a request lookup.
-const LOOKUP_FIELDS: [&str; 10] = [
+const LOOKUP_FIELDS: [&str; 11] = [
     "object",
     "request_id",
     "key_id",
@@ -75,7 +80,10 @@ const LOOKUP_FIELDS: [&str; 10] = [
     "path",
     "ip",
     "at",
+    "similar_not_stored",
 ];
+/// Refusals of one key stored whole per UTC minute (docs/admin-api.md "Bounded storage").
+const REFUSALS_PER_KEY_PER_MINUTE: i64 = 10;
 /// Most addresses `ips_seen` lists.
 const MAX_IPS_SEEN: usize = 20;
 
@@ -104,6 +112,8 @@ fn main() {
             refusals_can_be_looked_up_with_their_true_reason,
             a_hidden_scope_refusal_is_looked_up_with_its_scope,
             report_mode_lets_through_and_records_would_deny_once,
+            refusals_past_the_caps_are_counted_not_stored,
+            addresses_of_one_block_make_one_would_deny_event,
             ip_mode_is_validated_and_shown,
         ],
     );

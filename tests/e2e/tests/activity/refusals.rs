@@ -51,6 +51,7 @@ pub(crate) fn lookup_problems(found: &Value, refusal: &Refusal<'_>, since: i64) 
         ("method", json!(refusal.method)),
         ("path", json!(refusal.path)),
         ("ip", json!(refusal.ip)),
+        ("similar_not_stored", json!(0)),
     ];
     for (name, want) in expect {
         if found[name] != want {
@@ -332,4 +333,99 @@ pub(crate) fn refusals_can_be_looked_up_with_their_true_reason(c: &Ctx) {
     let r = gw.get(&format!("/admin/v1/requests/{id}")).send();
     audit(&r);
     refused(&r, 401, &[]);
+}
+
+/// Trial: 300 refusals of one key in about a second store at most the per-key cap per UTC
+/// minute; the rest are counted: the key view's `refusals` add up to 300, the latest stored
+/// refusal counts the similar ones after it, and a refusal that was counted is 404 with a
+/// message that says where it is counted.
+pub(crate) fn refusals_past_the_caps_are_counted_not_stored(c: &Ctx) {
+    let gw = &c.gw;
+    const N: usize = 300;
+    let a = test_account(gw, "refusal flood", json!({}));
+    let narrow = key(gw, &a.id, "narrow", json!({"scopes": ["accounts:read"]}));
+    let started = now_f();
+    let answers = burst(N, 6, |_| {
+        edge(gw, "GET", "/v1/transactions", &narrow.secret, &a.pk, INSIDE)
+    });
+    let ended = now_f();
+    for r in &answers {
+        refused(r, 403, &[]);
+    }
+    // The minutes the refusals can fall in (the gateway's clock is this machine's, in whole
+    // seconds), and so the most that may be stored.
+    let minutes = ((ended + CLOCK_SLACK) / 60.0).floor() as i64
+        - ((started - CLOCK_SLACK) / 60.0).floor() as i64
+        + 1;
+    let bound = REFUSALS_PER_KEY_PER_MINUTE * minutes;
+
+    // Every refusal reaches the Registry: stored + counted == 300.
+    let deadline = Instant::now() + 2 * REPORT_DEADLINE;
+    let counts = poll(Duration::from_millis(300), deadline, || {
+        let counts = key_view(gw, &narrow.id)["refusals"].clone();
+        let total = counts["stored"].as_i64()? + counts["counted"].as_i64()?;
+        (total >= N as i64).then_some(counts)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the key view's refusals do not add up to {N} within {:?}: {}",
+            2 * REPORT_DEADLINE,
+            key_view(gw, &narrow.id)
+        )
+    });
+    let stored = counts["stored"].as_i64().expect("stored");
+    let counted = counts["counted"].as_i64().expect("counted");
+    assert_eq!(stored + counted, N as i64, "{counts}");
+    assert!(
+        (1..=bound).contains(&stored),
+        "{stored} of {N} refusals stored; the bound is {REFUSALS_PER_KEY_PER_MINUTE} per key per \
+         minute, {bound} over the {minutes} minute(s) they were sent in"
+    );
+
+    // Exactly the stored ones can be looked up; the latest counts the similar ones.
+    let mut found = Vec::new();
+    let mut missing = None;
+    for r in &answers {
+        let l = lookup(gw, Who::Operator, &rid(r));
+        match l.status {
+            200 => found.push(l.json.clone()),
+            404 => {
+                refused(&l, 404, &[]);
+                missing.get_or_insert(l);
+            }
+            _ => panic!("lookup of {}: {l}", rid(r)),
+        }
+    }
+    assert_eq!(
+        found.len() as i64,
+        stored,
+        "lookups found vs the key view's count"
+    );
+    let similar: Vec<i64> = found
+        .iter()
+        .map(|f| {
+            f["similar_not_stored"]
+                .as_i64()
+                .expect("similar_not_stored")
+        })
+        .collect();
+    assert!(
+        similar.iter().any(|n| *n > 0),
+        "no stored refusal counts the similar ones after it: {similar:?}"
+    );
+    assert!(
+        similar.iter().sum::<i64>() <= counted,
+        "similar_not_stored {similar:?} add up to more than the key's counted {counted}"
+    );
+    let missing = missing.expect("a refusal that was counted, not stored");
+    let message = missing.json["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("refusals.counted"),
+        "the 404 of a counted refusal should say where it is counted: {missing}"
+    );
+    println!(
+        "    {N} refusals in {:.2} s: {stored} stored, {counted} counted; similar_not_stored \
+         {similar:?}",
+        ended - started
+    );
 }

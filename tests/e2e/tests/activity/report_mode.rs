@@ -1,4 +1,5 @@
-//! Trial 4: report mode lets through and records one ip.would_deny per address; enforce refuses.
+//! Trial 4: report mode lets through and records one ip.would_deny per address block (/24, /64)
+//! and UTC day; enforce refuses.
 
 use super::*;
 
@@ -36,7 +37,11 @@ pub(crate) fn assert_would_deny(e: &Value, account: &str, k: &Key, ip: &str, r: 
     assert_eq!(e["account_id"], json!(account), "{e}");
     assert_eq!(e["key_id"], json!(k.id), "{e}");
     assert_eq!(e["actor"], json!({"type": "key", "key_id": k.id}), "{e}");
-    assert_eq!(e["data"], json!({"before": {}, "after": {"ip": ip}}), "{e}");
+    assert_eq!(
+        e["data"],
+        json!({"before": {}, "after": {"ip": ip, "prefix": block(ip)}}),
+        "{e}"
+    );
     let at = e["created_at"].as_i64().unwrap_or_default();
     assert!(
         (since - CLOCK_SLACK as i64..=now() + CLOCK_SLACK as i64).contains(&at),
@@ -71,10 +76,13 @@ pub(crate) fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_would_deny(&events[0], &a.id, &k, "203.0.113.7", &first, since);
 
-    // The same address again: no new event; another address: one more.
-    for i in 0..3 {
-        let r = get_accounts(gw, &k, &a, "203.0.113.7");
-        assert_eq!(r.status, 200, "the same address again ({i}): {r}");
+    // The same address again, or another of its /24: no new event; another /24: one more.
+    for (i, ip) in ["203.0.113.7", "203.0.113.7", "203.0.113.99"]
+        .into_iter()
+        .enumerate()
+    {
+        let r = get_accounts(gw, &k, &a, ip);
+        assert_eq!(r.status, 200, "the same /24 again ({i}, {ip}): {r}");
     }
     let second = get_accounts(gw, &k, &a, "198.51.100.9");
     assert_eq!(second.status, 200, "another outside address: {second}");
@@ -90,7 +98,7 @@ pub(crate) fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
     assert_eq!(
         events_later.len(),
         2,
-        "one event per address within the hour: {events_later:#?}"
+        "one event per /24 within the day: {events_later:#?}"
     );
     assert_eq!(events, events_later);
     assert_would_deny(&events[0], &a.id, &k, "198.51.100.9", &second, since);
@@ -167,7 +175,7 @@ pub(crate) fn report_mode_lets_through_and_records_would_deny_once(c: &Ctx) {
                "rate_limit": {"requests": 100, "period_seconds": 3600}}),
     );
     let mut let_through = Vec::new();
-    for ip in ["203.0.113.21", "203.0.113.22", "203.0.113.23"] {
+    for ip in ["203.0.113.21", "198.51.100.22", "192.0.2.23"] {
         let r = get_accounts(gw, &ke, &l, INSIDE);
         assert_eq!(r.status, 200, "{r}");
         let r = get_accounts(gw, &ke, &l, ip);
@@ -217,4 +225,51 @@ pub(crate) fn enforce(gw: &Gateway, path: &str, k: &Key, a: &Account, outside: &
     refused(&r, 403, &[]);
     let r = get_accounts(gw, k, a, INSIDE);
     assert_eq!(r.status, 200, "{inside}: {r}");
+}
+
+/// Trial: a report-mode key used from 200 addresses of one IPv6 /64 makes one `ip.would_deny`
+/// event (with the block as `prefix`); the key view counts the other 199.
+pub(crate) fn addresses_of_one_block_make_one_would_deny_event(c: &Ctx) {
+    let gw = &c.gw;
+    const N: usize = 200;
+    let a = test_account(gw, "report mode, one /64", json!({}));
+    let k = key(
+        gw,
+        &a.id,
+        "reported from a /64",
+        json!({"allowed_ips": ["10.0.0.0/8"], "ip_mode": "report"}),
+    );
+    let ips: Vec<String> = (0..N)
+        // Written canonically (no zero group, no leading zero), as the event shows it.
+        .map(|i| format!("2001:db8:77:1:1:2:3:{:x}", i + 1))
+        .collect();
+    let answers = burst(N, 4, |i| get_accounts(gw, &k, &a, &ips[i]));
+    for (ip, r) in ips.iter().zip(&answers) {
+        assert_eq!(r.status, 200, "report mode lets {ip} through: {r}");
+    }
+    let deadline = Instant::now() + 2 * REPORT_DEADLINE;
+    let counts = poll(Duration::from_millis(300), deadline, || {
+        let counts = key_view(gw, &k.id)["would_deny"].clone();
+        let total = counts["events"].as_i64()? + counts["counted"].as_i64()?;
+        (total >= N as i64).then_some(counts)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the key view's would_deny does not add up to {N} within {:?}: {}",
+            2 * REPORT_DEADLINE,
+            key_view(gw, &k.id)
+        )
+    });
+    assert_eq!(counts, json!({"events": 1, "counted": N - 1}), "{counts}");
+    let events = would_deny_events(gw, &a.id);
+    assert_eq!(events.len(), 1, "one event for one /64: {events:#?}");
+    let e = &events[0];
+    assert_eq!(e["key_id"], json!(k.id), "{e}");
+    assert_eq!(e["data"]["after"]["prefix"], "2001:db8:77:1::/64", "{e}");
+    let ip = e["data"]["after"]["ip"].as_str().unwrap_or_default();
+    let i = ips
+        .iter()
+        .position(|x| x == ip)
+        .unwrap_or_else(|| panic!("the event's ip is none of the addresses sent: {e}"));
+    assert_eq!(e["request_id"], json!(rid(&answers[i])), "{e}");
 }

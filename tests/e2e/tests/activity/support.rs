@@ -40,6 +40,48 @@ pub(crate) fn get_accounts(gw: &Gateway, k: &Key, a: &Account, ip: &str) -> Resp
     edge(gw, "GET", "/v1/accounts", &k.secret, &a.pk, ip)
 }
 
+/// The address block an `ip.would_deny` event is recorded for, written here independently of
+/// the gateway: `a.b.c.0/24` for IPv4, the first four groups and `::/64` for IPv6 (written
+/// without leading zeros, as the trials' addresses are).
+pub(crate) fn block(ip: &str) -> String {
+    if ip.contains(':') {
+        let groups: Vec<&str> = ip.split(':').take(4).collect();
+        format!("{}::/64", groups.join(":"))
+    } else {
+        let octets: Vec<&str> = ip.split('.').take(3).collect();
+        format!("{}.0/24", octets.join("."))
+    }
+}
+
+/// A key's view (operator).
+pub(crate) fn key_view(gw: &Gateway, key_id: &str) -> Value {
+    view(gw, &format!("/keys/{key_id}"))
+}
+
+/// `n` requests sent by `threads` threads at once; `send(i)` makes request `i` and returns its
+/// answer. The answers in order of `i`.
+pub(crate) fn burst(n: usize, threads: usize, send: impl Fn(usize) -> Resp + Sync) -> Vec<Resp> {
+    let send = &send;
+    let mut answers: Vec<(usize, Resp)> = thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| (i, send(i)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| resume_unwind(e)))
+            .collect()
+    });
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Polls `probe` every `every` until it gives a value; `None` once `deadline` has passed. It
 /// sends nothing to the edge in between: what an isolate saw must reach the Registry without a
 /// later request to carry it.

@@ -60,7 +60,14 @@ const TYPES: [&str; 13] = [
     "leak.reported",
 ];
 /// View fields that are not part of a change: bookkeeping and edge usage (see [`whole`]).
-const NOT_CHANGES: [&str; 4] = ["updated_at", "last_used_at", "last_used_ip", "ips_seen"];
+const NOT_CHANGES: [&str; 6] = [
+    "updated_at",
+    "last_used_at",
+    "last_used_ip",
+    "ips_seen",
+    "refusals",
+    "would_deny",
+];
 /// Slack on `created_at` against this machine's clock (workerd runs on the same one).
 const CLOCK_SLACK: i64 = 5;
 

@@ -45,7 +45,13 @@ const QUIET_PATIENCE: Duration = Duration::from_secs(5);
 /// Pause between polls.
 const POLL_EVERY: Duration = Duration::from_millis(100);
 /// View fields that edge traffic changes (written back asynchronously), not a roll.
-const USAGE: [&str; 3] = ["last_used_at", "last_used_ip", "ips_seen"];
+const USAGE: [&str; 5] = [
+    "last_used_at",
+    "last_used_ip",
+    "ips_seen",
+    "refusals",
+    "would_deny",
+];
 
 struct Ctx {
     gw: Gateway,

@@ -2,6 +2,7 @@
 //! This module holds the store, the mint and the world the tests run in; one module per area.
 
 mod attacks;
+mod bounds;
 mod events;
 #[cfg(not(target_arch = "wasm32"))]
 mod property;
@@ -32,7 +33,7 @@ pub(super) struct MemStore {
     pub keys: Vec<StoredKey>,
     pub events: Vec<Event>,
     pub usage: Vec<(String, Usage)>,
-    pub denials: Vec<Denial>,
+    pub denials: Vec<StoredDenial>,
     pub deliveries: Vec<webhook::Deliveries>,
 }
 
@@ -69,7 +70,19 @@ impl MemStore {
                     self.usage.retain(|(k, _)| *k != key_id);
                     self.usage.push((key_id, usage));
                 }
-                Write::PutDenial(denial) => self.denials.push(denial),
+                Write::PutDenial(denial) => self.denials.push(StoredDenial {
+                    denial,
+                    similar_not_stored: 0,
+                }),
+                Write::CountSimilar { request_id, more } => {
+                    if let Some(d) = self
+                        .denials
+                        .iter_mut()
+                        .find(|d| d.denial.request_id == request_id)
+                    {
+                        d.similar_not_stored += more;
+                    }
+                }
             }
         }
     }
@@ -152,12 +165,39 @@ impl Store for MemStore {
             .find(|(k, _)| k == key_id)
             .map(|(_, u)| u.clone()))
     }
-    fn denial(&self, request_id: &str) -> Result<Option<Denial>, Error> {
+    fn denial(&self, request_id: &str) -> Result<Option<StoredDenial>, Error> {
         Ok(self
             .denials
             .iter()
-            .find(|d| d.request_id == request_id)
+            .find(|d| d.denial.request_id == request_id)
             .cloned())
+    }
+    fn refusal_minute(
+        &self,
+        account_id: &str,
+        key_id: &str,
+        minute: i64,
+    ) -> Result<RefusalMinute, Error> {
+        let in_minute = |d: &&StoredDenial| minute_of(d.denial.at) == minute;
+        let of_key: Vec<&StoredDenial> = self
+            .denials
+            .iter()
+            .filter(in_minute)
+            .filter(|d| d.denial.key_id == key_id)
+            .collect();
+        Ok(RefusalMinute {
+            account_stored: self
+                .denials
+                .iter()
+                .filter(in_minute)
+                .filter(|d| d.denial.account_id == account_id)
+                .count() as u64,
+            key_stored: of_key.len() as u64,
+            key_rate_limited: of_key
+                .iter()
+                .any(|d| d.denial.status == RATE_LIMITED_STATUS),
+            latest: of_key.last().map(|d| d.denial.request_id.clone()),
+        })
     }
     fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error> {
         Ok(self
@@ -166,12 +206,12 @@ impl Store for MemStore {
             .find(|d| d.event_id == event_id)
             .cloned())
     }
-    fn would_deny_since(&self, key_id: &str, ip: &str, since: i64) -> Result<bool, Error> {
+    fn would_deny_on(&self, key_id: &str, prefix: &str, day: i64) -> Result<bool, Error> {
         Ok(self.events.iter().any(|e| {
             e.kind == "ip.would_deny"
                 && e.key_id.as_deref() == Some(key_id)
-                && e.data["after"]["ip"] == ip
-                && e.created_at >= since
+                && e.data["after"]["prefix"] == prefix
+                && day_of(e.created_at) == day
         }))
     }
     fn events(
