@@ -259,29 +259,42 @@ pub(crate) fn ip_forwarded_headers_cannot_spoof_the_client_address(c: &Ctx) {
     c.origin.assert_got_nothing("", &no);
 }
 
-pub(crate) fn ip_unparsable_address_is_denied_when_a_list_is_set(c: &Ctx) {
+/// An address that cannot be parsed is no client address: it is refused (400, naming
+/// `CF-Connecting-IP`) before anything compares or stores it, whether or not a list is set
+/// (issue 20: a refusal record or `ips_seen` must never hold client-chosen text).
+pub(crate) fn ip_unparsable_address_is_refused_with_or_without_a_list(c: &Ctx) {
     let marker = "ip_unparsable";
     let no = format!("{marker}-denied");
-    let t = tenant(&c.gw, marker, json!({"allowed_ips": ["0.0.0.0/0", "::/0"]}));
-    let (_, live) = key(&c.gw, &t, "live", json!({}));
-    // Any real address passes this list…
-    assert_ip_allowed(&from_ip(
-        c,
-        &live,
-        &t.pk_live,
-        Some("192.0.2.1"),
-        &format!("{marker}-ok"),
-        &[],
-    ));
-    // …but an address that cannot be parsed does not.
-    for ip in [
-        "not-an-ip",
-        "198.51.100.7, 10.0.0.1",
-        "999.1.1.1",
-        "198.51.100.7:443",
-        "unknown",
-    ] {
-        assert_ip_denied(&from_ip(c, &live, &t.pk_live, Some(ip), &no, &[]));
+    let fenced = tenant(&c.gw, marker, json!({"allowed_ips": ["0.0.0.0/0", "::/0"]}));
+    let open = tenant(&c.gw, &format!("{marker}-open"), json!({}));
+    for t in [&fenced, &open] {
+        let (_, live) = key(&c.gw, t, "live", json!({}));
+        // Any real address passes…
+        assert_ip_allowed(&from_ip(
+            c,
+            &live,
+            &t.pk_live,
+            Some("192.0.2.1"),
+            &format!("{marker}-ok"),
+            &[],
+        ));
+        // …but an address that cannot be parsed is refused as malformed.
+        for ip in [
+            "not-an-ip",
+            "198.51.100.7, 10.0.0.1",
+            "999.1.1.1",
+            "198.51.100.7:443",
+            "unknown",
+        ] {
+            let r = from_ip(c, &live, &t.pk_live, Some(ip), &no, &[]);
+            assert_error(&r, 400);
+            assert_eq!(
+                r.json["errors"][0]["field"],
+                json!("CF-Connecting-IP"),
+                "{r}"
+            );
+            assert!(!r.text().contains(ip), "the address is echoed: {r}");
+        }
     }
     c.origin.assert_got_nothing("", &no);
 }

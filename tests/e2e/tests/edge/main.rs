@@ -123,7 +123,7 @@ fn main() {
             ip_v6_allowlist,
             ip_v4_mapped_v6_matches_v4_rules,
             ip_forwarded_headers_cannot_spoof_the_client_address,
-            ip_unparsable_address_is_denied_when_a_list_is_set,
+            ip_unparsable_address_is_refused_with_or_without_a_list,
             // §3.8 product key
             product_key_missing_is_400_naming_the_header,
             product_key_malformed_or_unknown_is_404,
