@@ -200,25 +200,10 @@ impl Registry {
         if !message.command.is_write() {
             return Ok(self.read(message)?.with_edge(seeded));
         }
-        let context = Context {
-            now: message.now,
-            config,
-            max_keys_per_account: message.limits.max_keys_per_account,
-            request_id: &message.request_id,
-        };
-        let outcome = {
-            let sql = self.sql();
-            engine::execute(
-                &message.caller,
-                message.command,
-                &SqlStore::new(&sql),
-                &context,
-                &mut RandomMint(&PlatformRandom),
-            )
-        };
-        let outcome = match outcome {
+        let (now, fail_after_writes) = (message.now, message.fail_after_writes);
+        let outcome = match self.decide(message)? {
             Ok(outcome) => outcome,
-            Err(error) => return Ok(Reply::error(&error)),
+            Err(refused) => return Ok(refused),
         };
         let own: Vec<KeyHash> = outcome
             .writes
@@ -231,8 +216,8 @@ impl Registry {
         self.transaction(
             outcome.writes.clone(),
             outcome.events.clone(),
-            message.now,
-            message.fail_after_writes,
+            now,
+            fail_after_writes,
         )?;
         let edge = self.edge_updates(&outcome.writes)?;
         if !edge.is_empty() {
@@ -240,14 +225,34 @@ impl Registry {
         }
         let edge = [seeded, edge].concat();
         self.flush(&own).await;
-        self.schedule_sweep(message.now).await;
+        self.schedule_sweep(now).await;
         if !outcome.events.is_empty() && self.webhooks().is_some() {
-            self.wake_at(message.now).await;
+            self.wake_at(now).await;
         }
         Ok(Reply {
             answer: outcome_answer(outcome.status, outcome.body),
             edge,
         })
+    }
+
+    /// The engine's decision on `message` over the stored rows: the outcome to apply, or the
+    /// refusal to answer with (`Err` of the outer result: the configuration failed to load).
+    fn decide(&self, message: Message) -> Result<Result<engine::Outcome, Reply>, Error> {
+        let context = Context {
+            now: message.now,
+            config: gateway_config()?,
+            max_keys_per_account: message.limits.max_keys_per_account,
+            request_id: &message.request_id,
+        };
+        let sql = self.sql();
+        let outcome = engine::execute(
+            &message.caller,
+            message.command,
+            &SqlStore::new(&sql),
+            &context,
+            &mut RandomMint(&PlatformRandom),
+        );
+        Ok(outcome.map_err(|error| Reply::error(&error)))
     }
 
     fn demo_missing(&self) -> Result<bool, Error> {
@@ -263,24 +268,9 @@ impl Registry {
     /// that write awaits anything (its KV write-through, its alarm). A read therefore sees a
     /// write whole or not at all, and what it sees is the system of record, never behind KV.
     fn read(&self, message: Message) -> Result<Reply, Error> {
-        let config = gateway_config()?;
-        let context = Context {
-            now: message.now,
-            config,
-            max_keys_per_account: message.limits.max_keys_per_account,
-            request_id: &message.request_id,
-        };
-        let sql = self.sql();
-        let outcome = engine::execute(
-            &message.caller,
-            message.command,
-            &SqlStore::new(&sql),
-            &context,
-            &mut RandomMint(&PlatformRandom),
-        );
-        let outcome = match outcome {
+        let outcome = match self.decide(message)? {
             Ok(outcome) => outcome,
-            Err(error) => return Ok(Reply::error(&error)),
+            Err(refused) => return Ok(refused),
         };
         if !outcome.writes.is_empty() || !outcome.events.is_empty() {
             // A read never writes; if one ever did, it must not without the lock.
