@@ -12,7 +12,8 @@
 //!   origin receives.
 //! - [`admin`]: admin API validation and the key lifecycle; [`engine`]: every admin command as
 //!   a pure function over a small store trait; [`page`]: list pagination.
-//! - [`isolate`]: what one isolate keeps between requests (its unsent activity), time passed in.
+//! - [`isolate`]: what one isolate keeps between requests (its unsent activity, its key cache and
+//!   pins), time passed in.
 //! - [`error`]: the one error type and its JSON body.
 
 mod base62;
