@@ -10,8 +10,9 @@
 use crate::config::gateway_config;
 use crate::facts::CredentialHeaders;
 use crate::http::{error_response, method_of, now_seconds};
+use crate::keystore::{self, Held};
 use crate::settings::Vars;
-use crate::{activity, keystore, origin, ratelimit, sandbox};
+use crate::{activity, origin, ratelimit, sandbox};
 use keygate_core::Error;
 use keygate_core::keys::{Environment, KeyHash};
 use keygate_core::model::EdgeRecord;
@@ -37,7 +38,7 @@ pub enum Next<'a> {
 }
 
 /// Steps 2–9: authenticate, the record (cached, or from `lookup`), authorize. A key is judged
-/// only while this isolate has read the revocation log recently (`keystore::check_fresh`).
+/// only while this isolate has read the revocation log recently (`keystore::held`).
 pub fn decide<'a>(
     facts: &RequestFacts<'a>,
     vars: &Vars,
@@ -45,15 +46,12 @@ pub fn decide<'a>(
     request_id: &str,
 ) -> Result<Next<'a>, Error> {
     let authenticated = policy::authenticate(facts, &vars.settings)?;
-    keystore::check_fresh()?;
     let hash = authenticated.credential.hash;
-    let record = match (keystore::cached(&hash), lookup) {
-        (Some(record), _) => record,
-        (None, Lookup::NotYet) if keystore::known_missing(&hash) => {
-            return Err(policy::unknown_key());
-        }
-        (None, Lookup::NotYet) => return Ok(Next::Lookup(hash)),
-        (None, Lookup::Done(text)) => {
+    let record = match (keystore::held(&hash)?, lookup) {
+        (Held::Record(record), _) => record,
+        (Held::Missing, Lookup::NotYet) => return Err(policy::unknown_key()),
+        (Held::Nothing, Lookup::NotYet) => return Ok(Next::Lookup(hash)),
+        (Held::Missing | Held::Nothing, Lookup::Done(text)) => {
             keystore::accept(&hash, text?.as_deref())?.ok_or_else(policy::unknown_key)?
         }
     };
