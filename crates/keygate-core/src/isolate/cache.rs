@@ -183,8 +183,9 @@ impl EdgeCache {
     /// key's record is cached and pinned for [`PIN_MS`] (a deleted key is pinned as deleted);
     /// an account's copy replaces older copies in every cached record and in every record KV
     /// answers later; a deleted account's records are dropped. Should the pins fill up with
-    /// live ones, they are all dropped together with every cached record: the isolate then
-    /// trusts nothing it held rather than trust KV for a key that may have just been revoked.
+    /// live ones ([`CAPACITY`] keys changed within [`PIN_MS`]), they are all dropped together
+    /// with every cached record. That is the one gap the bound costs: past it, a stale KV
+    /// answer for a key changed in the last [`PIN_MS`] is taken again.
     pub fn apply(&mut self, updates: Vec<EdgeUpdate>, now_ms: u64) {
         for update in updates {
             match update {
