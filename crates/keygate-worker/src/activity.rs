@@ -104,7 +104,7 @@ pub fn take_message(limits: Limits) -> Option<Message> {
         now: seconds(now_ms()),
         demo_seed: false,
         limits,
-        fail_after_writes: None,
+        test: None,
         request_id: String::new(),
         command,
     })

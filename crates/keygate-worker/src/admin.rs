@@ -4,7 +4,7 @@
 
 use crate::facts::CredentialHeaders;
 use crate::http::{bounded_body, header, is_known_method, json_body, method_of, now_seconds};
-use crate::registry::{self, Message};
+use crate::registry::{self, Message, MessageHooks};
 use crate::settings::Vars;
 use crate::{keystore, ratelimit};
 use keygate_core::credentials::extract_credential;
@@ -216,20 +216,42 @@ async fn github_report(
     let body = bounded_body(&mut req, github::MAX_REPORT_BYTES).await?;
     keys.verify(key_id.as_deref(), signature.as_deref(), &body)?;
     let matches = github::report(&body)?;
+    relay(
+        env,
+        vars,
+        Caller::Edge,
+        Command::GithubReport { matches },
+        request_id,
+    )
+    .await
+}
+
+/// Sends one command to the Registry, applies the edge changes of its answer to this isolate's
+/// cache at once (revocation is immediate where the write was served), and relays the answer.
+async fn relay(
+    env: &Env,
+    vars: &Vars,
+    caller: Caller,
+    command: Command,
+    request_id: &str,
+) -> Result<Response, Error> {
+    // The demo account is seeded by an admin request, never by a report (GitHub's) the
+    // worker makes on its own behalf.
+    let demo_seed = vars.demo_seed && !matches!(caller, Caller::Edge);
     let reply = registry::call(
         env,
         &Message {
-            caller: Caller::Edge,
+            caller,
             now: now_seconds(),
-            demo_seed: false,
+            demo_seed,
             limits: vars.limits,
-            fail_after_writes: vars.fail_after_writes,
+            test: MessageHooks::from_vars(vars),
             request_id: request_id.to_string(),
-            command: Command::GithubReport { matches },
+            command,
         },
     )
     .await?;
-    if !vars.skip_local_apply {
+    if vars.applies_locally() {
         keystore::apply(reply.edge.clone());
     }
     Ok(reply.into_response())
@@ -340,23 +362,5 @@ pub async fn handle(
     {
         return Err(decision.refusal());
     }
-    let reply = registry::call(
-        env,
-        &Message {
-            caller,
-            now: now_seconds(),
-            demo_seed: vars.demo_seed,
-            limits: vars.limits,
-            fail_after_writes: vars.fail_after_writes,
-            request_id: request_id.to_string(),
-            command,
-        },
-    )
-    .await?;
-    // KEYGATE_TEST_SKIP_LOCAL_APPLY (tests only) makes this isolate behave like any other: it
-    // learns of the change from the revocation log only.
-    if !vars.skip_local_apply {
-        keystore::apply(reply.edge.clone());
-    }
-    Ok(reply.into_response())
+    relay(env, vars, caller, command, request_id).await
 }

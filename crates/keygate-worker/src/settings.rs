@@ -23,18 +23,33 @@ pub struct Vars {
     /// `MANAGER_WRITES_PER_MINUTE` and `MANAGER_READS_PER_MINUTE`: per account, counted in
     /// the account's `RateLimiter` before a manager's command reaches the Registry.
     pub budgets: ManagerBudgets,
-    /// `KEYGATE_TEST_FAIL_AFTER_WRITES`, honoured only without HTTPS enforcement (local
-    /// development and the test suite): admin commands fail after that many writes.
-    pub fail_after_writes: Option<usize>,
-    /// `KEYGATE_TEST_SKIP_LOCAL_APPLY`, honoured only without HTTPS enforcement: the isolate
-    /// serving an admin write does not apply it to its own cache, as if another had served it.
-    pub skip_local_apply: bool,
+    /// The test suite's hooks: `None` wherever HTTPS is enforced, whatever the variables say,
+    /// so no production path can reach them.
+    pub test_hooks: Option<TestHooks>,
     /// `GITHUB_SECRET_SCANNING_KEYS`: GitHub's public key document; unset, the GitHub endpoint
     /// answers 404.
     pub github_keys: Option<String>,
     /// `WEBHOOK_URL`, `WEBHOOK_SIGNING_SECRET` and `WEBHOOK_RETRY_SECONDS`: unset URL or
     /// secret, no webhooks.
     pub webhooks: Option<Webhooks>,
+}
+
+/// Hooks for the e2e suites, read only where `REQUIRE_HTTPS="false"` (local development and
+/// the test gateways). Each one makes the gateway misbehave on purpose, to prove a property.
+pub struct TestHooks {
+    /// `KEYGATE_TEST_FAIL_AFTER_WRITES`: admin commands fail after that many writes (they are
+    /// applied all or nothing).
+    pub fail_after_writes: Option<usize>,
+    /// `KEYGATE_TEST_SKIP_LOCAL_APPLY`: the isolate serving an admin write does not apply it to
+    /// its own cache, as if another isolate had served it (revocation reaches it by the log).
+    pub skip_local_apply: bool,
+}
+
+impl Vars {
+    /// Whether this isolate applies an admin answer's edge changes to its own cache at once.
+    pub fn applies_locally(&self) -> bool {
+        !self.test_hooks.as_ref().is_some_and(|h| h.skip_local_apply)
+    }
 }
 
 /// Where and how events are delivered.
@@ -116,13 +131,12 @@ impl Vars {
                     DEFAULT_MANAGER_READS_PER_MINUTE,
                 ),
             },
-            fail_after_writes: if settings.require_https {
-                None
-            } else {
-                text(env, "KEYGATE_TEST_FAIL_AFTER_WRITES").and_then(|v| v.trim().parse().ok())
-            },
-            skip_local_apply: !settings.require_https
-                && text(env, "KEYGATE_TEST_SKIP_LOCAL_APPLY").as_deref() == Some("true"),
+            test_hooks: (!settings.require_https).then(|| TestHooks {
+                fail_after_writes: text(env, "KEYGATE_TEST_FAIL_AFTER_WRITES")
+                    .and_then(|v| v.trim().parse().ok()),
+                skip_local_apply: text(env, "KEYGATE_TEST_SKIP_LOCAL_APPLY").as_deref()
+                    == Some("true"),
+            }),
             github_keys: text(env, "GITHUB_SECRET_SCANNING_KEYS"),
             webhooks: match (
                 text(env, "WEBHOOK_URL"),

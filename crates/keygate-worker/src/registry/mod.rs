@@ -24,7 +24,7 @@ use crate::http::{answer_response, error_response};
 use crate::keystore::EdgeUpdate;
 use crate::lock::WriteLock;
 use crate::random::PlatformRandom;
-use crate::settings::Limits;
+use crate::settings::{Limits, Vars};
 use keygate_core::engine::{
     self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, Write,
 };
@@ -53,12 +53,29 @@ pub struct Message {
     pub now: i64,
     pub demo_seed: bool,
     pub limits: Limits,
-    /// Local development and tests only (`REQUIRE_HTTPS=false`): fail the transaction after
-    /// this many writes, to prove that a command is applied all or nothing.
-    pub fail_after_writes: Option<usize>,
+    /// The e2e suites' hooks; never sent by a deployment that enforces HTTPS, and ignored by a
+    /// Registry whose own settings have no test hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<MessageHooks>,
     /// The admin request's id, recorded in the command's events.
     pub request_id: String,
     pub command: Command,
+}
+
+/// What a test gateway asks of the Registry for one command (settings.rs `TestHooks`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct MessageHooks {
+    /// Fail the transaction after this many writes, to prove that a command is applied all or
+    /// nothing (`KEYGATE_TEST_FAIL_AFTER_WRITES`).
+    pub fail_after_writes: usize,
+}
+
+impl MessageHooks {
+    /// This gateway's hooks for a Registry message, if it has any.
+    pub fn from_vars(vars: &Vars) -> Option<Self> {
+        let fail_after_writes = vars.test_hooks.as_ref()?.fail_after_writes?;
+        Some(Self { fail_after_writes })
+    }
 }
 
 /// The Registry's answer: the HTTP response to relay, plus the edge records it changed so
@@ -200,7 +217,12 @@ impl Registry {
         if !message.command.is_write() {
             return Ok(self.read(message)?.with_edge(seeded));
         }
-        let (now, fail_after_writes) = (message.now, message.fail_after_writes);
+        // A hook is honoured only where this object's own settings have test hooks.
+        let fail_after_writes = message
+            .test
+            .filter(|_| Vars::get(&self.env).test_hooks.is_some())
+            .map(|hooks| hooks.fail_after_writes);
+        let now = message.now;
         let outcome = match self.decide(message)? {
             Ok(outcome) => outcome,
             Err(refused) => return Ok(refused),
