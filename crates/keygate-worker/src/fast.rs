@@ -78,7 +78,7 @@ pub fn edge(
     let resumed = Resumed::from_js(resume.as_deref(), ok, text);
     let answer = if resumed == Resumed::Unexpected {
         // The JS entry's fault: fail closed, as when KV fails.
-        Err(policy::store_unavailable())
+        Err(policy::store_unavailable().with_reason("fast path: a resume token never given"))
     } else {
         run(env, method, url, headers, resumed, &request_id)
     };
@@ -142,12 +142,11 @@ pub fn edge_origin_failed(timed_out: bool, request_id: &str) -> String {
 
 /// The request's next step, encoded; refused (a 503, fail closed) when the order of steps
 /// does not allow it after `resumed`.
-fn checked(resumed: &Resumed, step: &Step<'_>, request_id: &str) -> Result<String, Error> {
+fn checked(resumed: &Resumed, step: &Step<'_>) -> Result<String, Error> {
     if protocol::may_follow(resumed, step) {
         Ok(step.encode(flush_after()))
     } else {
-        log_server_error(request_id, &Error::internal());
-        Err(policy::store_unavailable())
+        Err(policy::store_unavailable().with_reason("fast path: a step out of order"))
     }
 }
 
@@ -163,7 +162,7 @@ fn run(
     let url = split_url(url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
     // A refused plain-HTTP request may carry a key to mark leaked: the workers-rs path does it.
     if policy::check_https(url.https, &vars.settings).is_err() || is_admin_path(url.path) {
-        return checked(&resumed, &Step::Full, request_id);
+        return checked(&resumed, &Step::Full);
     }
     let lookup = match &mut resumed {
         // Before the decision, as on the workers-rs path: the revocation log at most twice a
@@ -174,10 +173,14 @@ fn run(
                 post: object_post(&since),
                 resume: Resume::AfterSync,
             };
-            return checked(&resumed, &step, request_id);
+            return checked(&resumed, &step);
         }
         Resumed::New => Lookup::NotYet,
-        Resumed::Unexpected => return Err(policy::store_unavailable()),
+        Resumed::Unexpected => {
+            return Err(
+                policy::store_unavailable().with_reason("fast path: a resume token never given")
+            );
+        }
         // A failure is only recorded, as on the workers-rs path: `keystore::check_fresh`
         // decides how long the isolate may go on without.
         Resumed::Synced(reply) => {
@@ -204,13 +207,13 @@ fn run(
                 key: &key,
                 resume: Resume::AfterLookup,
             };
-            return checked(&resumed, &step, request_id);
+            return checked(&resumed, &step);
         }
         Next::Granted(grant, target, record) => (grant, target, record),
     };
     // A limited key's requests are counted by a Durable Object: the workers-rs path does it.
     if grant.is_rate_limited() {
-        return checked(&resumed, &Step::Full, request_id);
+        return checked(&resumed, &Step::Full);
     }
     match grant.environment {
         Environment::Test => {
@@ -233,9 +236,9 @@ fn run(
                         headers,
                         body: &answer.body,
                     };
-                    checked(&resumed, &step, request_id)
+                    checked(&resumed, &step)
                 }
-                Ok(None) => checked(&resumed, &Step::Full, request_id),
+                Ok(None) => checked(&resumed, &Step::Full),
                 Err(error) => {
                     log_server_error(request_id, &error);
                     Ok(respond_error(&error, request_id, true, flush_after()))
@@ -263,7 +266,7 @@ fn run(
                     .map(|(n, v)| (n.as_str(), v.as_str()))
                     .collect(),
             };
-            checked(&resumed, &step, request_id)
+            checked(&resumed, &step)
         }
     }
 }
