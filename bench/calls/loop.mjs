@@ -4,8 +4,8 @@
 // to entry.mjs in the bench's private copy of the worker (never deployed).
 //
 // GET /__calls?calls=N&mode=edge|serve&target=URL[&fresh=1], with the credentials of the case:
-//   edge   N calls of the exported wasm function `edge`, each followed by `edge_flush_after`
-//          as every request makes it (what fast-path.mjs calls first; for
+//   edge   N calls of the exported wasm function `edge` (what fast-path.mjs calls first; its
+//          step also says whether to arm the activity flush; for
 //          an unknown key the isolate does not yet know missing, both calls around the KV
 //          read, with KV answering "no such key";
 //          for a live key, `edge` and `edge_relay`, the two calls around the origin's fetch);
@@ -17,9 +17,8 @@ import { headerBlock, serve } from "./fast-path.mjs";
 
 export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
 
-const { edge, edge_flush, edge_flush_after, edge_origin_failed, edge_relay, edge_synced } =
-  Gateway.prototype;
-const wasm = { edge, edge_flush, edge_flush_after, edge_origin_failed, edge_relay, edge_synced };
+const { edge, edge_flush, edge_origin_failed, edge_relay } = Gateway.prototype;
+const wasm = { edge, edge_flush, edge_origin_failed, edge_relay };
 const ORIGIN_ANSWER =
   "content-type: application/json\ncontent-length: 77\ndate: Sun, 29 Nov 2026 17:00:00 GMT\n" +
   "connection: keep-alive\nkeep-alive: timeout=5\n";
@@ -83,13 +82,13 @@ export default {
     let answer = "";
     for (let i = 0; i < calls; i++) {
       answer = record
-        ? edge(env, "GET", target, block, 1, record)
-        : edge(env, "GET", target, block, 0, undefined);
+        ? edge(env, "GET", target, block, "after_lookup", true, record)
+        : edge(env, "GET", target, block, undefined, true, undefined);
       // An unknown key: the second call with KV's answer, a miss (the read itself is not
       // measured here; scripts/bench's case g is a JS worker's KV read).
-      if (answer.startsWith("lookup ")) answer = edge(env, "GET", target, block, 1, undefined);
-      // Every request asks whether it must arm the activity flush (fast-path.mjs).
-      edge_flush_after();
+      if (answer.startsWith("lookup ")) {
+        answer = edge(env, "GET", target, block, "after_lookup", true, undefined);
+      }
       // A live key: the planned origin request, then the relay of a typical origin answer's
       // headers (the two calls of fast-path.mjs `forward`; the fetch itself is not measured).
       if (answer.startsWith("origin ")) edge_relay(ORIGIN_ANSWER, answer.split(" ", 2)[1]);

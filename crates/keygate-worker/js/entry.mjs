@@ -1,7 +1,7 @@
 // keygate's module entry (wrangler.toml `main`). Edge requests take the fast path
-// (fast-path.mjs → src/fast.rs: one call into the wasm per request); the admin API and the
-// sandbox requests that need an account's state go to the workers-rs entrypoint. JSON errors
-// are guaranteed even if the wasm traps.
+// (fast-path.mjs → src/fast.rs: one call into the wasm per request, the steps of
+// src/protocol.rs); the admin API and the sandbox requests that need an account's state go to
+// the workers-rs entrypoint. JSON errors are guaranteed even if the wasm traps.
 import Gateway from "../../../build/index.js";
 import { internalErrorResponse, requestId, withJsonErrors } from "./json-errors.mjs";
 import { serve } from "./fast-path.mjs";
@@ -12,9 +12,8 @@ export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build
 const Full = withJsonErrors(Gateway);
 // worker-build hangs every exported wasm function on the entrypoint's prototype (which would
 // also make them RPC methods of a service binding; they take and return plain text).
-const { edge, edge_flush, edge_flush_after, edge_origin_failed, edge_relay, edge_synced } =
-  Gateway.prototype;
-const wasm = { edge, edge_flush, edge_flush_after, edge_origin_failed, edge_relay, edge_synced };
+const { edge, edge_flush, edge_origin_failed, edge_relay } = Gateway.prototype;
+const wasm = { edge, edge_flush, edge_origin_failed, edge_relay };
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export default {

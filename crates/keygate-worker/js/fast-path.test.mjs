@@ -1,28 +1,23 @@
 // node --test crates/keygate-worker/js/
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { headerBlock, respond, serve } from "./fast-path.mjs";
+import { readdirSync, readFileSync } from "node:fs";
+import { decode, headerBlock, respond, serve } from "./fast-path.mjs";
 
 const noWait = async () => {};
+const fixtures = new URL("./fixtures/", import.meta.url);
 
 function fakeWasm(answers) {
   const calls = [];
   return {
     calls,
-    edge: (env, method, url, headers, state, record) => {
-      calls.push({ method, url, headers, state, record });
+    edge: (env, method, url, headers, resume, ok, text) => {
+      calls.push({ method, url, headers, resume, ok, text });
       return answers.shift();
     },
-    synced: [],
-    edge_synced(reply) {
-      this.synced.push(reply);
-    },
     flushes: [],
-    edge_flush_after() {
-      return this.flushes.length > 0 ? this.flushes[0].delay : undefined;
-    },
     edge_flush() {
-      return this.flushes.shift()?.message;
+      return this.flushes.shift();
     },
     edge_relay: (headers, id) => headers.replace("connection: close\n", "") + `X-Request-Id: ${id}\n`,
     edge_origin_failed: (timedOut, id) =>
@@ -30,13 +25,32 @@ function fakeWasm(answers) {
   };
 }
 
+test("every fixture the Rust encoder wrote decodes to the step it meant", () => {
+  const names = readdirSync(fixtures).filter((f) => f.endsWith(".txt"));
+  assert.ok(names.length >= 6, "the fixtures are there (cargo test -p keygate-worker writes them)");
+  const kinds = new Set();
+  for (const name of names) {
+    const text = readFileSync(new URL(name, fixtures), "utf8");
+    const expected = JSON.parse(readFileSync(new URL(name.replace(/\.txt$/, ".json"), fixtures), "utf8"));
+    assert.deepEqual(decode(text), expected, name);
+    kinds.add(expected.kind);
+  }
+  assert.deepEqual([...kinds].sort(), ["full", "lookup", "origin", "respond", "send", "sync"]);
+});
+
+test("a step the JS does not know, or an option it does not, is refused", () => {
+  for (const text of ["stop 1", "respond 200", "lookup 30 sk:a resume=after_lookup later=1", "", "full x"]) {
+    assert.throws(() => decode(text), /fast path/, JSON.stringify(text));
+  }
+});
+
 const never = () => {
   throw new Error("not expected");
 };
 
 test("a respond answer becomes the response, headers and body as sent", async () => {
   const response = await respond(
-    'respond 401 0\nContent-Type: application/json\nWWW-Authenticate: Basic realm="keygate"\nX-Request-Id: req_1\n\n{"status":401,"message":"a\\nb"}',
+    decode('respond 401 0\nContent-Type: application/json\nWWW-Authenticate: Basic realm="keygate"\nX-Request-Id: req_1\n\n{"status":401,"message":"a\\nb"}'),
     noWait,
   );
   assert.equal(response.status, 401);
@@ -46,16 +60,16 @@ test("a respond answer becomes the response, headers and body as sent", async ()
 });
 
 test("an answer without headers, a body with blank lines, and a null-body status", async () => {
-  const plain = await respond("respond 200 0\n\nline one\n\nline two", noWait);
+  const plain = await respond(decode("respond 200 0\n\nline one\n\nline two"), noWait);
   assert.equal(await plain.text(), "line one\n\nline two");
-  const empty = await respond("respond 204 0\nX-Request-Id: r\n\n", noWait);
+  const empty = await respond(decode("respond 204 0\nX-Request-Id: r\n\n"), noWait);
   assert.equal(empty.status, 204);
   assert.equal(empty.body, null);
 });
 
 test("a delay is waited before answering", async () => {
   let waited = 0;
-  await respond("respond 200 1500\n\n{}", async (ms) => {
+  await respond(decode("respond 200 1500\n\n{}"), async (ms) => {
     waited = ms;
   });
   assert.equal(waited, 1500);
@@ -66,8 +80,8 @@ test("the header block carries every header, one per line", () => {
   assert.equal(block, "accept: a, b\nx-api-key: k\n");
 });
 
-test("a KV miss is read once between two calls; a KV failure is reported as state 2", async () => {
-  const wasm = fakeWasm(["lookup 30 sk:abc", "respond 200 0\n\nok"]);
+test("a KV miss is read once between two calls; a KV failure is reported as not ok", async () => {
+  const wasm = fakeWasm(["lookup 30 sk:abc resume=after_lookup", "respond 200 0\n\nok"]);
   const reads = [];
   const env = { KEYS: { get: async (key, options) => (reads.push([key, options]), '{"r":1}') } };
   const request = new Request("https://gw.example/v1/x", { headers: { "x-api-key": "k" } });
@@ -75,24 +89,24 @@ test("a KV miss is read once between two calls; a KV failure is reported as stat
   assert.equal(await response.text(), "ok");
   assert.deepEqual(reads, [["sk:abc", { cacheTtl: 30 }]]);
   assert.deepEqual(
-    wasm.calls.map((c) => [c.state, c.record]),
+    wasm.calls.map((c) => [c.resume, c.ok, c.text]),
     [
-      [0, undefined],
-      [1, '{"r":1}'],
+      [undefined, true, undefined],
+      ["after_lookup", true, '{"r":1}'],
     ],
   );
 
-  const missing = fakeWasm(["lookup 30 sk:abc", "respond 401 0\n\n{}"]);
+  const missing = fakeWasm(["lookup 30 sk:abc resume=after_lookup", "respond 401 0\n\n{}"]);
   const unknown = { KEYS: { get: async () => null } };
   await serve(request, unknown, { wasm: missing, full: never, fetch: never, wait: noWait });
-  assert.deepEqual(missing.calls[1].state, 1);
-  assert.equal(missing.calls[1].record, undefined);
+  assert.deepEqual([missing.calls[1].resume, missing.calls[1].ok], ["after_lookup", true]);
+  assert.equal(missing.calls[1].text, undefined);
 
-  const failing = fakeWasm(["lookup 30 sk:abc", "respond 503 0\n\n{}"]);
+  const failing = fakeWasm(["lookup 30 sk:abc resume=after_lookup", "respond 503 0\n\n{}"]);
   const broken = { KEYS: { get: async () => { throw new Error("kv down"); } } };
   const r = await serve(request, broken, { wasm: failing, full: never, fetch: never, wait: noWait });
   assert.equal(r.status, 503);
-  assert.equal(failing.calls[1].state, 2);
+  assert.deepEqual([failing.calls[1].resume, failing.calls[1].ok], ["after_lookup", false]);
 });
 
 test("full hands the untouched request to the workers-rs entry", async () => {
@@ -126,7 +140,7 @@ test("origin: exactly the planned URL and headers are sent, the answer relayed",
   assert.equal(sent.url, "https://origin.example/v1/x?y=1");
   assert.equal(sent.init.method, "POST");
   assert.equal(sent.init.redirect, "manual");
-  assert.deepEqual([...sent.init.headers], [
+  assert.deepEqual([...new Headers(sent.init.headers)], [
     ["x-custom", "1"],
     ["x-keygate-account", "acct_1"],
   ]);
@@ -174,7 +188,7 @@ function fakeNamespace(reply) {
 
 test("sync: the revocation log's reply goes back to the wasm before it decides", async () => {
   const wasm = fakeWasm([
-    'sync REVOCATIONS revocations https://object.internal/\n{"op":"since","generation":7}',
+    'sync REVOCATIONS revocations https://object.internal/ resume=after_sync\n{"op":"since","generation":7}',
     "respond 200 0\n\nok",
   ]);
   const log = fakeNamespace(() => new Response('{"generation":9,"reset":false,"entries":[]}'));
@@ -186,23 +200,32 @@ test("sync: the revocation log's reply goes back to the wasm before it decides",
     name: "revocations", url: "https://object.internal/", method: "POST",
     body: '{"op":"since","generation":7}',
   }]);
-  assert.deepEqual(wasm.synced, ['{"generation":9,"reset":false,"entries":[]}']);
-  assert.deepEqual(wasm.calls.map((c) => c.state), [0, 3], "decided by a second call, at stage 3");
+  assert.deepEqual(
+    wasm.calls.map((c) => [c.resume, c.ok, c.text]),
+    [
+      [undefined, true, undefined],
+      ["after_sync", true, '{"generation":9,"reset":false,"entries":[]}'],
+    ],
+    "decided by a second call, with the reply and the token",
+  );
 });
 
 test("sync: a log that fails or cannot be reached is reported as no reply", async () => {
   for (const reply of [() => new Response("down", { status: 500 }), () => { throw new Error("gone"); }]) {
-    const wasm = fakeWasm(["sync REVOCATIONS revocations https://object.internal/\n{}", "respond 503 0\n\n{}"]);
+    const wasm = fakeWasm([
+      "sync REVOCATIONS revocations https://object.internal/ resume=after_sync\n{}",
+      "respond 503 0\n\n{}",
+    ]);
     const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: never };
     const response = await serve(new Request("https://gw.example/"), { REVOCATIONS: fakeNamespace(reply) }, deps);
     assert.equal(response.status, 503);
-    assert.deepEqual(wasm.synced, [undefined]);
+    assert.deepEqual([wasm.calls[1].resume, wasm.calls[1].ok, wasm.calls[1].text], ["after_sync", false, undefined]);
   }
 });
 
-test("a flush is armed in waitUntil after the delay the wasm names; a failed send is only logged", async () => {
-  const wasm = fakeWasm(["respond 200 0\n\nok"]);
-  wasm.flushes.push({ delay: 1000, message: 'send REGISTRY registry https://object.internal/\n{"caller":"edge"}' });
+test("a flush is armed in waitUntil after the delay the step names; a failed send is only logged", async () => {
+  const wasm = fakeWasm(["respond 200 0 flush=1000\n\nok"]);
+  wasm.flushes.push('send REGISTRY registry https://object.internal/\n{"caller":"edge"}');
   const registry = fakeNamespace(() => new Response("no", { status: 503 }));
   const pending = [];
   const waited = [];
@@ -231,8 +254,8 @@ test("no flush armed when the wasm names none, and none sent when nothing waits 
     wasm: quiet, full: never, fetch: never, wait: noWait, waitUntil: (p) => none.push(p),
   });
   assert.equal(none.length, 0);
-  const taken = fakeWasm(["respond 200 0\n\nok"]);
-  taken.flushes.push({ delay: 5, message: undefined });
+  const taken = fakeWasm(["respond 200 0 flush=5\n\nok"]);
+  taken.flushes.push(undefined);
   const pending = [];
   await serve(new Request("https://gw.example/"), {}, {
     wasm: taken, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p),
@@ -241,8 +264,8 @@ test("no flush armed when the wasm names none, and none sent when nothing waits 
 });
 
 test("the flush is armed before a request goes to the full entry too", async () => {
-  const wasm = fakeWasm(["full"]);
-  wasm.flushes.push({ delay: 1000, message: undefined });
+  const wasm = fakeWasm(["full flush=1000"]);
+  wasm.flushes.push(undefined);
   const pending = [];
   const response = await serve(new Request("https://gw.example/"), {}, {
     wasm, full: () => new Response("full"), fetch: never, wait: noWait, waitUntil: (p) => pending.push(p),
@@ -251,18 +274,43 @@ test("the flush is armed before a request goes to the full entry too", async () 
   assert.equal(pending.length, 1);
 });
 
-test("a sync, then the decision: stages 0, 3, then 1 after the KV read", async () => {
+test("a sync, then the KV read, then the decision: each call hands back the step's token", async () => {
   const objects = {
     REVOCATIONS: fakeNamespace(() => new Response("{}")),
     KEYS: { get: async () => null },
   };
   const wasm = fakeWasm([
-    "sync REVOCATIONS revocations https://object.internal/\n{}",
-    "lookup 30 sk:abc",
+    "sync REVOCATIONS revocations https://object.internal/ resume=after_sync\n{}",
+    "lookup 30 sk:abc resume=after_lookup",
     "respond 204 0\n\n",
   ]);
   const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: never };
   assert.equal((await serve(new Request("https://gw.example/"), objects, deps)).status, 204);
-  assert.deepEqual(wasm.calls.map((c) => c.state), [0, 3, 1]);
+  assert.deepEqual(wasm.calls.map((c) => c.resume), [undefined, "after_sync", "after_lookup"]);
   assert.equal(objects.REVOCATIONS.posts.length, 1);
+});
+
+test("a flush named by a step before the last is armed too, once", async () => {
+  const wasm = fakeWasm(["lookup 30 sk:abc resume=after_lookup flush=700", "respond 200 0\n\nok"]);
+  wasm.flushes.push(undefined);
+  const pending = [];
+  const env = { KEYS: { get: async () => null } };
+  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p) };
+  assert.equal((await serve(new Request("https://gw.example/"), env, deps)).status, 200);
+  assert.equal(pending.length, 1);
+});
+
+test("the JS decides no order: a send, a step without a token, or endless steps fail the request", async () => {
+  const env = { KEYS: { get: async () => null }, REGISTRY: fakeNamespace(() => new Response("{}")) };
+  const cases = [
+    ["send REGISTRY registry https://object.internal/\n{}"],
+    ["lookup 30 sk:abc"],
+    Array(9).fill("lookup 30 sk:abc resume=after_lookup"),
+  ];
+  for (const answers of cases) {
+    const wasm = fakeWasm(answers);
+    const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: never };
+    await assert.rejects(serve(new Request("https://gw.example/"), env, deps), /fast path/);
+    assert.equal(env.REGISTRY.posts.length, 0);
+  }
 });

@@ -4,7 +4,8 @@
 //!
 //! Every request that records something asks [`flush_after`] whether a flush must be armed, and
 //! if so arms it in its own `waitUntil` (here through [`arm`]; on the fast path the JS entry does
-//! it with `edge_flush_after`/`edge_flush`, `src/fast.rs`). So nothing waits for later traffic: a
+//! it when a step carries `flush=`, and the timer takes the `send` step from `edge_flush`,
+//! `src/protocol.rs`). So nothing waits for later traffic: a
 //! refusal is sent about a second after it happened, a key's use within `USE_EVERY_MS`. What can
 //! still be lost: a flush whose send fails (the records are reports, not decisions: logged and
 //! dropped), and what an isolate held when it was killed before its timer ran.

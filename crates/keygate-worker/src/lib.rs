@@ -14,6 +14,7 @@ mod http;
 mod keystore;
 mod lock;
 mod origin;
+mod protocol;
 mod random;
 mod ratelimit;
 mod registry;

@@ -125,7 +125,8 @@ pub fn stateless(
 
 /// The headers of every sandbox answer: JSON, the sandbox's own, and `X-Sandbox: true`.
 pub fn answer_headers(own: &[(String, String)]) -> Vec<(&str, &str)> {
-    let mut headers = Vec::with_capacity(own.len() + 2);
+    // Room for the fast path's `X-Request-Id` too (src/fast.rs).
+    let mut headers = Vec::with_capacity(own.len() + 3);
     // The sandbox's own answer may name its type already; a second copy would be appended.
     if !own
         .iter()
