@@ -181,7 +181,7 @@ fn run(
                 policy::store_unavailable().with_reason("fast path: a resume token never given")
             );
         }
-        // A failure is only recorded, as on the workers-rs path: `keystore::check_fresh`
+        // A failure is only recorded, as on the workers-rs path: `EdgeCache::check_fresh`
         // decides how long the isolate may go on without.
         Resumed::Synced(reply) => {
             let changes = reply
