@@ -339,7 +339,12 @@ pub(crate) fn key_update_changes_what_the_edge_allows(c: &Ctx) {
     ] {
         assert_eq!(k[same], s.key[same], "{same}");
     }
-    assert_eq!(admin(c, "GET", &path, None).json, k);
+    // The same key apart from its usage, which the edge writes on its own within about a
+    // second of the sandbox request above (it may land between the PATCH and this GET).
+    assert_eq!(
+        without_usage(&admin(c, "GET", &path, None).json),
+        without_usage(&k)
+    );
 
     let get = |path: &str, ip: &str| {
         let r =
