@@ -248,3 +248,26 @@ pub fn get_accounts(gw: &Gateway, ip: &str, secret: &str, pk: &str) -> Resp {
     audit(&r);
     r
 }
+
+/// The fields of a key view that the edge writes by itself, on its own schedule (about a
+/// second after a request): its usage and its refusal and would-deny counts.
+pub const USAGE_FIELDS: [&str; 5] = [
+    "last_used_at",
+    "last_used_ip",
+    "ips_seen",
+    "refusals",
+    "would_deny",
+];
+
+/// A key view without [`USAGE_FIELDS`]: what admin commands alone decide. Compare these when
+/// asserting that a refused command left a key as it was, since an earlier edge request's
+/// usage may land in between.
+pub fn without_usage(view: &Value) -> Value {
+    let mut view = view.clone();
+    if let Some(fields) = view.as_object_mut() {
+        for name in USAGE_FIELDS {
+            fields.remove(name);
+        }
+    }
+    view
+}

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use keygate_e2e::audited::{
     Account, EVENT_FIELDS, Key, as_key, audit, key, key_list, op, refused, test_account, view,
+    without_usage,
 };
 use keygate_e2e::clock::unix_now_f as now_f;
 use keygate_e2e::{Gateway, Resp, Value, json, run, start_together, tests};

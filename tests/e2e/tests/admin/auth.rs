@@ -482,7 +482,11 @@ pub(crate) fn manager_key_grants_only_scopes_it_holds(c: &Ctx) {
         "a manager rolling a key wider than itself: {r}"
     );
     let after = admin(c, "GET", &format!("/keys/{}", id_of(&wide)), None);
-    assert_eq!(after.json, wide, "the refused roll changed the key");
+    assert_eq!(
+        without_usage(&after.json),
+        without_usage(&wide),
+        "the refused roll changed the key"
+    );
     assert_sandbox_ok(c, &wide_secret, &pk);
     // It may still disable or delete it (that only takes access away).
     manage(

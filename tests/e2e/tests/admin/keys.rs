@@ -221,7 +221,11 @@ pub(crate) fn key_validation_names_each_field(c: &Ctx) {
         &["name", "status", "scopes"],
     );
     let r = admin(c, "GET", &key_path, None);
-    assert_eq!(r.json, key, "a refused PATCH changed the key");
+    assert_eq!(
+        without_usage(&r.json),
+        without_usage(&key),
+        "a refused PATCH changed the key"
+    );
 }
 
 pub(crate) fn live_key_for_test_agreement_is_403(c: &Ctx) {

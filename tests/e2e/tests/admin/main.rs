@@ -12,6 +12,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
+use keygate_e2e::audited::without_usage;
 use keygate_e2e::clock::unix_now as now;
 use keygate_e2e::{ADMIN_TOKEN, Gateway, Resp, Value, WithOrigin, json, repo_root, run, tests};
 

@@ -173,24 +173,6 @@ pub(crate) fn sandboxed(c: &Ctx, name: &str) -> Sandboxed {
     }
 }
 
-/// A key view without the fields the edge writes by itself (`last_used_*`, `ips_seen`, the
-/// refusal and would-deny counts): what admin commands alone decide.
-pub(crate) fn without_usage(view: &Value) -> Value {
-    let mut view = view.clone();
-    if let Some(fields) = view.as_object_mut() {
-        for name in [
-            "last_used_at",
-            "last_used_ip",
-            "ips_seen",
-            "refusals",
-            "would_deny",
-        ] {
-            fields.remove(name);
-        }
-    }
-    view
-}
-
 /// 400 whose `errors` name exactly `fields` (in any order).
 pub(crate) fn assert_invalid(r: &Resp, fields: &[&str]) {
     assert_eq!(r.status, 400, "expected 400 naming {fields:?}: {r}");

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use keygate_e2e::audited::{
     self, Account, Key, as_key, get_accounts, key, key_body, key_from, op, refused, test_account,
+    without_usage,
 };
 use keygate_e2e::clock::unix_now as now;
 use keygate_e2e::{Gateway, Resp, Value, json, run, start_together, tests};

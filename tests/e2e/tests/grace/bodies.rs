@@ -36,7 +36,7 @@ pub(crate) type Bad = (Value, &'static [&'static str]);
 pub(crate) fn assert_refused_and_unchanged(gw: &Gateway, bad: &[Bad], what: &str) {
     let (t, k) = account_with_key(gw, what);
     assert_served(gw, &t, &k.secret, "before any roll");
-    let before = without_usage(view(gw, &k.id));
+    let before = without_usage(&view(gw, &k.id));
     assert!(absent(&before, "rolled_to"), "a new key: {before}");
     let count = key_count(gw, &t.id);
     assert_eq!(count, 1, "a new account has its one key");
@@ -58,7 +58,7 @@ pub(crate) fn assert_refused_and_unchanged(gw: &Gateway, bad: &[Bad], what: &str
                 r.text()
             ));
         }
-        let after = without_usage(view(gw, &k.id));
+        let after = without_usage(&view(gw, &k.id));
         assert!(
             absent(&after, "rolled_to") && absent(&after, "revoke_at") && absent(&after, "grace"),
             "{body} was refused ({}) yet the key was rolled: {after}",

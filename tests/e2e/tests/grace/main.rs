@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use keygate_e2e::audited::{self, audit, op, refused};
+use keygate_e2e::audited::{self, audit, op, refused, without_usage};
 use keygate_e2e::clock::unix_now_f as now_f;
 use keygate_e2e::{
     Gateway, Resp, Tenant, Value, assert_error, json, key, run, start_together, tenant, tests,
@@ -44,15 +44,6 @@ const REPORT_PATIENCE: Duration = Duration::from_secs(10);
 const QUIET_PATIENCE: Duration = Duration::from_secs(5);
 /// Pause between polls.
 const POLL_EVERY: Duration = Duration::from_millis(100);
-/// View fields that edge traffic changes (written back asynchronously), not a roll.
-const USAGE: [&str; 5] = [
-    "last_used_at",
-    "last_used_ip",
-    "ips_seen",
-    "refusals",
-    "would_deny",
-];
-
 struct Ctx {
     gw: Gateway,
     /// Only [`the_first_use_is_reported_without_further_edge_traffic`] sends requests to it.

@@ -39,16 +39,6 @@ pub(crate) fn view(gw: &Gateway, key_id: &str) -> Value {
     audited::view(gw, &format!("/keys/{key_id}"))
 }
 
-/// The view without the fields edge traffic changes.
-pub(crate) fn without_usage(mut v: Value) -> Value {
-    if let Some(map) = v.as_object_mut() {
-        for field in USAGE {
-            map.remove(field);
-        }
-    }
-    v
-}
-
 /// How many keys the account has.
 pub(crate) fn key_count(gw: &Gateway, account: &str) -> usize {
     audited::key_list(gw, account).len()

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use keygate_e2e::audited::{
     Key, as_key, audit, bank_data_account, key, key_body, key_from, key_list, op, product_key,
-    refused, view,
+    refused, view, without_usage,
 };
 use keygate_e2e::{Gateway, Origin, Resp, Value, json, merge, run, start_together, tests};
 
