@@ -107,8 +107,24 @@ impl Req {
         }
     }
 
-    /// Sends; `Err` only for transport errors.
+    /// Sends; `Err` only for transport errors. When `wrangler dev` reloads the worker under a
+    /// request (its own text/plain 503 "Your worker restarted mid-request", which it retries
+    /// itself only for GET and HEAD), the request is sent again, at most
+    /// [`RELOAD_RETRIES`] times: that answer is the dev server's, never the gateway's (every
+    /// answer of keygate is JSON or the sandbox's, with an `X-Request-Id`).
     pub fn try_send(self) -> Result<Resp, String> {
+        let mut attempt = 0;
+        loop {
+            let r = self.clone().try_send_once()?;
+            if attempt >= RELOAD_RETRIES || !r.is_dev_server_reload() {
+                return Ok(r);
+            }
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn try_send_once(self) -> Result<Resp, String> {
         let mut b = ureq::http::Request::builder()
             .method(self.method.as_str())
             .uri(self.url.as_str());
@@ -165,6 +181,9 @@ impl Req {
     }
 }
 
+/// How many times a request is sent again after `wrangler dev` reloaded the worker under it.
+pub const RELOAD_RETRIES: usize = 3;
+
 /// An HTTP answer. `Display` shows the status, headers and body (for assertion messages).
 #[derive(Clone)]
 pub struct Resp {
@@ -205,6 +224,13 @@ impl Resp {
     /// `X-Request-Id`, if present.
     pub fn request_id(&self) -> Option<&str> {
         self.header("x-request-id")
+    }
+
+    /// Whether this is `wrangler dev`'s own answer to a request the worker was reloaded under.
+    fn is_dev_server_reload(&self) -> bool {
+        self.status == 503
+            && self.request_id().is_none()
+            && self.body.starts_with(b"Your worker restarted mid-request")
     }
 
     /// Panics (showing the whole answer) unless the status is `status`.
