@@ -3,24 +3,24 @@
 //! the `Registry` Durable Object, on the core's rules.
 
 use crate::facts::CredentialHeaders;
-use crate::http::{bounded_body, header, is_known_method, json_body, method_of, now_seconds};
+use crate::http::{bounded_body, header, json_body, method_of, now_seconds};
 use crate::registry::{self, Message, MessageHooks};
 use crate::settings::Vars;
 use crate::{keystore, ratelimit};
+use keygate_core::Error;
+use keygate_core::admin::routes::{self, Body, Handler, Input, Operation, Params};
 use keygate_core::credentials::extract_credential;
 use keygate_core::engine::{Caller, Command};
 use keygate_core::github::{self, GithubKeys};
 use keygate_core::ip::throttle_prefix;
 use keygate_core::keys::constant_time_eq;
-use keygate_core::page::{PageParams, query_pairs};
 use keygate_core::policy;
 use keygate_core::target;
 use keygate_core::target::RequestUrl;
 use keygate_core::throttle::AuthThrottle;
-use keygate_core::{Error, FieldError};
 use std::sync::OnceLock;
 use std::time::Duration;
-use worker::{Delay, Env, Method, Request, Response};
+use worker::{Delay, Env, Request, Response};
 
 /// Operator (`ADMIN_TOKEN`) or an account's own key with scope `keys:manage` (with its
 /// account's id, whose admin budgets it spends).
@@ -104,97 +104,6 @@ async fn throttled(req: &Request, env: &Env, failure: Error) -> Error {
     tier.answer(failure)
 }
 
-enum Route<'a> {
-    Accounts,
-    Account(&'a str),
-    Entitlement(&'a str, &'a str),
-    AccountKeys(&'a str),
-    AccountEvents(&'a str),
-    Request(&'a str),
-    Deliveries(&'a str),
-    /// GitHub's secret-scanning reports: authenticated by GitHub's signature, not a token.
-    GithubLeaks,
-    Key(&'a str),
-    KeyRoll(&'a str),
-    KeyLeaked(&'a str),
-    Leaks,
-}
-
-impl<'a> Route<'a> {
-    /// The endpoint of a canonical path below `/admin/v1`. Any other spelling is 404 (not the
-    /// edge's 400: the admin API names no canonical form to a caller it has not authenticated),
-    /// except a secret key in the URL, which is refused as everywhere.
-    fn parse(url: &RequestUrl<'a>) -> Result<Self, Error> {
-        target::reject_secret_in_url(url.path, url.query)?;
-        let target = target::parse_target(url.path, url.query).map_err(|_| not_found())?;
-        let segments: Vec<&str> = target.segments().collect();
-        let ["admin", "v1", rest @ ..] = segments.as_slice() else {
-            return Err(not_found());
-        };
-        Ok(match rest {
-            ["accounts"] => Route::Accounts,
-            ["accounts", id] => Route::Account(id),
-            ["accounts", id, "products", product] => Route::Entitlement(id, product),
-            ["accounts", id, "keys"] => Route::AccountKeys(id),
-            ["accounts", id, "events"] => Route::AccountEvents(id),
-            ["requests", id] => Route::Request(id),
-            ["events", id, "deliveries"] => Route::Deliveries(id),
-            ["keys", id] => Route::Key(id),
-            ["keys", id, "roll"] => Route::KeyRoll(id),
-            ["keys", id, "leaked"] => Route::KeyLeaked(id),
-            ["leaks"] => Route::Leaks,
-            ["leaks", "github"] => Route::GithubLeaks,
-            _ => return Err(not_found()),
-        })
-    }
-
-    fn allow(&self) -> &'static str {
-        match self {
-            Route::Accounts | Route::AccountKeys(_) => "GET, POST",
-            Route::Account(_) => "GET, PATCH",
-            Route::Entitlement(..) => "GET, PUT, DELETE",
-            Route::Key(_) => "GET, PATCH, DELETE",
-            Route::KeyRoll(_) | Route::KeyLeaked(_) | Route::Leaks | Route::GithubLeaks => "POST",
-            Route::AccountEvents(_) | Route::Request(_) | Route::Deliveries(_) => "GET",
-        }
-    }
-}
-
-fn not_found() -> Error {
-    Error::not_found("No such admin endpoint. See the admin API in the README.")
-}
-
-fn page(url: &RequestUrl<'_>) -> Result<PageParams, Error> {
-    page_with(url, &[]).map(|(page, _)| page)
-}
-
-/// A list's query filters by name, e.g. `("type", "key.created")`.
-type Filters<'f> = Vec<(&'f str, String)>;
-
-/// `limit` and `starting_after`, plus the `filters` this list accepts (returned by name);
-/// any other query parameter is 400.
-fn page_with<'f>(
-    url: &RequestUrl<'_>,
-    filters: &[&'f str],
-) -> Result<(PageParams, Filters<'f>), Error> {
-    let pairs = query_pairs(url.query.unwrap_or_default());
-    let mut found = Vec::new();
-    for (name, value) in &pairs {
-        if let Some(filter) = filters.iter().find(|f| *f == name) {
-            found.push((*filter, value.clone()));
-        } else if name != "limit" && name != "starting_after" {
-            let mut known = vec!["limit", "starting_after"];
-            known.extend(filters);
-            return Err(Error::invalid(vec![FieldError::new(
-                name.clone(),
-                format!("unknown query parameter; use {}", known.join(", ")),
-            )]));
-        }
-    }
-    let page = PageParams::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
-    Ok((page, found))
-}
-
 /// `POST /admin/v1/leaks/github`: verified against GitHub's published keys before anything is
 /// read from it; then every secret key of ours in it is marked leaked.
 async fn github_report(
@@ -257,12 +166,6 @@ async fn relay(
     Ok(reply.into_response())
 }
 
-async fn required_body(req: &mut Request) -> Result<serde_json::Value, Error> {
-    json_body(req)
-        .await?
-        .ok_or_else(|| Error::bad_request("A JSON object body is required."))
-}
-
 pub async fn handle(
     mut req: Request,
     env: &Env,
@@ -270,89 +173,31 @@ pub async fn handle(
     url: &RequestUrl<'_>,
     request_id: &str,
 ) -> Result<Response, Error> {
-    let route = Route::parse(url)?;
-    if !is_known_method(&method_of(&req)) {
-        return Err(Error::method_not_allowed(route.allow()));
-    }
-    let method = req.method();
-    if let Route::GithubLeaks = route {
-        if method != Method::Post {
-            return Err(Error::method_not_allowed(route.allow()));
-        }
-        return github_report(req, env, vars, request_id).await;
-    }
+    let (operation, params) = operation(url, &method_of(&req))?;
+    let build = match operation.handler {
+        Handler::GithubReport => return github_report(req, env, vars, request_id).await,
+        Handler::Command(build) => build,
+    };
     let (caller, account) = match caller(&req, env, vars, url).await {
         Ok(found) => found,
         Err(failure) => return Err(throttled(&req, env, failure).await),
     };
-    let id = |s: &str| s.to_string();
-
-    let command = match (&route, method) {
-        (Route::Accounts, Method::Get) => Command::ListAccounts { page: page(url)? },
-        (Route::Accounts, Method::Post) => Command::CreateAccount {
-            body: required_body(&mut req).await?,
-        },
-        (Route::Account(a), Method::Get) => Command::GetAccount { account_id: id(a) },
-        (Route::Account(a), Method::Patch) => Command::UpdateAccount {
-            account_id: id(a),
-            body: required_body(&mut req).await?,
-        },
-        (Route::Entitlement(a, p), Method::Get) => Command::GetEntitlement {
-            account_id: id(a),
-            product_id: id(p),
-        },
-        (Route::Entitlement(a, p), Method::Put) => Command::Entitle {
-            account_id: id(a),
-            product_id: id(p),
-        },
-        (Route::Entitlement(a, p), Method::Delete) => Command::Withdraw {
-            account_id: id(a),
-            product_id: id(p),
-        },
-        (Route::AccountKeys(a), Method::Get) => Command::ListKeys {
-            account_id: id(a),
-            page: page(url)?,
-        },
-        (Route::AccountEvents(a), Method::Get) => {
-            let (page, filters) = page_with(url, &["type", "key_id"])?;
-            let filter = |name: &str| {
-                filters
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.clone())
-            };
-            Command::ListEvents {
-                account_id: id(a),
-                page,
-                kind: filter("type"),
-                key_id: filter("key_id"),
-            }
-        }
-        (Route::Request(r), Method::Get) => Command::GetRequest { request_id: id(r) },
-        (Route::Deliveries(e), Method::Get) => Command::GetDeliveries { event_id: id(e) },
-        (Route::AccountKeys(a), Method::Post) => Command::CreateKey {
-            account_id: id(a),
-            body: required_body(&mut req).await?,
-        },
-        (Route::Key(k), Method::Get) => Command::GetKey { key_id: id(k) },
-        (Route::Key(k), Method::Patch) => Command::UpdateKey {
-            key_id: id(k),
-            body: required_body(&mut req).await?,
-        },
-        (Route::Key(k), Method::Delete) => Command::DeleteKey { key_id: id(k) },
-        (Route::KeyRoll(k), Method::Post) => Command::RollKey {
-            key_id: id(k),
-            body: json_body(&mut req).await?,
-        },
-        (Route::KeyLeaked(k), Method::Post) => Command::LeakKey {
-            key_id: id(k),
-            body: json_body(&mut req).await?,
-        },
-        (Route::Leaks, Method::Post) => Command::LeakReport {
-            body: required_body(&mut req).await?,
-        },
-        _ => return Err(Error::method_not_allowed(route.allow())),
+    let (page, filters) = operation.read_query(url.query.unwrap_or_default())?;
+    let body = match operation.body {
+        Body::None => None,
+        Body::Optional(_) => json_body(&mut req).await?,
+        Body::Required(_) => Some(
+            json_body(&mut req)
+                .await?
+                .ok_or_else(|| Error::bad_request("A JSON object body is required."))?,
+        ),
     };
+    let command = build(Input {
+        params,
+        page,
+        filters,
+        body,
+    });
 
     // A manager's command spends its account's admin budget before it reaches the single
     // Registry, so a refused flood costs the Registry nothing.
@@ -363,4 +208,17 @@ pub async fn handle(
         return Err(decision.refusal());
     }
     relay(env, vars, caller, command, request_id).await
+}
+
+/// The operation of the route table (`keygate_core::admin::routes`) at a canonical path below
+/// `/admin/v1`, and its path parameters. Any other spelling is 404 (not the edge's 400: the
+/// admin API names no canonical form to a caller it has not authenticated), except a secret
+/// key in the URL, which is refused as everywhere.
+fn operation(url: &RequestUrl<'_>, method: &str) -> Result<(&'static Operation, Params), Error> {
+    target::reject_secret_in_url(url.path, url.query)?;
+    let target = target::parse_target(url.path, url.query).map_err(|_| {
+        Error::not_found("No such admin endpoint. See the admin API in the README.")
+    })?;
+    let segments: Vec<&str> = target.segments().collect();
+    routes::route(method, &segments)
 }

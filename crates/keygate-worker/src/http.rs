@@ -33,14 +33,6 @@ pub fn method_of(req: &Request) -> String {
     req.inner().method()
 }
 
-/// Whether `method` is one `worker::Method` represents faithfully.
-pub fn is_known_method(method: &str) -> bool {
-    matches!(
-        method,
-        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "CONNECT" | "TRACE"
-    )
-}
-
 /// A header value as text. A value the runtime cannot give as a string is a malformed request.
 pub fn header(req: &Request, name: &str) -> Result<Option<String>, Error> {
     req.headers().get(name).map_err(|_| {

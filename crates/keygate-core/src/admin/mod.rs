@@ -10,6 +10,7 @@ mod keys;
 mod leaks;
 mod lifecycle;
 mod reader;
+pub mod routes;
 
 pub use accounts::*;
 pub use keys::*;
