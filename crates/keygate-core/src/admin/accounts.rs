@@ -41,12 +41,9 @@ impl NewAccount {
 
 /// `{name, agreement, allowed_ips?, rate_limit?}`.
 pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
-    let mut r = Reader::new(
-        body,
-        &["name", "agreement", "allowed_ips", "rate_limit", "ip_mode"],
-    )?;
-    let name = r.name("name", true);
-    let agreement = r.choice("agreement", true, &AGREEMENTS);
+    let mut r = Reader::new(body, &bodies::ACCOUNT_CREATE)?;
+    let name = r.name("name");
+    let agreement = r.choice("agreement", &AGREEMENTS);
     let allowed_ips = if r.map.contains_key("allowed_ips") {
         r.allowed_ips()
     } else {
@@ -114,21 +111,11 @@ impl AccountPatch {
 
 /// `{name?, agreement?, status?, allowed_ips?, rate_limit?}`.
 pub fn account_patch(body: &Value) -> Result<AccountPatch, Error> {
-    let mut r = Reader::new(
-        body,
-        &[
-            "name",
-            "agreement",
-            "status",
-            "allowed_ips",
-            "rate_limit",
-            "ip_mode",
-        ],
-    )?;
+    let mut r = Reader::new(body, &bodies::ACCOUNT_UPDATE)?;
     let patch = AccountPatch {
-        name: r.name("name", false),
-        agreement: r.choice("agreement", false, &AGREEMENTS),
-        status: r.choice("status", false, &ACCOUNT_STATUSES),
+        name: r.name("name"),
+        agreement: r.choice("agreement", &AGREEMENTS),
+        status: r.choice("status", &ACCOUNT_STATUSES),
         allowed_ips: r.allowed_ips(),
         rate_limit: r.rate_limit(),
         ip_mode: r.ip_mode(),

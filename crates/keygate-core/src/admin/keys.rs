@@ -105,21 +105,9 @@ pub fn new_key(
     config: &GatewayConfig,
     now: i64,
 ) -> Result<NewKey, Error> {
-    let mut r = Reader::new(
-        body,
-        &[
-            "name",
-            "environment",
-            "scopes",
-            "allowed_ips",
-            "products",
-            "expires_at",
-            "rate_limit",
-            "ip_mode",
-        ],
-    )?;
-    let name = r.name("name", true);
-    let environment = r.choice("environment", true, &ENVIRONMENTS);
+    let mut r = Reader::new(body, &bodies::KEY_CREATE)?;
+    let name = r.name("name");
+    let environment = r.choice("environment", &ENVIRONMENTS);
     let present = |r: &Reader<'_>, f: &str| r.map.contains_key(f);
     let scopes = if present(&r, "scopes") {
         r.scopes(config)
@@ -227,25 +215,13 @@ impl KeyPatch {
 
 /// `{name?, scopes?, allowed_ips?, products?, status?, expires_at?, rate_limit?}`.
 pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPatch, Error> {
-    let mut r = Reader::new(
-        body,
-        &[
-            "name",
-            "scopes",
-            "allowed_ips",
-            "products",
-            "status",
-            "expires_at",
-            "rate_limit",
-            "ip_mode",
-        ],
-    )?;
+    let mut r = Reader::new(body, &bodies::KEY_UPDATE)?;
     let patch = KeyPatch {
-        name: r.name("name", false),
+        name: r.name("name"),
         scopes: r.scopes(config),
         allowed_ips: r.allowed_ips(),
         products: r.products(config),
-        status: r.choice("status", false, &KEY_STATUSES),
+        status: r.choice("status", &KEY_STATUSES),
         expires_at: r.expires_at(now),
         rate_limit: r.rate_limit(),
         ip_mode: r.ip_mode(),

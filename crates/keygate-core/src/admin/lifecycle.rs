@@ -11,7 +11,7 @@ pub fn grace_seconds(body: Option<&Value>, default: i64) -> Result<i64, Error> {
     let Some(body) = body.filter(|b| !b.is_null()) else {
         return Ok(default);
     };
-    let mut r = Reader::new(body, &["grace_seconds"])?;
+    let mut r = Reader::new(body, &bodies::LEAKED)?;
     let grace = read_grace_seconds(&mut r, default);
     r.finish()?;
     grace.ok_or_else(Error::internal)
@@ -19,7 +19,7 @@ pub fn grace_seconds(body: Option<&Value>, default: i64) -> Result<i64, Error> {
 
 /// `grace_seconds` of a body being read: `default` when absent, `None` (an error noted) when bad.
 fn read_grace_seconds(r: &mut Reader<'_>, default: i64) -> Option<i64> {
-    match r.value("grace_seconds", false) {
+    match r.value("grace_seconds") {
         None => Some(default),
         Some(v) => match v.as_i64() {
             Some(n) if (0..=GRACE_MAX).contains(&n) => Some(n),
@@ -51,12 +51,8 @@ pub fn roll_grace(body: Option<&Value>) -> Result<RollGrace, Error> {
     let Some(body) = body.filter(|b| !b.is_null()) else {
         return Ok(RollGrace::Fixed(ROLL_GRACE_DEFAULT));
     };
-    let mut r = Reader::new(body, &["grace", "grace_seconds"])?;
-    let kind = r.choice(
-        "grace",
-        false,
-        &[("fixed", false), ("after_first_use", true)],
-    );
+    let mut r = Reader::new(body, &bodies::ROLL)?;
+    let kind = r.choice("grace", &ROLL_GRACE_KINDS);
     let seconds = read_grace_seconds(&mut r, ROLL_GRACE_DEFAULT);
     r.finish()?;
     let seconds = seconds.ok_or_else(Error::internal)?;

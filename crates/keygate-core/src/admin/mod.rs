@@ -6,6 +6,7 @@
 //! `expires_at: null` clears an expiry.
 
 mod accounts;
+pub mod bodies;
 mod keys;
 mod leaks;
 mod lifecycle;
@@ -34,7 +35,8 @@ pub const MAX_LIST_ITEMS: usize = 100;
 pub const MAX_LEAK_TOKENS: usize = 1000;
 /// Longest `url` or `source` kept from a leak report, in characters (longer ones are cut).
 const MAX_LEAK_NOTE_CHARS: usize = 2048;
-const IP_MODES: [(&str, IpMode); 2] = [("enforce", IpMode::Enforce), ("report", IpMode::Report)];
+pub(crate) const IP_MODES: [(&str, IpMode); 2] =
+    [("enforce", IpMode::Enforce), ("report", IpMode::Report)];
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! The one reader of admin bodies: one JSON object, every problem collected as a field error.
 
+use super::bodies::BodySpec;
 use super::*;
 use crate::config::GatewayConfig;
 use crate::error::{Error, FieldError};
@@ -13,19 +14,21 @@ use serde_json::{Map, Value};
 /// Reads one JSON object, collecting field errors.
 pub(super) struct Reader<'a> {
     pub(super) map: &'a Map<String, Value>,
+    spec: &'static BodySpec,
     errors: Vec<FieldError>,
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(body: &'a Value, known: &[&str]) -> Result<Self, Error> {
+    pub(super) fn new(body: &'a Value, spec: &'static BodySpec) -> Result<Self, Error> {
         let Value::Object(map) = body else {
             return Err(Error::bad_request(
                 "The request body must be a JSON object; see the API reference for its fields.",
             ));
         };
+        let known: Vec<&str> = spec.names().collect();
         let errors = map
             .keys()
-            .filter(|k| !known.contains(&k.as_str()))
+            .filter(|k| spec.field(k).is_none())
             .map(|k| {
                 FieldError::new(
                     truncate(k, 100),
@@ -33,16 +36,17 @@ impl<'a> Reader<'a> {
                 )
             })
             .collect();
-        Ok(Self { map, errors })
+        Ok(Self { map, spec, errors })
     }
 
     pub(super) fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
 
-    /// The value of `field`, or an error if it is required and absent.
-    pub(super) fn value(&mut self, field: &str, required: bool) -> Option<&'a Value> {
+    /// The value of `field`, or an error if its body requires it and it is absent.
+    pub(super) fn value(&mut self, field: &str) -> Option<&'a Value> {
         let value = self.map.get(field);
+        let required = self.spec.field(field).is_some_and(|f| f.required);
         if value.is_none() && required {
             self.error(field, "is required");
         }
@@ -50,12 +54,12 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn ip_mode(&mut self) -> Option<IpMode> {
-        self.choice("ip_mode", false, &IP_MODES)
+        self.choice("ip_mode", &IP_MODES)
     }
 
     /// `rate_limit`: absent → `None`; `null` → `Some(None)`; a limit → `Some(Some(limit))`.
     pub(super) fn rate_limit(&mut self) -> Option<Option<RateLimit>> {
-        let value = self.value("rate_limit", false)?;
+        let value = self.value("rate_limit")?;
         match RateLimit::from_json("rate_limit", value) {
             Ok(limit) => Some(limit),
             Err(errors) => {
@@ -65,8 +69,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn name(&mut self, field: &str, required: bool) -> Option<String> {
-        let value = self.value(field, required)?;
+    pub(super) fn name(&mut self, field: &str) -> Option<String> {
+        let value = self.value(field)?;
         let Value::String(text) = value else {
             self.error(field, "must be a string");
             return None;
@@ -91,16 +95,11 @@ impl<'a> Reader<'a> {
     }
 
     /// A string that must be one of `options`, mapped through `pick`.
-    pub(super) fn choice<T>(
-        &mut self,
-        field: &str,
-        required: bool,
-        options: &[(&str, T)],
-    ) -> Option<T>
+    pub(super) fn choice<T>(&mut self, field: &str, options: &[(&str, T)]) -> Option<T>
     where
         T: Copy,
     {
-        let value = self.value(field, required)?;
+        let value = self.value(field)?;
         let found = value
             .as_str()
             .and_then(|s| options.iter().find(|(name, _)| *name == s));
@@ -116,7 +115,7 @@ impl<'a> Reader<'a> {
 
     /// An array of strings; each non-string element is reported as `field[i]`.
     pub(super) fn strings(&mut self, field: &str, max: usize) -> Option<Vec<String>> {
-        let value = self.value(field, false)?;
+        let value = self.value(field)?;
         let Value::Array(items) = value else {
             self.error(field, "must be a list of strings");
             return None;
@@ -197,7 +196,7 @@ impl<'a> Reader<'a> {
 
     /// `Some(None)` for an explicit `null` (clear); `Some(Some(t))` for a future time.
     pub(super) fn expires_at(&mut self, now: i64) -> Option<Option<i64>> {
-        match self.value("expires_at", false)? {
+        match self.value("expires_at")? {
             Value::Null => Some(None),
             value => match value.as_i64() {
                 Some(t) if t > now => Some(Some(t)),
@@ -253,3 +252,6 @@ pub(super) const KEY_STATUSES: [(&str, KeyStatus); 2] = [
 ];
 pub(super) const ENVIRONMENTS: [(&str, Environment); 2] =
     [("test", Environment::Test), ("live", Environment::Live)];
+/// How a rolled key's grace runs: `true` when it starts at the successor's first use.
+pub(super) const ROLL_GRACE_KINDS: [(&str, bool); 2] =
+    [("fixed", false), ("after_first_use", true)];

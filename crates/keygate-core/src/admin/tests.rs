@@ -505,3 +505,83 @@ fn leak_report_rejections() {
         Some(MAX_LEAK_NOTE_CHARS)
     );
 }
+
+/// Each flat body's reader knows exactly the fields of its spec (`bodies`), requires exactly the
+/// required ones, and applies the defaults the spec documents.
+#[test]
+fn every_reader_reads_exactly_the_fields_its_spec_states() {
+    let config = config();
+    let account = account();
+    let read: [(&bodies::BodySpec, Box<dyn Fn(&Value) -> Result<(), Error>>); 6] = [
+        (
+            &bodies::ACCOUNT_CREATE,
+            Box::new(|b| new_account(b).map(drop)),
+        ),
+        (
+            &bodies::ACCOUNT_UPDATE,
+            Box::new(|b| account_patch(b).map(drop)),
+        ),
+        (
+            &bodies::KEY_CREATE,
+            Box::new(|b| new_key(b, &account, &config, NOW).map(drop)),
+        ),
+        (
+            &bodies::KEY_UPDATE,
+            Box::new(|b| key_patch(b, &config, NOW).map(drop)),
+        ),
+        (&bodies::ROLL, Box::new(|b| roll_grace(Some(b)).map(drop))),
+        (
+            &bodies::LEAKED,
+            Box::new(|b| grace_seconds(Some(b), LEAK_GRACE_DEFAULT).map(drop)),
+        ),
+    ];
+    assert_eq!(read.len(), bodies::BODIES.len());
+    for (spec, reader) in &read {
+        let required: Vec<&str> = spec
+            .fields
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
+        match reader(&json!({})) {
+            Ok(()) => assert!(required.is_empty(), "{}: {{}} accepted", spec.schema),
+            Err(e) => assert_eq!(fields(&e), required, "{}", spec.schema),
+        }
+        let e = reader(&json!({"unknown_field": 1})).unwrap_err();
+        let unknown = e
+            .errors
+            .iter()
+            .find(|f| f.field == "unknown_field")
+            .unwrap();
+        let names: Vec<&str> = spec.names().collect();
+        assert!(
+            unknown.message.ends_with(&names.join(", ")),
+            "{}: {}",
+            spec.schema,
+            unknown.message
+        );
+        // Every field is read: a value of the wrong JSON type is refused by its name.
+        for field in spec.fields {
+            let e = reader(&json!({ field.name: true })).unwrap_err();
+            assert!(
+                fields(&e).iter().any(|f| f.starts_with(field.name)),
+                "{}.{}: {:?}",
+                spec.schema,
+                field.name,
+                e.errors
+            );
+        }
+    }
+    let default = |spec: &bodies::BodySpec| match spec.field("grace_seconds").unwrap().kind {
+        bodies::FieldKind::GraceSeconds { default } => default,
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        roll_grace(Some(&json!({}))).unwrap(),
+        RollGrace::Fixed(default(&bodies::ROLL))
+    );
+    assert_eq!(
+        grace_seconds(Some(&json!({})), LEAK_GRACE_DEFAULT).unwrap(),
+        default(&bodies::LEAKED)
+    );
+}
