@@ -512,7 +512,8 @@ fn leak_report_rejections() {
 fn every_reader_reads_exactly_the_fields_its_spec_states() {
     let config = config();
     let account = account();
-    let read: [(&bodies::BodySpec, Box<dyn Fn(&Value) -> Result<(), Error>>); 6] = [
+    type Read<'r> = Box<dyn Fn(&Value) -> Result<(), Error> + 'r>;
+    let read: [(&bodies::BodySpec, Read<'_>); 6] = [
         (
             &bodies::ACCOUNT_CREATE,
             Box::new(|b| new_account(b).map(drop)),
