@@ -1,7 +1,7 @@
 //! The manifest, `collections.json`: which collections exist, with their object names, id
 //! prefixes and record files, their references (which give the nested lists) and filters.
 
-use super::records::{parse_records, record_id};
+use super::records::{RecordFile, parse_records, record_id};
 use super::{Collection, MANIFEST_FILE, SCENARIOS_FILE, file, is_name};
 use crate::rules::{OrderedMap, WriteSpec};
 use serde::Deserialize;
@@ -80,8 +80,13 @@ pub(super) fn collections(
                 def.file
             ));
         }
+        let record_file = RecordFile {
+            file: &def.file,
+            id_prefix: &def.id_prefix,
+            object: &def.object,
+        };
         let records = parse_records(
-            def,
+            &record_file,
             file(files, &def.file).map_err(|e| format!("{at}: {e}"))?,
             &mut all_ids,
         )?;

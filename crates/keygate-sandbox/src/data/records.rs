@@ -1,7 +1,6 @@
 //! The record files, one per collection: every record is an object with a unique, prefixed
 //! id, its collection's `object`, `livemode: false`, a `created` time and valid IBANs.
 
-use super::manifest::CollectionDef;
 use crate::iban;
 use crate::rules::{Record, display};
 use serde_json::Value;
@@ -15,10 +14,21 @@ pub(super) fn record_id(record: &Record) -> String {
         .unwrap_or_else(|| "(no id)".into())
 }
 
+/// What a record file must hold: the manifest's word on it. Passed in, so this module reads
+/// record files without depending on the manifest that names them.
+pub(super) struct RecordFile<'a> {
+    /// The file name, for messages.
+    pub(super) file: &'a str,
+    /// What every id starts with.
+    pub(super) id_prefix: &'a str,
+    /// Every record's `object`.
+    pub(super) object: &'a str,
+}
+
 /// The records of one collection's file, checked; `all_ids` collects the ids of every file
 /// so far, since an id must be unique across collections.
 pub(super) fn parse_records(
-    def: &CollectionDef,
+    def: &RecordFile<'_>,
     text: &str,
     all_ids: &mut BTreeSet<String>,
 ) -> Result<Vec<Record>, String> {
@@ -30,7 +40,7 @@ pub(super) fn parse_records(
             return Err(format!("{}: element {n} is not an object", def.file));
         };
         let id = match record.get("id") {
-            Some(Value::String(id)) if id.starts_with(&def.id_prefix) && is_id(id) => id.clone(),
+            Some(Value::String(id)) if id.starts_with(def.id_prefix) && is_id(id) => id.clone(),
             _ => {
                 return Err(format!(
                     "{}: element {n}: `id` must be a string starting with `{}` of at most 64 \
@@ -42,7 +52,7 @@ pub(super) fn parse_records(
         if !all_ids.insert(id.clone()) {
             return Err(format!("{}: id {id} is not unique", def.file));
         }
-        if record.get("object").and_then(Value::as_str) != Some(def.object.as_str()) {
+        if record.get("object").and_then(Value::as_str) != Some(def.object) {
             return Err(format!(
                 "{}: record {id}: `object` must be \"{}\"",
                 def.file, def.object
