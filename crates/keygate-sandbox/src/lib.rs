@@ -15,6 +15,7 @@ mod date;
 mod handle;
 mod iban;
 mod rules;
+mod schema;
 mod state;
 #[cfg(test)]
 mod tests;

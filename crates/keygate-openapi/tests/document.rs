@@ -1,13 +1,12 @@
-//! `public/openapi.json` (served at `GET /openapi.json`, README "Console") against the code it
-//! describes: the route table (`gateway.json`), the sandbox manifest and data
-//! (`sandbox-data/`), the admin router (`crates/keygate-worker/src/admin.rs`, read as text),
-//! the admin body readers and views of this crate, and the error body. A route, field or
-//! status on one side only fails a test, in both directions.
+//! The API reference this crate writes, held to the code it describes from the other side: the
+//! route table (`gateway.json`) and what the sandbox answers, the admin route table and body
+//! readers, the views the engine renders and the error body. A route, field or status on one
+//! side only fails a test, in both directions. `committed_document_is_generated` then holds
+//! `public/openapi.json` to this crate's output, byte for byte.
 //!
 //! Native only: it reads the repository's files at run time.
 #![cfg(not(target_arch = "wasm32"))]
-// Most of this file is helpers (file readers, `$ref` resolution, the admin router read as
-// text) outside #[test] functions, where clippy.toml's allow-*-in-tests does not reach; like
+// Most of this file is helpers (file readers, `$ref` resolution) outside #[test] functions, where clippy.toml's allow-*-in-tests does not reach; like
 // the tests they serve, they fail with a message naming the file or schema at fault.
 #![allow(
     clippy::unwrap_used,
@@ -16,6 +15,8 @@
     reason = "test helpers: a missing file, schema or pattern fails the test"
 )]
 
+use keygate_core::admin::bodies::BODIES;
+use keygate_core::admin::routes::{Auth, Body, Query, ROUTES};
 use keygate_core::engine::{
     Denial, EVENT_TYPES, Event, StoredDenial, Usage, account_view, entitlement_view, key_view,
 };
@@ -26,7 +27,6 @@ use keygate_core::{
     Account, AccountStatus, Agreement, ApiKey, Environment, Error, FieldError, GatewayConfig,
     KeyStatus,
 };
-use regex::Regex;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -47,7 +47,18 @@ fn json_file(path: &str) -> Value {
 }
 
 fn doc() -> Value {
-    json_file("public/openapi.json")
+    keygate_openapi::generate().unwrap()
+}
+
+#[test]
+fn committed_document_is_generated() {
+    let generated = keygate_openapi::render(&doc()).unwrap();
+    let committed = repo_file(keygate_openapi::DOCUMENT_PATH);
+    assert!(
+        committed == generated,
+        "{} is not what the code describes; run `cargo run -p keygate-openapi` and commit it",
+        keygate_openapi::DOCUMENT_PATH
+    );
 }
 
 /// Follows `$ref`s (local JSON pointers) until a value that is not a reference.
@@ -502,255 +513,53 @@ fn sandbox_schemas_have_exactly_the_fields_of_the_data() {
 // ------------------------------------------------------------------------------------------
 // 3. The admin API.
 
-/// Every (method, path) the admin router accepts.
-///
-/// MAINTAINERS: the source of truth is `crates/keygate-worker/src/admin.rs` — `Route::parse`
-/// (paths), `Route::allow` (methods) and the dispatch `match (&route, method)` in `handle`.
-/// `admin_routes_are_documented` below also reads that file and fails when this table, the
-/// router or `public/openapi.json` disagree. The last column is the success status(es) the
-/// engine answers with (`crates/keygate-core/src/engine/mod.rs`, `decide`).
-const ADMIN_ROUTES: &[(&str, &str, &[&str])] = &[
-    ("GET", "/admin/v1/accounts", &["200"]),
-    ("POST", "/admin/v1/accounts", &["201"]),
-    ("GET", "/admin/v1/accounts/{}", &["200"]),
-    ("PATCH", "/admin/v1/accounts/{}", &["200"]),
-    ("GET", "/admin/v1/accounts/{}/products/{}", &["200"]),
-    ("PUT", "/admin/v1/accounts/{}/products/{}", &["200", "201"]),
-    ("DELETE", "/admin/v1/accounts/{}/products/{}", &["204"]),
-    ("GET", "/admin/v1/accounts/{}/keys", &["200"]),
-    ("POST", "/admin/v1/accounts/{}/keys", &["201"]),
-    ("GET", "/admin/v1/accounts/{}/events", &["200"]),
-    ("GET", "/admin/v1/requests/{}", &["200"]),
-    ("GET", "/admin/v1/events/{}/deliveries", &["200"]),
-    ("GET", "/admin/v1/keys/{}", &["200"]),
-    ("PATCH", "/admin/v1/keys/{}", &["200"]),
-    ("DELETE", "/admin/v1/keys/{}", &["204"]),
-    ("POST", "/admin/v1/keys/{}/roll", &["200"]),
-    ("POST", "/admin/v1/keys/{}/leaked", &["200"]),
-    ("POST", "/admin/v1/leaks", &["200"]),
-    ("POST", "/admin/v1/leaks/github", &["200"]),
-];
-
-/// What one dispatch arm of the admin router reads from the request.
-#[derive(Debug, Default)]
-struct Arm {
-    /// Query parameters: `page(url)` → limit, starting_after; `page_with(url, &[…])` → plus those.
-    query: BTreeSet<String>,
-    /// `Some(true)` required JSON body, `Some(false)` optional, `None` no body.
-    body: Option<bool>,
-}
-
-/// The admin router as written in admin.rs: route name → path template, route name → methods,
-/// and (route name, method) → what the arm reads.
-struct Router {
-    paths: BTreeMap<String, String>,
-    methods: BTreeMap<String, BTreeSet<String>>,
-    arms: BTreeMap<(String, String), Arm>,
-}
-
-fn read_router() -> Router {
-    let source = repo_file("crates/keygate-worker/src/admin.rs");
-    let parse = source
-        .split("fn parse(")
-        .nth(1)
-        .and_then(|rest| rest.split("fn allow(").next())
-        .expect("admin.rs: Route::parse");
-    // `["accounts", id, "events"] => Route::AccountEvents(id),`
-    let pattern = Regex::new(r"\[([^\]]*)\]\s*=>\s*Route::(\w+)").unwrap();
-    let mut paths = BTreeMap::new();
-    for cap in pattern.captures_iter(parse) {
-        let segments: Vec<String> = cap[1]
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                if s.starts_with('"') {
-                    s.trim_matches('"').to_string()
-                } else {
-                    "{}".to_string()
-                }
-            })
-            .collect();
-        if segments.first().is_some_and(|s| s == "admin") {
-            continue; // the `["admin", "v1", rest @ ..]` prefix
-        }
-        let path = format!("/admin/v1/{}", segments.join("/"));
-        assert!(
-            paths.insert(cap[2].to_string(), path).is_none(),
-            "admin.rs: Route::{} parsed twice",
-            &cap[2]
-        );
-    }
-
-    // `Route::Accounts | Route::AccountKeys(_) => "GET, POST",`
-    let allow = source
-        .split("fn allow(")
-        .nth(1)
-        .and_then(|rest| rest.split("\n    }\n").next())
-        .expect("admin.rs: Route::allow");
-    let arm = Regex::new(r#"((?:Route::\w+(?:\([^)]*\))?\s*\|?\s*)+)=>\s*"([A-Z, ]+)""#).unwrap();
-    let name = Regex::new(r"Route::(\w+)").unwrap();
-    let mut methods: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for cap in arm.captures_iter(allow) {
-        let list: BTreeSet<String> = cap[2].split(',').map(|m| m.trim().to_string()).collect();
-        for n in name.captures_iter(&cap[1]) {
-            methods.insert(n[1].to_string(), list.clone());
-        }
-    }
-
-    // The dispatch: `(Route::Key(k), Method::Patch) => Command::UpdateKey { … },`
-    let dispatch = source
-        .split("match (&route, method) {")
-        .nth(1)
-        .and_then(|rest| {
-            rest.split("_ => return Err(Error::method_not_allowed")
-                .next()
-        })
-        .expect("admin.rs: dispatch match");
-    let head = Regex::new(r"\(Route::(\w+)(?:\([^)]*\))?,\s*Method::(\w+)\)\s*=>").unwrap();
-    let starts: Vec<_> = head.captures_iter(dispatch).collect();
-    let mut arms = BTreeMap::new();
-    for (i, cap) in starts.iter().enumerate() {
-        let from = cap.get(0).unwrap().end();
-        let to = starts
-            .get(i + 1)
-            .map_or(dispatch.len(), |next| next.get(0).unwrap().start());
-        let body = &dispatch[from..to];
-        let mut arm = Arm::default();
-        if body.contains("page(url)") || body.contains("page_with(url") {
-            arm.query.extend(set(["limit", "starting_after"]));
-        }
-        if let Some(filters) = body.split("page_with(url, &[").nth(1) {
-            let list = filters.split(']').next().unwrap();
-            arm.query.extend(
-                list.split(',')
-                    .map(|f| f.trim().trim_matches('"').to_string()),
-            );
-            arm.query.remove("");
-        }
-        if body.contains("required_body(") {
-            arm.body = Some(true);
-        } else if body.contains("json_body(") {
-            arm.body = Some(false);
-        }
-        let key = (cap[1].to_string(), cap[2].to_uppercase());
-        assert!(
-            arms.insert(key.clone(), arm).is_none(),
-            "admin.rs: {key:?} twice"
-        );
-    }
-    assert!(
-        paths.len() >= 10 && arms.len() >= 15,
-        "admin.rs could not be read"
-    );
-    Router {
-        paths,
-        methods,
-        arms,
-    }
-}
-
 #[test]
 fn admin_routes_are_documented() {
     let doc = doc();
-    let router = read_router();
-
-    // The router: every parsed route has methods, and each method an arm (GithubLeaks, which
-    // is answered before the dispatch, excepted).
-    let mut accepted = BTreeSet::new();
-    for (name, path) in &router.paths {
-        let methods = router
-            .methods
-            .get(name)
-            .unwrap_or_else(|| panic!("admin.rs: Route::{name} has no `allow`"));
-        for method in methods {
-            if name != "GithubLeaks" {
-                assert!(
-                    router.arms.contains_key(&(name.clone(), method.clone())),
-                    "admin.rs: {method} is in Route::{name}'s Allow but not dispatched"
-                );
-            }
-            accepted.insert((method.clone(), path.clone()));
-        }
-    }
-    for (name, method) in router.arms.keys() {
-        assert!(
-            router.methods.get(name).is_some_and(|m| m.contains(method)),
-            "admin.rs: {method} Route::{name} is dispatched but not in its Allow"
-        );
-    }
-
-    // The table above and the router.
-    let table: BTreeSet<(String, String)> = ADMIN_ROUTES
-        .iter()
-        .map(|(m, p, _)| (m.to_string(), p.to_string()))
-        .collect();
-    assert_eq!(
-        table, accepted,
-        "ADMIN_ROUTES (this test) and admin.rs disagree; update the table and openapi.json"
-    );
-
-    // The router and the document, both ways.
-    let documented: BTreeMap<(String, String), (&str, &Value)> = operations(&doc)
+    let documented: BTreeSet<(String, String)> = operations(&doc)
         .into_iter()
         .filter(|(_, path, _)| path.starts_with("/admin/"))
-        .map(|(m, path, op)| ((m, template(&path)), ("", op)))
+        .map(|(m, path, _)| (m, path))
         .collect();
-    let missing: Vec<_> = accepted
+    let routed: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .filter(|k| !documented.contains_key(*k))
+        .map(|op| (op.method.as_str().to_string(), op.path.to_string()))
         .collect();
-    let extra: Vec<_> = documented
-        .keys()
-        .filter(|k| !accepted.contains(*k))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "admin routes not in openapi.json: {missing:?}"
-    );
-    assert!(
-        extra.is_empty(),
-        "admin paths of openapi.json the router refuses: {extra:?}"
+    assert_eq!(
+        documented, routed,
+        "admin operations: document vs route table"
     );
 
-    // Per operation: success statuses, query parameters, body, security, error statuses.
-    let success: BTreeMap<(String, String), BTreeSet<String>> = ADMIN_ROUTES
-        .iter()
-        .map(|(m, p, s)| {
-            (
-                (m.to_string(), p.to_string()),
-                s.iter().map(|s| s.to_string()).collect(),
-            )
-        })
-        .collect();
-    for (name, path) in &router.paths {
-        for method in &router.methods[name] {
-            let key = (method.clone(), path.clone());
-            let (_, op) = documented[&key];
-            let at = format!("{method} {path}");
-            assert_eq!(
-                success_statuses(op),
-                success[&key],
-                "{at}: success statuses"
-            );
-            let arm = router.arms.get(&(name.clone(), method.clone()));
-            let query = arm.map(|a| a.query.clone()).unwrap_or_default();
-            assert_eq!(query_names(&doc, op), query, "{at}: query parameters");
-            let body = op.get("requestBody").map(|b| b["required"] == json!(true));
-            let expected_body = match arm {
-                Some(arm) => arm.body,
-                None => Some(true), // GitHub's report
-            };
-            assert_eq!(body, expected_body, "{at}: request body (Some(required))");
-            let errors = statuses(op);
-            for status in ["400", "401", "404", "503"] {
-                assert!(errors.contains(status), "{at}: {status}");
-            }
-            if body.is_some() {
-                assert!(errors.contains("413"), "{at}: a body can be too large");
-            }
-            let security = &op["security"];
-            if name == "GithubLeaks" {
+    for route in ROUTES {
+        let op = operation(&doc, route.method.as_str(), route.path);
+        let at = format!("{} {}", route.method.as_str(), route.path);
+        assert_eq!(op["operationId"], json!(route.id), "{at}");
+        let success: BTreeSet<String> =
+            route.answers.iter().map(|a| a.status.to_string()).collect();
+        assert_eq!(success_statuses(op), success, "{at}: success statuses");
+        let mut query = BTreeSet::new();
+        if let Query::Page(filters) = route.query {
+            query.extend(set(["limit", "starting_after"]));
+            query.extend(filters.iter().map(|f| f.name.to_string()));
+        }
+        assert_eq!(query_names(&doc, op), query, "{at}: query parameters");
+        let body = op.get("requestBody").map(|b| b["required"] == json!(true));
+        let expected_body = match route.body {
+            Body::None => None,
+            Body::Required(_) => Some(true),
+            Body::Optional(_) => Some(false),
+        };
+        assert_eq!(body, expected_body, "{at}: request body (Some(required))");
+        let errors = statuses(op);
+        for status in ["400", "401", "404", "503"] {
+            assert!(errors.contains(status), "{at}: {status}");
+        }
+        if body.is_some() {
+            assert!(errors.contains("413"), "{at}: a body can be too large");
+        }
+        let security = &op["security"];
+        match route.auth {
+            Auth::GithubSignature => {
                 assert_eq!(security, &json!([]), "{at}: signed by GitHub, no token");
                 let params = parameters(&doc, op);
                 for header in [
@@ -762,7 +571,8 @@ fn admin_routes_are_documented() {
                         "{at}: {header}"
                     );
                 }
-            } else {
+            }
+            Auth::AdminCredential => {
                 assert_eq!(security, &json!([{"adminToken": []}]), "{at}: security");
                 assert!(errors.contains("403"), "{at}: 403");
                 // A manager's account has a write and a read budget
@@ -774,90 +584,47 @@ fn admin_routes_are_documented() {
     }
 }
 
-/// The request bodies: the fields each reader of `keygate_core::admin` knows, and the ones
-/// it requires, read from its source.
+/// The request bodies: the fields each body spec of `keygate_core::admin::bodies` states (its
+/// reader reads exactly those: the core's tests), the ones it requires, and which operation
+/// reads it.
 #[test]
 fn admin_request_bodies_match_the_readers() {
     let doc = doc();
-    let source: String = ["accounts", "keys", "lifecycle", "leaks"]
-        .iter()
-        .map(|m| repo_file(&format!("crates/keygate-core/src/admin/{m}.rs")))
-        .collect();
-    let reader_fields = |function: &str| -> (BTreeSet<String>, BTreeSet<String>) {
-        let body = source
-            .split(&format!("pub fn {function}("))
-            .nth(1)
-            .and_then(|rest| rest.split("\n}\n").next())
-            .unwrap_or_else(|| panic!("admin.rs: fn {function}"));
-        let known = body
-            .split("Reader::new(")
-            .nth(1)
-            .and_then(|rest| rest.split("&[").nth(1))
-            .and_then(|rest| rest.split(']').next())
-            .unwrap_or_else(|| panic!("admin.rs: {function} has no Reader"));
-        let known: BTreeSet<String> = Regex::new(r#""(\w+)""#)
-            .unwrap()
-            .captures_iter(known)
-            .map(|c| c[1].to_string())
+    for spec in BODIES {
+        let s = schema(&doc, spec.schema);
+        let known: BTreeSet<String> = spec.names().map(String::from).collect();
+        let needed: BTreeSet<String> = spec
+            .fields
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name.to_string())
             .collect();
-        let needed = Regex::new(r#"r\.\w+\(\s*"(\w+)",\s*true"#)
-            .unwrap()
-            .captures_iter(body)
-            .map(|c| c[1].to_string())
-            .collect();
-        (known, needed)
-    };
-    for (function, schema_name, operations_) in [
-        (
-            "new_account",
-            "AccountCreate",
-            &[("POST", "/admin/v1/accounts")][..],
-        ),
-        (
-            "account_patch",
-            "AccountUpdate",
-            &[("PATCH", "/admin/v1/accounts/{account_id}")],
-        ),
-        (
-            "new_key",
-            "KeyCreate",
-            &[("POST", "/admin/v1/accounts/{account_id}/keys")],
-        ),
-        (
-            "key_patch",
-            "KeyUpdate",
-            &[("PATCH", "/admin/v1/keys/{key_id}")],
-        ),
-        (
-            "roll_grace",
-            "RollRequest",
-            &[("POST", "/admin/v1/keys/{key_id}/roll")],
-        ),
-        (
-            "grace_seconds",
-            "LeakedRequest",
-            &[("POST", "/admin/v1/keys/{key_id}/leaked")],
-        ),
-    ] {
-        let (known, needed) = reader_fields(function);
-        let s = schema(&doc, schema_name);
-        assert_eq!(
-            properties(&doc, s),
-            known,
-            "{schema_name} vs admin::{function}"
-        );
-        assert_eq!(required(&doc, s), needed, "{schema_name}: required");
+        assert_eq!(properties(&doc, s), known, "{}", spec.schema);
+        assert_eq!(required(&doc, s), needed, "{}: required", spec.schema);
         assert_eq!(
             s["additionalProperties"],
             json!(false),
-            "{schema_name}: unknown fields are 400"
+            "{}: unknown fields are 400",
+            spec.schema
         );
-        for (method, path) in operations_ {
-            let op = operation(&doc, method, path);
+        let readers: Vec<_> = ROUTES
+            .iter()
+            .filter(
+                |op| matches!(op.body, Body::Required(n) | Body::Optional(n) if n == spec.schema),
+            )
+            .collect();
+        assert!(
+            !readers.is_empty(),
+            "{}: no operation reads it",
+            spec.schema
+        );
+        for route in readers {
+            let op = operation(&doc, route.method.as_str(), route.path);
             assert_eq!(
                 op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
-                json!(format!("#/components/schemas/{schema_name}")),
-                "{method} {path}"
+                json!(format!("#/components/schemas/{}", spec.schema)),
+                "{}",
+                route.id
             );
         }
     }

@@ -1,0 +1,326 @@
+//! The sandbox: its operations are `gateway.json`'s routes that test keys reach, its object
+//! schemas come from the sandbox's records and write rules.
+
+use crate::{
+    answer, header_ref, id_parameter, json_content, list_of, one_error, parameter_ref, pascal,
+    response_ref, schema_ref,
+};
+use keygate_core::config::{GatewayConfig, Route};
+use keygate_core::keys::Environment;
+use keygate_sandbox::{CollectionInfo, Sandbox};
+use serde_json::{Map, Value, json};
+
+/// The sandbox's tags, one per product of the gateway and one for routes of no product.
+pub(crate) fn tags(gateway: &GatewayConfig) -> Vec<String> {
+    gateway
+        .products()
+        .iter()
+        .map(|p| tag(Some(&p.id)))
+        .chain([tag(None)])
+        .collect()
+}
+
+fn tag(product: Option<&str>) -> String {
+    product.map_or_else(
+        || "Sandbox".to_string(),
+        |id| format!("Sandbox: {}", id.replace('_', " ")),
+    )
+}
+
+fn words(name: &str) -> String {
+    name.replace('_', " ")
+}
+
+/// The object schemas, their lists and the create bodies, in manifest order.
+pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
+    let mut s = Map::new();
+    let collections = sandbox.collections();
+    for c in &collections {
+        let name = format!("Sandbox{}", pascal(c.object));
+        if let Some(schema) = sandbox.object_schema(c.name) {
+            s.insert(name.clone(), schema);
+        }
+        s.insert(format!("{name}List"), list_of(&name));
+    }
+    for c in &collections {
+        if let Some(schema) = sandbox.create_schema(c.name) {
+            s.insert(format!("Sandbox{}Create", pascal(c.object)), schema);
+        }
+    }
+    s.insert("SandboxScenarios".into(), json!({
+        "type": "object",
+        "required": ["object", "header", "scenarios", "magic_values"],
+        "properties": {
+            "object": {"const": "sandbox_scenarios"},
+            "header": {"const": keygate_sandbox::SCENARIO_HEADER},
+            "scenarios": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "delay_ms", "description"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "delay_ms": {"type": "integer", "minimum": 0},
+                        "retry_after": {"type": "integer"},
+                        "message": {"type": "string"},
+                        "description": {"type": "string"},
+                    },
+                },
+            },
+            "magic_values": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["collection", "field", "equals", "description"],
+                    "properties": {
+                        "collection": {"type": "string"},
+                        "field": {"type": "string"},
+                        "equals": {},
+                        "description": {"type": "string"},
+                        "reject": {"type": "object", "required": ["status", "message"], "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}},
+                        "set": {"type": "object"},
+                    },
+                },
+            },
+        },
+    }));
+    s.insert(
+        "SandboxReset".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "deleted", "reverted_updates", "idempotency_keys_cleared"],
+            "properties": {
+                "object": {"const": "sandbox_reset"},
+                "deleted": {"type": "integer", "minimum": 0},
+                "reverted_updates": {"type": "integer", "minimum": 0},
+                "idempotency_keys_cleared": {"type": "integer", "minimum": 0},
+            },
+        }),
+    );
+    s
+}
+
+const SANDBOX_HEADERS: [&str; 1] = ["X-Sandbox"];
+
+/// Every route a test key reaches, answered by the sandbox.
+pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<String, Value>) {
+    let collections = sandbox.collections();
+    let find = |name: &str| collections.iter().find(|c| c.name == name);
+    for route in gateway.routes() {
+        if !route.serves(Environment::Test) {
+            continue;
+        }
+        let segments: Vec<&str> = route.path.split('/').skip(2).collect();
+        let Some((path, mut parameters)) = template(&segments, &find) else {
+            continue;
+        };
+        let method = route.method.to_ascii_lowercase();
+        if route.product.is_some() {
+            parameters.push(parameter_ref("X-Product-Key"));
+        }
+        parameters.push(parameter_ref("X-Sandbox-Scenario"));
+        let mut responses = Map::new();
+        let mut body = None;
+        let summary;
+        if segments.first() == Some(&"sandbox") {
+            let (status_text, schema, text) = if segments.get(1) == Some(&"scenarios") {
+                (
+                    "The scenarios and magic values.",
+                    "SandboxScenarios",
+                    "List the sandbox's failure scenarios and magic values",
+                )
+            } else {
+                (
+                    "What was cleared.",
+                    "SandboxReset",
+                    "Delete everything this test account created in the sandbox",
+                )
+            };
+            responses.insert(
+                "200".into(),
+                answer(status_text, Some(schema_ref(schema)), &SANDBOX_HEADERS),
+            );
+            summary = text.to_string();
+        } else if method == "post" {
+            let Some(c) = find(segments[0]) else { continue };
+            let object = format!("Sandbox{}", pascal(c.object));
+            parameters.push(parameter_ref("Idempotency-Key"));
+            body = Some(schema_ref(&format!("{object}Create")));
+            let mut created = answer(
+                &format!("The created {}.", words(c.object)),
+                Some(schema_ref(&object)),
+                &SANDBOX_HEADERS,
+            );
+            created["headers"]["Idempotent-Replayed"] = header_ref("Idempotent-Replayed");
+            responses.insert("201".into(), created);
+            responses.insert("409".into(), response_ref("Conflict"));
+            responses.insert("413".into(), response_ref("PayloadTooLarge"));
+            if sandbox.has_refusing_magic_value(c.name) {
+                responses.insert(
+                    "422".into(),
+                    one_error("A magic value's business refusal (see GET /v1/sandbox/scenarios)."),
+                );
+            }
+            summary = format!(
+                "Create a {} (sandbox: nothing is processed)",
+                words(c.object)
+            );
+        } else {
+            let child_name = if segments.len() == 2 {
+                segments[0]
+            } else {
+                segments[segments.len() - 1]
+            };
+            let Some(child) = find(child_name) else {
+                continue;
+            };
+            let object = format!("Sandbox{}", pascal(child.object));
+            if segments.len() == 2 {
+                responses.insert(
+                    "200".into(),
+                    answer(
+                        &format!("The {}.", words(child.object)),
+                        Some(schema_ref(&object)),
+                        &SANDBOX_HEADERS,
+                    ),
+                );
+                summary = format!("Read a {}", words(child.object));
+            } else {
+                responses.insert(
+                    "200".into(),
+                    answer(
+                        &format!("A page of {}.", words(child.name)),
+                        Some(schema_ref(&format!("{object}List"))),
+                        &SANDBOX_HEADERS,
+                    ),
+                );
+                parameters.push(parameter_ref("limit"));
+                parameters.push(parameter_ref("starting_after"));
+                for filter in &child.filterable {
+                    parameters.push(json!({
+                        "name": filter,
+                        "in": "query",
+                        "required": false,
+                        "description": format!("Exact match on `{filter}` (its JSON text; `null` for null)."),
+                        "schema": {"type": "string"},
+                    }));
+                }
+                summary = match segments.len() {
+                    3 => {
+                        let owner = find(segments[0]).map_or(segments[0], |c| c.object);
+                        format!("List {} of a {}", words(child.name), words(owner))
+                    }
+                    _ => format!("List {}", words(child.name)),
+                };
+            }
+        }
+        for (status, name) in [
+            ("400", "BadRequest"),
+            ("401", "Unauthorized"),
+            ("403", "Forbidden"),
+            ("404", "NotFound"),
+            ("429", "TooManyRequests"),
+            ("500", "InternalError"),
+            ("503", "Unavailable"),
+        ] {
+            responses
+                .entry(status)
+                .or_insert_with(|| response_ref(name));
+        }
+        responses.insert(
+            "504".into(),
+            one_error("Simulated timeout (X-Sandbox-Scenario: timeout)."),
+        );
+        let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut op = json!({
+            "operationId": operation_id(&method, &segments, &find),
+            "summary": summary,
+            "description": description(route),
+            "tags": [tag(route.product.as_deref())],
+            "security": [{"keyBasic": []}, {"keyBearer": []}, {"keyHeader": []}],
+            "x-scope": route.scope,
+            "parameters": parameters,
+            "responses": Value::Object(sorted.into_iter().collect()),
+        });
+        if let Some(product) = &route.product {
+            op["x-product"] = json!(product);
+        }
+        if let Some(body) = body {
+            op["requestBody"] = json!({"required": true, "content": json_content(body)});
+        }
+        let entry = paths
+            .entry(format!("/v1/{path}"))
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[method] = op;
+    }
+}
+
+/// The OpenAPI path below `/v1/` of a route's segments, and its path parameters: each `*` is
+/// the id of the collection named before it.
+fn template<'c>(
+    segments: &[&str],
+    find: &impl Fn(&str) -> Option<&'c CollectionInfo<'c>>,
+) -> Option<(String, Vec<Value>)> {
+    let mut parts = Vec::new();
+    let mut parameters = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        if *segment == "*" {
+            let owner = find(segments.get(i.checked_sub(1)?)?)?;
+            let name = format!("{}_id", owner.object);
+            parameters.push(id_parameter(
+                &name,
+                &format!("The {}'s id (`{}…`).", words(owner.object), owner.id_prefix),
+            ));
+            parts.push(format!("{{{name}}}"));
+        } else {
+            parts.push((*segment).to_string());
+        }
+    }
+    Some((parts.join("/"), parameters))
+}
+
+/// `listOwners`, `getOwner`, `listOwnerAccounts`, `createPaymentOrder`, prefixed `sandbox`;
+/// `listSandboxScenarios` and `resetSandbox` for the sandbox's own routes.
+fn operation_id<'c>(
+    method: &str,
+    segments: &[&str],
+    find: &impl Fn(&str) -> Option<&'c CollectionInfo<'c>>,
+) -> String {
+    if segments.first() == Some(&"sandbox") {
+        return match segments.get(1) {
+            Some(&"scenarios") => "listSandboxScenarios".into(),
+            _ => "resetSandbox".into(),
+        };
+    }
+    let object = |name: &str| pascal(find(name).map_or(name, |c| c.object));
+    let id = if method == "post" {
+        format!("Create{}", object(segments[0]))
+    } else {
+        match segments.len() {
+            1 => format!("List{}", pascal(segments[0])),
+            2 => format!("Get{}", object(segments[0])),
+            _ => format!(
+                "List{}{}",
+                object(segments[0]),
+                pascal(segments[segments.len() - 1])
+            ),
+        }
+    };
+    format!("sandbox{id}")
+}
+
+fn description(route: &Route) -> String {
+    let reach = match &route.product {
+        Some(product) => {
+            format!(", product `{product}` (send its product key in `X-Product-Key`).")
+        }
+        None => ", test keys only.".into(),
+    };
+    format!(
+        "Scope `{}`{reach} Test keys are answered by the built-in sandbox; live keys are \
+         forwarded to the origin.",
+        route.scope
+    )
+}
