@@ -168,7 +168,7 @@ function setupSecretDialog() {
     try {
       await navigator.clipboard.writeText($("#secret-value").textContent);
       $("#secret-copied").textContent = "Copied to the clipboard.";
-    } catch (e) {
+    } catch {
       $("#secret-copied").textContent = "Copy failed: select the key and copy it by hand.";
     }
   });
