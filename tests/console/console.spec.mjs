@@ -212,3 +212,69 @@ test("sandbox explorer: GET /v1/accounts with a test key answers 200", async ({ 
   await expect(page.getByTestId("sandbox-response")).toContainText('"object": "list"');
   await page.screenshot({ path: `${SHOTS}/sandbox.png`, fullPage: true });
 });
+
+// The console writes no admin method or path of its own: it calls operations by operationId,
+// as /openapi.json describes them.
+test("the console calls the admin operations where /openapi.json says they are", async ({ page }) => {
+  // Serve the real document with every admin path moved under /moved/v1/, and send the
+  // requests made there on to /admin/v1/: the console works only if it follows the document.
+  await page.route("**/openapi.json", async (route) => {
+    const doc = await (await route.fetch()).json();
+    doc.paths = Object.fromEntries(Object.entries(doc.paths)
+      .map(([path, item]) => [path.replace(/^\/admin\/v1\//, "/moved/v1/"), item]));
+    await route.fulfill({ json: doc });
+  });
+  const moved = [];
+  await page.route("**/moved/v1/**", (route) => {
+    const url = new URL(route.request().url());
+    moved.push(`${route.request().method()} ${url.pathname}${url.search}`);
+    return route.continue({ url: url.href.replace("/moved/v1/", "/admin/v1/") });
+  });
+  const direct = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.startsWith("/admin/")) direct.push(request.url());
+  });
+
+  await signInAsOperator(page);
+  await openAccount(page, data.acme);
+  await expect(row(page, "customer console")).toBeVisible();
+  await expect(page.locator('[data-testid="product-key-row"][data-product="bank_data"] [data-testid="product-key-test"]'))
+    .toHaveText(data.productKey);
+  await expect(page.locator('[data-testid="event-row"]').first()).toBeVisible();
+
+  expect(moved).toEqual(expect.arrayContaining([
+    "GET /moved/v1/accounts?limit=1",
+    "GET /moved/v1/accounts?limit=10",
+    `GET /moved/v1/accounts/${data.acme.id}`,
+    `GET /moved/v1/accounts/${data.acme.id}/keys?limit=10`,
+    `GET /moved/v1/accounts/${data.acme.id}/products/bank_data`,
+    `GET /moved/v1/accounts/${data.acme.id}/events?limit=10`,
+  ]));
+  // Playwright reports the request with the URL the page asked for (/moved/…) before routing.
+  expect(direct).toEqual([]);
+});
+
+test("without /openapi.json the console says so and calls nothing", async ({ page }) => {
+  await page.route("**/openapi.json", (route) => route.fulfill({ status: 503, json: { message: "unavailable" } }));
+  const calls = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.startsWith("/admin/")) calls.push(request.url());
+  });
+  await page.goto("/console/");
+  await expect(page.getByTestId("banner")).toContainText("could not load the API description /openapi.json: HTTP 503");
+  await expect(page.getByTestId("signin-form")).toHaveCount(0);
+  expect(calls).toEqual([]);
+});
+
+test("an operation missing from /openapi.json is an error where it is used, not a guess", async ({ page }) => {
+  await page.route("**/openapi.json", async (route) => {
+    const doc = await (await route.fetch()).json();
+    delete doc.paths["/admin/v1/accounts/{account_id}/events"];
+    await route.fulfill({ json: doc });
+  });
+  await signInAsOperator(page);
+  await openAccount(page, data.acme);
+  await expect(row(page, "customer console")).toBeVisible();
+  await expect(page.getByTestId("banner")).toContainText("has no operation listEvents");
+  await expect(page.locator('[data-testid="event-row"]')).toHaveCount(0);
+});

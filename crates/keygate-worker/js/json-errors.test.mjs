@@ -10,7 +10,7 @@ class Throws {
 }
 
 class Answers {
-  async fetch(request) {
+  async fetch() {
     return new Response("ok", { headers: { "X-Request-Id": "req_from_rust" } });
   }
 }

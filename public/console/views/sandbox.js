@@ -1,0 +1,75 @@
+// The sandbox explorer: one request to the gateway's sandbox with a test key. It sends the
+// user's own test key (not the session's token) to a /v1/ path the user types, and shows the
+// raw answer, so it uses fetch directly rather than the admin operations of api.js.
+import { banner, clear, h, view } from "../dom.js";
+
+export function renderSandbox() {
+  banner("");
+  const root = clear(view());
+  const method = h("select", { id: "sb-method", "data-testid": "sandbox-method" },
+    ["GET", "POST"].map((m) => h("option", { value: m }, m)));
+  const path = h("input", { type: "text", id: "sb-path", "data-testid": "sandbox-path", value: "/v1/accounts?limit=2", spellcheck: "false" });
+  const key = h("input", { type: "password", id: "sb-key", "data-testid": "sandbox-key", autocomplete: "off",
+    placeholder: "sk_test_…", spellcheck: "false" });
+  const productKey = h("input", { type: "text", id: "sb-product-key", "data-testid": "sandbox-product-key",
+    placeholder: "pk_test_… (for a product's routes)", spellcheck: "false" });
+  const body = h("textarea", { id: "sb-body", "data-testid": "sandbox-body", rows: 4, spellcheck: "false",
+    placeholder: '{"…": "…"} (POST only)' });
+  const error = h("p", { class: "field-error", "data-testid": "sandbox-error", role: "alert" });
+  const status = h("p", { class: "status-line", "data-testid": "sandbox-status" });
+  const headers = h("pre", { class: "json", "data-testid": "sandbox-headers" });
+  const out = h("pre", { class: "json", "data-testid": "sandbox-response" });
+  const form = h("form", { class: "grid-form", "data-testid": "sandbox-form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: "sb-method" }, "Method"), method),
+    h("div", { class: "field" }, h("label", { for: "sb-path" }, "Path"), path),
+    h("div", { class: "field" }, h("label", { for: "sb-key" }, "Test secret key"), key),
+    h("div", { class: "field" }, h("label", { for: "sb-product-key" }, "Product key"), productKey),
+    h("div", { class: "field wide" }, h("label", { for: "sb-body" }, "JSON body"), body),
+    error,
+    h("div", { class: "row wide" }, h("button", { type: "submit", "data-testid": "sandbox-send" }, "Send")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const p = path.value.trim();
+    if (!p.startsWith("/v1/")) {
+      error.textContent = "The path must start with /v1/.";
+      return;
+    }
+    if (!/^sk_test_/.test(key.value.trim())) {
+      error.textContent = "Use a test secret key (sk_test_…): the explorer only talks to the sandbox.";
+      return;
+    }
+    const h2 = { Authorization: `Bearer ${key.value.trim()}` };
+    if (productKey.value.trim()) h2["X-Product-Key"] = productKey.value.trim();
+    const init = { method: method.value, headers: h2, credentials: "omit", cache: "no-store" };
+    if (method.value === "POST" && body.value.trim()) {
+      h2["Content-Type"] = "application/json";
+      init.body = body.value;
+    }
+    status.textContent = "Sending…";
+    headers.textContent = "";
+    out.textContent = "";
+    const started = performance.now();
+    try {
+      const response = await fetch(p, init);
+      const text = await response.text();
+      status.textContent = `${response.status} ${response.statusText} · ${Math.round(performance.now() - started)} ms`;
+      status.className = `status-line ${response.ok ? "ok" : "bad"}`;
+      headers.textContent = [...response.headers].map(([n, v]) => `${n}: ${v}`).join("\n");
+      try {
+        out.textContent = JSON.stringify(JSON.parse(text), null, 2);
+      } catch {
+        out.textContent = text;
+      }
+    } catch (e) {
+      status.textContent = `Network error: ${e.message}`;
+      status.className = "status-line bad";
+    }
+  });
+  root.append(
+    h("section", { class: "card" }, h("h1", {}, "Sandbox explorer"),
+      h("p", { class: "muted" }, "Send one request to this gateway with a test key; test keys only ever reach the sandbox."),
+      form),
+    h("section", { class: "card" }, h("h2", {}, "Response"), status,
+      h("h3", {}, "Headers"), headers, h("h3", {}, "Body"), out));
+}
