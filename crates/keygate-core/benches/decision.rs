@@ -136,13 +136,13 @@ mod native {
         c.bench_function("parse_target (canonical path check)", |b| {
             b.iter(|| parse_target(black_box(facts.path), black_box(facts.query)))
         });
-        c.bench_function("authenticate (steps 2-4)", |b| {
+        c.bench_function("authenticate (https, credential, format)", |b| {
             b.iter(|| authenticate(black_box(&facts), &settings))
         });
         c.bench_function("decode EdgeRecord JSON", |b| {
             b.iter(|| serde_json::from_str::<EdgeRecord>(black_box(&f.record_json)))
         });
-        c.bench_function("authorize (steps 6-9, 20 CIDRs)", |b| {
+        c.bench_function("authorize (state to scope, 20 CIDRs)", |b| {
             b.iter(|| {
                 authorize(
                     black_box(&facts),
@@ -158,7 +158,7 @@ mod native {
         open.account.allowed_ips.clear();
         open.key.allowed_ips.clear();
         let open = PreparedRecord::new(open);
-        c.bench_function("authorize (steps 6-9, no allowlists)", |b| {
+        c.bench_function("authorize (state to scope, no allowlists)", |b| {
             b.iter(|| authorize(black_box(&facts), &target, &open, &f.config, &settings, 1))
         });
         c.bench_function(

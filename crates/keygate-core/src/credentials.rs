@@ -1,4 +1,4 @@
-//! The one place that reads a credential off a request (README "How a request is checked", step 3).
+//! The one place that reads a credential off a request (step `credential`, docs/edge-pipeline.md).
 //!
 //! Accepted: `Authorization: Basic base64(key + ":")`, `Authorization: Bearer key`, and
 //! `X-API-Key: key`. The query string is never looked at: URLs end up in logs and histories.

@@ -1,4 +1,4 @@
-//! IP allowlists (README "How a request is checked", step 7): the client address is
+//! IP allowlists (step `ip-allowlist`, docs/edge-pipeline.md): the client address is
 //! `CF-Connecting-IP` and nothing else.
 //!
 //! Entries are IPv4/IPv6 addresses (taken as /32 or /128) or CIDR ranges. A CIDR with host bits

@@ -1,5 +1,5 @@
 //! Stored records (timestamps are unix seconds) and the key-state check (README "How a request is
-//! checked", step 6).
+//! checked", step `state`).
 //!
 //! Records do not deny unknown fields: during a deploy, isolates of the old and the new version
 //! read the same store, and an old isolate must not fail closed on a field it does not know.
@@ -307,7 +307,7 @@ impl EdgeRecord {
     }
 }
 
-/// README "How a request is checked", step 6: whether the key may be used at `now`. Each refusal is
+/// step `state`, docs/edge-pipeline.md: whether the key may be used at `now`. Each refusal is
 /// a 401 with its own message saying what to do.
 pub fn key_state(key: &ApiKey, account: &Account, now: i64) -> Result<(), Error> {
     let refuse = |message: &'static str| Err(Error::unauthorized(message).with_challenge());

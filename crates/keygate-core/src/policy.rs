@@ -1,13 +1,13 @@
-//! The edge decision, README "How a request is checked", steps 2–9, in that order; the first
+//! The edge decision, docs/edge-pipeline.md, steps `https` to `scope`, in that order; the first
 //! failure answers.
 //!
 //! The worker does the I/O between the two halves:
 //!
 //! ```text
-//! authenticate(facts)  → steps 2–4 (HTTPS, credential, canonical target, offline format):
+//! authenticate(facts)  → steps `https`, `credential`, `format` (canonical target included, offline):
 //!                        no storage read unless Ok
-//! lookup(hash)         → step 5, the worker: None → unknown_key() 401, error → store_unavailable() 503
-//! authorize(record)    → steps 6–9 (state, IP allowlists, route + product key, scope) → Grant
+//! lookup(hash)         → step `lookup`, the worker: None → unknown_key() 401, error → store_unavailable() 503
+//! authorize(record)    → steps `state`, `ip-allowlist`, `product-key`, `scope` → Grant
 //! ```
 //!
 //! The route is matched on the canonical [`Target`] that `authenticate` returns, and the worker
@@ -58,7 +58,7 @@ impl Settings {
 /// string; neither is trusted until [`authenticate`] has made them a canonical [`Target`].
 #[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
-    /// Whether the request arrived over HTTPS (step 2).
+    /// Whether the request arrived over HTTPS (step `https`).
     pub https: bool,
     /// The request method as the runtime gives it (`GET`, `POST`, …); matched against the routes.
     pub method: &'a str,
@@ -97,7 +97,7 @@ impl fmt::Debug for Credential {
     }
 }
 
-/// A request that passed steps 2–4: its well-formed key and its canonical target.
+/// A request that passed steps `https` to `format`: its well-formed key and its canonical target.
 #[derive(Debug, Clone)]
 pub struct Authenticated<'a> {
     /// The well-formed secret key, not yet looked up.
@@ -326,7 +326,7 @@ fn find_route<'c>(
     }
 }
 
-/// For the admin API's key endpoints (docs/admin-api.md): steps 6 and 7, then the `keys:manage`
+/// For the admin API's key endpoints (docs/admin-api.md): steps `state` and `ip-allowlist`, then the `keys:manage`
 /// scope. Returns the account the key may manage. Call after [`authenticate`] and the lookup.
 pub fn authorize_key_manager(
     facts: &RequestFacts<'_>,

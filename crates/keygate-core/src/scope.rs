@@ -1,4 +1,4 @@
-//! Scopes (README "How a request is checked", step 9): `resource:action`, `*` as a wildcard for
+//! Scopes (step `scope`, docs/edge-pipeline.md): `resource:action`, `*` as a wildcard for
 //! either part, `*` alone for everything. Names are `[a-z0-9_]+`; a whole scope is at most
 //! [`MAX_LEN`] bytes.
 

@@ -1,4 +1,4 @@
-//! Origin request signing (README "How a request is checked", step 10): what proves to the origin
+//! Origin request signing (step `dispatch`, docs/edge-pipeline.md): what proves to the origin
 //! that a live request passed the gateway. The canonical string is documented in
 //! `docs/origin-signing.md`:
 //!

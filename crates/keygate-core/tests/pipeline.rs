@@ -1,4 +1,4 @@
-//! The edge decision through the public API, README "How a request is checked", steps 2–9: each
+//! The edge decision through the public API, docs/edge-pipeline.md, steps `https` to `scope`: each
 //! check, and that each earlier check answers before a later one.
 
 // In the browser the tests are #[wasm_bindgen_test] functions, which clippy.toml's
@@ -256,7 +256,7 @@ fn every_credential_form_is_accepted() {
     }
 }
 
-// ---- step 2: HTTPS ----
+// ---- step `https`: HTTPS ----
 
 #[test]
 fn plain_http_is_403_unless_disabled() {
@@ -286,7 +286,7 @@ fn https_is_checked_before_the_credential() {
     assert_eq!(authenticate(&f, &STRICT).unwrap_err().status, 403);
 }
 
-// ---- step 3: credential ----
+// ---- step `credential`: credential ----
 
 #[test]
 fn no_credential_is_401_with_challenge() {
@@ -340,7 +340,7 @@ fn a_malformed_header_is_400_before_the_key_format_is_judged() {
     assert_eq!(e.errors[0].field, "X-API-Key");
 }
 
-// ---- step 4: format, offline ----
+// ---- step `format`: format, offline ----
 
 #[test]
 fn malformed_keys_are_401_without_a_lookup() {
@@ -383,7 +383,7 @@ fn a_product_key_cannot_authenticate() {
     );
 }
 
-// ---- step 5: lookup (the worker's), with the errors defined here ----
+// ---- step `lookup`: lookup (the worker's), with the errors defined here ----
 
 #[test]
 fn lookup_outcomes() {
@@ -395,7 +395,7 @@ fn lookup_outcomes() {
     assert!(e.retry_after.is_some());
 }
 
-// ---- step 6: state ----
+// ---- step `state`: state ----
 
 #[test]
 fn key_state_comes_before_ip_route_product_and_scope() {
@@ -432,7 +432,7 @@ fn suspended_expired_and_revoked_are_401() {
     );
 }
 
-// ---- step 7: IP allowlists ----
+// ---- step `ip-allowlist`: IP allowlists ----
 
 #[test]
 fn both_allowlists_must_pass() {
@@ -608,7 +608,7 @@ fn the_authorised_target_is_the_request_as_sent() {
     assert!(authorize(&f, &target, &prepared(&w.record), &w.config, &STRICT, NOW).is_ok());
 }
 
-// ---- step 8: route, product key ----
+// ---- step `product-key`: route, product key ----
 
 #[test]
 fn a_deeper_path_never_borrows_a_broader_route() {
@@ -793,7 +793,7 @@ fn product_key_errors_come_before_scope_errors() {
     assert_eq!(status(run(&w, &f, &r, &STRICT)), 404);
 }
 
-// ---- step 9: scope ----
+// ---- step `scope`: scope ----
 
 #[test]
 fn a_missing_scope_is_403_naming_it() {

@@ -1,4 +1,4 @@
-//! §9: a manager cannot loosen its own restrictions.
+//! Delegation (docs/admin-api.md): a manager cannot loosen its own restrictions.
 
 use super::*;
 

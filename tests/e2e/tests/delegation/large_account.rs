@@ -1,4 +1,4 @@
-//! §9: an account-wide change to a large account does not stall other tenants.
+//! Delegation (docs/admin-api.md): an account-wide change to a large account does not stall other tenants.
 
 use super::*;
 

@@ -97,7 +97,7 @@ fn main() {
             // First: it waits for its first write to leave the one-minute window (~60 s).
             manager_writes_are_budgeted_per_account,
             a_managers_read_flood_is_budgeted_and_does_not_slow_other_tenants,
-            // §9 delegation.
+            // delegation (docs/admin-api.md "Delegation").
             only_the_operator_re_enables_what_the_operator_disabled,
             manager_cannot_loosen_another_key_but_may_take_it_away,
             manager_mints_keys_only_within_its_own_limits,

@@ -1,4 +1,4 @@
-//! §9: every key a manager creates is within its scopes, products, allowlist and expiry.
+//! Delegation (docs/admin-api.md): every key a manager creates is within its scopes, products, allowlist and expiry.
 
 use super::*;
 

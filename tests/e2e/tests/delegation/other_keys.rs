@@ -1,4 +1,4 @@
-//! §9: changes to other keys stay within the manager's limits; taking power away does not.
+//! Delegation (docs/admin-api.md): changes to other keys stay within the manager's limits; taking power away does not.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §9: a key disabled by the operator can be re-enabled only by the operator.
+//! Delegation (docs/admin-api.md): a key disabled by the operator can be re-enabled only by the operator.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §9 tenant limits: MAX_KEYS_PER_ACCOUNT, and the admin budgets of an account's managers
+//! Tenant limits (docs/admin-api.md "Delegation"): MAX_KEYS_PER_ACCOUNT, and the admin budgets of an account's managers
 //! (MANAGER_WRITES_PER_MINUTE, MANAGER_READS_PER_MINUTE), shared by every key the account's
 //! managers minted.
 

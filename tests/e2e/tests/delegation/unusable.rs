@@ -1,4 +1,4 @@
-//! §9: a key reported leaked, or rolled, cannot act as a manager.
+//! Delegation (docs/admin-api.md): a key reported leaked, or rolled, cannot act as a manager.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §3.3 Credential.
+//! Step `credential` (docs/edge-pipeline.md).
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §4 Errors.
+//! Errors (docs/edge-pipeline.md "Errors and panics").
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §3.2 HTTPS.
+//! Step `https` (docs/edge-pipeline.md).
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §3.7 IP allowlists.
+//! Step `ip-allowlist` (docs/edge-pipeline.md).
 
 use super::*;
 

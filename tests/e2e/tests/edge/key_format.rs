@@ -1,4 +1,4 @@
-//! §3.4 Format.
+//! Step `format` (docs/edge-pipeline.md).
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §3.5 Lookup.
+//! Step `lookup` (docs/edge-pipeline.md).
 
 use super::*;
 

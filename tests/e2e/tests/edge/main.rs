@@ -93,12 +93,12 @@ fn main() {
     run(
         setup,
         tests![
-            // §3.1 request id
+            // step `request-id`
             request_id_is_fresh_on_every_kind_of_response,
-            // §3.2 HTTPS
+            // step `https`
             https_required_refuses_plain_http_without_redirect,
             https_required_lets_https_through,
-            // §3.3 credential
+            // step `credential`
             credential_basic_with_key_as_username,
             credential_bearer,
             credential_x_api_key,
@@ -106,38 +106,38 @@ fn main() {
             credential_two_different_keys_is_400,
             credential_odd_authorization_headers_are_refused,
             credential_in_query_string_is_never_accepted,
-            // §3.4 format
+            // step `format`
             format_tampered_or_malformed_key_is_401,
-            // §3.5 lookup
+            // step `lookup`
             lookup_unknown_well_formed_key_is_401,
         ]
         .into_iter()
-        // §3.6 state: a table of states (disabled, expired, …), then the two grace courses
+        // step `state`: a table of states (disabled, expired, …), then the two grace courses
         .chain(table(KEY_STATES, |s| s.name, key_state))
         .chain(tests![
             state_rolled_key_is_401_after_grace_and_successor_works,
             state_leaked_key_is_401_after_grace,
-            // §3.7 IP allowlists
+            // step `ip-allowlist`
             ip_v4_address_allowlist_of_account,
             ip_cidr_allowlist_of_key_and_both_lists_must_pass,
             ip_v6_allowlist,
             ip_v4_mapped_v6_matches_v4_rules,
             ip_forwarded_headers_cannot_spoof_the_client_address,
             ip_unparsable_address_is_refused_with_or_without_a_list,
-            // §3.8 product key
+            // step `product-key`
             product_key_missing_is_400_naming_the_header,
             product_key_malformed_or_unknown_is_404,
             product_key_of_another_account_is_404,
             product_key_of_the_other_environment_is_404,
             product_key_of_another_product_or_not_allowed_for_the_key_is_404,
             product_key_of_a_withdrawn_entitlement_is_404,
-            // §3.9 scope
+            // step `scope`
             scope_missing_is_403_naming_the_scope,
             scope_missing_is_404_with_hide_forbidden,
             scope_wildcards_grant,
             // order of the steps
             steps_answer_in_spec_order,
-            // §3.10 routing
+            // step `dispatch`
             live_request_is_forwarded_with_method_path_query_body_and_headers,
             live_request_large_body_reaches_origin_intact,
             live_request_chunked_body_reaches_origin_intact,
@@ -150,7 +150,7 @@ fn main() {
             origin_timeout_is_504,
             origin_url_unset_is_503,
             test_keys_never_reach_the_origin,
-            // §4 errors
+            // errors (docs/edge-pipeline.md "Errors and panics")
             unknown_route_is_404_json,
             method_not_allowed_is_405_with_allow,
             head_is_answered_like_get,

@@ -1,4 +1,4 @@
-//! §3.10 Routing: what the origin answers is relayed; when there is no answer, the gateway's error;
+//! Step `dispatch` (docs/edge-pipeline.md): what the origin answers is relayed; when there is no answer, the gateway's error;
 //! test keys never reach it.
 
 use super::*;

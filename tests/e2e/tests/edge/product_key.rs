@@ -1,4 +1,4 @@
-//! §3.8 Product key.
+//! Step `product-key` (docs/edge-pipeline.md).
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §3.1 Request id.
+//! Step `request-id` (docs/edge-pipeline.md).
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §3.10 Routing: live keys to the origin, as sent and signed.
+//! Step `dispatch` (docs/edge-pipeline.md): live keys to the origin, as sent and signed.
 
 use super::*;
 

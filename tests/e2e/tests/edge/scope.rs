@@ -1,4 +1,4 @@
-//! §3.9 Scope.
+//! Step `scope` (docs/edge-pipeline.md).
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! §3.6 State: a key that is disabled, expired, deleted, rolled or reported leaked, or whose
+//! Step `state` (docs/edge-pipeline.md): a key that is disabled, expired, deleted, rolled or reported leaked, or whose
 //! account is suspended or has no production agreement (for a live key), is refused with 401.
 
 use super::*;
