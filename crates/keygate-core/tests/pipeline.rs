@@ -560,7 +560,7 @@ fn a_prepared_record_is_prepared_from_its_record_alone() {
     assert_eq!(decide(&refused), 403);
 }
 
-// ---- steps 3–4: the canonical target ----
+// ---- steps `credential` and `format`: the canonical target ----
 
 #[test]
 fn a_non_canonical_path_is_400_before_any_lookup() {

@@ -37,9 +37,9 @@ pub enum Next<'a> {
     Granted(Grant, Target<'a>, Rc<PreparedRecord>),
 }
 
-/// Steps 2–9: authenticate, the record (cached, or from `lookup`), authorize. A key is judged
+/// Steps `https` to `scope`: authenticate, the record (cached, or from `lookup`), authorize. A key is judged
 /// only while this isolate has read the revocation log recently (`keystore::held`).
-pub fn decide<'a>(
+pub fn admit<'a>(
     facts: &RequestFacts<'a>,
     vars: &Vars,
     lookup: Lookup,
@@ -95,7 +95,7 @@ pub async fn handle(
     let facts = headers.facts(url, &method);
     let mut lookup = Lookup::NotYet;
     let (grant, target, record) = loop {
-        match decide(&facts, vars, lookup, request_id)? {
+        match admit(&facts, vars, lookup, request_id)? {
             Next::Lookup(hash) => lookup = Lookup::Done(keystore::kv_get(env, &hash).await),
             Next::Granted(grant, target, record) => break (grant, target, record),
         }

@@ -19,7 +19,7 @@
 //! request must arm, if any (`flush=`); when that timer fires, [`edge_flush`] gives the `send`
 //! step (`src/activity.rs`).
 //!
-//! The decisions are the same functions the workers-rs path calls (`edge::decide`,
+//! The decisions are the same functions the workers-rs path calls (`edge::admit`,
 //! `sandbox::stateless`, `origin::plan`, `origin::relayed_headers`): this file only turns them
 //! into steps.
 
@@ -199,7 +199,7 @@ fn run(
     let block = HeaderBlock::parse(headers);
     let credentials = CredentialHeaders::from_getter(|name| Ok(block.get(name).map(Into::into)))?;
     let facts = credentials.facts(&url, method);
-    let (grant, target, record) = match edge::decide(&facts, vars, lookup, request_id)? {
+    let (grant, target, record) = match edge::admit(&facts, vars, lookup, request_id)? {
         Next::Lookup(hash) => {
             let key = kv_key(&hash);
             let step = Step::Lookup {

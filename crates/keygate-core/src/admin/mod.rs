@@ -5,17 +5,17 @@
 //! silently create a key that never expires). `null` is accepted only where it means something:
 //! `expires_at: null` clears an expiry.
 
-mod accounts;
+mod account_bodies;
 pub mod bodies;
-mod keys;
-mod leaks;
+mod key_bodies;
+mod leak_report;
 mod lifecycle;
 mod reader;
 pub mod routes;
 
-pub use accounts::*;
-pub use keys::*;
-pub use leaks::*;
+pub use account_bodies::*;
+pub use key_bodies::*;
+pub use leak_report::*;
 pub use lifecycle::*;
 use reader::*;
 

@@ -23,10 +23,10 @@ mod leaks;
 mod outcome;
 mod principal;
 mod quota;
+mod record_activity;
 mod store;
 #[cfg(test)]
 mod tests;
-mod usage;
 mod views;
 
 use crate::error::Error;
@@ -52,7 +52,7 @@ use derive::*;
 use leaks::*;
 use outcome::*;
 use principal::*;
-use usage::*;
+use record_activity::*;
 
 /// Default of `MAX_KEYS_PER_ACCOUNT`.
 pub const DEFAULT_MAX_KEYS_PER_ACCOUNT: usize = 1_000;
