@@ -43,6 +43,9 @@ async function kvRecord(env, headers) {
   return record;
 }
 
+/** The location the calls are served at, as a deployed request's `cf.colo` names it. */
+const COLO = "lhr";
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
@@ -82,12 +85,12 @@ export default {
     let answer = "";
     for (let i = 0; i < calls; i++) {
       answer = record
-        ? edge(env, "GET", target, block, "after_lookup", true, record)
-        : edge(env, "GET", target, block, undefined, true, undefined);
+        ? edge(env, "GET", target, block, COLO, "after_lookup", true, record)
+        : edge(env, "GET", target, block, COLO, undefined, true, undefined);
       // An unknown key: the second call with KV's answer, a miss (the read itself is not
       // measured here; scripts/bench's case g is a JS worker's KV read).
       if (answer.startsWith("lookup ")) {
-        answer = edge(env, "GET", target, block, "after_lookup", true, undefined);
+        answer = edge(env, "GET", target, block, COLO, "after_lookup", true, undefined);
       }
       // A live key: the planned origin request, then the relay of a typical origin answer's
       // headers (the two calls of fast-path.mjs `forward`; the fetch itself is not measured).

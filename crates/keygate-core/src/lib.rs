@@ -12,6 +12,7 @@
 //!   origin receives.
 //! - [`admin`]: admin API validation and the key lifecycle; [`engine`]: every admin command as
 //!   a pure function over a small store trait; [`page`]: list pagination.
+//! - [`location`]: the location a request is served from, and its per-location objects.
 //! - [`isolate`]: what one isolate keeps between requests (its unsent activity, its key cache and
 //!   pins), time passed in.
 //! - [`error`]: the one error type and its JSON body.
@@ -29,6 +30,7 @@ pub mod ids;
 pub mod ip;
 pub mod isolate;
 pub mod keys;
+pub mod location;
 pub mod model;
 pub mod page;
 pub mod policy;

@@ -12,6 +12,9 @@
 
 use crate::error::Error;
 
+mod mirror;
+pub use mirror::*;
+
 /// How often an isolate asks the log for changes while it serves requests.
 pub const SYNC_INTERVAL_MS: u64 = 500;
 /// How long an isolate keeps serving without a successful check.

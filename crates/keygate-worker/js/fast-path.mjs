@@ -175,10 +175,12 @@ export async function serve(request, env, deps) {
   const method = request.method;
   const url = request.url;
   const headers = headerBlock(request.headers);
+  // The deployment location: its own isolate caches, log mirror and rate limiters.
+  const colo = request.cf?.colo;
   let resume;
   let done = { ok: true, text: undefined };
   for (let n = 0; n < MAX_STEPS; n++) {
-    const step = decode(wasm.edge(env, method, url, headers, resume, done.ok, done.text));
+    const step = decode(wasm.edge(env, method, url, headers, colo, resume, done.ok, done.text));
     if (step.flushMs !== null) armFlush(env, step.flushMs, deps);
     switch (step.kind) {
       case "respond":

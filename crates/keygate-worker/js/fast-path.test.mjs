@@ -11,8 +11,8 @@ function fakeWasm(answers) {
   const calls = [];
   return {
     calls,
-    edge: (env, method, url, headers, resume, ok, text) => {
-      calls.push({ method, url, headers, resume, ok, text });
+    edge: (env, method, url, headers, colo, resume, ok, text) => {
+      calls.push({ method, url, headers, colo, resume, ok, text });
       return answers.shift();
     },
     flushes: [],
@@ -313,4 +313,40 @@ test("the JS decides no order: a send, a step without a token, or endless steps 
     await assert.rejects(serve(new Request("https://gw.example/"), env, deps), /fast path/);
     assert.equal(env.REGISTRY.posts.length, 0);
   }
+});
+
+test("every call names the request's location, as the platform gives it", async () => {
+  const wasm = fakeWasm(["respond 200 0\n\nok", "respond 200 0\n\nok"]);
+  const request = new Request("https://gw.example/v1/x");
+  Object.defineProperty(request, "cf", { value: { colo: "LHR" } });
+  await serve(request, {}, { wasm, full: never, fetch: never, wait: noWait });
+  await serve(new Request("https://gw.example/v1/x"), {}, { wasm, full: never, fetch: never, wait: noWait });
+  assert.deepEqual(wasm.calls.map((c) => c.colo), ["LHR", undefined]);
+});
+
+test("a mirror that cannot answer is followed by the primary log, as the wasm asks", async () => {
+  const mirror = 'sync REVOCATIONS revocations@lhr https://object.internal/ resume=after_mirror_sync\n{"op":"mirror_since","generation":3}';
+  const primary = 'sync REVOCATIONS revocations https://object.internal/ resume=after_sync\n{"op":"since","generation":3}';
+  const wasm = fakeWasm([mirror, primary, "respond 200 0\n\nok"]);
+  const asked = [];
+  const stub = (name) => ({
+    fetch: async (_url, init) => {
+      asked.push([name, init.body]);
+      return name === "revocations@lhr"
+        ? new Response("the mirror cannot answer; ask the primary", { status: 503 })
+        : new Response('{"generation":4,"reset":false,"entries":[]}');
+    },
+  });
+  const env = { REVOCATIONS: { idFromName: (name) => name, get: (id) => stub(id) } };
+  const response = await serve(new Request("https://gw.example/v1/x"), env, { wasm, full: never, fetch: never, wait: noWait });
+  assert.equal(await response.text(), "ok");
+  assert.deepEqual(asked.map(([name]) => name), ["revocations@lhr", "revocations"]);
+  assert.deepEqual(
+    wasm.calls.map((c) => [c.resume, c.ok, c.text]),
+    [
+      [undefined, true, undefined],
+      ["after_mirror_sync", false, undefined],
+      ["after_sync", true, '{"generation":4,"reset":false,"entries":[]}'],
+    ],
+  );
 });

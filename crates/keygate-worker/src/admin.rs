@@ -14,6 +14,7 @@ use keygate_core::engine::{Caller, Command};
 use keygate_core::github::{self, GithubKeys};
 use keygate_core::ip::throttle_prefix;
 use keygate_core::keys::constant_time_eq;
+use keygate_core::location::Location;
 use keygate_core::policy;
 use keygate_core::target;
 use keygate_core::target::RequestUrl;
@@ -28,11 +29,12 @@ use worker::{Delay, Env, Request, Response};
 /// own record rather than this isolate's cached copy.
 async fn caller(
     req: &Request,
+    headers: &CredentialHeaders,
+    location: &Location,
     env: &Env,
     vars: &Vars,
     url: &RequestUrl<'_>,
 ) -> Result<(Caller, Option<String>), Error> {
-    let headers = CredentialHeaders::read(req)?;
     let credential = extract_credential(
         headers.authorization.as_deref(),
         headers.x_api_key.as_deref(),
@@ -54,7 +56,7 @@ async fn caller(
             error
         }
     })?;
-    let record = keystore::lookup(env, &authenticated.credential.hash)
+    let record = keystore::lookup(env, location, &authenticated.credential.hash)
         .await?
         .ok_or_else(policy::unknown_key)?;
     policy::authorize_key_manager(&facts, &record, &vars.settings, now_seconds())?;
@@ -108,6 +110,7 @@ async fn throttled(req: &Request, env: &Env, failure: Error) -> Error {
 /// read from it; then every secret key of ours in it is marked leaked.
 async fn github_report(
     mut req: Request,
+    location: &Location,
     env: &Env,
     vars: &Vars,
     request_id: &str,
@@ -128,6 +131,7 @@ async fn github_report(
     relay(
         env,
         vars,
+        location,
         Caller::Edge,
         Command::GithubReport { matches },
         request_id,
@@ -136,10 +140,12 @@ async fn github_report(
 }
 
 /// Sends one command to the Registry, applies the edge changes of its answer to this isolate's
-/// cache at once (revocation is immediate where the write was served), and relays the answer.
+/// cache of `location` at once (revocation is immediate where the write was served), and
+/// relays the answer.
 async fn relay(
     env: &Env,
     vars: &Vars,
+    location: &Location,
     caller: Caller,
     command: Command,
     request_id: &str,
@@ -161,7 +167,7 @@ async fn relay(
     )
     .await?;
     if vars.applies_locally() {
-        keystore::apply(reply.edge.clone());
+        keystore::apply(location, reply.edge.clone());
     }
     Ok(reply.into_response())
 }
@@ -174,11 +180,18 @@ pub async fn handle(
     request_id: &str,
 ) -> Result<Response, Error> {
     let (operation, params) = operation(url, &method_of(&req))?;
+    let headers = CredentialHeaders::read(&req)?;
+    let location = vars.location(
+        req.cf().map(|cf| cf.colo()).as_deref(),
+        headers.test_location.as_deref(),
+    );
     let build = match operation.handler {
-        Handler::GithubReport => return github_report(req, env, vars, request_id).await,
+        Handler::GithubReport => {
+            return github_report(req, &location, env, vars, request_id).await;
+        }
         Handler::Command(build) => build,
     };
-    let (caller, account) = match caller(&req, env, vars, url).await {
+    let (caller, account) = match caller(&req, &headers, &location, env, vars, url).await {
         Ok(found) => found,
         Err(failure) => return Err(throttled(&req, env, failure).await),
     };
@@ -199,15 +212,16 @@ pub async fn handle(
         body,
     });
 
-    // A manager's command spends its account's admin budget before it reaches the single
-    // Registry, so a refused flood costs the Registry nothing.
+    // A manager's command spends its account's admin budget (counted once per account, in
+    // the limiter named by the account id) before it reaches the single Registry, so a
+    // refused flood costs the Registry nothing.
     if let (Some(account_id), Some(count)) = (&account, vars.budgets.count(&caller, &command))
         && let Some(decision) = ratelimit::take(env, account_id, vec![count]).await?
         && !decision.allowed
     {
         return Err(decision.refusal());
     }
-    relay(env, vars, caller, command, request_id).await
+    relay(env, vars, &location, caller, command, request_id).await
 }
 
 /// The operation of the route table (`keygate_core::admin::routes`) at a canonical path below

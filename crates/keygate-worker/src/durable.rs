@@ -4,12 +4,13 @@
 //!
 //! Each object's module names its protocol the same way: `Message` is what goes in, `Reply`
 //! what comes out (or a type named for what it is: the rate limiter's `RateDecision`, the
-//! revocation log's `Changes`). Replies that
+//! revocation log's `Changes` and `LogTail`). Replies that
 //! carry an HTTP answer for the worker to relay hold a `keygate_core::Answer`.
 
 use keygate_core::Error;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::borrow::Cow;
 use worker::{Env, Method, Request, RequestInit};
 
 /// The URL of every call. It only has to parse: a stub's fetch goes to the object whatever
@@ -20,19 +21,19 @@ pub const OBJECT_URL: &str = "https://object.internal/";
 /// sends, and what the edge's fast path hands the JS entry to send (`src/fast.rs`).
 pub struct Outgoing<'a> {
     pub binding: &'static str,
-    pub object_name: &'a str,
+    pub object_name: Cow<'a, str>,
     pub body: String,
 }
 
 impl<'a> Outgoing<'a> {
     pub fn new<M: Serialize>(
         binding: &'static str,
-        object_name: &'a str,
+        object_name: impl Into<Cow<'a, str>>,
         message: &M,
     ) -> Result<Self, Error> {
         Ok(Self {
             binding,
-            object_name,
+            object_name: object_name.into(),
             body: serde_json::to_string(message).map_err(|_| Error::internal())?,
         })
     }
@@ -65,7 +66,7 @@ pub async fn send<R: DeserializeOwned>(
     let request = Request::new_with_init(OBJECT_URL, &init).map_err(|_| Error::internal())?;
     let stub = env
         .durable_object(outgoing.binding)
-        .and_then(|ns| ns.get_by_name(outgoing.object_name))
+        .and_then(|ns| ns.get_by_name(&outgoing.object_name))
         .map_err(|_| unavailable())?;
     let mut response = stub
         .fetch_with_request(request)

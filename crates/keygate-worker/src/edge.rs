@@ -15,6 +15,7 @@ use crate::settings::Vars;
 use crate::{activity, origin, ratelimit, sandbox};
 use keygate_core::Error;
 use keygate_core::keys::{Environment, KeyHash};
+use keygate_core::location::Location;
 use keygate_core::model::EdgeRecord;
 use keygate_core::policy::{self, Grant, PreparedRecord, RequestFacts};
 use keygate_core::ratelimit::RateDecision;
@@ -37,22 +38,24 @@ pub enum Next<'a> {
     Granted(Grant, Target<'a>, Rc<PreparedRecord>),
 }
 
-/// Steps `https` to `scope`: authenticate, the record (cached, or from `lookup`), authorize. A key is judged
-/// only while this isolate has read the revocation log recently (`keystore::held`).
+/// Steps `https` to `scope`: authenticate, the record (cached at `location`, or from
+/// `lookup`), authorize. A key is judged only while this isolate has read the revocation log
+/// recently (`keystore::held`).
 pub fn admit<'a>(
     facts: &RequestFacts<'a>,
+    location: &Location,
     vars: &Vars,
     lookup: Lookup,
     request_id: &str,
 ) -> Result<Next<'a>, Error> {
     let authenticated = policy::authenticate(facts, &vars.settings)?;
     let hash = authenticated.credential.hash;
-    let record = match (keystore::held(&hash)?, lookup) {
+    let record = match (keystore::held(location, &hash)?, lookup) {
         (Held::Record(record), _) => record,
         (Held::Missing, Lookup::NotYet) => return Err(policy::unknown_key()),
         (Held::Nothing, Lookup::NotYet) => return Ok(Next::Lookup(hash)),
         (Held::Missing | Held::Nothing, Lookup::Done(text)) => {
-            keystore::accept(&hash, text?.as_deref())?.ok_or_else(policy::unknown_key)?
+            keystore::accept(location, &hash, text?.as_deref())?.ok_or_else(policy::unknown_key)?
         }
     };
     let now = now_seconds();
@@ -87,22 +90,28 @@ pub async fn handle(
     url: &RequestUrl<'_>,
     request_id: &str,
 ) -> Result<Response, Error> {
-    if keystore::sync_due() {
-        keystore::sync(env).await;
+    let headers = CredentialHeaders::read(&req)?;
+    let location = vars.location(
+        req.cf().map(|cf| cf.colo()).as_deref(),
+        headers.test_location.as_deref(),
+    );
+    if keystore::sync_due(&location) {
+        keystore::sync(env, &location).await;
     }
     let method = method_of(&req);
-    let headers = CredentialHeaders::read(&req)?;
     let facts = headers.facts(url, &method);
     let mut lookup = Lookup::NotYet;
     let (grant, target, record) = loop {
-        match admit(&facts, vars, lookup, request_id)? {
+        match admit(&facts, &location, vars, lookup, request_id)? {
             Next::Lookup(hash) => lookup = Lookup::Done(keystore::kv_get(env, &hash).await),
             Next::Granted(grant, target, record) => break (grant, target, record),
         }
     };
     // Counted after the grant: requests refused before it (401/403/404) cost no count. The
-    // key's own limit and its account's are taken together in the account's limiter.
-    let counted = ratelimit::take(env, &grant.account_id, grant.rate_counts()).await?;
+    // key's own limit and its account's are taken together in the account's limiter of this
+    // location.
+    let limiter = location.limiter(&grant.account_id);
+    let counted = ratelimit::take(env, &limiter, grant.rate_counts()).await?;
     if let Some(decision) = counted.filter(|d| !d.allowed) {
         let refusal = decision.refusal();
         activity::denied(&record, &facts, &refusal, request_id);

@@ -5,6 +5,7 @@
 use crate::http::header;
 use keygate_core::Error;
 use keygate_core::ip::client_address;
+use keygate_core::location::TEST_LOCATION_HEADER;
 use keygate_core::policy::RequestFacts;
 use keygate_core::target::RequestUrl;
 use std::net::IpAddr;
@@ -17,6 +18,9 @@ pub struct CredentialHeaders {
     pub x_product_key: Option<String>,
     /// `CF-Connecting-IP`, parsed here or the request refused (400): its raw text is never kept.
     pub client_ip: Option<IpAddr>,
+    /// `X-Keygate-Test-Location`, as sent: it names the location only where the test hooks
+    /// allow (`Vars::location`).
+    pub test_location: Option<String>,
 }
 
 impl CredentialHeaders {
@@ -31,6 +35,7 @@ impl CredentialHeaders {
             x_api_key: get("X-API-Key")?,
             x_product_key: get("X-Product-Key")?,
             client_ip: client_address(get("CF-Connecting-IP")?.as_deref())?,
+            test_location: get(TEST_LOCATION_HEADER)?,
         })
     }
 

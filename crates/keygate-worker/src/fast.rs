@@ -29,12 +29,14 @@ use crate::facts::CredentialHeaders;
 use crate::http::log_server_error;
 use crate::keystore::{self, KV_CACHE_TTL_S, kv_key};
 use crate::protocol::{self, ObjectPost, Resume, Resumed, Step};
-use crate::revocations::{self, Changes};
+use crate::revocations;
 use crate::settings::Vars;
 use crate::{activity, origin, registry, sandbox};
 use keygate_core::ids::new_request_id;
 use keygate_core::keys::Environment;
+use keygate_core::location::TEST_LOCATION_HEADER;
 use keygate_core::policy;
+use keygate_core::revocation::Changes;
 use keygate_core::target::{is_admin_path, split_url};
 use keygate_core::{Answer, Error};
 use wasm_bindgen::prelude::*;
@@ -63,13 +65,19 @@ impl<'a> HeaderBlock<'a> {
 
 /// One step of a request: the first call (`resume` absent), or the call after the step whose
 /// token `resume` is, with whether that step worked (`ok`) and its text (KV's record, the
-/// object's reply). Answers a [`Step`], encoded.
+/// object's reply). `colo` is the platform's location of the request (`request.cf.colo`).
+/// Answers a [`Step`], encoded.
 #[wasm_bindgen]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one crossing: the request and the resumed step"
+)]
 pub fn edge(
     env: &Env,
     method: &str,
     url: &str,
     headers: &str,
+    colo: Option<String>,
     resume: Option<String>,
     ok: bool,
     text: Option<String>,
@@ -80,7 +88,15 @@ pub fn edge(
         // The JS entry's fault: fail closed, as when KV fails.
         Err(policy::store_unavailable().with_reason("fast path: a resume token never given"))
     } else {
-        run(env, method, url, headers, resumed, &request_id)
+        run(
+            env,
+            method,
+            url,
+            headers,
+            colo.as_deref(),
+            resumed,
+            &request_id,
+        )
     };
     answer.unwrap_or_else(|error| {
         log_server_error(&request_id, &error);
@@ -155,6 +171,7 @@ fn run(
     method: &str,
     url: &str,
     headers: &str,
+    colo: Option<&str>,
     mut resumed: Resumed,
     request_id: &str,
 ) -> Result<String, Error> {
@@ -164,14 +181,27 @@ fn run(
     if policy::check_https(url.https, &vars.settings).is_err() || is_admin_path(url.path) {
         return checked(&resumed, &Step::Full);
     }
+    let block = HeaderBlock::parse(headers);
+    let location = vars.location(colo, block.get(TEST_LOCATION_HEADER));
     let lookup = match &mut resumed {
         // Before the decision, as on the workers-rs path: the revocation log at most twice a
-        // second. The JS entry reads it and resumes `after_sync`.
-        Resumed::New if keystore::sync_due() => {
-            let since = revocations::since_message(keystore::begin_sync())?;
+        // second, through the location's mirror. The JS entry reads it and resumes
+        // `after_mirror_sync`.
+        Resumed::New if keystore::sync_due(&location) => {
+            let since =
+                revocations::mirror_since_message(&location, keystore::begin_sync(&location))?;
             let step = Step::Sync {
                 post: object_post(&since),
-                resume: Resume::AfterSync,
+                resume: Resume::Mirror,
+            };
+            return checked(&resumed, &step);
+        }
+        // The mirror could not answer: the primary, once, for the same generation.
+        Resumed::MirrorSynced(None) => {
+            let since = revocations::since_message(keystore::begin_sync(&location))?;
+            let step = Step::Sync {
+                post: object_post(&since),
+                resume: Resume::Log,
             };
             return checked(&resumed, &step);
         }
@@ -183,12 +213,12 @@ fn run(
         }
         // A failure is only recorded, as on the workers-rs path: `EdgeCache::check_fresh`
         // decides how long the isolate may go on without.
-        Resumed::Synced(reply) => {
+        Resumed::Synced(reply) | Resumed::MirrorSynced(reply) => {
             let changes = reply
                 .as_deref()
                 .and_then(|text| serde_json::from_str::<Changes>(text).ok());
             if let Some(changes) = changes {
-                keystore::finish_sync(&changes);
+                keystore::finish_sync(&location, &changes);
             }
             Lookup::NotYet
         }
@@ -196,16 +226,15 @@ fn run(
         Resumed::Looked(Ok(record)) => Lookup::Done(Ok(record.take())),
         Resumed::Looked(Err(())) => Lookup::Done(Err(policy::store_unavailable())),
     };
-    let block = HeaderBlock::parse(headers);
     let credentials = CredentialHeaders::from_getter(|name| Ok(block.get(name).map(Into::into)))?;
     let facts = credentials.facts(&url, method);
-    let (grant, target, record) = match edge::admit(&facts, vars, lookup, request_id)? {
+    let (grant, target, record) = match edge::admit(&facts, &location, vars, lookup, request_id)? {
         Next::Lookup(hash) => {
             let key = kv_key(&hash);
             let step = Step::Lookup {
                 cache_ttl_s: KV_CACHE_TTL_S,
                 key: &key,
-                resume: Resume::AfterLookup,
+                resume: Resume::Kv,
             };
             return checked(&resumed, &step);
         }
@@ -274,7 +303,7 @@ fn run(
 fn object_post<'a>(outgoing: &'a Outgoing<'_>) -> ObjectPost<'a> {
     ObjectPost {
         binding: outgoing.binding,
-        object: outgoing.object_name,
+        object: &outgoing.object_name,
         url: OBJECT_URL,
         body: &outgoing.body,
     }

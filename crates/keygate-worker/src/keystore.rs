@@ -1,37 +1,62 @@
 //! The edge's read path: one KV read per secret-key hash, behind a short in-isolate cache.
 //!
 //! KV holds one denormalised `EdgeRecord` per secret key under `sk:<sha256 hex>`, written
-//! through by the `Registry` Durable Object. This isolate's cache is updated directly by admin
-//! writes that this isolate served, so those take effect here at once, and by the revocation
-//! log ([`sync`]), which every isolate reads at most twice a second: a change reaches every
-//! isolate within a second, and records learnt that way outrank KV until KV has caught up
+//! through by the `Registry` Durable Object. This isolate's cache (one per location it serves:
+//! one once deployed) is updated directly by admin writes that this isolate served, so those
+//! take effect here at once, and by the revocation log ([`sync`]), which every isolate reads at
+//! most twice a second through its location's mirror: a change reaches every isolate within a
+//! second, and records learnt that way outrank KV until KV has caught up
 //! (see docs/storage.md). Those rules are `keygate_core::isolate::EdgeCache`'s; this module
 //! keeps its one instance, reads the clock and does the I/O.
 
-use crate::revocations::{self, Changes};
+use crate::revocations;
 use keygate_core::Error;
 use keygate_core::isolate::EdgeCache;
 pub use keygate_core::isolate::{EdgeUpdate, Held};
 use keygate_core::keys::KeyHash;
+use keygate_core::location::Location;
 use keygate_core::policy;
 use keygate_core::policy::PreparedRecord;
+use keygate_core::revocation::Changes;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use worker::Env;
 
 pub const KV_BINDING: &str = "KEYS";
 /// KV's own edge cache for reads; 30 s is the minimum KV accepts.
 pub const KV_CACHE_TTL_S: u64 = 30;
+/// Locations one isolate keeps a cache for. A deployed isolate serves one; the end-to-end
+/// suites name a few (`KEYGATE_TEST_LOCATIONS`).
+const MAX_LOCATIONS: usize = 8;
 
 pub fn kv_key(hash: &KeyHash) -> String {
     format!("sk:{}", hash.to_hex())
 }
 
 thread_local! {
-    /// This isolate's records, pins, account copies, missing hashes and position in the log:
-    /// every rule is `EdgeCache`'s; this module only passes it the time and what KV and the
-    /// log answered.
-    static CACHE: RefCell<EdgeCache> = RefCell::new(EdgeCache::default());
+    /// This isolate's records, pins, account copies, missing hashes and position in the log,
+    /// per location it serves (one, once deployed): every rule is `EdgeCache`'s; this module
+    /// only passes it the time and what KV and the log answered.
+    static CACHES: RefCell<HashMap<Location, EdgeCache>> = RefCell::new(HashMap::new());
+}
+
+/// Runs `f` on `location`'s cache. A location new to a full map starts the map afresh: an
+/// empty cache is always safe (it must read the log before it serves).
+fn with_cache<R>(location: &Location, f: impl FnOnce(&mut EdgeCache) -> R) -> R {
+    CACHES.with(|caches| {
+        let mut caches = caches.borrow_mut();
+        if !caches.contains_key(location) {
+            if caches.len() >= MAX_LOCATIONS {
+                caches.clear();
+            }
+            caches.insert(location.clone(), EdgeCache::default());
+        }
+        match caches.get_mut(location) {
+            Some(cache) => f(cache),
+            None => f(&mut EdgeCache::default()),
+        }
+    })
 }
 
 fn now_ms() -> u64 {
@@ -40,41 +65,43 @@ fn now_ms() -> u64 {
 
 /// What this isolate holds for `hash`, once it has checked that it may still trust what it
 /// holds (503 when the revocation log has not been read for too long): no storage read.
-pub fn held(hash: &KeyHash) -> Result<Held, Error> {
+pub fn held(location: &Location, hash: &KeyHash) -> Result<Held, Error> {
     let now = now_ms();
-    CACHE.with(|cache| cache.borrow().held(hash, now))
+    with_cache(location, |cache| cache.held(hash, now))
 }
 
 /// Whether this isolate must read the revocation log before deciding the next request.
-pub fn sync_due() -> bool {
+pub fn sync_due(location: &Location) -> bool {
     let now = now_ms();
-    CACHE.with(|cache| cache.borrow().sync_due(now))
+    with_cache(location, |cache| cache.sync_due(now))
 }
 
-/// Reads the revocation log from this isolate's generation on and applies what changed. A
-/// failure is only recorded: `EdgeCache::check_fresh` decides how long the isolate may go on
-/// without.
-pub async fn sync(env: &Env) {
-    let generation = begin_sync();
-    if let Ok(changes) = revocations::since(env, generation).await {
-        finish_sync(&changes);
+/// Reads the revocation log from this isolate's generation on, through the location's mirror
+/// (the primary when the mirror cannot answer), and applies what changed. A failure is only
+/// recorded: `EdgeCache::check_fresh` decides how long the isolate may go on without.
+pub async fn sync(env: &Env, location: &Location) {
+    let generation = begin_sync(location);
+    let changes = match revocations::mirror_since(env, location, generation).await {
+        Ok(changes) => Ok(changes),
+        Err(_) => revocations::since(env, generation).await,
+    };
+    if let Ok(changes) = changes {
+        finish_sync(location, &changes);
     }
 }
 
 /// Starts a read of the revocation log: records the attempt (the next one waits its interval
 /// even if this one never finishes) and returns the generation to read from.
-pub fn begin_sync() -> Option<u64> {
+pub fn begin_sync(location: &Location) -> Option<u64> {
     let now = now_ms();
-    CACHE.with(|cache| cache.borrow_mut().begin_sync(now))
+    with_cache(location, |cache| cache.begin_sync(now))
 }
 
 /// Applies what the log answered to a read that [`begin_sync`] started.
-pub fn finish_sync(changes: &Changes) {
+pub fn finish_sync(location: &Location, changes: &Changes) {
     let now = now_ms();
-    CACHE.with(|cache| {
-        cache
-            .borrow_mut()
-            .synced(changes.generation, changes.reset, &changes.entries, now)
+    with_cache(location, |cache| {
+        cache.synced(changes.generation, changes.reset, &changes.entries, now)
     });
 }
 
@@ -91,27 +118,36 @@ pub async fn kv_get(env: &Env, hash: &KeyHash) -> Result<Option<String>, Error> 
 }
 
 /// The record for `hash`: from this isolate's cache, else from KV.
-pub async fn lookup(env: &Env, hash: &KeyHash) -> Result<Option<Rc<PreparedRecord>>, Error> {
+pub async fn lookup(
+    env: &Env,
+    location: &Location,
+    hash: &KeyHash,
+) -> Result<Option<Rc<PreparedRecord>>, Error> {
     let cached = {
         let now = now_ms();
-        CACHE.with(|cache| cache.borrow().cached(hash, now))
+        with_cache(location, |cache| cache.cached(hash, now))
     };
     if let Some(record) = cached {
         return Ok(Some(record));
     }
     let text = kv_get(env, hash).await?;
-    accept(hash, text.as_deref())
+    accept(location, hash, text.as_deref())
 }
 
 /// Takes what KV answered for `hash` (`EdgeCache::accept`: a pinned key gets its pin, an
 /// unknown key is remembered as missing, an undecodable record is a 503).
-pub fn accept(hash: &KeyHash, text: Option<&str>) -> Result<Option<Rc<PreparedRecord>>, Error> {
+pub fn accept(
+    location: &Location,
+    hash: &KeyHash,
+    text: Option<&str>,
+) -> Result<Option<Rc<PreparedRecord>>, Error> {
     let now = now_ms();
-    CACHE.with(|cache| cache.borrow_mut().accept(hash, text, now))
+    with_cache(location, |cache| cache.accept(hash, text, now))
 }
 
-/// Applies the Registry's write-through results (an admin answer this isolate served).
-pub fn apply(updates: Vec<EdgeUpdate>) {
+/// Applies the Registry's write-through results (an admin answer this isolate served at
+/// `location`).
+pub fn apply(location: &Location, updates: Vec<EdgeUpdate>) {
     let now = now_ms();
-    CACHE.with(|cache| cache.borrow_mut().apply(updates, now));
+    with_cache(location, |cache| cache.apply(updates, now));
 }

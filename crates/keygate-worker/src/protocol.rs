@@ -44,19 +44,23 @@ use std::fmt::Write as _;
 /// unread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resume {
+    /// The location's mirror of the revocation log has answered (or not): decide, or ask for
+    /// the KV read; or, when it could not answer, ask the primary log.
+    Mirror,
     /// The revocation log has answered (or not): decide, or ask for the KV read.
-    AfterSync,
+    Log,
     /// KV has answered (or failed): decide.
-    AfterLookup,
+    Kv,
 }
 
 impl Resume {
-    pub const ALL: [Resume; 2] = [Resume::AfterSync, Resume::AfterLookup];
+    pub const ALL: [Resume; 3] = [Resume::Mirror, Resume::Log, Resume::Kv];
 
     pub fn token(self) -> &'static str {
         match self {
-            Resume::AfterSync => "after_sync",
-            Resume::AfterLookup => "after_lookup",
+            Resume::Mirror => "after_mirror_sync",
+            Resume::Log => "after_sync",
+            Resume::Kv => "after_lookup",
         }
     }
 
@@ -71,6 +75,8 @@ impl Resume {
 pub enum Resumed {
     /// A request's first call.
     New,
+    /// The location's mirror's reply (`None`: it could not answer).
+    MirrorSynced(Option<String>),
     /// The revocation log's reply (`None`: unreachable, or not a 200).
     Synced(Option<String>),
     /// KV's record (`Ok(None)`: no such key; `Err`: the read failed).
@@ -85,24 +91,30 @@ impl Resumed {
             return Self::New;
         };
         match Resume::parse(token) {
-            Some(Resume::AfterSync) => Self::Synced(text.filter(|_| ok)),
-            Some(Resume::AfterLookup) if ok => Self::Looked(Ok(text)),
-            Some(Resume::AfterLookup) => Self::Looked(Err(())),
+            Some(Resume::Mirror) => Self::MirrorSynced(text.filter(|_| ok)),
+            Some(Resume::Log) => Self::Synced(text.filter(|_| ok)),
+            Some(Resume::Kv) if ok => Self::Looked(Ok(text)),
+            Some(Resume::Kv) => Self::Looked(Err(())),
             None => Self::Unexpected,
         }
     }
 }
 
-/// Whether `next` may be asked for after `resumed`: the revocation log at most once, first;
-/// KV at most once, never before the log. A request sees at most one `sync`, never after its
-/// KV read, and never a `send` (that is the timer's).
+/// Whether `next` may be asked for after `resumed`: the revocation log first, through the
+/// location's mirror, and the primary only after a mirror that could not answer; KV at most
+/// once, never before the log. A request sees at most two `sync`s, never after its KV read,
+/// and never a `send` (that is the timer's).
 pub fn may_follow(resumed: &Resumed, next: &Step<'_>) -> bool {
     match (resumed, next) {
         (Resumed::Unexpected, _) | (_, Step::Send { .. }) => false,
         (_, Step::Respond { .. } | Step::Origin { .. } | Step::Full) => true,
         (Resumed::New, Step::Sync { .. } | Step::Lookup { .. }) => true,
-        (Resumed::Synced(_), Step::Lookup { .. }) => true,
-        (Resumed::Synced(_) | Resumed::Looked(_), Step::Sync { .. })
+        (Resumed::MirrorSynced(None), Step::Sync { .. }) => true,
+        (Resumed::MirrorSynced(_) | Resumed::Synced(_), Step::Lookup { .. }) => true,
+        (
+            Resumed::MirrorSynced(Some(_)) | Resumed::Synced(_) | Resumed::Looked(_),
+            Step::Sync { .. },
+        )
         | (Resumed::Looked(_), Step::Lookup { .. }) => false,
     }
 }
@@ -304,6 +316,13 @@ mod tests {
         body: r#"{"op":"since","generation":7}"#,
     };
 
+    const MIRROR: ObjectPost<'static> = ObjectPost {
+        binding: "REVOCATIONS",
+        object: "revocations@lhr",
+        url: "https://object.internal/",
+        body: r#"{"op":"mirror_since","generation":null}"#,
+    };
+
     /// Every kind, and the edge cases of the framing.
     fn examples() -> Vec<(&'static str, Step<'static>, Option<u32>)> {
         vec![
@@ -356,7 +375,7 @@ mod tests {
                 Step::Lookup {
                     cache_ttl_s: 30,
                     key: "sk:0a1b",
-                    resume: Resume::AfterLookup,
+                    resume: Resume::Kv,
                 },
                 None,
             ),
@@ -374,9 +393,17 @@ mod tests {
                 "sync",
                 Step::Sync {
                     post: LOG,
-                    resume: Resume::AfterSync,
+                    resume: Resume::Log,
                 },
                 None,
+            ),
+            (
+                "sync-mirror",
+                Step::Sync {
+                    post: MIRROR,
+                    resume: Resume::Mirror,
+                },
+                Some(1000),
             ),
             (
                 "send",
@@ -472,6 +499,18 @@ mod tests {
             ),
             (Some("after_lookup"), true, None, Resumed::Looked(Ok(None))),
             (Some("after_lookup"), false, None, Resumed::Looked(Err(()))),
+            (
+                Some("after_mirror_sync"),
+                true,
+                Some("{}"),
+                Resumed::MirrorSynced(Some("{}".into())),
+            ),
+            (
+                Some("after_mirror_sync"),
+                false,
+                None,
+                Resumed::MirrorSynced(None),
+            ),
             (Some("0"), true, None, Resumed::Unexpected),
             (Some(""), true, None, Resumed::Unexpected),
             (Some("AFTER_LOOKUP"), true, None, Resumed::Unexpected),
@@ -487,12 +526,12 @@ mod tests {
     fn the_order_of_steps_is_decided_here() {
         let sync = Step::Sync {
             post: LOG,
-            resume: Resume::AfterSync,
+            resume: Resume::Log,
         };
         let lookup = Step::Lookup {
             cache_ttl_s: 30,
             key: "sk:00",
-            resume: Resume::AfterLookup,
+            resume: Resume::Kv,
         };
         let send = Step::Send { post: LOG };
         let respond = Step::Respond {
@@ -502,6 +541,8 @@ mod tests {
             body: "",
         };
         let new = Resumed::New;
+        let mirrored = Resumed::MirrorSynced(Some("{}".into()));
+        let unmirrored = Resumed::MirrorSynced(None);
         let synced = Resumed::Synced(None);
         let looked = Resumed::Looked(Ok(None));
         let failed = Resumed::Looked(Err(()));
@@ -513,6 +554,11 @@ mod tests {
             (&new, &respond, true),
             (&new, &Step::Full, true),
             (&new, &send, false),
+            (&mirrored, &sync, false),
+            (&mirrored, &lookup, true),
+            (&unmirrored, &sync, true),
+            (&unmirrored, &lookup, true),
+            (&unmirrored, &respond, true),
             (&synced, &sync, false),
             (&synced, &lookup, true),
             (&synced, &respond, true),

@@ -1,8 +1,12 @@
-//! Rate limits at the edge and the admin budgets of `keys:manage` keys: one `RateLimiter`
-//! Durable Object per account (named by the account id), holding every window of the account
-//! (`keygate_core::ratelimit::AccountWindows`): the account's own, those of its keys that
-//! carry a limit of their own, and the admin budgets. A Durable Object runs one request at a
-//! time, so one call counts a request in all its windows at once, exactly, within a location.
+//! Rate limits at the edge and the admin budgets of `keys:manage` keys, in `RateLimiter`
+//! Durable Objects that each hold a set of windows (`keygate_core::ratelimit::AccountWindows`).
+//! The edge's windows of an account (the account's own, and those of its keys that carry a
+//! limit of their own) are counted per location: one object per account and location
+//! (`Location::limiter`), as the rate-limit contract says ("within one deployment location"),
+//! so no single object serialises a hot key's worldwide traffic. The admin budgets are counted
+//! once per account (an object named by the account id), since they guard the one Registry. A
+//! Durable Object runs one request at a time, so one call counts a request in all its windows
+//! at once, exactly.
 //!
 //! The windows' grants are also kept in the object's SQLite storage (`window_grants`: the window's
 //! name and the grant's time, one row per window and grant): an object evicted after an idle spell reloads them, so a period
@@ -36,24 +40,18 @@ fn unavailable() -> Error {
     .with_retry_after(1)
 }
 
-/// Counts one request of `account_id` in `counts` (fails closed: 503 when it cannot). `None`
-/// when `counts` is empty.
+/// Counts one request in `counts` at the limiter object `limiter` (`Location::limiter` for
+/// the edge's windows, the account id for the admin budgets); fails closed (503) when it
+/// cannot. `None` when `counts` is empty.
 pub async fn take(
     env: &Env,
-    account_id: &str,
+    limiter: &str,
     counts: Vec<Count>,
 ) -> Result<Option<RateDecision>, Error> {
     if counts.is_empty() {
         return Ok(None);
     }
-    durable::call(
-        env,
-        DO_BINDING,
-        account_id,
-        &Message { counts },
-        unavailable,
-    )
-    .await
+    durable::call(env, DO_BINDING, limiter, &Message { counts }, unavailable).await
 }
 
 #[derive(Deserialize)]

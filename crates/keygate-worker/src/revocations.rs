@@ -1,40 +1,37 @@
-//! The revocation log (`keygate_core::revocation`): one `Revocations` Durable Object per
-//! deployment. The `Registry` appends the edge records each admin command changed; every
-//! isolate asks for what came after its generation at most twice a second (`keystore::sync`).
+//! The revocation log (`keygate_core::revocation`): one primary `Revocations` Durable Object per
+//! deployment, and one mirror per location. The `Registry` appends the edge records each admin
+//! command changed to the primary; every isolate asks its location's mirror for what came
+//! after its generation at most twice a second (`keystore::sync`), and the primary itself when
+//! the mirror cannot answer. The mirrors read the primary (`keygate_core::revocation::LogMirror`
+//! decides when, and what a copy can answer), so the primary is read by locations, not by
+//! every isolate.
 //!
-//! Entries are kept for [`KEEP_MS`]; an isolate whose generation is older than the oldest
-//! entry kept gets `reset` and drops its key cache. A new isolate gets the entries of the last
-//! `PIN_MS`, the time during which KV may still serve an older record somewhere.
+//! The primary keeps entries for `KEEP_MS`; an isolate whose generation is older than the
+//! oldest entry kept gets `reset` and drops its key cache. A new isolate gets the entries of
+//! the last `PIN_MS`, the time during which KV may still serve an older record somewhere.
 
 use crate::durable::{self, Outgoing};
 use keygate_core::Error;
-use keygate_core::revocation::PIN_MS;
+use keygate_core::location::Location;
+use keygate_core::revocation::{Changes, KEEP_MS, LogEntry, LogMirror, LogTail, PIN_MS};
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use worker::{DurableObject, Env, Request, Response, SqlStorage, State, durable_object};
 
 pub const DO_BINDING: &str = "REVOCATIONS";
 const LOG_NAME: &str = "revocations";
-/// Entries older than this are pruned (far above any isolate's check interval).
-const KEEP_MS: i64 = 10 * 60 * 1000;
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Message {
-    /// One admin command's changed edge records (a JSON array of `EdgeUpdate`s).
+    /// To the primary: one admin command's changed edge records (a JSON array of `EdgeUpdate`s).
     Append { updates: String },
-    /// What came after `generation` (`None`: a new isolate).
+    /// To the primary: what came after `generation` (`None`: a new isolate).
     Since { generation: Option<u64> },
-}
-
-/// The log's answer to `Since`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Changes {
-    pub generation: u64,
-    /// The isolate's generation is no longer in the log: drop everything cached.
-    pub reset: bool,
-    /// The entries' `EdgeUpdate` arrays, oldest first.
-    pub entries: Vec<String>,
+    /// To the primary, from a mirror: the entries after `after` (`None`: a new copy).
+    Tail { after: Option<u64> },
+    /// To a mirror: what came after `generation`, from its copy; 503 when it cannot tell.
+    MirrorSince { generation: Option<u64> },
 }
 
 fn unavailable() -> Error {
@@ -57,13 +54,41 @@ pub fn since_message(generation: Option<u64>) -> Result<Outgoing<'static>, Error
     Outgoing::new(DO_BINDING, LOG_NAME, &Message::Since { generation })
 }
 
+/// The `MirrorSince` message of [`mirror_since`] to `location`'s mirror.
+pub fn mirror_since_message(
+    location: &Location,
+    generation: Option<u64>,
+) -> Result<Outgoing<'static>, Error> {
+    Outgoing::new(
+        DO_BINDING,
+        location.log_mirror(),
+        &Message::MirrorSince { generation },
+    )
+}
+
 pub async fn since(env: &Env, generation: Option<u64>) -> Result<Changes, Error> {
     durable::send(env, since_message(generation)?, unavailable).await
 }
 
+/// What came after `generation`, from `location`'s mirror; an error when the mirror cannot
+/// tell (the caller then asks the primary).
+pub async fn mirror_since(
+    env: &Env,
+    location: &Location,
+    generation: Option<u64>,
+) -> Result<Changes, Error> {
+    durable::send(
+        env,
+        mirror_since_message(location, generation)?,
+        unavailable,
+    )
+    .await
+}
+
 #[derive(Deserialize)]
-struct Entry {
+struct Row {
     generation: i64,
+    at: i64,
     body: String,
 }
 
@@ -72,22 +97,32 @@ struct Number {
     n: Option<i64>,
 }
 
+/// The primary log (its table) or a location's mirror (its copy, in memory): which one an
+/// object is follows from the messages it is sent.
 #[durable_object]
 pub struct Revocations {
     state: State,
+    env: Env,
     schema_ready: Cell<bool>,
+    mirror: RefCell<LogMirror>,
 }
 
 impl DurableObject for Revocations {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Self {
             state,
+            env,
             schema_ready: Cell::new(false),
+            mirror: RefCell::new(LogMirror::default()),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let message: Message = req.json().await?;
+        let now = worker::Date::now().as_millis();
+        if let Message::MirrorSince { generation } = message {
+            return self.mirror_since(generation, now).await;
+        }
         let sql = self.state.storage().sql();
         if !self.schema_ready.get() {
             sql.exec(
@@ -98,7 +133,7 @@ impl DurableObject for Revocations {
             )?;
             self.schema_ready.set(true);
         }
-        let now = worker::Date::now().as_millis() as i64;
+        let now = now as i64;
         match message {
             Message::Append { updates } => {
                 sql.exec(
@@ -107,11 +142,43 @@ impl DurableObject for Revocations {
                 )?;
                 sql.exec(
                     "DELETE FROM log WHERE at < ? AND generation < (SELECT MAX(generation) FROM log)",
-                    vec![(now - KEEP_MS).into()],
+                    vec![(now - KEEP_MS as i64).into()],
                 )?;
                 Response::from_json(&latest(&sql)?)
             }
             Message::Since { generation } => Response::from_json(&since_in(&sql, generation, now)?),
+            Message::Tail { after } => Response::from_json(&tail_in(&sql, after, now)?),
+            Message::MirrorSince { .. } => Response::error("not a primary message", 400),
+        }
+    }
+}
+
+impl Revocations {
+    /// A mirror's answer: refreshed from the primary first when due; 503 when its copy cannot
+    /// answer (too old, or not reaching back to `generation`).
+    async fn mirror_since(&self, generation: Option<u64>, now: u64) -> worker::Result<Response> {
+        let due = self.mirror.borrow_mut().refresh_due(now);
+        if let Some(after) = due {
+            let tail: Result<LogTail, Error> = durable::call(
+                &self.env,
+                DO_BINDING,
+                LOG_NAME,
+                &Message::Tail { after },
+                unavailable,
+            )
+            .await;
+            match tail {
+                Ok(tail) => self.mirror.borrow_mut().refreshed(tail, now),
+                Err(error) => worker::console_error!("log mirror: {}", error.message),
+            }
+        }
+        let answer = self
+            .mirror
+            .borrow()
+            .answer(generation, worker::Date::now().as_millis());
+        match answer {
+            Some(changes) => Response::from_json(&changes),
+            None => Response::error("the mirror cannot answer; ask the primary", 503),
         }
     }
 }
@@ -125,31 +192,78 @@ fn latest(sql: &SqlStorage) -> worker::Result<u64> {
     Ok(number(sql, "SELECT MAX(generation) AS n FROM log")?.unwrap_or(0) as u64)
 }
 
+/// The entries of the pin window: what a new isolate or a new mirror copy starts from.
+fn pin_window(sql: &SqlStorage, now: i64) -> worker::Result<Vec<Row>> {
+    sql.exec(
+        "SELECT generation, at, body FROM log WHERE at >= ? ORDER BY generation",
+        vec![(now - PIN_MS as i64).into()],
+    )?
+    .to_array()
+}
+
+fn after(sql: &SqlStorage, generation: u64) -> worker::Result<Vec<Row>> {
+    sql.exec(
+        "SELECT generation, at, body FROM log WHERE generation > ? ORDER BY generation",
+        vec![(generation as i64).into()],
+    )?
+    .to_array()
+}
+
+/// Whether entries after `generation` were pruned: a reader at `generation` missed them.
+fn missed(sql: &SqlStorage, generation: u64, latest: u64) -> worker::Result<bool> {
+    let oldest = number(sql, "SELECT MIN(generation) AS n FROM log")?.unwrap_or(0) as u64;
+    Ok(generation + 1 < oldest && generation < latest)
+}
+
 fn since_in(sql: &SqlStorage, generation: Option<u64>, now: i64) -> worker::Result<Changes> {
     let latest = latest(sql)?;
-    let oldest = number(sql, "SELECT MIN(generation) AS n FROM log")?.unwrap_or(0) as u64;
-    // Entries between `generation` and the oldest kept were pruned: the isolate missed them.
-    let reset = generation.is_some_and(|g| g + 1 < oldest && g < latest);
-    let entries: Vec<Entry> = match generation {
-        Some(g) if !reset => sql
-            .exec(
-                "SELECT generation, body FROM log WHERE generation > ? ORDER BY generation",
-                vec![(g as i64).into()],
-            )?
-            .to_array()?,
-        _ => sql
-            .exec(
-                "SELECT generation, body FROM log WHERE at >= ? ORDER BY generation",
-                vec![(now - PIN_MS as i64).into()],
-            )?
-            .to_array()?,
+    let reset = match generation {
+        Some(g) => missed(sql, g, latest)?,
+        None => false,
     };
-    let generation = entries
+    let rows = match generation {
+        Some(g) if !reset => after(sql, g)?,
+        _ => pin_window(sql, now)?,
+    };
+    let generation = rows
         .last()
-        .map_or(latest, |e| (e.generation as u64).max(latest));
+        .map_or(latest, |r| (r.generation as u64).max(latest));
     Ok(Changes {
         generation,
         reset,
-        entries: entries.into_iter().map(|e| e.body).collect(),
+        entries: rows.into_iter().map(|r| r.body).collect(),
+    })
+}
+
+fn tail_in(sql: &SqlStorage, after_generation: Option<u64>, now: i64) -> worker::Result<LogTail> {
+    let latest = latest(sql)?;
+    let extend = match after_generation {
+        Some(g) => !missed(sql, g, latest)?,
+        None => false,
+    };
+    let (rows, base) = match after_generation {
+        Some(g) if extend => (after(sql, g)?, g),
+        _ => {
+            let rows = pin_window(sql, now)?;
+            let base = rows
+                .first()
+                .map_or(latest, |r| (r.generation as u64).saturating_sub(1));
+            (rows, base)
+        }
+    };
+    Ok(LogTail {
+        fresh_copy: !extend,
+        base,
+        latest: rows
+            .last()
+            .map_or(latest, |r| (r.generation as u64).max(latest)),
+        entries: rows
+            .into_iter()
+            .map(|r| LogEntry {
+                generation: r.generation as u64,
+                at_ms: r.at as u64,
+                body: r.body,
+            })
+            .collect(),
     })
 }

@@ -4,6 +4,7 @@ use keygate_core::engine::{
     DEFAULT_MANAGER_READS_PER_MINUTE, DEFAULT_MANAGER_WRITES_PER_MINUTE,
     DEFAULT_MAX_KEYS_PER_ACCOUNT, ManagerBudgets,
 };
+use keygate_core::location::Location;
 use keygate_core::policy::Settings;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -43,9 +44,20 @@ pub struct TestHooks {
     /// `KEYGATE_TEST_SKIP_LOCAL_APPLY`: the isolate serving an admin write does not apply it to
     /// its own cache, as if another isolate had served it (revocation reaches it by the log).
     pub skip_local_apply: bool,
+    /// `KEYGATE_TEST_LOCATIONS`: `true` honours `X-Keygate-Test-Location`, so one local runtime
+    /// serves several deployment locations (their own isolate caches, log mirrors and rate
+    /// limiters).
+    pub locations: bool,
 }
 
 impl Vars {
+    /// The location a request is served from: the platform's `colo`, or where the test hooks
+    /// allow it, the one `X-Keygate-Test-Location` names.
+    pub fn location(&self, platform: Option<&str>, test_header: Option<&str>) -> Location {
+        let test = self.test_hooks.as_ref().is_some_and(|h| h.locations);
+        Location::serving(platform, test_header, test)
+    }
+
     /// Whether this isolate applies an admin answer's edge changes to its own cache at once.
     pub fn applies_locally(&self) -> bool {
         !self.test_hooks.as_ref().is_some_and(|h| h.skip_local_apply)
@@ -136,6 +148,7 @@ impl Vars {
                     .and_then(|v| v.trim().parse().ok()),
                 skip_local_apply: text(env, "KEYGATE_TEST_SKIP_LOCAL_APPLY").as_deref()
                     == Some("true"),
+                locations: text(env, "KEYGATE_TEST_LOCATIONS").as_deref() == Some("true"),
             }),
             github_keys: text(env, "GITHUB_SECRET_SCANNING_KEYS"),
             webhooks: match (

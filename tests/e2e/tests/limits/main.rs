@@ -9,6 +9,8 @@
 //! * `gw`    — the harness defaults with `ORIGIN_URL` = the recording [`Origin`].
 //! * `stale` — `KEYGATE_TEST_SKIP_LOCAL_APPLY=true`: the admin path does not apply its changes
 //!   to the serving isolate's key cache, as if another isolate had served the admin write.
+//! * `places` — `KEYGATE_TEST_LOCATIONS=true`: requests name their deployment location
+//!   (`X-Keygate-Test-Location`), so two locations run under one runtime (`locations.rs`).
 //!
 //! The revocation trial warms a key at `stale`, revokes it, and polls the edge every 50 ms:
 //! without a revocation mechanism the isolate serves its cached record for
@@ -37,6 +39,7 @@ use keygate_e2e::{Gateway, Origin, Resp, Value, json, merge, run, start_together
 mod concurrency;
 mod defaults;
 mod headers;
+mod locations;
 mod refused;
 mod revocation;
 mod settings;
@@ -46,6 +49,7 @@ mod unlimited;
 use concurrency::*;
 use defaults::*;
 use headers::*;
+use locations::*;
 use refused::*;
 use revocation::*;
 use settings::*;
@@ -70,22 +74,30 @@ struct Ctx {
     origin: Origin,
     gw: Gateway,
     stale: Gateway,
+    places: Gateway,
 }
 
 fn main() {
     run(
         || {
             let origin = Origin::start();
-            let [gw, stale] = start_together([
+            let [gw, stale, places] = start_together([
                 Gateway::builder().var("ORIGIN_URL", &origin.url()),
                 Gateway::builder().var("KEYGATE_TEST_SKIP_LOCAL_APPLY", "true"),
+                Gateway::builder().var("KEYGATE_TEST_LOCATIONS", "true"),
             ]);
-            Ctx { origin, gw, stale }
+            Ctx {
+                origin,
+                gw,
+                stale,
+                places,
+            }
         },
         tests![
             // First: they wait (~10 s, and up to ~15 s when revocation is slow).
             headers_count_down_and_retry_after_is_honest,
             revocation_reaches_a_stale_isolate_within_1s,
+            a_revocation_at_one_location_is_refused_at_another_within_1s,
             // The rest take no deliberate waits.
             rate_limits_validate_show_roll_and_clear,
             concurrent_test_requests_get_exactly_the_limit,
@@ -94,6 +106,7 @@ fn main() {
             a_managers_children_and_successors_share_the_account_limit,
             refused_requests_are_not_counted,
             unlimited_keys_carry_no_rate_limit_headers,
+            a_keys_limit_is_counted_per_location,
         ],
     );
 }

@@ -1,0 +1,108 @@
+//! Deployment locations (docs/scaling.md): one local runtime serves two "locations" named by
+//! `X-Keygate-Test-Location` (`KEYGATE_TEST_LOCATIONS=true`), each with its own isolate cache,
+//! log mirror and rate limiters. A revocation served at one is refused at the other within the
+//! bound, through that location's mirror of the log, and its cached copy is never served after;
+//! a key's limit is counted per location, as the rate-limit contract says.
+
+use super::*;
+
+const LOCATION_HEADER: &str = "X-Keygate-Test-Location";
+
+fn edge_at(gw: &Gateway, location: &str, secret: &str, pk: &str) -> Resp {
+    let r = gw
+        .get("/v1/accounts")
+        .bearer(secret)
+        .product_key(pk)
+        .client_ip(INSIDE)
+        .header(LOCATION_HEADER, location)
+        .send();
+    audit(&r);
+    r
+}
+
+fn admin_at(gw: &Gateway, location: &str, method: &str, path: &str, body: &Value) -> Resp {
+    let r = gw
+        .admin(method, path)
+        .header(LOCATION_HEADER, location)
+        .json(body)
+        .send();
+    audit(&r);
+    r
+}
+
+pub(crate) fn a_revocation_at_one_location_is_refused_at_another_within_1s(c: &Ctx) {
+    let gw = &c.places;
+    let a = account(gw, "locations: revocation", json!({}));
+    let k = key(gw, &a.id, "travelling", json!({}));
+    // Both locations hold the record in their own caches.
+    for location in ["a", "b", "a", "b"] {
+        let r = edge_at(gw, location, &k.secret, &a.pk);
+        assert_eq!(r.status, 200, "warming at {location}: {r}");
+    }
+    let path = format!("/keys/{}", k.id);
+    let r = admin_at(gw, "a", "PATCH", &path, &json!({"status": "disabled"}));
+    assert_eq!(r.status, 200, "the revocation, served at a: {r}");
+    let answered = Instant::now();
+    let r = edge_at(gw, "a", &k.secret, &a.pk);
+    assert_eq!(r.status, 401, "a applied its own write at once: {r}");
+    let mut served_at_b = 0;
+    let refused_in = loop {
+        let r = edge_at(gw, "b", &k.secret, &a.pk);
+        if r.status == 401 {
+            break answered.elapsed();
+        }
+        assert_eq!(r.status, 200, "b: neither served nor refused: {r}");
+        served_at_b += 1;
+        assert!(
+            answered.elapsed() <= ISOLATE_CACHE_TTL + Duration::from_secs(5),
+            "b still serves the disabled key {:?} after the admin answer",
+            answered.elapsed()
+        );
+        thread::sleep(POLL_EVERY);
+    };
+    eprintln!(
+        "measured: location b refused {} ms after the admin answer at a (served {served_at_b} \
+         times before)",
+        refused_in.as_millis()
+    );
+    assert!(
+        refused_in <= REVOCATION_BOUND,
+        "b refused the key only {refused_in:?} after the admin answer at a"
+    );
+    // Once refused, b's cached copy never comes back, past b's cache lifetime too.
+    let until = Instant::now() + ISOLATE_CACHE_TTL + Duration::from_secs(1);
+    while Instant::now() < until {
+        for location in ["a", "b"] {
+            let r = edge_at(gw, location, &k.secret, &a.pk);
+            assert_eq!(
+                r.status, 401,
+                "{location} served the disabled key again: {r}"
+            );
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+pub(crate) fn a_keys_limit_is_counted_per_location(c: &Ctx) {
+    let gw = &c.places;
+    let a = account(gw, "locations: limits", json!({}));
+    let k = key(
+        gw,
+        &a.id,
+        "hot",
+        json!({"rate_limit": {"requests": 3, "period_seconds": 3600}}),
+    );
+    for location in ["a", "b"] {
+        for n in 1..=3 {
+            let r = edge_at(gw, location, &k.secret, &a.pk);
+            assert_eq!(r.status, 200, "request {n} at {location}: {r}");
+            assert_eq!(
+                rate_headers(&r).map(|(limit, remaining, _)| (limit, remaining)),
+                Some((3, 3 - n)),
+                "request {n} at {location} counts in {location}'s window only: {r}"
+            );
+        }
+        let r = edge_at(gw, location, &k.secret, &a.pk);
+        assert_eq!(r.status, 429, "the fourth request at {location}: {r}");
+    }
+}
