@@ -60,6 +60,17 @@ pub async fn send<R: DeserializeOwned>(
     outgoing: Outgoing<'_>,
     unavailable: fn() -> Error,
 ) -> Result<R, Error> {
+    let reply = post(env, outgoing, unavailable).await?;
+    serde_json::from_str(&reply).map_err(|_| unavailable())
+}
+
+/// The reply's text, from any object; not generic, so every kind of reply shares this code
+/// (wasm size).
+async fn post(
+    env: &Env,
+    outgoing: Outgoing<'_>,
+    unavailable: fn() -> Error,
+) -> Result<String, Error> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(outgoing.body.into()));
@@ -72,5 +83,8 @@ pub async fn send<R: DeserializeOwned>(
         .fetch_with_request(request)
         .await
         .map_err(|_| unavailable())?;
-    response.json::<R>().await.map_err(|_| unavailable())
+    if response.status_code() != 200 {
+        return Err(unavailable());
+    }
+    response.text().await.map_err(|_| unavailable())
 }

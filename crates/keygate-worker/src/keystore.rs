@@ -19,7 +19,6 @@ use keygate_core::policy;
 use keygate_core::policy::PreparedRecord;
 use keygate_core::revocation::Changes;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use worker::Env;
 
@@ -38,25 +37,33 @@ thread_local! {
     /// This isolate's records, pins, account copies, missing hashes and position in the log,
     /// per location it serves (one, once deployed): every rule is `EdgeCache`'s; this module
     /// only passes it the time and what KV and the log answered.
-    static CACHES: RefCell<HashMap<Location, EdgeCache>> = RefCell::new(HashMap::new());
+    static CACHES: RefCell<Vec<(Location, EdgeCache)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` on `location`'s cache. A location new to a full map starts the map afresh: an
-/// empty cache is always safe (it must read the log before it serves).
+/// Runs `f` on `location`'s cache.
 fn with_cache<R>(location: &Location, f: impl FnOnce(&mut EdgeCache) -> R) -> R {
-    CACHES.with(|caches| {
-        let mut caches = caches.borrow_mut();
-        if !caches.contains_key(location) {
+    CACHES.with(|caches| f(cache_of(&mut caches.borrow_mut(), location)))
+}
+
+/// `location`'s cache, made when new. A location new to a full map starts the map afresh: an
+/// empty cache is always safe (it must read the log before it serves). Not generic, so each
+/// caller of [`with_cache`] shares this code (wasm size).
+#[inline(never)]
+fn cache_of<'c>(
+    caches: &'c mut Vec<(Location, EdgeCache)>,
+    location: &Location,
+) -> &'c mut EdgeCache {
+    let at = match caches.iter().position(|(known, _)| known == location) {
+        Some(at) => at,
+        None => {
             if caches.len() >= MAX_LOCATIONS {
                 caches.clear();
             }
-            caches.insert(location.clone(), EdgeCache::default());
+            caches.push((location.clone(), EdgeCache::default()));
+            caches.len() - 1
         }
-        match caches.get_mut(location) {
-            Some(cache) => f(cache),
-            None => f(&mut EdgeCache::default()),
-        }
-    })
+    };
+    &mut caches[at].1
 }
 
 fn now_ms() -> u64 {
