@@ -1,7 +1,7 @@
 use super::*;
 use crate::keys::Environment;
 use crate::model::{AccountStatus, KeyStatus};
-use crate::revocation::{FAIL_CLOSED_AFTER_MS, SYNC_INTERVAL_MS};
+use crate::revocation::{FAIL_CLOSED_AFTER_MS, PIN_MS, SYNC_INTERVAL_MS};
 use crate::testing::{account, key};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -243,13 +243,15 @@ fn each_map_stays_within_its_bound() {
         cache.accept(&hash(n), None, T0).unwrap();
     }
     assert_eq!(cache.missing.len(), 1);
-    // Pins: a map full of live pins is dropped with every cached record.
+    // Pins: a map full of live pins keeps only a marker of the quarter that expires first;
+    // nothing cached is dropped.
     cache.accept(&hash(0), Some(&json(&record())), T0).unwrap();
     for n in 0..=CAPACITY {
-        cache.apply(vec![key_update(CAPACITY + n, None)], T0);
+        cache.apply(vec![key_update(CAPACITY + n, None)], T0 + n as u64);
     }
-    assert_eq!(cache.pins.len(), 1);
-    assert!(cache.cached(&hash(0), T0).is_none());
+    let quarter = CAPACITY / 4;
+    assert_eq!(cache.coverage.counts(), (CAPACITY + 1 - quarter, quarter));
+    assert!(cache.cached(&hash(0), T0 + 1).is_some());
     // Accounts: full, and a new one arrives: start over.
     for n in 0..CAPACITY {
         cache
