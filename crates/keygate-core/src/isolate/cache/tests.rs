@@ -274,6 +274,8 @@ fn edge_updates_keep_their_wire_format() {
     assert!(text.ends_with(r#","record":null}]"#), "{text}");
 }
 
+mod location;
+
 #[cfg(not(target_arch = "wasm32"))]
 mod property {
     use super::*;
