@@ -274,6 +274,8 @@ fn edge_updates_keep_their_wire_format() {
     assert!(text.ends_with(r#","record":null}]"#), "{text}");
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+mod interleavings;
 mod location;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -283,14 +285,14 @@ mod property {
 
     /// How the key stops working.
     #[derive(Debug, Clone, Copy)]
-    enum Revocation {
+    pub(super) enum Revocation {
         Disable,
         Delete,
         Suspend,
     }
 
     impl Revocation {
-        fn update(self) -> EdgeUpdate {
+        pub(super) fn update(self) -> EdgeUpdate {
             match self {
                 Self::Disable => key_update(1, Some(disabled())),
                 Self::Delete => key_update(1, None),
@@ -299,7 +301,7 @@ mod property {
         }
 
         /// What KV holds once it has caught up.
-        fn fresh(self) -> Option<String> {
+        pub(super) fn fresh(self) -> Option<String> {
             match self {
                 Self::Disable => Some(json(&disabled())),
                 Self::Delete => None,
@@ -313,7 +315,7 @@ mod property {
     }
 
     #[derive(Debug, Clone)]
-    enum Kv {
+    pub(super) enum Kv {
         /// The record as it was before the change: KV serves it for up to 60 s after.
         Stale,
         Fresh,
@@ -340,13 +342,24 @@ mod property {
         Wait(u64),
     }
 
+    pub(super) fn revocation() -> impl Strategy<Value = Revocation> {
+        prop_oneof![
+            Just(Revocation::Disable),
+            Just(Revocation::Delete),
+            Just(Revocation::Suspend)
+        ]
+    }
+
+    pub(super) fn kv() -> impl Strategy<Value = Kv> {
+        prop_oneof![Just(Kv::Stale), Just(Kv::Fresh), Just(Kv::Missing)]
+    }
+
     fn event() -> impl Strategy<Value = Event> {
         prop_oneof![
             1 => any::<bool>().prop_map(|through_log| Event::Revoked { through_log }),
             2 => (any::<bool>(), any::<bool>())
                 .prop_map(|(reset, unreadable)| Event::Synced { reset, unreadable }),
-            4 => prop_oneof![Just(Kv::Stale), Just(Kv::Fresh), Just(Kv::Missing)]
-                .prop_map(Event::Answer),
+            4 => kv().prop_map(Event::Answer),
             1 => (2..6usize).prop_map(Event::Other),
             4 => Just(Event::Lookup),
             3 => prop_oneof![0..1_000u64, 0..CACHE_TTL_MS + 1_000, 0..PIN_MS / 2]
@@ -355,7 +368,7 @@ mod property {
     }
 
     /// The record as it was before the change: the key and its account both active.
-    fn is_old(record: &PreparedRecord) -> bool {
+    pub(super) fn is_old(record: &PreparedRecord) -> bool {
         record.key.status == KeyStatus::Active && record.account.status == AccountStatus::Active
     }
 
@@ -366,9 +379,7 @@ mod property {
         /// not from the cache, not from a KV answer, stale or not, arriving in any order.
         #[test]
         fn a_revoked_record_never_comes_back_within_the_pin_window(
-            revocation in prop_oneof![
-                Just(Revocation::Disable), Just(Revocation::Delete), Just(Revocation::Suspend)
-            ],
+            revocation in revocation(),
             events in prop::collection::vec(event(), 1..80),
         ) {
             let mut cache = synced();
