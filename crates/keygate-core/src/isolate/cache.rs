@@ -16,25 +16,31 @@
 //!
 //! A key design decision of this module: a change learnt from the log outranks every tier,
 //! never the reverse. KV may serve the old record for up to `PIN_MS` after a change (its
-//! propagation plus its read cache), and a location copy may have been written by an isolate
-//! that had not heard of the change yet; so a pinned key is answered from its pin, and the
-//! isolate remembers every change it applied within `PIN_MS` (module `coverage`): as a pin,
-//! or, when the pins are full, as a marker that refuses KV for that key (503) until the change
-//! is `PIN_MS` old. Each isolate's *floor* is the generation below which it has forgotten
-//! changes (because they are older than `PIN_MS`, or because it may have missed them); a
-//! location copy stamped below the floor is a miss. Nothing is dropped for lack of room in a
-//! way that lets a stale answer through.
+//! propagation plus its read cache), and a location copy may have been written, or written
+//! again after a fresher one, by an isolate that had not heard of the change yet. So a pinned
+//! key is answered from its pin, and the isolate remembers every change it applied within
+//! `PIN_MS` (module `coverage`): as a pin or, when the pins are full, as a marker that refuses
+//! KV for that key (503) until the change is `PIN_MS` old. A location copy carries the log
+//! generation its writer had applied (its *stamp*), and is taken only when the stamp is at or
+//! above the reader's *floor* (the generation below which the reader has forgotten changes:
+//! those older than `PIN_MS`, which KV has, and any it may have missed) and at or above every
+//! change to that key the reader still knows of. Nothing is dropped for lack of room in a way
+//! that lets a stale answer through: markers that must make room close KV instead.
 //!
 //! The isolate reads the log every [`SYNC_INTERVAL_MS`](crate::revocation::SYNC_INTERVAL_MS)
 //! and refuses every keyed request once it could not for
 //! [`FAIL_CLOSED_AFTER_MS`](crate::revocation::FAIL_CLOSED_AFTER_MS)
 //! ([`EdgeCache::check_fresh`]).
 //!
-//! The worker keeps one `EdgeCache` per isolate and does only the I/O (the KV read, the call to
-//! the log, the location's reads and writes, which it takes from
-//! [`EdgeCache::take_location_writes`]); every method takes the time, in unix milliseconds.
-//! Each map holds at most [`CAPACITY`] entries, the markers [`MARKER_CAPACITY`]. The rules and
-//! their cost are in docs/storage.md ("The isolate's tiers").
+//! The worker keeps one `EdgeCache` per isolate and does only the I/O; every method takes the
+//! time, in unix milliseconds. Per keyed request: [`EdgeCache::held`]; on
+//! [`Held::Nothing`], the location's copy ([`location_path`]) to
+//! [`EdgeCache::accept_location`]; on [`Located::Miss`], KV to [`EdgeCache::accept`]; once
+//! answered, a put of each [`LocationWrite`] that [`EdgeCache::take_location_writes`] hands
+//! out. The log's answers go to [`EdgeCache::synced`], an admin answer's changes to
+//! [`EdgeCache::apply`]. Each map holds at most [`CAPACITY`] entries, the markers
+//! [`MARKER_CAPACITY`]. The rules and their cost are in docs/storage.md ("The isolate's
+//! tiers").
 
 use crate::error::Error;
 use crate::keys::KeyHash;
