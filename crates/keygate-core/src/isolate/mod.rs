@@ -11,4 +11,7 @@ pub use activity::{
     ActivityBuffer, DENIALS_PER_KEY, LOST_FLUSH_MS, MAX_DENIALS, MAX_KEYS, RATE_LIMITED_PER_KEY,
     SEND_AFTER_MS, USE_EVERY_MS, WOULD_DENY_PER_KEY,
 };
-pub use cache::{CACHE_TTL_MS, CAPACITY, EdgeCache, EdgeUpdate, Held};
+pub use cache::{
+    CACHE_TTL_MS, CAPACITY, COPY_MAX_AGE_MS, EdgeCache, EdgeUpdate, Held, Located, LocationWrite,
+    MARKER_CAPACITY, MAX_PENDING_WRITES, REFRESH_AFTER_MS, location_path,
+};

@@ -1,7 +1,7 @@
 use super::*;
 use crate::keys::Environment;
 use crate::model::{AccountStatus, KeyStatus};
-use crate::revocation::{FAIL_CLOSED_AFTER_MS, SYNC_INTERVAL_MS};
+use crate::revocation::{FAIL_CLOSED_AFTER_MS, PIN_MS, SYNC_INTERVAL_MS};
 use crate::testing::{account, key};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -243,13 +243,15 @@ fn each_map_stays_within_its_bound() {
         cache.accept(&hash(n), None, T0).unwrap();
     }
     assert_eq!(cache.missing.len(), 1);
-    // Pins: a map full of live pins is dropped with every cached record.
+    // Pins: a map full of live pins keeps only a marker of the quarter that expires first;
+    // nothing cached is dropped.
     cache.accept(&hash(0), Some(&json(&record())), T0).unwrap();
     for n in 0..=CAPACITY {
-        cache.apply(vec![key_update(CAPACITY + n, None)], T0);
+        cache.apply(vec![key_update(CAPACITY + n, None)], T0 + n as u64);
     }
-    assert_eq!(cache.pins.len(), 1);
-    assert!(cache.cached(&hash(0), T0).is_none());
+    let quarter = CAPACITY / 4;
+    assert_eq!(cache.coverage.counts(), (CAPACITY + 1 - quarter, quarter));
+    assert!(cache.cached(&hash(0), T0 + 1).is_some());
     // Accounts: full, and a new one arrives: start over.
     for n in 0..CAPACITY {
         cache
@@ -273,20 +275,24 @@ fn edge_updates_keep_their_wire_format() {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+mod interleavings;
+mod location;
+
+#[cfg(not(target_arch = "wasm32"))]
 mod property {
     use super::*;
     use proptest::prelude::*;
 
     /// How the key stops working.
     #[derive(Debug, Clone, Copy)]
-    enum Revocation {
+    pub(super) enum Revocation {
         Disable,
         Delete,
         Suspend,
     }
 
     impl Revocation {
-        fn update(self) -> EdgeUpdate {
+        pub(super) fn update(self) -> EdgeUpdate {
             match self {
                 Self::Disable => key_update(1, Some(disabled())),
                 Self::Delete => key_update(1, None),
@@ -295,7 +301,7 @@ mod property {
         }
 
         /// What KV holds once it has caught up.
-        fn fresh(self) -> Option<String> {
+        pub(super) fn fresh(self) -> Option<String> {
             match self {
                 Self::Disable => Some(json(&disabled())),
                 Self::Delete => None,
@@ -309,7 +315,7 @@ mod property {
     }
 
     #[derive(Debug, Clone)]
-    enum Kv {
+    pub(super) enum Kv {
         /// The record as it was before the change: KV serves it for up to 60 s after.
         Stale,
         Fresh,
@@ -336,13 +342,24 @@ mod property {
         Wait(u64),
     }
 
+    pub(super) fn revocation() -> impl Strategy<Value = Revocation> {
+        prop_oneof![
+            Just(Revocation::Disable),
+            Just(Revocation::Delete),
+            Just(Revocation::Suspend)
+        ]
+    }
+
+    pub(super) fn kv() -> impl Strategy<Value = Kv> {
+        prop_oneof![Just(Kv::Stale), Just(Kv::Fresh), Just(Kv::Missing)]
+    }
+
     fn event() -> impl Strategy<Value = Event> {
         prop_oneof![
             1 => any::<bool>().prop_map(|through_log| Event::Revoked { through_log }),
             2 => (any::<bool>(), any::<bool>())
                 .prop_map(|(reset, unreadable)| Event::Synced { reset, unreadable }),
-            4 => prop_oneof![Just(Kv::Stale), Just(Kv::Fresh), Just(Kv::Missing)]
-                .prop_map(Event::Answer),
+            4 => kv().prop_map(Event::Answer),
             1 => (2..6usize).prop_map(Event::Other),
             4 => Just(Event::Lookup),
             3 => prop_oneof![0..1_000u64, 0..CACHE_TTL_MS + 1_000, 0..PIN_MS / 2]
@@ -351,7 +368,7 @@ mod property {
     }
 
     /// The record as it was before the change: the key and its account both active.
-    fn is_old(record: &PreparedRecord) -> bool {
+    pub(super) fn is_old(record: &PreparedRecord) -> bool {
         record.key.status == KeyStatus::Active && record.account.status == AccountStatus::Active
     }
 
@@ -362,9 +379,7 @@ mod property {
         /// not from the cache, not from a KV answer, stale or not, arriving in any order.
         #[test]
         fn a_revoked_record_never_comes_back_within_the_pin_window(
-            revocation in prop_oneof![
-                Just(Revocation::Disable), Just(Revocation::Delete), Just(Revocation::Suspend)
-            ],
+            revocation in revocation(),
             events in prop::collection::vec(event(), 1..80),
         ) {
             let mut cache = synced();
