@@ -12,8 +12,9 @@ export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build
 const Full = withJsonErrors(Gateway);
 // worker-build hangs every exported wasm function on the entrypoint's prototype (which would
 // also make them RPC methods of a service binding; they take and return plain text).
-const { edge, edge_flush, edge_origin_failed, edge_relay } = Gateway.prototype;
-const wasm = { edge, edge_flush, edge_origin_failed, edge_relay };
+const { edge, edge_flush, edge_location_writes, edge_origin_failed, edge_relay } =
+  Gateway.prototype;
+const wasm = { edge, edge_flush, edge_location_writes, edge_origin_failed, edge_relay };
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export default {
@@ -24,7 +25,7 @@ export default {
     try {
       if (isAssetRequest(request)) return await serveAsset(request, env);
       const waitUntil = (promise) => ctx.waitUntil(promise);
-      return await serve(request, env, { wasm, full, fetch, wait, waitUntil });
+      return await serve(request, env, { wasm, full, fetch, wait, waitUntil, caches });
     } catch (error) {
       if (error instanceof WebAssembly.RuntimeError && globalThis.__worker_init_state) {
         globalThis.__worker_init_state.criticalError = true;

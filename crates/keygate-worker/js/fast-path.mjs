@@ -30,7 +30,7 @@ function headerLines(text, from) {
 }
 
 /** The number of head fields of each kind, after the kind itself; options follow them. */
-const ARITY = { respond: 2, lookup: 2, origin: 2, sync: 3, send: 3, full: 0 };
+const ARITY = { respond: 2, locate: 1, lookup: 2, origin: 2, sync: 3, send: 3, full: 0 };
 
 /**
  * One step of the protocol, as the text the wasm answered: `{ kind, …its fields, resume,
@@ -61,6 +61,8 @@ export function decode(text) {
         body: text.slice(body), resume, flushMs,
       };
     }
+    case "locate":
+      return { kind, url: head[1], resume, flushMs };
     case "lookup":
       return { kind, cacheTtl: Number(head[1]), key: head[2], resume, flushMs };
     case "origin": {
@@ -122,6 +124,16 @@ async function sync(env, step) {
   return { ok: false, text: undefined };
 }
 
+/** `locate`: the location's cached copy (undefined on a miss), not ok when the read failed. */
+async function locate(env, step, { caches }) {
+  try {
+    const copy = await caches.default.match(step.url);
+    return { ok: true, text: copy ? await copy.text() : undefined };
+  } catch {
+    return { ok: false, text: undefined };
+  }
+}
+
 /** `lookup`: KV's record (undefined for no such key), not ok when the read failed. */
 async function lookup(env, step) {
   try {
@@ -144,25 +156,46 @@ async function send(env, step) {
 }
 
 /**
- * Arms the isolate's activity flush a step asked for: after its delay, the wasm gives the
- * `send` step with everything waiting (or nothing). No report waits for a later request.
+ * The location's cache writes the wasm queued (`edge_location_writes`, for the host of `url`):
+ * each put as it says. A put that fails is dropped: nothing depends on a copy arriving.
  */
-function armFlush(env, delay, { wasm, wait, waitUntil }) {
+async function putCopies(url, { wasm, caches }) {
+  const text = wasm.edge_location_writes(url);
+  if (text === undefined) return;
+  for (const put of JSON.parse(text)) {
+    try {
+      const headers = { "Cache-Control": `max-age=${put.max_age_s}` };
+      await caches.default.put(put.url, new Response(put.body, { headers }));
+    } catch (error) {
+      console.error(`location copy not written: ${error?.message ?? error}`);
+    }
+  }
+}
+
+/**
+ * Arms the isolate's flush a step asked for: after its delay, the wasm gives the `send` step
+ * with the activity waiting (or nothing), and the location's cache writes. No report waits
+ * for a later request.
+ */
+function armFlush(env, delay, url, deps) {
+  const { wasm, wait, waitUntil } = deps;
   waitUntil(
-    wait(delay).then(() => {
+    wait(delay).then(async () => {
       const text = wasm.edge_flush(env);
-      if (text === undefined) return undefined;
-      const step = decode(text);
-      if (step.kind !== "send") throw new Error(`fast path: bad flush step ${step.kind}`);
-      return send(env, step);
+      if (text !== undefined) {
+        const step = decode(text);
+        if (step.kind !== "send") throw new Error(`fast path: bad flush step ${step.kind}`);
+        await send(env, step);
+      }
+      await putCopies(url, deps);
     }),
   );
 }
 
 /** The steps that are done and resumed, by kind. */
-const RESUMED = { lookup, sync };
+const RESUMED = { locate, lookup, sync };
 
-/** A bound on the calls per request, should the two sides ever disagree (1 to 3 today). */
+/** A bound on the calls per request, should the two sides ever disagree (1 to 5 today). */
 const MAX_STEPS = 8;
 
 /**
@@ -181,7 +214,7 @@ export async function serve(request, env, deps) {
   let done = { ok: true, text: undefined };
   for (let n = 0; n < MAX_STEPS; n++) {
     const step = decode(wasm.edge(env, method, url, headers, colo, resume, done.ok, done.text));
-    if (step.flushMs !== null) armFlush(env, step.flushMs, deps);
+    if (step.flushMs !== null) armFlush(env, step.flushMs, url, deps);
     switch (step.kind) {
       case "respond":
         return respond(step, deps.wait);
@@ -194,7 +227,7 @@ export async function serve(request, env, deps) {
     if (act === undefined || step.resume === null) {
       throw new Error(`fast path: ${step.kind} is not a step of a request`);
     }
-    done = await act(env, step);
+    done = await act(env, step, deps);
     resume = step.resume;
   }
   throw new Error("fast path: too many steps");

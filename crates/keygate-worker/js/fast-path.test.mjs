@@ -19,6 +19,12 @@ function fakeWasm(answers) {
     edge_flush() {
       return this.flushes.shift();
     },
+    copies: [],
+    edge_location_writes(url) {
+      const text = this.copies.shift();
+      if (text !== undefined) this.copiesFor = url;
+      return text;
+    },
     edge_relay: (headers, id) => headers.replace("connection: close\n", "") + `X-Request-Id: ${id}\n`,
     edge_origin_failed: (timedOut, id) =>
       `respond ${timedOut ? 504 : 502} 0\nContent-Type: application/json\nX-Request-Id: ${id}\n\n{"status":${timedOut ? 504 : 502}}`,
@@ -35,7 +41,7 @@ test("every fixture the Rust encoder wrote decodes to the step it meant", () => 
     assert.deepEqual(decode(text), expected, name);
     kinds.add(expected.kind);
   }
-  assert.deepEqual([...kinds].sort(), ["full", "lookup", "origin", "respond", "send", "sync"]);
+  assert.deepEqual([...kinds].sort(), ["full", "locate", "lookup", "origin", "respond", "send", "sync"]);
 });
 
 test("a step the JS does not know, or an option it does not, is refused", () => {
@@ -349,4 +355,60 @@ test("a mirror that cannot answer is followed by the primary log, as the wasm as
       ["after_sync", true, '{"generation":4,"reset":false,"entries":[]}'],
     ],
   );
+});
+
+test("locate: the location's copy goes back to the wasm; a miss is no text; a failed read is not ok", async () => {
+  const url = "https://gw.example/.keygate/location/v1/sk/ab?location=lhr";
+  const step = `locate ${url} resume=after_locate`;
+  const stored = new Map([[url, '{"generation":3}']]);
+  const caches = {
+    default: {
+      match: async (u) => (stored.has(u) ? new Response(stored.get(u)) : undefined),
+    },
+  };
+  const hit = fakeWasm([step, "respond 200 0\n\nok"]);
+  await serve(new Request("https://gw.example/v1/x"), {}, { wasm: hit, full: never, fetch: never, wait: noWait, caches });
+  assert.deepEqual([hit.calls[1].resume, hit.calls[1].ok, hit.calls[1].text], ["after_locate", true, '{"generation":3}']);
+
+  stored.clear();
+  const miss = fakeWasm([step, "respond 200 0\n\nok"]);
+  await serve(new Request("https://gw.example/v1/x"), {}, { wasm: miss, full: never, fetch: never, wait: noWait, caches });
+  assert.deepEqual([miss.calls[1].ok, miss.calls[1].text], [true, undefined]);
+
+  const broken = { default: { match: async () => { throw new Error("no cache"); } } };
+  const failed = fakeWasm([step, "respond 200 0\n\nok"]);
+  await serve(new Request("https://gw.example/v1/x"), {}, { wasm: failed, full: never, fetch: never, wait: noWait, caches: broken });
+  assert.deepEqual([failed.calls[1].ok, failed.calls[1].text], [false, undefined]);
+});
+
+test("the flush puts the location copies the wasm queued, as it says; a failed put is only logged", async () => {
+  const wasm = fakeWasm(["respond 200 0 flush=5\n\nok"]);
+  wasm.flushes.push(undefined);
+  wasm.copies.push(JSON.stringify([
+    { url: "https://gw.example/.keygate/location/v1/sk/ab?location=lhr", body: '{"g":1}', max_age_s: 299 },
+    { url: "https://gw.example/.keygate/location/v1/sk/cd?location=lhr", body: '{"g":2}', max_age_s: 12 },
+  ]));
+  const puts = [];
+  const caches = {
+    default: {
+      put: async (url, response) => {
+        if (url.includes("/cd")) throw new Error("full");
+        puts.push([url, await response.text(), response.headers.get("cache-control")]);
+      },
+    },
+  };
+  const pending = [];
+  const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p), caches };
+  const logged = [];
+  const error = console.error;
+  console.error = (line) => logged.push(line);
+  try {
+    await serve(new Request("https://gw.example/v1/x"), {}, deps);
+    await Promise.all(pending);
+  } finally {
+    console.error = error;
+  }
+  assert.equal(wasm.copiesFor, "https://gw.example/v1/x");
+  assert.deepEqual(puts, [["https://gw.example/.keygate/location/v1/sk/ab?location=lhr", '{"g":1}', "max-age=299"]]);
+  assert.equal(logged.length, 1);
 });

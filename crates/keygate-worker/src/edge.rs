@@ -10,7 +10,7 @@
 use crate::config::gateway_config;
 use crate::facts::CredentialHeaders;
 use crate::http::{error_response, method_of, now_seconds};
-use crate::keystore::{self, Held};
+use crate::keystore::{self, Held, Located};
 use crate::settings::Vars;
 use crate::{activity, origin, ratelimit, sandbox};
 use keygate_core::Error;
@@ -23,16 +23,22 @@ use keygate_core::target::{RequestUrl, Target};
 use std::rc::Rc;
 use worker::{Env, Request, Response};
 
-/// What the storage read answered, once it was made.
+/// What the storage reads answered, once they were made: the location's cache first, then KV.
 pub enum Lookup {
     NotYet,
+    /// The location's copy under the key's hash (`None`: none, or it could not be read).
+    Located(Option<String>),
     /// KV's text under the key's hash (`None`: unknown key), or its failure.
     Done(Result<Option<String>, Error>),
 }
 
 /// Where the pipeline stands.
 pub enum Next<'a> {
-    /// The key is not in this isolate's cache: read KV under this hash, then decide again.
+    /// The key is not in this isolate's cache: read the location's copy under this hash, then
+    /// decide again.
+    Locate(KeyHash),
+    /// Nothing this isolate may trust in the location's cache: read KV under this hash, then
+    /// decide again.
     Lookup(KeyHash),
     /// The grant, the target it was made for, and the key's record.
     Granted(Grant, Target<'a>, Rc<PreparedRecord>),
@@ -53,7 +59,14 @@ pub fn admit<'a>(
     let record = match (keystore::held(location, &hash)?, lookup) {
         (Held::Record(record), _) => record,
         (Held::Missing, Lookup::NotYet) => return Err(policy::unknown_key()),
-        (Held::Nothing, Lookup::NotYet) => return Ok(Next::Lookup(hash)),
+        (Held::Nothing, Lookup::NotYet) => return Ok(Next::Locate(hash)),
+        (Held::Missing | Held::Nothing, Lookup::Located(body)) => {
+            match keystore::located(location, &hash, body.as_deref())? {
+                Located::Record(record) => record,
+                Located::Missing => return Err(policy::unknown_key()),
+                Located::Miss => return Ok(Next::Lookup(hash)),
+            }
+        }
         (Held::Missing | Held::Nothing, Lookup::Done(text)) => {
             keystore::accept(location, &hash, text?.as_deref())?.ok_or_else(policy::unknown_key)?
         }
@@ -101,8 +114,13 @@ pub async fn handle(
     let method = method_of(&req);
     let facts = headers.facts(url, &method);
     let mut lookup = Lookup::NotYet;
+    let raw_url = req.inner().url();
+    let host = keystore::host_of(&raw_url);
     let (grant, target, record) = loop {
         match admit(&facts, &location, vars, lookup, request_id)? {
+            Next::Locate(hash) => {
+                lookup = Lookup::Located(keystore::location_get(host, &location, &hash).await);
+            }
             Next::Lookup(hash) => lookup = Lookup::Done(keystore::kv_get(env, &hash).await),
             Next::Granted(grant, target, record) => break (grant, target, record),
         }

@@ -33,6 +33,7 @@ use crate::revocations;
 use crate::settings::Vars;
 use crate::{activity, origin, registry, sandbox};
 use keygate_core::ids::new_request_id;
+use keygate_core::isolate::location_path;
 use keygate_core::keys::Environment;
 use keygate_core::location::TEST_LOCATION_HEADER;
 use keygate_core::policy;
@@ -107,7 +108,20 @@ pub fn edge(
 /// The delay, in milliseconds, of the activity flush this request must arm (`waitUntil`), if
 /// one is needed: asked once the request's step is known, so everything it recorded is in.
 fn flush_after() -> Option<u32> {
-    activity::flush_after().map(|ms| u32::try_from(ms).unwrap_or(u32::MAX))
+    activity::flush_after()
+        .or_else(keystore::writes_after)
+        .map(|ms| u32::try_from(ms).unwrap_or(u32::MAX))
+}
+
+/// The armed flush's puts into the location's cache, under the host of `url` (the request
+/// that armed it): a JSON array of `{url, body, max_age_s}`; nothing when none is queued.
+#[wasm_bindgen]
+pub fn edge_location_writes(url: &str) -> Option<String> {
+    let puts = keystore::take_puts(keystore::host_of(url));
+    if puts.is_empty() {
+        return None;
+    }
+    serde_json::to_string(&puts).ok()
 }
 
 /// The armed flush's step: `send`, the Registry message with everything waiting; nothing when
@@ -176,6 +190,7 @@ fn run(
     request_id: &str,
 ) -> Result<String, Error> {
     let vars = Vars::get(env);
+    let url_text = url;
     let url = split_url(url).ok_or_else(|| Error::bad_request("The request URL is invalid."))?;
     // A refused plain-HTTP request may carry a key to mark leaked: the workers-rs path does it.
     if policy::check_https(url.https, &vars.settings).is_err() || is_admin_path(url.path) {
@@ -223,12 +238,25 @@ fn run(
             Lookup::NotYet
         }
         // Taken, not copied: what `resumed` still says is only which step this follows.
+        Resumed::Located(copy) => Lookup::Located(copy.take()),
         Resumed::Looked(Ok(record)) => Lookup::Done(Ok(record.take())),
         Resumed::Looked(Err(())) => Lookup::Done(Err(policy::store_unavailable())),
     };
     let credentials = CredentialHeaders::from_getter(|name| Ok(block.get(name).map(Into::into)))?;
     let facts = credentials.facts(&url, method);
     let (grant, target, record) = match edge::admit(&facts, &location, vars, lookup, request_id)? {
+        Next::Locate(hash) => {
+            let copy = keystore::location_url(
+                keystore::host_of(url_text),
+                &location,
+                &location_path(&hash),
+            );
+            let step = Step::Locate {
+                url: &copy,
+                resume: Resume::Location,
+            };
+            return checked(&resumed, &step);
+        }
         Next::Lookup(hash) => {
             let key = kv_key(&hash);
             let step = Step::Lookup {

@@ -11,14 +11,15 @@
 
 use crate::revocations;
 use keygate_core::Error;
-use keygate_core::isolate::EdgeCache;
-pub use keygate_core::isolate::{EdgeUpdate, Held};
+use keygate_core::isolate::{EdgeCache, LocationWrite, MAX_PENDING_WRITES};
+pub use keygate_core::isolate::{EdgeUpdate, Held, Located};
 use keygate_core::keys::KeyHash;
 use keygate_core::location::Location;
 use keygate_core::policy;
 use keygate_core::policy::PreparedRecord;
 use keygate_core::revocation::Changes;
-use std::cell::RefCell;
+use serde::Serialize;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use worker::Env;
 
@@ -38,7 +39,13 @@ thread_local! {
     /// per location it serves (one, once deployed): every rule is `EdgeCache`'s; this module
     /// only passes it the time and what KV and the log answered.
     static CACHES: RefCell<Vec<(Location, EdgeCache)>> = const { RefCell::new(Vec::new()) };
+    /// Whether a request has armed the put of the queued location writes.
+    static WRITES_ARMED: Cell<bool> = const { Cell::new(false) };
 }
+
+/// How long after the request that queued them the location writes are put: with the
+/// activity's flush, when one is due about then.
+pub const WRITES_AFTER_MS: u64 = 1_000;
 
 /// Runs `f` on `location`'s cache.
 fn with_cache<R>(location: &Location, f: impl FnOnce(&mut EdgeCache) -> R) -> R {
@@ -157,4 +164,89 @@ pub fn accept(
 pub fn apply(location: &Location, updates: Vec<EdgeUpdate>) {
     let now = now_ms();
     with_cache(location, |cache| cache.apply(updates, now));
+}
+
+/// The URL of `hash`'s copy in the location's cache (`caches.default`): under the request's
+/// own host, as the Cache API wants, at the core's path, with the location named so that one
+/// local runtime keeps its test locations apart. Built from the request's host and our own
+/// words only.
+pub fn location_url(host: &str, location: &Location, path: &str) -> String {
+    format!("https://{host}{path}?location={location}")
+}
+
+/// The host of a request URL (`scheme://host/...`), as the runtime gives it.
+pub fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or_default()
+}
+
+/// Takes what the location's cache answered for `hash` (`EdgeCache::accept_location`): a
+/// record to answer with, no key, or a miss (read KV).
+pub fn located(location: &Location, hash: &KeyHash, body: Option<&str>) -> Result<Located, Error> {
+    let now = now_ms();
+    with_cache(location, |cache| cache.accept_location(hash, body, now))
+}
+
+/// The delay of the put of the queued location writes, once per batch: `Some` when writes are
+/// queued and no request has armed their put yet.
+pub fn writes_after() -> Option<u64> {
+    let pending = CACHES.with(|caches| {
+        caches
+            .borrow()
+            .iter()
+            .any(|(_, cache)| cache.has_location_writes())
+    });
+    (pending && !WRITES_ARMED.replace(true)).then_some(WRITES_AFTER_MS)
+}
+
+/// One put for the location's cache.
+#[derive(Serialize)]
+pub struct Put {
+    pub url: String,
+    pub body: String,
+    /// Seconds the Cache API keeps it (`Cache-Control: max-age`).
+    pub max_age_s: u64,
+}
+
+/// Every queued location write, of every location this isolate serves, as puts under `host`.
+pub fn take_puts(host: &str) -> Vec<Put> {
+    WRITES_ARMED.set(false);
+    let now = now_ms();
+    CACHES.with(|caches| {
+        let mut caches = caches.borrow_mut();
+        let mut puts = Vec::new();
+        for (location, cache) in caches.iter_mut() {
+            let writes = cache.take_location_writes(MAX_PENDING_WRITES, now);
+            puts.extend(writes.into_iter().map(|write: LocationWrite| Put {
+                url: location_url(host, location, &write.path),
+                body: write.body,
+                max_age_s: write.max_age_s,
+            }));
+        }
+        puts
+    })
+}
+
+/// The workers-rs path's read of the location's copy of `hash`: its body, `None` on a miss or
+/// any failure (a miss: KV is read).
+pub async fn location_get(host: &str, location: &Location, hash: &KeyHash) -> Option<String> {
+    let url = location_url(host, location, &keygate_core::isolate::location_path(hash));
+    let mut response = worker::Cache::default().get(url, false).await.ok()??;
+    response.text().await.ok()
+}
+
+/// The workers-rs path's put of the queued location writes (in the request's `waitUntil`).
+/// A put that fails is dropped: nothing depends on a copy arriving.
+pub async fn put_location_writes(host: String) {
+    let cache = worker::Cache::default();
+    for put in take_puts(&host) {
+        let headers = worker::Headers::new();
+        let _ = headers.set("Cache-Control", &format!("max-age={}", put.max_age_s));
+        let Ok(response) = worker::Response::ok(put.body).map(|r| r.with_headers(headers)) else {
+            continue;
+        };
+        if let Err(error) = cache.put(put.url, response).await {
+            worker::console_error!("location copy not written: {error}");
+        }
+    }
 }

@@ -55,6 +55,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     // Whatever this request recorded (a refusal, a use, a key sent in clear) is sent within its
     // bound by a flush armed here, not by whichever request comes next.
     activity::arm(&env, &ctx, Vars::get(&env).limits);
+    // What this request taught the isolate goes to the location's cache, after the answer.
+    if let Some(delay_ms) = keystore::writes_after() {
+        let host = keystore::host_of(&raw_url).to_string();
+        ctx.wait_until(async move {
+            worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
+            keystore::put_location_writes(host).await;
+        });
+    }
     Ok(with_request_id(response, &request_id))
 }
 

@@ -16,6 +16,7 @@
 //!
 //! ```text
 //! respond <status> <delay_ms> [flush=<ms>]      then header lines `Name: value`, a blank line, the body
+//! locate <cache url> resume=<token> [flush=<ms>]
 //! lookup <cache_ttl_s> <kv key> resume=<token> [flush=<ms>]
 //! origin <request id> <timeout_ms> [flush=<ms>] then the URL, header lines, a blank line
 //! sync <binding> <object name> <url> resume=<token> [flush=<ms>]   then the message
@@ -26,13 +27,15 @@
 //! - `respond`, `origin`, `full` end the request: answer it; send the planned request to the
 //!   origin and relay its answer (`edge_relay`, `edge_origin_failed`); hand it to the workers-rs
 //!   entry.
-//! - `lookup`: read KV; `sync`: POST the message to the object and read its reply. Then call
-//!   `edge` again with the token, whether it worked, and the text (KV's record, absent for an
-//!   unknown key; the object's reply).
+//! - `locate`: read the location's cache (`caches.default.match`); `lookup`: read KV; `sync`:
+//!   POST the message to the object and read its reply. Then call `edge` again with the token,
+//!   whether it worked, and the text (the cached copy's body, absent on a miss; KV's record,
+//!   absent for an unknown key; the object's reply).
 //! - `send` is the isolate's activity flush (`edge_flush`): POST it, do not wait for the reply.
 //! - `flush=<ms>` on any step of a request: arm the activity flush after that delay in the
 //!   request's `waitUntil` (`src/activity.rs`). Carried by the step rather than asked by a
-//!   second export, so a request still crosses once.
+//!   second export, so a request still crosses once. The flush also puts what
+//!   `edge_location_writes` gives into the location's cache.
 //!
 //! `js/fixtures/` holds one encoded example of each kind with what the JS must decode it to;
 //! [`tests::fixtures_are_current`] writes them (`KEYGATE_WRITE_FIXTURES=1`) or checks them, and
@@ -44,6 +47,8 @@ use std::fmt::Write as _;
 /// unread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resume {
+    /// The location's cache has answered (or not): decide, or ask for the KV read.
+    Location,
     /// The location's mirror of the revocation log has answered (or not): decide, or ask for
     /// the KV read; or, when it could not answer, ask the primary log.
     Mirror,
@@ -54,10 +59,11 @@ pub enum Resume {
 }
 
 impl Resume {
-    pub const ALL: [Resume; 3] = [Resume::Mirror, Resume::Log, Resume::Kv];
+    pub const ALL: [Resume; 4] = [Resume::Location, Resume::Mirror, Resume::Log, Resume::Kv];
 
     pub fn token(self) -> &'static str {
         match self {
+            Resume::Location => "after_locate",
             Resume::Mirror => "after_mirror_sync",
             Resume::Log => "after_sync",
             Resume::Kv => "after_lookup",
@@ -75,6 +81,8 @@ impl Resume {
 pub enum Resumed {
     /// A request's first call.
     New,
+    /// The location's cached copy (`None`: a miss, or it could not be read).
+    Located(Option<String>),
     /// The location's mirror's reply (`None`: it could not answer).
     MirrorSynced(Option<String>),
     /// The revocation log's reply (`None`: unreachable, or not a 200).
@@ -91,6 +99,7 @@ impl Resumed {
             return Self::New;
         };
         match Resume::parse(token) {
+            Some(Resume::Location) => Self::Located(text.filter(|_| ok)),
             Some(Resume::Mirror) => Self::MirrorSynced(text.filter(|_| ok)),
             Some(Resume::Log) => Self::Synced(text.filter(|_| ok)),
             Some(Resume::Kv) if ok => Self::Looked(Ok(text)),
@@ -101,21 +110,24 @@ impl Resumed {
 }
 
 /// Whether `next` may be asked for after `resumed`: the revocation log first, through the
-/// location's mirror, and the primary only after a mirror that could not answer; KV at most
-/// once, never before the log. A request sees at most two `sync`s, never after its KV read,
-/// and never a `send` (that is the timer's).
+/// location's mirror, and the primary only after a mirror that could not answer; then the
+/// location's cache at most once, then KV at most once. A request sees at most two `sync`s,
+/// never after a read of a copy, and never a `send` (that is the timer's).
 pub fn may_follow(resumed: &Resumed, next: &Step<'_>) -> bool {
+    let synced = matches!(
+        resumed,
+        Resumed::New | Resumed::MirrorSynced(_) | Resumed::Synced(_)
+    );
     match (resumed, next) {
         (Resumed::Unexpected, _) | (_, Step::Send { .. }) => false,
         (_, Step::Respond { .. } | Step::Origin { .. } | Step::Full) => true,
-        (Resumed::New, Step::Sync { .. } | Step::Lookup { .. }) => true,
-        (Resumed::MirrorSynced(None), Step::Sync { .. }) => true,
-        (Resumed::MirrorSynced(_) | Resumed::Synced(_), Step::Lookup { .. }) => true,
-        (
-            Resumed::MirrorSynced(Some(_)) | Resumed::Synced(_) | Resumed::Looked(_),
-            Step::Sync { .. },
-        )
-        | (Resumed::Looked(_), Step::Lookup { .. }) => false,
+        (Resumed::New, Step::Sync { .. }) | (Resumed::MirrorSynced(None), Step::Sync { .. }) => {
+            true
+        }
+        (_, Step::Sync { .. }) => false,
+        (_, Step::Locate { .. }) => synced,
+        (Resumed::Located(_), Step::Lookup { .. }) => true,
+        (_, Step::Lookup { .. }) => synced,
     }
 }
 
@@ -140,6 +152,8 @@ pub enum Step<'a> {
         headers: Vec<(&'a str, &'a str)>,
         body: &'a str,
     },
+    /// Read the location's copy at `url` from `caches.default`.
+    Locate { url: &'a str, resume: Resume },
     /// Read `key` from KV, cached at the edge for `cache_ttl_s`.
     Lookup {
         cache_ttl_s: u64,
@@ -183,6 +197,10 @@ impl Step<'_> {
                 header_lines(&mut out, headers);
                 out.push('\n');
                 out.push_str(body);
+            }
+            Step::Locate { url, resume } => {
+                out = format!("locate {url}");
+                options(&mut out, Some(*resume), flush_after_ms);
             }
             Step::Lookup {
                 cache_ttl_s,
@@ -277,6 +295,9 @@ mod tests {
             } => json!({
                 "kind": "respond", "status": status, "delayMs": delay_ms,
                 "headers": pairs(headers), "body": body, "resume": null,
+            }),
+            Step::Locate { url, resume: r } => json!({
+                "kind": "locate", "url": url, "resume": resume(Some(*r)),
             }),
             Step::Lookup {
                 cache_ttl_s,
@@ -378,6 +399,14 @@ mod tests {
                     resume: Resume::Kv,
                 },
                 None,
+            ),
+            (
+                "locate",
+                Step::Locate {
+                    url: "https://api.example/.keygate/location/v1/sk/0a1b?location=lhr",
+                    resume: Resume::Location,
+                },
+                Some(1000),
             ),
             (
                 "origin",
@@ -511,6 +540,19 @@ mod tests {
                 None,
                 Resumed::MirrorSynced(None),
             ),
+            (
+                Some("after_locate"),
+                true,
+                Some("{}"),
+                Resumed::Located(Some("{}".into())),
+            ),
+            (Some("after_locate"), true, None, Resumed::Located(None)),
+            (
+                Some("after_locate"),
+                false,
+                Some("x"),
+                Resumed::Located(None),
+            ),
             (Some("0"), true, None, Resumed::Unexpected),
             (Some(""), true, None, Resumed::Unexpected),
             (Some("AFTER_LOOKUP"), true, None, Resumed::Unexpected),
@@ -534,6 +576,11 @@ mod tests {
             resume: Resume::Kv,
         };
         let send = Step::Send { post: LOG };
+        let locate = Step::Locate {
+            url: "https://h/.keygate/location/v1/sk/00?location=a",
+            resume: Resume::Location,
+        };
+        let located = Resumed::Located(None);
         let respond = Step::Respond {
             status: 200,
             delay_ms: 0,
@@ -554,6 +601,14 @@ mod tests {
             (&new, &respond, true),
             (&new, &Step::Full, true),
             (&new, &send, false),
+            (&new, &locate, true),
+            (&mirrored, &locate, true),
+            (&synced, &locate, true),
+            (&located, &locate, false),
+            (&located, &lookup, true),
+            (&located, &sync, false),
+            (&located, &respond, true),
+            (&looked, &locate, false),
             (&mirrored, &sync, false),
             (&mirrored, &lookup, true),
             (&unmirrored, &sync, true),

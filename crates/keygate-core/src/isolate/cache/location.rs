@@ -169,6 +169,11 @@ impl EdgeCache {
         Ok(record.map_or(Located::Missing, Located::Record))
     }
 
+    /// Whether location writes are queued ([`EdgeCache::take_location_writes`] has some).
+    pub fn has_location_writes(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
     /// The location writes queued since the last call, at most `max` of them (the rest stay
     /// queued), at `now_ms`: the worker puts each ([`LocationWrite`]) after it answered
     /// (`waitUntil`). A write that fails needs no retry.
