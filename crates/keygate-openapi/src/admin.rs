@@ -256,12 +256,7 @@ fn body_schema(spec: &BodySpec, gateway: &GatewayConfig) -> Value {
         }
         properties.insert(field.name.into(), schema);
     }
-    let required: Vec<&str> = spec
-        .fields
-        .iter()
-        .filter(|f| f.required)
-        .map(|f| f.name)
-        .collect();
+    let required: Vec<&str> = spec.required().collect();
     let mut schema = json!({
         "type": if optional { json!(["object", "null"]) } else { json!("object") },
         "additionalProperties": false,

@@ -593,12 +593,7 @@ fn admin_request_bodies_match_the_readers() {
     for spec in BODIES {
         let s = schema(&doc, spec.schema);
         let known: BTreeSet<String> = spec.names().map(String::from).collect();
-        let needed: BTreeSet<String> = spec
-            .fields
-            .iter()
-            .filter(|f| f.required)
-            .map(|f| f.name.to_string())
-            .collect();
+        let needed: BTreeSet<String> = spec.required().map(String::from).collect();
         assert_eq!(properties(&doc, s), known, "{}", spec.schema);
         assert_eq!(required(&doc, s), needed, "{}: required", spec.schema);
         assert_eq!(

@@ -28,6 +28,11 @@ impl BodySpec {
     pub fn names(&self) -> impl Iterator<Item = &'static str> {
         self.fields.iter().map(|f| f.name)
     }
+
+    /// The names of the fields a body without which is refused, in order.
+    pub fn required(&self) -> impl Iterator<Item = &'static str> {
+        self.fields.iter().filter(|f| f.required).map(|f| f.name)
+    }
 }
 
 /// One field of a body.
