@@ -41,8 +41,9 @@ fn kind_cell(report: &Report, kind: Kind) -> String {
             } else {
                 String::new()
             };
+            let plural = if l.objects == 1 { "object" } else { "objects" };
             format!(
-                "{} ({} objects{refused})",
+                "{} ({} {plural}{refused})",
                 number(l.busiest_rps, 0),
                 number(l.objects as f64, 0)
             )
@@ -126,13 +127,17 @@ const ROWS: &[Row] = &[
     ("isolate cache misses per edge request", |r| {
         number(r.isolate_misses_per_request, 3)
     }),
-    ("Cache API reads per edge request (trusted hits)", |r| {
-        format!(
-            "{} ({}%)",
-            number(r.cache_reads_per_request, 3),
-            number(r.cache_hit_share * 100.0, 1)
-        )
-    }),
+    (
+        "Cache API reads per edge request (trusted hits; refused by the stamp rule)",
+        |r| {
+            format!(
+                "{} ({}%; {}%)",
+                number(r.cache_reads_per_request, 3),
+                number(r.cache_hit_share * 100.0, 1),
+                number(r.cache_untrusted_share * 100.0, 2)
+            )
+        },
+    ),
     ("Cache API writes per edge request", |r| {
         number(r.cache_writes_per_request, 4)
     }),

@@ -130,6 +130,8 @@ pub struct Report {
     pub cache_writes_per_request: f64,
     /// Share of Cache API reads that were trusted hits.
     pub cache_hit_share: f64,
+    /// Share of Cache API reads that found an entry the stamp rule refused.
+    pub cache_untrusted_share: f64,
     /// Mean wait for the tier and KV per edge request, ms.
     pub storage_wait_ms: f64,
     /// The bill per million edge requests.
@@ -239,6 +241,7 @@ impl Report {
             cache_reads_per_request: c.cache_reads as f64 / sampled,
             cache_writes_per_request: c.cache_writes as f64 / sampled,
             cache_hit_share: c.cache_hits as f64 / c.cache_reads.max(1) as f64,
+            cache_untrusted_share: c.cache_untrusted as f64 / c.cache_reads.max(1) as f64,
             storage_wait_ms: c.storage_wait as f64 / MS as f64 / sampled,
             cost,
             visibility,

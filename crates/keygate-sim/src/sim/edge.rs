@@ -160,9 +160,13 @@ impl Sim {
                 self.counts.cache_reads += 1;
                 self.counts.storage_wait += (wait * MS as f64) as Micros;
             }
-            if let Lookup::Hit(v) = lookup {
-                self.counts.cache_hits += u64::from(measuring);
-                version = Some(v);
+            match lookup {
+                Lookup::Hit(v) => {
+                    self.counts.cache_hits += u64::from(measuring);
+                    version = Some(v);
+                }
+                Lookup::Untrusted => self.counts.cache_untrusted += u64::from(measuring),
+                Lookup::Absent | Lookup::Expired => {}
             }
         }
         let from_kv = version.is_none();

@@ -131,6 +131,7 @@ pub(crate) struct Counts {
     pub(crate) kv_writes: u64,
     pub(crate) cache_reads: u64,
     pub(crate) cache_hits: u64,
+    pub(crate) cache_untrusted: u64,
     pub(crate) cache_writes: u64,
     pub(crate) storage_wait: Micros,
     pub(crate) exposed_grants: u64,
