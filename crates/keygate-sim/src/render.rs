@@ -30,6 +30,16 @@ pub fn number(value: f64, decimals: usize) -> String {
     }
 }
 
+/// A figure with as many decimals as its size calls for.
+fn figure(value: f64) -> String {
+    let decimals = match value.abs() {
+        v if v >= 100.0 => 0,
+        v if v >= 1.0 => 1,
+        _ => 3,
+    };
+    number(value, decimals)
+}
+
 fn kind_cell(report: &Report, kind: Kind) -> String {
     report
         .loads
@@ -203,14 +213,7 @@ pub fn limits(runs: &[(String, Report)]) -> String {
         } else {
             let names: Vec<String> = exceeded
                 .iter()
-                .map(|l| {
-                    format!(
-                        "{} {} against {}",
-                        l.name,
-                        number(l.value, 2),
-                        number(l.limit, 2)
-                    )
-                })
+                .map(|l| format!("{} {} against {}", l.name, figure(l.value), figure(l.limit)))
                 .collect();
             out.push_str(&format!("passed: {}", names.join("; ")));
         }
@@ -219,7 +222,7 @@ pub fn limits(runs: &[(String, Report)]) -> String {
                 ". Next: {} at {}% of {}",
                 next.name,
                 number(next.ratio() * 100.0, 0),
-                number(next.limit, 2)
+                figure(next.limit)
             ));
         }
         out.push_str(".\n");
