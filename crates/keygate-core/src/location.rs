@@ -57,6 +57,15 @@ impl Location {
         format!("revocations@{}", self.0)
     }
 
+    /// Which copy of the revocation log this location reads (`revocation::LOG_COPIES`): the
+    /// same for a location, always (FNV-1a of the name).
+    pub fn log_copy(&self) -> u8 {
+        let hash = self.0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        (hash % u64::from(crate::revocation::LOG_COPIES)) as u8
+    }
+
     /// The name of the rate-limit object of `account_id` at this location.
     pub fn limiter(&self, account_id: &str) -> String {
         format!("{account_id}@{}", self.0)
@@ -111,6 +120,25 @@ mod tests {
         assert_eq!(
             Location::serving(Some("bad name"), None, false).as_str(),
             DEFAULT_LOCATION
+        );
+    }
+
+    #[test]
+    fn a_location_always_reads_the_same_copy_and_the_copies_share_the_locations() {
+        let mut per_copy = [0usize; crate::revocation::LOG_COPIES as usize];
+        for i in 0..300 {
+            let location = Location::parse(&format!("c{i}")).unwrap();
+            assert_eq!(location.log_copy(), location.clone().log_copy());
+            per_copy[usize::from(location.log_copy())] += 1;
+        }
+        // 300 names over 3 copies: none near twice its share.
+        assert!(
+            per_copy.iter().all(|n| (70..=130).contains(n)),
+            "{per_copy:?}"
+        );
+        assert_eq!(
+            Location::parse("LHR").unwrap().log_copy(),
+            Location::parse("lhr").unwrap().log_copy()
         );
     }
 

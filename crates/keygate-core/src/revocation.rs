@@ -15,6 +15,20 @@ use crate::error::Error;
 mod mirror;
 pub use mirror::*;
 
+/// Copies of the log: the Registry appends every change to each, and the mirrors of a location
+/// read one ([`crate::location::Location::log_copy`]), so no copy is read by more than about a
+/// third of the locations. Each copy numbers its entries itself; a location always reads the
+/// same copy, so the generations it compares are one copy's.
+pub const LOG_COPIES: u8 = 3;
+
+/// The name of the log copy `copy` (`0` is the one log of earlier versions).
+pub fn log_name(copy: u8) -> String {
+    match copy {
+        0 => "revocations".to_string(),
+        n => format!("revocations#{n}"),
+    }
+}
+
 /// How often an isolate asks the log for changes while it serves requests.
 pub const SYNC_INTERVAL_MS: u64 = 500;
 /// How long an isolate keeps serving without a successful check.

@@ -213,7 +213,7 @@ fn run(
         }
         // The mirror could not answer: the primary, once, for the same generation.
         Resumed::MirrorSynced(None) => {
-            let since = revocations::since_message(keystore::begin_sync(&location))?;
+            let since = revocations::since_message(&location, keystore::begin_sync(&location))?;
             let step = Step::Sync {
                 post: object_post(&since),
                 resume: Resume::Log,

@@ -97,7 +97,7 @@ pub async fn sync(env: &Env, location: &Location) {
     let generation = begin_sync(location);
     let changes = match revocations::mirror_since(env, location, generation).await {
         Ok(changes) => Ok(changes),
-        Err(_) => revocations::since(env, generation).await,
+        Err(_) => revocations::since(env, location, generation).await,
     };
     if let Ok(changes) = changes {
         finish_sync(location, &changes);

@@ -1,10 +1,10 @@
-//! The revocation log (`keygate_core::revocation`): one primary `Revocations` Durable Object per
-//! deployment, and one mirror per location. The `Registry` appends the edge records each admin
-//! command changed to the primary; every isolate asks its location's mirror for what came
-//! after its generation at most twice a second (`keystore::sync`), and the primary itself when
-//! the mirror cannot answer. The mirrors read the primary (`keygate_core::revocation::LogMirror`
-//! decides when, and what a copy can answer), so the primary is read by locations, not by
-//! every isolate.
+//! The revocation log (`keygate_core::revocation`): `LOG_COPIES` primary `Revocations` Durable
+//! Objects per deployment, and one mirror per location. The `Registry` appends the edge records
+//! each admin command changed to every copy; every isolate asks its location's mirror for what
+//! came after its generation at most twice a second (`keystore::sync`), and its location's copy
+//! itself when the mirror cannot answer. The mirrors read their location's copy
+//! (`keygate_core::revocation::LogMirror` decides when, and what a copy can answer), so each
+//! copy is read by a third of the locations, not by every isolate.
 //!
 //! The primary keeps entries for `KEEP_MS`; an isolate whose generation is older than the
 //! oldest entry kept gets `reset` and drops its key cache. A new isolate gets the entries of
@@ -13,13 +13,14 @@
 use crate::durable::{self, Outgoing};
 use keygate_core::Error;
 use keygate_core::location::Location;
-use keygate_core::revocation::{Changes, KEEP_MS, LogEntry, LogMirror, LogTail, PIN_MS};
+use keygate_core::revocation::{
+    Changes, KEEP_MS, LOG_COPIES, LogEntry, LogMirror, LogTail, PIN_MS, log_name,
+};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use worker::{DurableObject, Env, Request, Response, SqlStorage, State, durable_object};
 
 pub const DO_BINDING: &str = "REVOCATIONS";
-const LOG_NAME: &str = "revocations";
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -30,28 +31,47 @@ enum Message {
     Since { generation: Option<u64> },
     /// To the primary, from a mirror: the entries after `after` (`None`: a new copy).
     Tail { after: Option<u64> },
-    /// To a mirror: what came after `generation`, from its copy; 503 when it cannot tell.
-    MirrorSince { generation: Option<u64> },
+    /// To a mirror: what came after `generation`, from its copy of the log copy `copy`; 503
+    /// when it cannot tell.
+    MirrorSince {
+        generation: Option<u64>,
+        #[serde(default)]
+        copy: u8,
+    },
 }
 
 fn unavailable() -> Error {
     Error::unavailable("The revocation log is not available. Retry shortly.").with_retry_after(1)
 }
 
-pub async fn append(env: &Env, updates: String) -> Result<u64, Error> {
+/// Appends one command's changes to the log copy `copy`.
+pub async fn append(env: &Env, copy: u8, updates: String) -> Result<u64, Error> {
     durable::call(
         env,
         DO_BINDING,
-        LOG_NAME,
+        &log_name(copy),
         &Message::Append { updates },
         unavailable,
     )
     .await
 }
 
-/// The `Since` message of [`since`], for the fast path to send (`keystore::begin_sync`).
-pub fn since_message(generation: Option<u64>) -> Result<Outgoing<'static>, Error> {
-    Outgoing::new(DO_BINDING, LOG_NAME, &Message::Since { generation })
+/// Every copy of the log, by number.
+pub fn copies() -> impl Iterator<Item = u8> {
+    0..LOG_COPIES
+}
+
+/// The `Since` message of [`since`] to `location`'s copy of the log, for the fast path to send
+/// (`keystore::begin_sync`).
+pub fn since_message(
+    location: &Location,
+    generation: Option<u64>,
+) -> Result<Outgoing<'static>, Error> {
+    Outgoing::new(
+        DO_BINDING,
+        log_name(location.log_copy()),
+        &Message::Since { generation },
+    )
 }
 
 /// The `MirrorSince` message of [`mirror_since`] to `location`'s mirror.
@@ -62,12 +82,20 @@ pub fn mirror_since_message(
     Outgoing::new(
         DO_BINDING,
         location.log_mirror(),
-        &Message::MirrorSince { generation },
+        &Message::MirrorSince {
+            generation,
+            copy: location.log_copy(),
+        },
     )
 }
 
-pub async fn since(env: &Env, generation: Option<u64>) -> Result<Changes, Error> {
-    durable::send(env, since_message(generation)?, unavailable).await
+/// What came after `generation`, from `location`'s copy of the log itself.
+pub async fn since(
+    env: &Env,
+    location: &Location,
+    generation: Option<u64>,
+) -> Result<Changes, Error> {
+    durable::send(env, since_message(location, generation)?, unavailable).await
 }
 
 /// What came after `generation`, from `location`'s mirror; an error when the mirror cannot
@@ -120,8 +148,8 @@ impl DurableObject for Revocations {
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let message: Message = req.json().await?;
         let now = worker::Date::now().as_millis();
-        if let Message::MirrorSince { generation } = message {
-            return self.mirror_since(generation, now).await;
+        if let Message::MirrorSince { generation, copy } = message {
+            return self.mirror_since(generation, copy, now).await;
         }
         let sql = self.state.storage().sql();
         if !self.schema_ready.get() {
@@ -156,13 +184,18 @@ impl DurableObject for Revocations {
 impl Revocations {
     /// A mirror's answer: refreshed from the primary first when due; 503 when its copy cannot
     /// answer (too old, or not reaching back to `generation`).
-    async fn mirror_since(&self, generation: Option<u64>, now: u64) -> worker::Result<Response> {
+    async fn mirror_since(
+        &self,
+        generation: Option<u64>,
+        copy: u8,
+        now: u64,
+    ) -> worker::Result<Response> {
         let due = self.mirror.borrow_mut().refresh_due(now);
         if let Some(after) = due {
             let tail: Result<LogTail, Error> = durable::call(
                 &self.env,
                 DO_BINDING,
-                LOG_NAME,
+                &log_name(copy),
                 &Message::Tail { after },
                 unavailable,
             )

@@ -8,42 +8,65 @@ use keygate_core::Error;
 use keygate_core::engine::{self, EdgeScope, Store, Write};
 use keygate_core::keys::KeyHash;
 
+/// A row of `revocation_outbox`: one command's changes, for one copy of the log.
+#[derive(serde::Deserialize)]
+struct PendingAppend {
+    seq: i64,
+    body: String,
+    copy: u8,
+}
+
 impl Registry {
-    /// Appends a command's changed edge records to the revocation log before the command is
-    /// answered, so every isolate refuses a revoked key within a second of the answer. What the
-    /// log could not take waits in `revocation_outbox` (retried first, in order, by the next
-    /// command and by the alarm); the change itself is committed either way.
+    /// Appends a command's changed edge records to every copy of the revocation log before
+    /// the command is answered, so every isolate refuses a revoked key within a second of the
+    /// answer. What a copy could not take waits in `revocation_outbox`, one row per copy
+    /// (retried first, in order per copy, by the next command and by the alarm); the change
+    /// itself is committed either way.
     pub(super) async fn publish(&self, edge: &[EdgeUpdate]) -> Result<(), Error> {
         let body = serde_json::to_string(edge).map_err(|_| Error::internal())?;
         let sql = self.sql();
-        exec(
-            &sql,
-            "INSERT INTO revocation_outbox (body) VALUES (?)",
-            vec![body.into()],
-        )?;
+        for copy in revocations::copies() {
+            exec(
+                &sql,
+                "INSERT INTO revocation_outbox (body, copy) VALUES (?, ?)",
+                vec![body.clone().into(), i64::from(copy).into()],
+            )?;
+        }
         self.publish_outbox().await;
         Ok(())
     }
 
     pub(super) async fn publish_outbox(&self) {
         let sql = self.sql();
-        let Ok(pending) = rows::<Pending>(
+        let Ok(pending) = rows::<PendingAppend>(
             &sql,
-            "SELECT seq, body FROM revocation_outbox ORDER BY seq",
+            "SELECT seq, body, copy FROM revocation_outbox ORDER BY seq",
             Vec::new(),
         ) else {
             return;
         };
+        // A copy that fails keeps its later rows too (its order is its isolates' order); the
+        // other copies go on.
+        let mut failed: Vec<u8> = Vec::new();
         for entry in pending {
-            if revocations::append(&self.env, entry.body).await.is_err() {
-                self.retry_later(OUTBOX_RETRY_MS).await;
-                return;
+            if failed.contains(&entry.copy) {
+                continue;
+            }
+            if revocations::append(&self.env, entry.copy, entry.body)
+                .await
+                .is_err()
+            {
+                failed.push(entry.copy);
+                continue;
             }
             let _ = exec(
                 &sql,
                 "DELETE FROM revocation_outbox WHERE seq = ?",
                 vec![entry.seq.into()],
             );
+        }
+        if !failed.is_empty() {
+            self.retry_later(OUTBOX_RETRY_MS).await;
         }
     }
 

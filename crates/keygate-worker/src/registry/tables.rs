@@ -1,6 +1,7 @@
 //! The Registry's SQLite tables, and how the engine's writes and events land in them.
 
 use super::*;
+use crate::revocations;
 use keygate_core::Error;
 use keygate_core::engine::{DENIAL_RETENTION_SECONDS, EdgeScope, Event, Write, minute_of};
 use keygate_core::webhook;
@@ -24,7 +25,7 @@ impl Registry {
                 live_key TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, product_id))",
             "CREATE TABLE IF NOT EXISTS kv_outbox (hash TEXT PRIMARY KEY)",
             "CREATE TABLE IF NOT EXISTS revocation_outbox (
-                seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+                seq INTEGER PRIMARY KEY, body TEXT NOT NULL, copy INTEGER NOT NULL DEFAULT 0)",
             "CREATE TABLE IF NOT EXISTS events (
                 seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
                 key_id TEXT, type TEXT NOT NULL, created_at INTEGER NOT NULL, doc TEXT NOT NULL)",
@@ -71,6 +72,28 @@ impl Registry {
                 "ALTER TABLE webhook_outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 1",
                 Vec::new(),
             )?;
+        }
+        // A `revocation_outbox` of an earlier version has no `copy`: it fed the one log, which
+        // is copy 0; its pending rows are queued for the other copies too, in their order.
+        let copies: Vec<Count> = rows(
+            &sql,
+            "SELECT COUNT(*) AS n FROM pragma_table_info('revocation_outbox') WHERE name = 'copy'",
+            Vec::new(),
+        )?;
+        if copies.first().is_none_or(|c| c.n == 0) {
+            exec(
+                &sql,
+                "ALTER TABLE revocation_outbox ADD COLUMN copy INTEGER NOT NULL DEFAULT 0",
+                Vec::new(),
+            )?;
+            for copy in revocations::copies().skip(1) {
+                exec(
+                    &sql,
+                    "INSERT INTO revocation_outbox (body, copy)
+                        SELECT body, ? FROM revocation_outbox WHERE copy = 0 ORDER BY seq",
+                    vec![i64::from(copy).into()],
+                )?;
+            }
         }
         for statement in [
             "DROP INDEX IF EXISTS webhook_pending",

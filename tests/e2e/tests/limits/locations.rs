@@ -44,6 +44,10 @@ pub(crate) fn a_revocation_at_one_location_is_refused_at_another_within_1s(c: &C
         assert_eq!(r.status, 200, "warming at {location}: {r}");
     }
     thread::sleep(COPIES_WRITTEN);
+    // b has just read the log: what follows measures how the change reaches it, not a read
+    // that was due anyway.
+    let r = edge_at(gw, "b", &k.secret, &a.pk);
+    assert_eq!(r.status, 200, "b, just before the revocation: {r}");
     let path = format!("/keys/{}", k.id);
     let r = admin_at(gw, "a", "PATCH", &path, &json!({"status": "disabled"}));
     assert_eq!(r.status, 200, "the revocation, served at a: {r}");
