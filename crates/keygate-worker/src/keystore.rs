@@ -168,10 +168,14 @@ pub fn apply(location: &Location, updates: Vec<EdgeUpdate>) {
 
 /// The URL of `hash`'s copy in the location's cache (`caches.default`): under the request's
 /// own host, as the Cache API wants, at the core's path, with the location named so that one
-/// local runtime keeps its test locations apart. Built from the request's host and our own
-/// words only.
+/// local runtime keeps its test locations apart, and the copy of the log whose generations its
+/// stamp counts (were a location ever to read another copy, no old stamp would be compared
+/// with the new copy's numbers). Built from the request's host and our own words only.
 pub fn location_url(host: &str, location: &Location, path: &str) -> String {
-    format!("https://{host}{path}?location={location}")
+    format!(
+        "https://{host}{path}?location={location}&log={}",
+        location.log_copy()
+    )
 }
 
 /// The host of a request URL (`scheme://host/...`), as the runtime gives it.
