@@ -5,13 +5,15 @@
 //!
 //! A key design decision of this crate: it runs keygate's own rules wherever the core has
 //! them, not a model of them. Each sampled isolate is a `keygate_core::isolate::EdgeCache`
-//! that reads KV answers through `accept`, applies log entries (JSON `EdgeUpdate`s, as the
-//! Registry appends them) through `synced`, and is asked `held`/`check_fresh` per request;
+//! that takes the location's copies through `accept_location` and KV answers through `accept`,
+//! applies log entries (JSON `EdgeUpdate`s, as the Registry appends them) through `synced`, is
+//! asked `held`/`check_fresh` per request, and hands out the copies it writes to its location
+//! through `take_location_writes`;
 //! the other isolates carry the core's `revocation::SyncState`, which decides when each reads
 //! the log. Rate-limited requests are counted by `ratelimit::AccountWindows` in their limiter
 //! object; key records are `EdgeRecord`s built with the admin code's `KeyTemplate` and
 //! `mark_leaked`, and refused by `key_state`. What the core does not have yet is modelled here,
-//! each in one module: KV ([`kv`]), the location tier and its stamps ([`location_tier`]),
+//! each in one module: KV ([`kv`]), the location's Cache API as a store ([`location_tier`]),
 //! Durable Object queues ([`objects`]), who sends what ([`traffic`]).
 //!
 //! The second: no I/O and no clock. A run is a function of its [`Params`] (the seed among

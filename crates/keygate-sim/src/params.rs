@@ -183,10 +183,6 @@ params! {
     traffic_scale: f64 = 1.0,
     /// Isolates read through a per-location Cache API tier before KV.
     location_tier: bool = false,
-    /// How long a location tier entry lives, seconds.
-    location_tier_ttl_s: f64 = 300.0,
-    /// Log changes an isolate remembers for the tier's stamp rule (the core's map capacity).
-    tier_memory: u64 = keygate_core::isolate::CAPACITY as u64,
     /// Isolates read a mirror of the log in their location instead of the log itself.
     mirrors: bool = false,
     /// How often a mirror reads its copy of the log, milliseconds.
@@ -325,13 +321,14 @@ impl Params {
         ((self.isolates_per_location as f64 * self.traffic_scale).round() as u64).max(1)
     }
 
-    /// The warm-up: `warmup_s`, or the longest cache lifetime plus 60 s.
+    /// The warm-up: `warmup_s`, or the longest cache lifetime (a location copy's is the
+    /// core's `COPY_MAX_AGE_MS`) plus 60 s.
     pub fn warmup(&self) -> f64 {
         if self.warmup_s > 0.0 {
             return self.warmup_s;
         }
         let tier = if self.location_tier {
-            self.location_tier_ttl_s
+            keygate_core::isolate::COPY_MAX_AGE_MS as f64 / 1_000.0
         } else {
             0.0
         };

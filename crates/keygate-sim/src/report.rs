@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use keygate_core::isolate::CAPACITY;
-use keygate_core::revocation::{FAIL_CLOSED_AFTER_MS, PIN_MS};
+use keygate_core::revocation::PIN_MS;
 
 use crate::objects::Kind;
 use crate::params::Params;
@@ -295,14 +295,6 @@ impl Report {
                 format!("busiest {} (req/s; {})", load.kind, load.busiest),
                 load.busiest_rps,
                 p.target_do_rps,
-            ));
-        }
-        if p.location_tier {
-            let window = p.location_tier_ttl_s + FAIL_CLOSED_AFTER_MS as f64 / 1_000.0;
-            limits.push(limit(
-                "log changes within the tier's lifetime against what an isolate remembers".into(),
-                p.admin_changes_per_second * window,
-                p.tier_memory as f64,
             ));
         }
         limits

@@ -7,7 +7,7 @@ use keygate_sim::objects::Kind;
 use keygate_sim::report::KindLoad;
 use keygate_sim::{Design, Params, Report, run};
 
-/// 20 locations of 4 isolates, 2,000 requests/s over 20,000 keys, a 30 s location tier; every
+/// 20 locations of 4 isolates, 2,000 requests/s over 20,000 keys, 90 s of warm-up; every
 /// other parameter as the design has it.
 fn small(design: Design) -> Result<Params, String> {
     let mut p = design.params();
@@ -18,7 +18,7 @@ fn small(design: Design) -> Result<Params, String> {
         "busiest_key_rps=40",
         "locations=20",
         "isolates_per_location=4",
-        "location_tier_ttl_s=30",
+        "warmup_s=90",
         "measure_s=30",
         "sampled_rps=500",
     ]

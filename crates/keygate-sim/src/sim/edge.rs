@@ -1,17 +1,17 @@
 //! The edge's read path and its rate limiter, per request: the isolate's `EdgeCache` (the
-//! core's `held`, `accept`), then the location tier, then KV; the decision on the key's state
+//! core's `held`), then the location's copy (`accept_location`), then KV (`accept`), and the
+//! location writes the core queued put into the location's store; the decision on the key's state
 //! (the core's `key_state`, step `state` of the pipeline); and for a limited key the call to its
 //! limiter object, whose windows are the core's `AccountWindows`.
 
 use std::rc::Rc;
 
-use keygate_core::isolate::Held;
+use keygate_core::isolate::{Held, Located, MAX_PENDING_WRITES, location_path};
 use keygate_core::key_state;
 use keygate_core::policy::PreparedRecord;
 use keygate_core::ratelimit::{AccountWindows, Count, RateLimit};
 
 use super::{Holder, Limiter, Sim, unix_ms};
-use crate::location_tier::Lookup;
 use crate::objects::{Admission, Kind, Object};
 use crate::params::LimiterScope;
 use crate::queue::{MS, Micros};
@@ -125,8 +125,9 @@ impl Sim {
         }
     }
 
-    /// The isolate holds nothing for `key`: the location tier, then KV; the answer goes through
-    /// the core's `accept` (a pin wins over it), and a KV answer is written to the tier, stamped.
+    /// The isolate holds nothing for `key`: the location's copy goes to the core's
+    /// `accept_location`; on a miss KV is read, and its answer goes through `accept` (a pin wins
+    /// over it). What either call queued for the location is put.
     fn read_through(
         &mut self,
         i: usize,
@@ -134,68 +135,76 @@ impl Sim {
         now: Micros,
     ) -> Result<Option<Rc<PreparedRecord>>, ()> {
         let measuring = self.measuring(now);
-        let (location, generation, replica) = {
-            let iso = &self.isolates[i];
-            (iso.location, iso.generation, iso.replica)
-        };
-        let account = self.keys.account(key);
-        let mut version = None;
-        if let Some(tier) = self.tiers.get(location as usize) {
+        let location = self.isolates[i].location as usize;
+        let hash = records::key_hash(key);
+        let now_ms = unix_ms(now);
+        if let Some(tier) = self.tiers.get(location) {
             let wait = self
                 .latency
                 .between(self.p.cache_read_min_ms, self.p.cache_read_max_ms);
-            let positions = &self.replicas[replica].position;
-            let changes_of_key = self.key_change.get(&key).copied();
-            let changes_of_account = self.account_changes.get(&account);
-            let lookup = tier.get(key, now, generation, |stamp, reader| {
-                let touched = |c: u32| {
-                    positions
-                        .get(&c)
-                        .is_some_and(|g| (stamp + 1..=reader).contains(g))
-                };
-                changes_of_key.is_some_and(touched)
-                    || changes_of_account.is_some_and(|cs| cs.iter().any(|c| touched(*c)))
-            });
             if measuring {
                 self.counts.cache_reads += 1;
                 self.counts.storage_wait += (wait * MS as f64) as Micros;
             }
-            match lookup {
-                Lookup::Hit(v) => {
-                    self.counts.cache_hits += u64::from(measuring);
-                    version = Some(v);
-                }
-                Lookup::Untrusted => self.counts.cache_untrusted += u64::from(measuring),
-                Lookup::Absent | Lookup::Expired => {}
+            let body = tier.get(&location_path(&hash), now);
+            let found = body.is_some();
+            let Holder::Full(cache) = &mut self.isolates[i].holder else {
+                return Err(());
+            };
+            let located = cache.accept_location(&hash, body, now_ms);
+            let answer = match located {
+                Ok(Located::Record(record)) => Some(Ok(Some(record))),
+                Ok(Located::Missing) => Some(Ok(None)),
+                Ok(Located::Miss) => None,
+                Err(_) => Some(Err(())),
+            };
+            match &answer {
+                Some(Ok(_)) => self.counts.cache_hits += u64::from(measuring),
+                None if found => self.counts.cache_untrusted += u64::from(measuring),
+                _ => {}
+            }
+            if let Some(answer) = answer {
+                self.put_location_writes(i, now);
+                return answer;
             }
         }
-        let from_kv = version.is_none();
-        let version = match version {
-            Some(v) => v,
-            None => {
-                let wait = self
-                    .latency
-                    .between(self.p.kv_read_min_ms, self.p.kv_read_max_ms);
-                if measuring {
-                    self.counts.kv_reads += 1;
-                    self.counts.storage_wait += (wait * MS as f64) as Micros;
-                }
-                self.kv.read(location, key, now)
-            }
-        };
+        let wait = self
+            .latency
+            .between(self.p.kv_read_min_ms, self.p.kv_read_max_ms);
+        if measuring {
+            self.counts.kv_reads += 1;
+            self.counts.storage_wait += (wait * MS as f64) as Micros;
+        }
+        let version = self.kv.read(location as u32, key, now);
         let text = self.kv_text(key, version);
         let Holder::Full(cache) = &mut self.isolates[i].holder else {
             return Err(());
         };
-        let record = cache
-            .accept(&records::key_hash(key), text.as_deref(), unix_ms(now))
-            .map_err(|_| ())?;
-        if from_kv && let Some(tier) = self.tiers.get_mut(location as usize) {
-            let accepted = records::version_of(record.as_deref().map(|r| &**r));
-            tier.put(key, accepted, generation, now);
-            self.counts.cache_writes += u64::from(measuring);
+        let record = cache.accept(&hash, text.as_deref(), now_ms).map_err(|_| ());
+        self.put_location_writes(i, now);
+        record
+    }
+
+    /// Puts what isolate `i`'s cache queued for its location (the core's
+    /// `take_location_writes`), in the order of their paths; without a location tier the
+    /// queue is left to the core's bound.
+    pub(super) fn put_location_writes(&mut self, i: usize, now: Micros) {
+        let location = self.isolates[i].location as usize;
+        let measuring = self.measuring(now);
+        let (Some(tier), Holder::Full(cache)) =
+            (self.tiers.get_mut(location), &mut self.isolates[i].holder)
+        else {
+            return;
+        };
+        if !cache.has_location_writes() {
+            return;
         }
-        Ok(record)
+        let mut writes = cache.take_location_writes(MAX_PENDING_WRITES, unix_ms(now));
+        writes.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        self.counts.cache_writes += if measuring { writes.len() as u64 } else { 0 };
+        for write in writes {
+            tier.put(write, now);
+        }
     }
 
     /// A rate-limited key's request at a location outside the sample: only its limiter call

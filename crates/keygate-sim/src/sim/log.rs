@@ -111,15 +111,16 @@ impl Sim {
         if started {
             self.applied(now, i as usize, before, upto);
         }
+        // The copies `synced` queued: each changed key's, stamped with the new generation.
+        self.put_location_writes(i as usize, now);
     }
 
     /// Isolate `i` applied generations `(before, upto]`: each key revocation among them is
-    /// visible there now. At a sampled location, the core's cache must refuse the key, and the
-    /// isolate overwrites its location's tier entry.
+    /// visible there now. At a sampled location, the core's cache must refuse the key.
     fn applied(&mut self, now: Micros, i: usize, before: u64, upto: u64) {
         let now_ms = unix_ms(now);
         let now_s = (now_ms / 1_000) as i64;
-        let (location, replica) = (self.isolates[i].location, self.isolates[i].replica);
+        let replica = self.isolates[i].replica;
         for generation in before..upto {
             let c = self.replicas[replica].order[generation as usize] as usize;
             let change = &mut self.changes[c];
@@ -158,10 +159,6 @@ impl Sim {
                 },
             };
             self.counts.not_refused_after_apply += u64::from(!refused && measured);
-            if let Some(tier) = self.tiers.get_mut(location as usize) {
-                tier.put(key, 1, upto, now);
-                self.counts.cache_writes += u64::from(self.measuring(now));
-            }
         }
     }
 
@@ -312,10 +309,6 @@ impl Sim {
                 let revision = self.account_revision.entry(account).or_insert(1);
                 *revision += 1;
                 let revision = *revision;
-                self.account_changes
-                    .entry(account)
-                    .or_default()
-                    .push(c as u32);
                 let writes = self
                     .keys
                     .account_sizes

@@ -172,7 +172,6 @@ pub(crate) struct Sim {
     directory: Object,
     changes: Vec<Change>,
     key_change: IdMap<u32, u32>,
-    account_changes: IdMap<u32, Vec<u32>>,
     account_revision: IdMap<u32, u64>,
     pending: usize,
     pub(crate) counts: Counts,
@@ -252,9 +251,7 @@ impl Sim {
             }
         }
         let tiers = if p.location_tier {
-            (0..sampled)
-                .map(|_| LocationTier::new(micros(p.location_tier_ttl_s), p.tier_memory))
-                .collect()
+            (0..sampled).map(|_| LocationTier::default()).collect()
         } else {
             vec![]
         };
@@ -305,7 +302,6 @@ impl Sim {
             directory: Object::new(Kind::Directory, 0),
             changes: vec![],
             key_change: IdMap::default(),
-            account_changes: IdMap::default(),
             account_revision: IdMap::default(),
             pending: 0,
             counts: Counts::default(),
