@@ -14,6 +14,8 @@
 //!   a pure function over a small store trait; [`page`]: list pagination.
 //! - [`isolate`]: what one isolate keeps between requests (its unsent activity, its key cache and
 //!   pins), time passed in.
+//! - [`webhook`]: signatures, lanes and when the next delivery is due; [`wake`]: when the
+//!   Registry's alarm must next go off.
 //! - [`error`]: the one error type and its JSON body.
 
 mod base62;
@@ -39,6 +41,7 @@ pub mod scope;
 pub mod signing;
 pub mod target;
 pub mod throttle;
+pub mod wake;
 pub mod webhook;
 
 #[cfg(test)]
