@@ -15,6 +15,8 @@
 //! - [`location`]: the location a request is served from, and its per-location objects.
 //! - [`isolate`]: what one isolate keeps between requests (its unsent activity, its key cache and
 //!   pins), time passed in.
+//! - [`webhook`]: signatures, lanes and when the next delivery is due; [`wake`]: when the
+//!   Registry's alarm must next go off.
 //! - [`error`]: the one error type and its JSON body.
 
 mod base62;
@@ -41,6 +43,7 @@ pub mod scope;
 pub mod signing;
 pub mod target;
 pub mod throttle;
+pub mod wake;
 pub mod webhook;
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::keys::constant_time_eq;
 use crate::signing::hmac_hex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// Event types delivered in the security lane, ahead of the account's other pending events:
 /// what the account learns only from us, and must act on. A key found leaked (by a scanner,
@@ -38,6 +39,45 @@ pub fn lane(kind: &str) -> u8 {
 /// receiver may be tracking, so that their order is kept. Observations (`ip.would_deny`) stay.
 pub fn promotes(kind: &str) -> bool {
     kind.starts_with("key.")
+}
+
+/// An undelivered event, as [`next_attempt`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undelivered<'a> {
+    /// The account whose receiver gets it: each account sends one event at a time.
+    pub account_id: &'a str,
+    /// Its lane as queued (0 security, 1 routine): [`lane`] of its type, or 0 when a security
+    /// event about its key took it along ([`promotes`]).
+    pub lane: u8,
+    /// Its place in the outbox: a lower one was queued first.
+    pub seq: i64,
+    /// When it may next be tried, unix seconds: when it was queued, or after its last failed
+    /// attempt plus [`backoff`].
+    pub next_at: i64,
+}
+
+/// When the next delivery is due, unix seconds: the earliest `next_at` among the heads of the
+/// accounts, an account's head being the one event it may send (the oldest of its security lane
+/// if that has any, else the oldest of its routine lane). `None` when nothing is undelivered.
+///
+/// Only heads count. An event behind a head waits for the head to be acknowledged, whatever its
+/// own `next_at`, so it must not wake the sender: a head backing off after failures keeps its
+/// account quiet until the head's next attempt, instead of a wake-up every moment for events
+/// that may not be sent yet. A security event queued behind a routine head that backs off is
+/// itself the head (its lane goes first), so it is due at once, never at the routine backoff.
+pub fn next_attempt<'a>(undelivered: impl IntoIterator<Item = Undelivered<'a>>) -> Option<i64> {
+    let mut heads: BTreeMap<&str, Undelivered<'a>> = BTreeMap::new();
+    for event in undelivered {
+        heads
+            .entry(event.account_id)
+            .and_modify(|head| {
+                if (event.lane, event.seq) < (head.lane, head.seq) {
+                    *head = event;
+                }
+            })
+            .or_insert(event);
+    }
+    heads.values().map(|head| head.next_at).min()
 }
 
 /// The longest wait between two attempts.
@@ -175,6 +215,49 @@ mod tests {
         assert_eq!(*waits.last().unwrap(), MAX_BACKOFF_SECONDS);
         assert_eq!(backoff(100, 5), MAX_BACKOFF_SECONDS);
         assert_eq!(backoff(1, 0), 1);
+    }
+
+    fn queued(account_id: &str, lane: u8, seq: i64, next_at: i64) -> Undelivered<'_> {
+        Undelivered {
+            account_id,
+            lane,
+            seq,
+            next_at,
+        }
+    }
+
+    #[test]
+    fn only_an_accounts_head_says_when_the_next_delivery_is_due() {
+        assert_eq!(next_attempt([]), None);
+        // A refused head backing off until 160; the events queued behind it at 100 wait for it.
+        let refused = [
+            queued("acct_a", 1, 1, 160),
+            queued("acct_a", 1, 2, 100),
+            queued("acct_a", 1, 3, 101),
+        ];
+        assert_eq!(next_attempt(refused), Some(160));
+        // Another account's head due sooner wakes the sender sooner; order of rows is irrelevant.
+        let two = [
+            queued("acct_b", 1, 7, 130),
+            queued("acct_a", 1, 2, 100),
+            queued("acct_a", 1, 1, 160),
+            queued("acct_b", 1, 9, 100),
+        ];
+        assert_eq!(next_attempt(two), Some(130));
+    }
+
+    #[test]
+    fn a_security_event_is_due_at_once_behind_a_routine_head_that_backs_off() {
+        // The routine head failed and waits an hour; key.leaked was queued at 200, after it.
+        let rows = [
+            queued("acct_a", 1, 1, 3_800),
+            queued("acct_a", 1, 2, 150),
+            queued("acct_a", 0, 3, 200),
+        ];
+        assert_eq!(next_attempt(rows), Some(200));
+        // A security head that backs off holds its account, routine events included.
+        let rows = [queued("acct_a", 0, 3, 900), queued("acct_a", 1, 1, 150)];
+        assert_eq!(next_attempt(rows), Some(900));
     }
 
     #[test]

@@ -66,6 +66,7 @@ fn main() {
             a_failing_receiver_loses_nothing_and_keeps_the_order,
             the_demo_receivers_verifier_accepts_real_deliveries_only,
             a_key_leaked_overtakes_a_backlog_of_routine_events,
+            a_key_leaked_after_a_quiet_spell_does_not_wait_for_a_grace_end,
         ],
     );
 }
@@ -426,4 +427,55 @@ fn a_key_leaked_overtakes_a_backlog_of_routine_events(c: &Ctx) {
     for r in &all {
         assert_signed(r);
     }
+}
+
+/// A key of an account is reported leaked, and its events are all delivered: the Registry's alarm
+/// then waits only for that key's grace period to end, an hour ahead. A second key reported
+/// leaked after that quiet spell must not wait for it: its `key.leaked` arrives within
+/// [`SECURITY_LANE_BOUND`] (the alarm is set afresh, earlier, by the command that queued it).
+fn a_key_leaked_after_a_quiet_spell_does_not_wait_for_a_grace_end(c: &Ctx) {
+    let gw = &c.steady;
+    let account = create_account(gw, &json!({"name": "webhook quiet", "agreement": "test"}));
+    let account = account.json["id"].as_str().expect("account id").to_string();
+    let first = key(gw, &account, "first", json!({}));
+    let second = key(gw, &account, "second", json!({}));
+    let report = |id: &str| {
+        op(
+            gw,
+            "POST",
+            &format!("/keys/{id}/leaked"),
+            Some(&json!({"grace_seconds": 3600})),
+        )
+        .expect_status(200);
+    };
+    report(&first.id);
+    // account.created, two key.created and the first key.leaked.
+    let earlier = deliveries(&c.receiver, "/steady", &account, 4);
+    assert_eq!(
+        earlier.len(),
+        4,
+        "the account's first events were not delivered"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+
+    let leaked_at = std::time::Instant::now();
+    report(&second.id);
+    let is_second_leak = |r: &OriginRequest| {
+        of_account(r, "/steady", &account)
+            && serde_json::from_slice::<Value>(&r.body).is_ok_and(|event| {
+                event["type"] == "key.leaked" && event["key_id"] == second.id.as_str()
+            })
+    };
+    let leak = c
+        .receiver
+        .wait_for(1, PATIENCE, is_second_leak)
+        .into_iter()
+        .next()
+        .expect("the second key.leaked webhook");
+    let waited = leak.received_at.saturating_duration_since(leaked_at);
+    println!("    the second key.leaked arrived {waited:?} after the leak answer");
+    assert!(
+        waited <= SECURITY_LANE_BOUND,
+        "key.leaked waited {waited:?} after a quiet spell (bound {SECURITY_LANE_BOUND:?})"
+    );
 }

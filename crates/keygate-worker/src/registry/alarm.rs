@@ -1,6 +1,6 @@
 //! The alarm's work: grace ends swept into revocations, and webhooks delivered outside the
 //! lock, in order per account and lane (`keygate_core::webhook::lane`: security events first),
-//! with doubling back-off.
+//! with doubling back-off; and [`Registry::arm`], which sets the alarm for what is left.
 
 use super::*;
 use crate::random::PlatformRandom;
@@ -9,9 +9,9 @@ use futures_util::future::{Either, join_all, select};
 use keygate_core::Error;
 use keygate_core::engine::{self, RandomMint};
 use keygate_core::model::ApiKey;
-use keygate_core::webhook;
+use keygate_core::{wake, webhook};
 use std::time::Duration;
-use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, ScheduledTime};
 
 impl Registry {
     /// Records `key.revoked` for every key whose grace period (after a roll or a leak report)
@@ -35,43 +35,95 @@ impl Registry {
         record(&sql, &events, now, webhooks)
     }
 
-    /// Sets the alarm for the next grace period to end, unless one is set earlier.
-    pub(super) async fn schedule_sweep(&self, now: i64) {
-        let next: Result<Vec<Number>, Error> = rows(
+    /// Sets the alarm for the earliest of what is pending (`keygate_core::wake`): the next
+    /// webhook delivery due, the next grace period to end, the outboxes' retry. Called after
+    /// every command's transaction, at the end of every alarm run, and when an outbox asks for a
+    /// retry; it sets the alarm to the time decided every time, even later than the one it
+    /// replaces, and never reads the alarm back: under workerd the alarm read back can be one
+    /// its alarm manager will not fire (the manager lags behind storage), and a wake-up skipped
+    /// on its word was lost with a `key.leaked` queued behind it. Setting it afresh also
+    /// repairs such a loss at the next command or alarm run.
+    pub(super) async fn arm(&self) {
+        let now_ms = worker::Date::now().as_millis() as i64;
+        let now = now_ms / 1000;
+        // A table that cannot be read counts as work due after the outbox retry interval.
+        let unknown = now + OUTBOX_RETRY_MS / 1000;
+        let pending = wake::Pending {
+            webhook_at: self.next_delivery().unwrap_or(Some(unknown)),
+            grace_end_at: self.next_grace_end(now).unwrap_or(Some(unknown)),
+            outbox_retry_at_ms: self.outbox_retry_at(now_ms),
+        };
+        let Some(at) = wake::alarm_at(now_ms, &pending) else {
+            return;
+        };
+        let at = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
+        if let Err(error) = self.state.storage().set_alarm(at).await {
+            worker::console_error!("alarm not set: {error}");
+        }
+    }
+
+    /// The next webhook delivery due (`keygate_core::webhook::next_attempt` over the heads of
+    /// the accounts), if webhooks are configured.
+    fn next_delivery(&self) -> Result<Option<i64>, Error> {
+        if self.webhooks().is_none() {
+            return Ok(None);
+        }
+        let heads: Vec<Head> = rows(
+            &self.sql(),
+            "SELECT w.account_id AS account_id, w.lane AS lane, w.seq AS seq, w.next_at AS next_at
+             FROM webhook_outbox w
+             WHERE w.delivered_at IS NULL
+               AND w.seq = (SELECT seq FROM webhook_outbox
+                            WHERE account_id = w.account_id AND delivered_at IS NULL
+                            ORDER BY lane, seq LIMIT 1)",
+            Vec::new(),
+        )?;
+        Ok(webhook::next_attempt(heads.iter().map(|head| {
+            webhook::Undelivered {
+                account_id: &head.account_id,
+                lane: u8::try_from(head.lane).unwrap_or(u8::MAX),
+                seq: head.seq,
+                next_at: head.next_at,
+            }
+        })))
+    }
+
+    /// The earliest grace period to end that has no `key.revoked` yet (in the past when the
+    /// last sweep left some for the next run).
+    fn next_grace_end(&self, now: i64) -> Result<Option<i64>, Error> {
+        let next: Vec<Number> = rows(
             &self.sql(),
             "SELECT MIN(json_extract(doc, '$.revoke_at')) AS n FROM api_keys
              WHERE json_extract(doc, '$.revoke_at') > ?
                 OR (json_extract(doc, '$.revoke_at') <= ?
                     AND id NOT IN (SELECT key_id FROM events WHERE type = 'key.revoked'))",
             vec![now.into(), now.into()],
-        );
-        let Some(at) = next.ok().and_then(|rows| rows.first().and_then(|r| r.n)) else {
-            return;
-        };
-        let at_ms = at.max(now) * 1000;
-        let storage = self.state.storage();
-        let current = storage.get_alarm().await.ok().flatten();
-        if current.is_none_or(|set| set > at_ms) {
-            // `set_alarm` takes an offset from now.
-            let now_ms = worker::Date::now().as_millis() as i64;
-            let _ = storage.set_alarm((at_ms - now_ms).max(1)).await;
+        )?;
+        Ok(next.first().and_then(|row| row.n))
+    }
+
+    /// When the outboxes are to be tried again: what [`Self::retry_later`] asked for, or, when
+    /// this instance asked nothing (it may be new) but rows wait, after the retry interval.
+    fn outbox_retry_at(&self, now_ms: i64) -> Option<i64> {
+        if let Some(at) = self.retry_at.get() {
+            return Some(at);
         }
+        let waiting: Vec<Count> = rows(
+            &self.sql(),
+            "SELECT (EXISTS (SELECT 1 FROM kv_outbox)
+                     OR EXISTS (SELECT 1 FROM revocation_outbox)) AS n",
+            Vec::new(),
+        )
+        .unwrap_or_default();
+        waiting
+            .first()
+            .is_none_or(|row| row.n != 0)
+            .then_some(now_ms + OUTBOX_RETRY_MS)
     }
 
     /// Where events are delivered, when `WEBHOOK_URL` and `WEBHOOK_SIGNING_SECRET` are set.
     pub(super) fn webhooks(&self) -> Option<&'static Webhooks> {
         Vars::get(&self.env).webhooks.as_ref()
-    }
-
-    /// Sets the alarm for `at` (unix seconds) unless one is set earlier.
-    pub(super) async fn wake_at(&self, at: i64) {
-        let storage = self.state.storage();
-        let current = storage.get_alarm().await.ok().flatten();
-        let at_ms = at * 1000;
-        if current.is_none_or(|set| set > at_ms) {
-            let now_ms = worker::Date::now().as_millis() as i64;
-            let _ = storage.set_alarm((at_ms - now_ms).max(1)).await;
-        }
     }
 
     /// POSTs due events in rounds. Each round takes the head of every account, the oldest
@@ -145,18 +197,15 @@ impl Registry {
                 );
             }
         }
-        let next: Result<Vec<Number>, Error> = rows(
-            &sql,
-            "SELECT MIN(next_at) AS n FROM webhook_outbox WHERE delivered_at IS NULL",
-            Vec::new(),
-        );
-        if let Some(at) = next.ok().and_then(|rows| rows.first().and_then(|r| r.n)) {
-            self.wake_at(at).await;
-        }
     }
 
+    /// Asks for the outboxes to be tried again within `ms` (0: as soon as waiting commands
+    /// have had the lock), keeping an earlier request, and sets the alarm accordingly.
     pub(super) async fn retry_later(&self, ms: i64) {
-        let _ = self.state.storage().set_alarm(ms.max(1)).await;
+        let at = worker::Date::now().as_millis() as i64 + ms.max(0);
+        let earliest = self.retry_at.get().map_or(at, |asked| asked.min(at));
+        self.retry_at.set(Some(earliest));
+        self.arm().await;
     }
 }
 

@@ -150,6 +150,8 @@ pub struct Registry {
     env: Env,
     lock: WriteLock,
     schema_ready: Cell<bool>,
+    /// When an outbox asked to be tried again (unix ms), until an alarm run tries it.
+    retry_at: Cell<Option<i64>>,
 }
 
 impl DurableObject for Registry {
@@ -159,6 +161,7 @@ impl DurableObject for Registry {
             env,
             lock: WriteLock::default(),
             schema_ready: Cell::new(false),
+            retry_at: Cell::new(None),
         }
     }
 
@@ -178,15 +181,19 @@ impl DurableObject for Registry {
             if let Err(error) = self.ensure_schema() {
                 return Ok(error_response(&error));
             }
+            // This run tries the outboxes; a failure asks again.
+            self.retry_at.set(None);
             self.publish_outbox().await;
             self.flush(&[]).await;
             if let Err(error) = self.sweep_grace_ends(now, self.webhooks().is_some()) {
                 worker::console_error!("grace sweep: {} {}", error.status, error.message);
             }
-            self.schedule_sweep(now).await;
         }
         // Outside the lock: a slow receiver must not hold up admin commands.
         self.deliver_webhooks().await;
+        // Whatever is left (events queued meanwhile included) gets its alarm: this run's alarm
+        // is deleted when it returns, unless set again.
+        self.arm().await;
         Response::ok("flushed")
     }
 }
@@ -241,16 +248,19 @@ impl Registry {
             now,
             fail_after_writes,
         )?;
-        let edge = self.edge_updates(&outcome.writes)?;
-        if !edge.is_empty() {
-            self.publish(&edge).await?;
+        let edge = match self.edge_updates(&outcome.writes) {
+            Ok(edge) if !edge.is_empty() => self.publish(&edge).await.map(|()| edge),
+            other => other,
+        };
+        if edge.is_ok() {
+            self.flush(&own).await;
         }
-        let edge = [seeded, edge].concat();
-        self.flush(&own).await;
-        self.schedule_sweep(now).await;
-        if !outcome.events.is_empty() && self.webhooks().is_some() {
-            self.wake_at(now).await;
-        }
+        // The alarm for what the command left to do: its events' deliveries, a grace period it
+        // started, the write-through it could not finish. Set after the write-through (so its
+        // own edge records do not count as waiting), and on an error too: the command is
+        // committed either way.
+        self.arm().await;
+        let edge = [seeded, edge?].concat();
         Ok(Reply {
             answer: outcome_answer(outcome.status, outcome.body),
             edge,

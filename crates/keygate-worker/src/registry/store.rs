@@ -82,6 +82,15 @@ pub(super) struct Queued {
     pub(super) next_at: i64,
 }
 
+/// The head of an account's webhook queue: the one event it may send next.
+#[derive(Deserialize)]
+pub(super) struct Head {
+    pub(super) account_id: String,
+    pub(super) lane: i64,
+    pub(super) seq: i64,
+    pub(super) next_at: i64,
+}
+
 /// A pending routine webhook: its row and event type.
 #[derive(Deserialize)]
 pub(super) struct Routine {
