@@ -259,7 +259,17 @@ fn a_failing_receiver_loses_nothing_and_keeps_the_order(c: &Ctx) {
     assert!(statuses.len() > refused.len() - 1, "{statuses:?}");
     let (last, before) = statuses.split_last().unwrap();
     assert_eq!(*last, json!(200));
-    assert!(before.iter().all(|s| *s == json!(503)), "{statuses:?}");
+    // Each attempt before the acknowledgement was refused: the receiver's 503, or no answer
+    // at all (`null`: a connection that failed or stayed silent for `WEBHOOK_TIMEOUT`, which a
+    // loaded machine can produce); never a success the log calls a failure.
+    assert!(
+        before.iter().all(|s| *s == json!(503) || s.is_null()),
+        "{statuses:?}"
+    );
+    assert!(
+        before.iter().filter(|s| **s == json!(503)).count() >= refused.len() - 1,
+        "the refused attempts the receiver answered are not all in the log: {statuses:?}"
+    );
     assert!(log.json["next_attempt_at"].is_null());
     op(&c.flaky, "GET", "/events/evt_unknown/deliveries", None).expect_status(404);
 }
