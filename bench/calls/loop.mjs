@@ -43,9 +43,6 @@ async function kvRecord(env, headers) {
   return record;
 }
 
-/** The location the calls are served at, as a deployed request's `cf.colo` names it. */
-const COLO = "lhr";
-
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
@@ -54,7 +51,8 @@ export default {
     const target = url.searchParams.get("target");
     const headers = new Headers(request.headers);
     if (url.searchParams.get("mode") === "serve") {
-      const inner = new Request(target, { headers });
+      // The same location as the ordinary request before the loop (`cf` carries it).
+      const inner = new Request(target, { headers, cf: request.cf });
       let status = 0;
       let housekeeping = false;
       const watched = {
@@ -78,6 +76,9 @@ export default {
       return new Response(String(status));
     }
     const block = headerBlock(headers);
+    // The location of this request, as the ordinary request before the loop had it, so the
+    // calls find the isolate cache (and the log's read) that request left.
+    const COLO = request.cf?.colo;
     // fresh=1: every call hands over the key's KV record, as after a cache miss, so that each
     // one decodes it (the first request of a key in an isolate, less the KV read).
     const record = url.searchParams.get("fresh") === "1" ? await kvRecord(env, headers) : null;
