@@ -181,10 +181,7 @@ pub async fn handle(
 ) -> Result<Response, Error> {
     let (operation, params) = operation(url, &method_of(&req))?;
     let headers = CredentialHeaders::read(&req)?;
-    let location = vars.location(
-        req.cf().map(|cf| cf.colo()).as_deref(),
-        headers.test_location.as_deref(),
-    );
+    let location = headers.location(&req, vars);
     let build = match operation.handler {
         Handler::GithubReport => {
             return github_report(req, &location, env, vars, request_id).await;

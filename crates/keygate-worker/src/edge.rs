@@ -104,10 +104,7 @@ pub async fn handle(
     request_id: &str,
 ) -> Result<Response, Error> {
     let headers = CredentialHeaders::read(&req)?;
-    let location = vars.location(
-        req.cf().map(|cf| cf.colo()).as_deref(),
-        headers.test_location.as_deref(),
-    );
+    let location = headers.location(&req, vars);
     if keystore::sync_due(&location) {
         keystore::sync(env, &location).await;
     }

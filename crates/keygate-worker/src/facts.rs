@@ -3,9 +3,10 @@
 //! them is the core's (`keygate_core::credentials`).
 
 use crate::http::header;
+use crate::settings::Vars;
 use keygate_core::Error;
 use keygate_core::ip::client_address;
-use keygate_core::location::TEST_LOCATION_HEADER;
+use keygate_core::location::{Location, TEST_LOCATION_HEADER};
 use keygate_core::policy::RequestFacts;
 use keygate_core::target::RequestUrl;
 use std::net::IpAddr;
@@ -37,6 +38,15 @@ impl CredentialHeaders {
             client_ip: client_address(get("CF-Connecting-IP")?.as_deref())?,
             test_location: get(TEST_LOCATION_HEADER)?,
         })
+    }
+
+    /// The location `req` is served from: the platform's `colo`, or where the test hooks allow,
+    /// the one `X-Keygate-Test-Location` names (`Vars::location`).
+    pub fn location(&self, req: &Request, vars: &Vars) -> Location {
+        vars.location(
+            req.cf().map(|cf| cf.colo()).as_deref(),
+            self.test_location.as_deref(),
+        )
     }
 
     pub fn facts<'a>(&'a self, url: &RequestUrl<'a>, method: &'a str) -> RequestFacts<'a> {

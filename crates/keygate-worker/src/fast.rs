@@ -33,7 +33,6 @@ use crate::revocations;
 use crate::settings::Vars;
 use crate::{activity, origin, registry, sandbox};
 use keygate_core::ids::new_request_id;
-use keygate_core::isolate::location_path;
 use keygate_core::keys::Environment;
 use keygate_core::location::TEST_LOCATION_HEADER;
 use keygate_core::policy;
@@ -246,11 +245,7 @@ fn run(
     let facts = credentials.facts(&url, method);
     let (grant, target, record) = match edge::admit(&facts, &location, vars, lookup, request_id)? {
         Next::Locate(hash) => {
-            let copy = keystore::location_url(
-                keystore::host_of(url_text),
-                &location,
-                &location_path(&hash),
-            );
+            let copy = keystore::copy_url(keystore::host_of(url_text), &location, &hash);
             let step = Step::Locate {
                 url: &copy,
                 resume: Resume::Location,

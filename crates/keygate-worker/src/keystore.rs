@@ -178,6 +178,11 @@ pub fn location_url(host: &str, location: &Location, path: &str) -> String {
     )
 }
 
+/// The URL of `hash`'s copy in `location`'s cache, under `host` ([`location_url`]).
+pub fn copy_url(host: &str, location: &Location, hash: &KeyHash) -> String {
+    location_url(host, location, &keygate_core::isolate::location_path(hash))
+}
+
 /// The host of a request URL (`scheme://host/...`), as the runtime gives it.
 pub fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -234,7 +239,7 @@ pub fn take_puts(host: &str) -> Vec<Put> {
 /// The workers-rs path's read of the location's copy of `hash`: its body, `None` on a miss or
 /// any failure (a miss: KV is read).
 pub async fn location_get(host: &str, location: &Location, hash: &KeyHash) -> Option<String> {
-    let url = location_url(host, location, &keygate_core::isolate::location_path(hash));
+    let url = copy_url(host, location, hash);
     let mut response = worker::Cache::default().get(url, false).await.ok()??;
     response.text().await.ok()
 }
