@@ -40,6 +40,7 @@ pub mod random;
 pub mod ratelimit;
 pub mod revocation;
 pub mod scope;
+pub mod shard;
 pub mod signing;
 pub mod target;
 pub mod throttle;

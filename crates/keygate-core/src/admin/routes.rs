@@ -375,7 +375,10 @@ pub const ROUTES: &[Operation] = &[
         body: Body::Required("AccountCreate"),
         answers: &[created("The account.", "Account")],
         conflict: false,
-        handler: Handler::Command(|i| Command::CreateAccount { body: i.body() }),
+        handler: Handler::Command(|i| Command::CreateAccount {
+            body: i.body(),
+            account_id: None,
+        }),
     },
     Operation {
         id: "getAccount",

@@ -58,6 +58,17 @@ pub struct KeyUse {
     pub ips: Vec<IpSeen>,
 }
 
+/// A successor's first use at the edge, which starts its predecessor's "after first use" grace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstUse {
+    /// The successor's `key_` id.
+    pub key_id: String,
+    /// Its account's `acct_` id.
+    pub account_id: String,
+    /// When (unix s).
+    pub at: i64,
+}
+
 /// `{key_id, account_id, refusals, would_deny}`: per key, how many refusals and would-deny
 /// reports the isolate counted without sending them whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

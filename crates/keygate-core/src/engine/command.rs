@@ -32,6 +32,10 @@ pub enum Command {
     CreateAccount {
         /// Validated by [`crate::admin::new_account`].
         body: Value,
+        /// The new account's id, minted by the worker so that the account's Registry is named
+        /// before it exists (`crate::shard`); minted by the engine when `None`.
+        #[serde(default)]
+        account_id: Option<String>,
     },
     /// `GET /admin/v1/accounts`: the accounts the caller can see, oldest first.
     ListAccounts {
@@ -155,9 +159,9 @@ pub enum Command {
         /// Secret keys that arrived over plain HTTP where HTTPS is required.
         #[serde(default)]
         exposed: Vec<KeyHash>,
-        /// (key id, when): first edge uses of keys that were waited for.
+        /// First edge uses of keys that were waited for.
         #[serde(default)]
-        first_uses: Vec<(String, i64)>,
+        first_uses: Vec<FirstUse>,
         /// Refusals and would-deny reports an isolate counted but did not send whole.
         #[serde(default)]
         counted: Vec<Counted>,

@@ -16,9 +16,13 @@ pub(super) fn decide(
 ) -> Result<Outcome, Error> {
     let now = cx.now;
     match command {
-        Command::CreateAccount { body } => {
+        Command::CreateAccount { body, account_id } => {
             principal.operator_only()?;
-            let account = admin::new_account(&body)?.into_account(mint.id("acct_")?, now);
+            let id = match account_id {
+                Some(id) => id,
+                None => mint.id("acct_")?,
+            };
+            let account = admin::new_account(&body)?.into_account(id, now);
             let view = account_view(&account, &[])?;
             Ok(Outcome::json(201, view).with(vec![Write::PutAccount(account)]))
         }

@@ -32,7 +32,7 @@ mod views;
 use crate::error::Error;
 
 pub use activity::{
-    Counted, DENIAL_RETENTION_SECONDS, Denial, IpSeen, KeyUse, MAX_IPS_SEEN, RATE_LIMITED_STATUS,
+    Counted, DENIAL_RETENTION_SECONDS, Denial, FirstUse, IpSeen, KeyUse, MAX_IPS_SEEN, RATE_LIMITED_STATUS,
     REFUSALS_PER_ACCOUNT_PER_MINUTE, REFUSALS_PER_KEY_PER_MINUTE, RefusalCounts, RefusalMinute,
     StoredDenial, Usage, WOULD_DENY_PERIOD_SECONDS, WouldDeny, WouldDenyCounts, day_of, minute_of,
 };
@@ -45,7 +45,7 @@ pub use views::{account_view, entitlement_view, key_view};
 pub use command::{Caller, Command};
 pub use derive::grace_ended;
 pub use outcome::{EdgeScope, Outcome, Write, edge_record};
-pub use store::{Context, Mint, RandomMint, Store, StoredKey};
+pub use store::{Context, EmptyStore, Mint, RandomMint, Store, StoredKey};
 
 use decide::*;
 use derive::*;

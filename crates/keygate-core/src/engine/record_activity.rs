@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 /// Successors used at the edge for the first time: each records it, and the key it replaced
 /// starts its "after first use" grace (docs/admin-api.md).
-pub(super) fn first_used(store: &impl Store, uses: &[(String, i64)]) -> Result<Vec<Write>, Error> {
+pub(super) fn first_used(store: &impl Store, uses: &[FirstUse]) -> Result<Vec<Write>, Error> {
     let mut writes = Vec::new();
-    for (key_id, at) in uses {
+    for FirstUse { key_id, at, .. } in uses {
         let Some(mut successor) = store.key(key_id)? else {
             continue;
         };

@@ -101,3 +101,76 @@ pub struct Context<'a> {
     /// The id of the request that carries the command, recorded in its events.
     pub request_id: &'a str,
 }
+
+/// A store that holds nothing: what a command about an id no account holds runs against (the
+/// directory found no account for it, `crate::shard`), so its answer is the engine's own "not
+/// found", or the engine's refusal of an invalid body, word for word.
+pub struct EmptyStore;
+
+impl Store for EmptyStore {
+    fn account(&self, _: &str) -> Result<Option<Account>, Error> {
+        Ok(None)
+    }
+
+    fn accounts(&self, _: &PageParams) -> Result<(Vec<Account>, bool), Error> {
+        Ok((Vec::new(), false))
+    }
+
+    fn entitlements(&self, _: &str) -> Result<Vec<Entitlement>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn entitlement_by_product_key(&self, _: &str) -> Result<Option<Entitlement>, Error> {
+        Ok(None)
+    }
+
+    fn key(&self, _: &str) -> Result<Option<StoredKey>, Error> {
+        Ok(None)
+    }
+
+    fn key_by_hash(&self, _: &KeyHash) -> Result<Option<StoredKey>, Error> {
+        Ok(None)
+    }
+
+    fn predecessor(&self, _: &str) -> Result<Option<StoredKey>, Error> {
+        Ok(None)
+    }
+
+    fn keys(&self, _: &str, _: &PageParams) -> Result<(Vec<ApiKey>, bool), Error> {
+        Ok((Vec::new(), false))
+    }
+
+    fn key_count(&self, _: &str) -> Result<usize, Error> {
+        Ok(0)
+    }
+
+    fn events(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: Option<&str>,
+        _: &PageParams,
+    ) -> Result<(Vec<Event>, bool), Error> {
+        Ok((Vec::new(), false))
+    }
+
+    fn usage(&self, _: &str) -> Result<Option<Usage>, Error> {
+        Ok(None)
+    }
+
+    fn denial(&self, _: &str) -> Result<Option<StoredDenial>, Error> {
+        Ok(None)
+    }
+
+    fn refusal_minute(&self, _: &str, _: &str, _: i64) -> Result<RefusalMinute, Error> {
+        Ok(RefusalMinute::default())
+    }
+
+    fn deliveries(&self, _: &str) -> Result<Option<webhook::Deliveries>, Error> {
+        Ok(None)
+    }
+
+    fn would_deny_on(&self, _: &str, _: &str, _: i64) -> Result<bool, Error> {
+        Ok(false)
+    }
+}

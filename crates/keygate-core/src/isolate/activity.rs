@@ -15,7 +15,7 @@
 //! is only counted for its key ([`Counted`]), and the Registry adds the counts to the key's
 //! usage. Only what arrives for more than [`MAX_KEYS`] keys at once, past the caps, is lost.
 
-use crate::engine::{Command, Counted, Denial, IpSeen, KeyUse, WouldDeny};
+use crate::engine::{Command, Counted, Denial, FirstUse, IpSeen, KeyUse, WouldDeny};
 use crate::keys::KeyHash;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,7 +56,7 @@ pub struct ActivityBuffer {
     would_deny: Vec<WouldDeny>,
     counted: HashMap<String, Counted>,
     exposed: Vec<KeyHash>,
-    first_uses: Vec<(String, i64)>,
+    first_uses: Vec<FirstUse>,
     /// When the oldest record that is sent after [`SEND_AFTER_MS`] was recorded.
     prompt_since_ms: Option<u64>,
     /// When the oldest use that may wait [`USE_EVERY_MS`] was recorded.
@@ -79,8 +79,12 @@ impl ActivityBuffer {
         now_ms: u64,
     ) {
         let now_s = seconds(now_ms);
-        if first_use_awaited && !self.first_uses.iter().any(|(k, _)| k == key_id) {
-            self.first_uses.push((key_id.to_string(), now_s));
+        if first_use_awaited && !self.first_uses.iter().any(|f| f.key_id == key_id) {
+            self.first_uses.push(FirstUse {
+                key_id: key_id.to_string(),
+                account_id: account_id.to_string(),
+                at: now_s,
+            });
             self.prompt(now_ms);
         }
         let waiting = self.uses.contains_key(key_id);

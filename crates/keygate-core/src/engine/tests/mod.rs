@@ -9,6 +9,7 @@ mod property;
 mod quotas;
 mod rates;
 mod safety;
+mod sharded;
 mod writes;
 
 use super::*;
@@ -270,6 +271,7 @@ impl World {
             &Caller::Operator,
             Command::CreateAccount {
                 body: json!({"name": "Acme", "agreement": "production"}),
+                account_id: None,
             },
         );
         for product in ["bank_data", "insurance"] {
@@ -340,6 +342,7 @@ impl World {
             &Caller::Operator,
             Command::CreateAccount {
                 body: json!({"name": name, "agreement": agreement}),
+                account_id: None,
             },
         );
         outcome.body.unwrap()["id"].as_str().unwrap().to_string()

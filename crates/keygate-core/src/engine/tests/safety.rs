@@ -147,12 +147,17 @@ fn a_grace_after_first_use_starts_when_the_successor_is_first_used() {
     assert!(w.store.key_by_id(&successor).report_first_use);
     // The edge reports the successor's first use (twice, from two isolates): the grace starts.
     let used = NOW + 3_600;
+    let account_id = w.account();
     let report = |at| Command::RecordActivity {
         uses: vec![],
         denials: vec![],
         would_deny: vec![],
         exposed: vec![],
-        first_uses: vec![(successor.clone(), at)],
+        first_uses: vec![FirstUse {
+            key_id: successor.clone(),
+            account_id: account_id.clone(),
+            at,
+        }],
         counted: vec![],
     };
     w.ok(&Caller::Edge, report(used));
@@ -185,7 +190,11 @@ fn a_grace_after_first_use_starts_when_the_successor_is_first_used() {
             denials: vec![],
             would_deny: vec![],
             exposed: vec![],
-            first_uses: vec![(late_successor, cap - 3_600)],
+            first_uses: vec![FirstUse {
+                key_id: late_successor,
+                account_id: w.account(),
+                at: cap - 3_600,
+            }],
             counted: vec![],
         },
     );

@@ -32,7 +32,7 @@ struct Sent {
     uses: Vec<KeyUse>,
     denials: Vec<Denial>,
     would_deny: Vec<WouldDeny>,
-    first_uses: Vec<(String, i64)>,
+    first_uses: Vec<FirstUse>,
     counted: Vec<Counted>,
 }
 
@@ -173,7 +173,14 @@ fn uses_count_addresses_and_remember_a_first_use_once() {
         buffer.used("key_a", "acct_1", ip(addr), true, T0 + at);
     }
     let report = sent(buffer.take(T0 + 3_000).unwrap());
-    assert_eq!(report.first_uses, [("key_a".to_string(), seconds(T0))]);
+    assert_eq!(
+        report.first_uses,
+        [FirstUse {
+            key_id: "key_a".into(),
+            account_id: "acct_1".into(),
+            at: seconds(T0)
+        }]
+    );
     let used = &report.uses[0];
     assert_eq!(used.last_used_at, seconds(T0 + 2_000));
     assert_eq!(used.last_used_ip.as_deref(), Some("192.0.2.1"));
