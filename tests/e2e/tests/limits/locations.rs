@@ -3,10 +3,33 @@
 //! log mirror and rate limiters. A revocation served at one is refused at the other within the
 //! bound, through that location's mirror of the log, and its cached copy is never served after;
 //! a key's limit is counted per location, as the rate-limit contract says.
+//!
+//! Where the variable is not set (`gw`), the header names nothing: a client that could pick
+//! the location its request is counted in would spread a hot key over locations of its own
+//! naming and multiply its limit by their number. The names of `NAMES` are tried at both
+//! gateways: at `places` they are locations (so the header is sent and read), at `gw` each is
+//! refused once the key's limit is spent, whichever location it names.
 
 use super::*;
 
 const LOCATION_HEADER: &str = "X-Keygate-Test-Location";
+/// Location names a client could send, and what `places` makes of each after the key's two
+/// requests at the platform's location: `Some(remaining)`, counted in that location's own
+/// window; `None`, not a location name, so the platform's window, spent: refused.
+const NAMES: &[(&str, Option<u64>)] = &[
+    ("a", Some(1)),
+    ("b", Some(1)),
+    ("zz", Some(1)),
+    // zz spelled otherwise: zz's window, its second request.
+    ("ZZ", Some(0)),
+    ("x-9", Some(1)),
+    // The longest name, and one character more.
+    ("abcdefghijklmnop", Some(1)),
+    ("abcdefghijklmnopq", None),
+    ("a@b", None),
+    ("a b", None),
+    ("", None),
+];
 /// How long after a request that read KV its location copy is written (`WRITES_AFTER_MS`,
 /// with some room).
 const COPIES_WRITTEN: Duration = Duration::from_millis(1_500);
@@ -114,5 +137,51 @@ pub(crate) fn a_keys_limit_is_counted_per_location(c: &Ctx) {
         }
         let r = edge_at(gw, location, &k.secret, &a.pk);
         assert_eq!(r.status, 429, "the fourth request at {location}: {r}");
+    }
+}
+
+pub(crate) fn a_client_cannot_name_its_location_without_the_test_hook(c: &Ctx) {
+    let gw = &c.gw;
+    let a = account(gw, "locations: named by the client", json!({}));
+    let k = key(gw, &a.id, "hot", json!({"rate_limit": limit(2, 60)}));
+    // Spent in one window: once without a location named, once naming another.
+    let r = edge(gw, &k.secret, &a.pk);
+    let (remaining, _) = assert_granted(&r, 2, 60, "request 1, no location named");
+    assert_eq!(remaining, 1, "request 1: {r}");
+    let r = edge_at(gw, "a", &k.secret, &a.pk);
+    let (remaining, _) = assert_granted(&r, 2, 60, "request 2, naming a");
+    assert_eq!(remaining, 0, "request 2 counts in request 1's window: {r}");
+    for (name, _) in NAMES {
+        let r = edge_at(gw, name, &k.secret, &a.pk);
+        assert_limited(&r, 2, 60, &format!("naming {name:?} after the limit"));
+    }
+    let r = edge(gw, &k.secret, &a.pk);
+    assert_limited(&r, 2, 60, "no location named, after the limit");
+}
+
+/// The mirror image: where the test hook is set, the same names are locations (the trial above
+/// would pass vacuously if the header never reached the worker).
+pub(crate) fn with_the_test_hook_the_same_names_are_locations(c: &Ctx) {
+    let gw = &c.places;
+    let a = account(gw, "locations: named by the suite", json!({}));
+    let k = key(gw, &a.id, "hot", json!({"rate_limit": limit(2, 60)}));
+    for n in 1..=2 {
+        let r = edge(gw, &k.secret, &a.pk);
+        assert_granted(&r, 2, 60, &format!("request {n}, no location named"));
+    }
+    let r = edge(gw, &k.secret, &a.pk);
+    assert_limited(&r, 2, 60, "no location named, after the limit");
+    for (name, at_places) in NAMES {
+        let r = edge_at(gw, name, &k.secret, &a.pk);
+        let what = format!("naming {name:?}");
+        match at_places {
+            Some(want) => {
+                let (remaining, _) = assert_granted(&r, 2, 60, &what);
+                assert_eq!(remaining, *want, "{what}: its own window: {r}");
+            }
+            None => {
+                assert_limited(&r, 2, 60, &what);
+            }
+        }
     }
 }

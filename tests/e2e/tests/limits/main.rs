@@ -6,7 +6,8 @@
 //! honest. A revocation reaches an isolate that did not serve the admin write within 1 s.
 //!
 //! Gateways (started at once, in parallel, shared by the trials):
-//! * `gw`    — the harness defaults with `ORIGIN_URL` = the recording [`Origin`].
+//! * `gw`    — the harness defaults with `ORIGIN_URL` = the recording [`Origin`]; without
+//!   `KEYGATE_TEST_LOCATIONS`, so `X-Keygate-Test-Location` names nothing (`locations.rs`).
 //! * `stale` — `KEYGATE_TEST_SKIP_LOCAL_APPLY=true`: the admin path does not apply its changes
 //!   to the serving isolate's key cache, as if another isolate had served the admin write.
 //! * `places` — `KEYGATE_TEST_LOCATIONS=true`: requests name their deployment location
@@ -107,6 +108,8 @@ fn main() {
             refused_requests_are_not_counted,
             unlimited_keys_carry_no_rate_limit_headers,
             a_keys_limit_is_counted_per_location,
+            a_client_cannot_name_its_location_without_the_test_hook,
+            with_the_test_hook_the_same_names_are_locations,
         ],
     );
 }
