@@ -15,7 +15,7 @@ import entry from "./entry.mjs";
 import Gateway from "../../../build/index.js";
 import { headerBlock, serve } from "./fast-path.mjs";
 
-export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
+export { Directory, RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
 
 const { edge, edge_flush, edge_origin_failed, edge_relay } = Gateway.prototype;
 const wasm = { edge, edge_flush, edge_origin_failed, edge_relay };

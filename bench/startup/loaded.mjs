@@ -5,7 +5,7 @@
 // request costs (V8 compiles each wasm function lazily, at its first call).
 import Gateway from "../../../build/index.js";
 
-export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
+export { Directory, RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
 
 const BODY = '{"ok":true,"bench":"noop","padding":"xxxxx"}'; // 44 bytes, as bench/noop
 

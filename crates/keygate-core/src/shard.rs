@@ -27,8 +27,9 @@ pub fn registry_name(account_id: &str) -> String {
 }
 
 /// Something the directory can find the account of.
+// Externally tagged (serde's default), here and below: the cheapest form to parse in the wasm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum IndexKey {
     /// A key, by its `key_` id.
     Key(String),
@@ -69,7 +70,7 @@ impl IndexKey {
 /// A change an account's Registry makes to the directory, after the transaction it follows
 /// from has committed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum IndexChange {
     /// The account's view as the operator's list shows it (inserted or replaced).
     Account {
@@ -78,10 +79,12 @@ pub enum IndexChange {
         /// [`crate::engine::account_view`] of the account with its entitlements.
         view: Value,
     },
-    /// `key` belongs to the Registry's account; forgotten after `expires_at` (unix s), if set.
+    /// `key` finds `account_id`; forgotten after `expires_at` (unix s), if set.
     Put {
         /// What is found by it.
         key: IndexKey,
+        /// The `acct_` id of the account that holds it.
+        account_id: String,
         /// When the record it finds is deleted by retention.
         expires_at: Option<i64>,
     },
@@ -103,26 +106,37 @@ pub fn index_changes(
 ) -> Result<Vec<IndexChange>, Error> {
     let mut changes = Vec::new();
     let mut accounts: Vec<&str> = Vec::new();
-    let put = |key, expires_at| IndexChange::Put { key, expires_at };
+    let put = |key, account_id: &str, expires_at| IndexChange::Put {
+        key,
+        account_id: account_id.to_string(),
+        expires_at,
+    };
     for write in writes {
         match write {
             Write::PutAccount(account) => accounts.push(&account.id),
             Write::PutEntitlement(entitlement) => {
                 accounts.push(&entitlement.account_id);
+                let account_id = &entitlement.account_id;
                 changes.push(put(
                     IndexKey::ProductKey(entitlement.test_key.clone()),
+                    account_id,
                     None,
                 ));
                 if let Some(live) = &entitlement.live_key {
-                    changes.push(put(IndexKey::ProductKey(live.clone()), None));
+                    changes.push(put(IndexKey::ProductKey(live.clone()), account_id, None));
                 }
             }
             // A withdrawn entitlement's product keys keep their rows: a report of one reaches
             // the account, whose Registry answers that it is no longer ours.
             Write::DeleteEntitlement { account_id, .. } => accounts.push(account_id),
             Write::PutKey(stored) => {
-                changes.push(put(IndexKey::Key(stored.key.id.clone()), None));
-                changes.push(put(IndexKey::Secret(stored.hash.to_hex()), None));
+                let account_id = &stored.key.account_id;
+                changes.push(put(IndexKey::Key(stored.key.id.clone()), account_id, None));
+                changes.push(put(
+                    IndexKey::Secret(stored.hash.to_hex()),
+                    account_id,
+                    None,
+                ));
             }
             Write::DeleteKey(stored) => {
                 changes.push(IndexChange::Remove {
@@ -134,6 +148,7 @@ pub fn index_changes(
             }
             Write::PutDenial(denial) => changes.push(put(
                 IndexKey::Request(denial.request_id.clone()),
+                &denial.account_id,
                 Some(denial.at + crate::engine::DENIAL_RETENTION_SECONDS),
             )),
             Write::PutUsage { .. } | Write::CountSimilar { .. } => {}
@@ -143,7 +158,8 @@ pub fn index_changes(
         for event in events {
             changes.push(put(
                 IndexKey::Event(event.id.clone()),
-                Some(event.created_at + EVENT_INDEX_SECONDS),
+                &event.account_id,
+                Some(event.created_at + crate::engine::EVENT_RETENTION_SECONDS),
             ));
         }
     }
@@ -159,10 +175,6 @@ pub fn index_changes(
     changes.sort_by_key(|c| matches!(c, IndexChange::Remove { .. }));
     Ok(changes)
 }
-
-/// How long an event's deliveries can be looked up by the operator: the events' own
-/// retention (90 days).
-pub const EVENT_INDEX_SECONDS: i64 = 90 * 24 * 60 * 60;
 
 /// Where a command goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

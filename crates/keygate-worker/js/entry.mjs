@@ -7,7 +7,7 @@ import { internalErrorResponse, requestId, withJsonErrors } from "./json-errors.
 import { serve } from "./fast-path.mjs";
 import { isAssetRequest, serveAsset } from "./assets.mjs";
 
-export { RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
+export { Directory, RateLimiter, Registry, Revocations, SandboxStore } from "../../../build/index.js";
 
 const Full = withJsonErrors(Gateway);
 // worker-build hangs every exported wasm function on the entrypoint's prototype (which would

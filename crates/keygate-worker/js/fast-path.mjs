@@ -149,7 +149,7 @@ async function send(env, step) {
   try {
     const reply = await postToObject(env, step);
     await reply.body?.cancel();
-    if (!reply.ok) console.error(`activity not recorded: the Registry answered ${reply.status}`);
+    if (!reply.ok) console.error(`activity not recorded: ${step.object} answered ${reply.status}`);
   } catch (error) {
     console.error(`activity not recorded: ${error?.message ?? error}`);
   }
@@ -173,20 +173,20 @@ async function putCopies(url, { wasm, caches }) {
 }
 
 /**
- * Arms the isolate's flush a step asked for: after its delay, the wasm gives the `send` step
- * with the activity waiting (or nothing), and the location's cache writes. No report waits
+ * Arms the isolate's flush a step asked for: after its delay, the wasm gives the `send` steps
+ * with the activity waiting (one per object, or none), and the location's cache writes. No report waits
  * for a later request.
  */
 function armFlush(env, delay, url, deps) {
   const { wasm, wait, waitUntil } = deps;
   waitUntil(
     wait(delay).then(async () => {
-      const text = wasm.edge_flush(env);
-      if (text !== undefined) {
+      const steps = wasm.edge_flush(env).map((text) => {
         const step = decode(text);
         if (step.kind !== "send") throw new Error(`fast path: bad flush step ${step.kind}`);
-        await send(env, step);
-      }
+        return step;
+      });
+      await Promise.all(steps.map((step) => send(env, step)));
       await putCopies(url, deps);
     }),
   );

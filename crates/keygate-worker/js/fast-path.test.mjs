@@ -17,7 +17,7 @@ function fakeWasm(answers) {
     },
     flushes: [],
     edge_flush() {
-      return this.flushes.shift();
+      return this.flushes.shift() ?? [];
     },
     copies: [],
     edge_location_writes(url) {
@@ -229,9 +229,12 @@ test("sync: a log that fails or cannot be reached is reported as no reply", asyn
   }
 });
 
-test("a flush is armed in waitUntil after the delay the step names; a failed send is only logged", async () => {
+test("a flush is armed in waitUntil after the delay the step names; each account's send goes, a failed one is only logged", async () => {
   const wasm = fakeWasm(["respond 200 0 flush=1000\n\nok"]);
-  wasm.flushes.push('send REGISTRY registry https://object.internal/\n{"caller":"edge"}');
+  wasm.flushes.push([
+    'send REGISTRY account:acct_a https://object.internal/\n{"caller":"edge"}',
+    'send REGISTRY account:acct_b https://object.internal/\n{"caller":"edge"}',
+  ]);
   const registry = fakeNamespace(() => new Response("no", { status: 503 }));
   const pending = [];
   const waited = [];
@@ -249,8 +252,14 @@ test("a flush is armed in waitUntil after the delay the step names; a failed sen
     console.error = original;
   }
   assert.deepEqual(waited, [1000]);
-  assert.deepEqual(registry.posts.map((p) => [p.name, p.body]), [["registry", '{"caller":"edge"}']]);
-  assert.deepEqual(errors, ["activity not recorded: the Registry answered 503"]);
+  assert.deepEqual(registry.posts.map((p) => [p.name, p.body]), [
+    ["account:acct_a", '{"caller":"edge"}'],
+    ["account:acct_b", '{"caller":"edge"}'],
+  ]);
+  assert.deepEqual(errors, [
+    "activity not recorded: account:acct_a answered 503",
+    "activity not recorded: account:acct_b answered 503",
+  ]);
 });
 
 test("no flush armed when the wasm names none, and none sent when nothing waits by then", async () => {
@@ -261,7 +270,7 @@ test("no flush armed when the wasm names none, and none sent when nothing waits 
   });
   assert.equal(none.length, 0);
   const taken = fakeWasm(["respond 200 0 flush=5\n\nok"]);
-  taken.flushes.push(undefined);
+  taken.flushes.push([]);
   const pending = [];
   await serve(new Request("https://gw.example/"), {}, {
     wasm: taken, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p),
@@ -271,7 +280,7 @@ test("no flush armed when the wasm names none, and none sent when nothing waits 
 
 test("the flush is armed before a request goes to the full entry too", async () => {
   const wasm = fakeWasm(["full flush=1000"]);
-  wasm.flushes.push(undefined);
+  wasm.flushes.push([]);
   const pending = [];
   const response = await serve(new Request("https://gw.example/"), {}, {
     wasm, full: () => new Response("full"), fetch: never, wait: noWait, waitUntil: (p) => pending.push(p),
@@ -298,7 +307,7 @@ test("a sync, then the KV read, then the decision: each call hands back the step
 
 test("a flush named by a step before the last is armed too, once", async () => {
   const wasm = fakeWasm(["lookup 30 sk:abc resume=after_lookup flush=700", "respond 200 0\n\nok"]);
-  wasm.flushes.push(undefined);
+  wasm.flushes.push([]);
   const pending = [];
   const env = { KEYS: { get: async () => null } };
   const deps = { wasm, full: never, fetch: never, wait: noWait, waitUntil: (p) => pending.push(p) };
@@ -383,7 +392,7 @@ test("locate: the location's copy goes back to the wasm; a miss is no text; a fa
 
 test("the flush puts the location copies the wasm queued, as it says; a failed put is only logged", async () => {
   const wasm = fakeWasm(["respond 200 0 flush=5\n\nok"]);
-  wasm.flushes.push(undefined);
+  wasm.flushes.push([]);
   wasm.copies.push(JSON.stringify([
     { url: "https://gw.example/.keygate/location/v1/sk/ab?location=lhr", body: '{"g":1}', max_age_s: 299 },
     { url: "https://gw.example/.keygate/location/v1/sk/cd?location=lhr", body: '{"g":2}', max_age_s: 12 },

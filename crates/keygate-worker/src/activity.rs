@@ -19,6 +19,7 @@ use keygate_core::isolate::ActivityBuffer;
 use keygate_core::keys::{KeyKind, parse_key};
 use keygate_core::model::EdgeRecord;
 use keygate_core::policy::RequestFacts;
+use keygate_core::shard::split_activity;
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -97,18 +98,26 @@ pub fn flush_after() -> Option<u64> {
     with_buffer(|buffer, now| buffer.schedule(now))
 }
 
-/// Everything waiting, as one Registry message.
-pub fn take_message(limits: Limits) -> Option<Message> {
-    let command = with_buffer(|buffer, now| buffer.take(now))?;
-    Some(Message {
-        caller: Caller::Edge,
-        now: seconds(now_ms()),
-        demo_seed: false,
-        limits,
-        test: None,
-        request_id: String::new(),
-        command,
-    })
+/// Everything waiting, as messages to send: one per account the records are about (to its
+/// Registry), and one of the secrets exposed over plain HTTP (to the directory, which knows
+/// their accounts). `keygate_core::shard::split_activity` splits.
+pub fn take_messages(limits: Limits) -> Vec<Message> {
+    let Some(command) = with_buffer(|buffer, now| buffer.take(now)) else {
+        return Vec::new();
+    };
+    let now = seconds(now_ms());
+    split_activity(command)
+        .into_iter()
+        .map(|command| Message {
+            caller: Caller::Edge,
+            now,
+            demo_seed: false,
+            limits,
+            test: None,
+            request_id: String::new(),
+            command,
+        })
+        .collect()
 }
 
 /// The workers-rs path's [`flush_after`]: arms the flush in this request's `waitUntil`.
@@ -122,14 +131,16 @@ pub fn arm(env: &Env, ctx: &Context, limits: Limits) {
     }
 }
 
-/// Sends what is waiting to the Registry. A failure only loses these records (they are
-/// reports, not decisions).
+/// Sends what is waiting, each account's to its Registry at once. A failure only loses those
+/// records (they are reports, not decisions).
 async fn send(env: Env, limits: Limits) {
-    let Some(message) = take_message(limits) else {
-        return;
-    };
-    if let Err(error) = registry::call(&env, &message).await {
-        worker::console_error!("activity not recorded: {} {}", error.status, error.message);
+    let sends = take_messages(limits)
+        .into_iter()
+        .map(|message| registry::call(&env, message, None));
+    for result in futures_util::future::join_all(sends).await {
+        if let Err(error) = result {
+            worker::console_error!("activity not recorded: {} {}", error.status, error.message);
+        }
     }
 }
 

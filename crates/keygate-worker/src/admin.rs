@@ -6,7 +6,7 @@ use crate::facts::CredentialHeaders;
 use crate::http::{bounded_body, header, json_body, method_of, now_seconds};
 use crate::registry::{self, Message, MessageHooks};
 use crate::settings::Vars;
-use crate::{keystore, ratelimit};
+use crate::{demo, keystore, ratelimit};
 use keygate_core::Error;
 use keygate_core::admin::routes::{self, Body, Handler, Input, Operation, Params};
 use keygate_core::credentials::extract_credential;
@@ -133,43 +133,80 @@ async fn github_report(
         vars,
         location,
         Caller::Edge,
+        None,
         Command::GithubReport { matches },
         request_id,
     )
     .await
 }
 
-/// Sends one command to the Registry, applies the edge changes of its answer to this isolate's
-/// cache of `location` at once (revocation is immediate where the write was served), and
-/// relays the answer.
+/// Sends one command where it runs (its account's Registry, or the directory), applies the
+/// edge changes of its answer to this isolate's cache of `location` at once (revocation is
+/// immediate where the write was served), and relays the answer. `manager_account`: the
+/// account of a manager caller, whose commands run on that account's records only.
 async fn relay(
     env: &Env,
     vars: &Vars,
     location: &Location,
     caller: Caller,
+    manager_account: Option<&str>,
     command: Command,
     request_id: &str,
 ) -> Result<Response, Error> {
     // The demo account is seeded by an admin request, never by a report (GitHub's) the
     // worker makes on its own behalf.
-    let demo_seed = vars.demo_seed && !matches!(caller, Caller::Edge);
+    if vars.demo_seed && !matches!(caller, Caller::Edge) {
+        seed_demo(env, vars, location, request_id).await;
+    }
     let reply = registry::call(
         env,
-        &Message {
+        Message {
             caller,
             now: now_seconds(),
-            demo_seed,
+            demo_seed: false,
             limits: vars.limits,
             test: MessageHooks::from_vars(vars),
             request_id: request_id.to_string(),
             command,
         },
+        manager_account,
     )
     .await?;
     if vars.applies_locally() {
         keystore::apply(location, reply.edge.clone());
     }
     Ok(reply.into_response())
+}
+
+thread_local! {
+    /// Whether this isolate has had the demo account seeded (or found it there).
+    static DEMO_SEEDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Seeds the demo account in its own Registry, once per isolate (`DEMO_SEED`, local
+/// development only). A failure is logged and tried again by the next admin request.
+async fn seed_demo(env: &Env, vars: &Vars, location: &Location, request_id: &str) {
+    if DEMO_SEEDED.get() {
+        return;
+    }
+    let message = Message {
+        caller: Caller::Operator,
+        now: now_seconds(),
+        demo_seed: true,
+        limits: vars.limits,
+        test: None,
+        request_id: request_id.to_string(),
+        command: demo::seed_command(),
+    };
+    match registry::call(env, message, None).await {
+        Ok(reply) => {
+            DEMO_SEEDED.set(true);
+            if vars.applies_locally() {
+                keystore::apply(location, reply.edge);
+            }
+        }
+        Err(error) => worker::console_error!("demo account not seeded: {}", error.message),
+    }
 }
 
 pub async fn handle(
@@ -210,7 +247,7 @@ pub async fn handle(
     });
 
     // A manager's command spends its account's admin budget (counted once per account, in
-    // the limiter named by the account id) before it reaches the single Registry, so a
+    // the limiter named by the account id) before it reaches its account's Registry, so a
     // refused flood costs the Registry nothing.
     if let (Some(account_id), Some(count)) = (&account, vars.budgets.count(&caller, &command))
         && let Some(decision) = ratelimit::take(env, account_id, vec![count]).await?
@@ -218,7 +255,16 @@ pub async fn handle(
     {
         return Err(decision.refusal());
     }
-    relay(env, vars, &location, caller, command, request_id).await
+    relay(
+        env,
+        vars,
+        &location,
+        caller,
+        account.as_deref(),
+        command,
+        request_id,
+    )
+    .await
 }
 
 /// The operation of the route table (`keygate_core::admin::routes`) at a canonical path below

@@ -7,7 +7,7 @@
 
 use keygate_core::admin::{KeyTemplate, NewAccount};
 use keygate_core::config::GatewayConfig;
-use keygate_core::engine::{StoredKey, Write};
+use keygate_core::engine::{Command, StoredKey, Write};
 use keygate_core::keys::{Environment, IssuedKey, KeyKind, key_from_entropy};
 use keygate_core::model::{Agreement, Entitlement};
 
@@ -65,4 +65,18 @@ pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
         hash: secret.hash,
     }));
     writes
+}
+
+/// Whether `command` is the one that may seed the demo account: a read of it, sent to its own
+/// Registry (so no other account's Registry ever holds the demo account).
+pub fn seeds(command: &Command) -> bool {
+    matches!(command, Command::GetAccount { account_id } if account_id == ACCOUNT_ID)
+}
+
+/// The command the first admin request of an isolate sends, with `demo_seed`, where
+/// `DEMO_SEED` is set.
+pub fn seed_command() -> Command {
+    Command::GetAccount {
+        account_id: ACCOUNT_ID.into(),
+    }
 }

@@ -17,7 +17,7 @@
 //! brings back the resume token of the step it follows, and [`protocol::may_follow`] refuses
 //! a step the order does not allow. Every step of a request carries the activity flush the
 //! request must arm, if any (`flush=`); when that timer fires, [`edge_flush`] gives the `send`
-//! step (`src/activity.rs`).
+//! steps, one per object (`src/activity.rs`).
 //!
 //! The decisions are the same functions the workers-rs path calls (`edge::admit`,
 //! `sandbox::stateless`, `origin::plan`, `origin::relayed_headers`): this file only turns them
@@ -123,23 +123,26 @@ pub fn edge_location_writes(url: &str) -> Option<String> {
     serde_json::to_string(&puts).ok()
 }
 
-/// The armed flush's step: `send`, the Registry message with everything waiting; nothing when
-/// nothing is.
+/// The armed flush's steps: one `send` per object the waiting activity goes to (each
+/// account's Registry; the directory for secrets exposed over plain HTTP); none when nothing
+/// waits. The JS entry sends them all at once.
 #[wasm_bindgen]
-pub fn edge_flush(env: &Env) -> Option<String> {
-    let message = activity::take_message(Vars::get(env).limits)?;
-    match registry::outgoing(&message) {
-        Ok(outgoing) => Some(
-            Step::Send {
-                post: object_post(&outgoing),
+pub fn edge_flush(env: &Env) -> Vec<String> {
+    activity::take_messages(Vars::get(env).limits)
+        .into_iter()
+        .filter_map(|message| match registry::address(message, None) {
+            Ok(outgoing) => Some(
+                Step::Send {
+                    post: object_post(&outgoing),
+                }
+                .encode(None),
+            ),
+            Err(error) => {
+                worker::console_error!("activity not recorded: {}", error.message);
+                None
             }
-            .encode(None),
-        ),
-        Err(error) => {
-            worker::console_error!("activity not recorded: {}", error.message);
-            None
-        }
-    }
+        })
+        .collect()
 }
 
 /// The headers of the origin's answer (same block format) as they go back to the client.

@@ -6,6 +6,7 @@ mod activity;
 mod admin;
 mod config;
 mod demo;
+mod directory;
 mod durable;
 mod edge;
 mod facts;
@@ -22,6 +23,7 @@ mod revocations;
 mod sandbox;
 mod settings;
 
+pub use directory::Directory;
 pub use ratelimit::RateLimiter;
 pub use registry::Registry;
 pub use revocations::Revocations;

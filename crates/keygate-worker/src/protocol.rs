@@ -439,7 +439,7 @@ mod tests {
                 Step::Send {
                     post: ObjectPost {
                         binding: "REGISTRY",
-                        object: "registry",
+                        object: "account:acct_demo",
                         url: "https://object.internal/",
                         body: "{\"caller\":\"edge\",\"note\":\"two\\nlines\"}\n\n",
                     },

@@ -7,6 +7,10 @@ use crate::model::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// How long events are kept: the Registry prunes older ones as new ones are written, and the
+/// directory forgets their ids then too.
+pub const EVENT_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
+
 /// The event types, as `GET /admin/v1/accounts/{id}/events?type=` accepts them.
 pub const EVENT_TYPES: [&str; 15] = [
     "account.created",

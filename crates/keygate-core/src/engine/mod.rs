@@ -32,11 +32,12 @@ mod views;
 use crate::error::Error;
 
 pub use activity::{
-    Counted, DENIAL_RETENTION_SECONDS, Denial, FirstUse, IpSeen, KeyUse, MAX_IPS_SEEN, RATE_LIMITED_STATUS,
-    REFUSALS_PER_ACCOUNT_PER_MINUTE, REFUSALS_PER_KEY_PER_MINUTE, RefusalCounts, RefusalMinute,
-    StoredDenial, Usage, WOULD_DENY_PERIOD_SECONDS, WouldDeny, WouldDenyCounts, day_of, minute_of,
+    Counted, DENIAL_RETENTION_SECONDS, Denial, FirstUse, IpSeen, KeyUse, MAX_IPS_SEEN,
+    RATE_LIMITED_STATUS, REFUSALS_PER_ACCOUNT_PER_MINUTE, REFUSALS_PER_KEY_PER_MINUTE,
+    RefusalCounts, RefusalMinute, StoredDenial, Usage, WOULD_DENY_PERIOD_SECONDS, WouldDeny,
+    WouldDenyCounts, day_of, minute_of,
 };
-pub use events::{EVENT_TYPES, Event, changes};
+pub use events::{EVENT_RETENTION_SECONDS, EVENT_TYPES, Event, changes};
 pub use quota::{
     DEFAULT_MANAGER_READS_PER_MINUTE, DEFAULT_MANAGER_WRITES_PER_MINUTE, ManagerBudgets,
 };

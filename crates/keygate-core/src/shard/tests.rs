@@ -132,7 +132,10 @@ fn the_operator_is_sent_where_the_path_or_the_directory_says() {
         body: json!({}),
         account_id: None,
     };
-    assert_eq!(place(&Caller::Operator, None, &create), Placement::NewAccount);
+    assert_eq!(
+        place(&Caller::Operator, None, &create),
+        Placement::NewAccount
+    );
     let assigned = assign_account_id(create, "acct_new".into());
     assert_eq!(
         place(&Caller::Operator, None, &assigned),
@@ -142,16 +145,10 @@ fn the_operator_is_sent_where_the_path_or_the_directory_says() {
 
 #[test]
 fn a_report_finds_secrets_by_hash_and_product_keys_by_text() {
-    let secret = crate::keys::key_from_entropy(
-        KeyKind::Secret,
-        crate::keys::Environment::Live,
-        &[1; 32],
-    );
-    let product = crate::keys::key_from_entropy(
-        KeyKind::Product,
-        crate::keys::Environment::Test,
-        &[2; 32],
-    );
+    let secret =
+        crate::keys::key_from_entropy(KeyKind::Secret, crate::keys::Environment::Live, &[1; 32]);
+    let product =
+        crate::keys::key_from_entropy(KeyKind::Product, crate::keys::Environment::Test, &[2; 32]);
     let hash = secret_key_hash(&secret).unwrap().to_hex();
     let report = Command::LeakReport {
         body: json!([{"token": secret}, {"token": product}, {"token": "not ours"}]),

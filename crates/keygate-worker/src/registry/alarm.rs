@@ -111,7 +111,8 @@ impl Registry {
         let waiting: Vec<Count> = rows(
             &self.sql(),
             "SELECT (EXISTS (SELECT 1 FROM kv_outbox)
-                     OR EXISTS (SELECT 1 FROM revocation_outbox)) AS n",
+                     OR EXISTS (SELECT 1 FROM revocation_outbox)
+                     OR EXISTS (SELECT 1 FROM directory_outbox)) AS n",
             Vec::new(),
         )
         .unwrap_or_default();

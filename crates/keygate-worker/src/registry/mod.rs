@@ -1,5 +1,8 @@
-//! The `Registry` Durable Object: the system of record for accounts, entitlements and keys
-//! (SQLite storage), and the only writer of the edge's KV records.
+//! The `Registry` Durable Object: the system of record for one account, its entitlements and
+//! keys (SQLite storage), and the only writer of their edge records in KV. There is one per
+//! account, named by `keygate_core::shard::registry_name`; what crosses accounts goes through
+//! the `Directory` (docs/sharding.md), which each Registry keeps current through its
+//! `directory_outbox`.
 //!
 //! It decides nothing: `keygate_core::engine` does, over [`SqlStore`]. This file reads rows,
 //! applies the engine's writes in one `transactionSync` (all or nothing, together with the
@@ -13,12 +16,16 @@
 //! once, account-wide changes included ([`EdgeUpdate::Account`]).
 
 mod alarm;
+mod index;
 mod outbox;
 mod store;
 mod tables;
 
+pub(crate) use store::{SqlStore, exec, rows};
+
 use crate::config::gateway_config;
 use crate::demo;
+use crate::directory::{self, DirectoryMessage};
 use crate::durable::{self, Outgoing};
 use crate::http::{answer_response, error_response};
 use crate::keystore::EdgeUpdate;
@@ -28,7 +35,9 @@ use crate::settings::{Limits, Vars};
 use keygate_core::engine::{
     self, Caller, Command, Context, EdgeScope, Event, RandomMint, Store, Write,
 };
+use keygate_core::ids::new_id;
 use keygate_core::keys::KeyHash;
+use keygate_core::shard::{self, Placement};
 use keygate_core::{Answer, Error};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -40,9 +49,6 @@ use worker::wasm_bindgen::JsCast;
 use worker::{DurableObject, Env, Request, Response, SqlStorage, State, durable_object, js_sys};
 
 pub const DO_BINDING: &str = "REGISTRY";
-/// One registry for the deployment: admin writes are rare, and one object gives global
-/// uniqueness, listing and leak lookups by hash without cross-object coordination.
-const REGISTRY_NAME: &str = "registry";
 const OUTBOX_RETRY_MS: i64 = 10_000;
 /// Edge records written through per turn of the lock, beyond a command's own keys.
 pub const FLUSH_BATCH: usize = 25;
@@ -51,6 +57,9 @@ pub const FLUSH_BATCH: usize = 25;
 pub struct Message {
     pub caller: Caller,
     pub now: i64,
+    /// Seed the demo account if it is missing: honoured only by the demo account's own
+    /// Registry, for a read of that account (`crate::admin`'s first admin request of an
+    /// isolate, where `DEMO_SEED` is set).
     pub demo_seed: bool,
     pub limits: Limits,
     /// The e2e suites' hooks; never sent by a deployment that enforces HTTPS, and ignored by a
@@ -93,7 +102,7 @@ impl Reply {
         self
     }
 
-    fn error(error: &Error) -> Self {
+    pub(crate) fn error(error: &Error) -> Self {
         Self {
             answer: Answer::from(error),
             edge: Vec::new(),
@@ -105,7 +114,7 @@ impl Reply {
     }
 }
 
-fn outcome_answer(status: u16, body: Option<serde_json::Value>) -> Answer {
+pub(crate) fn outcome_answer(status: u16, body: Option<serde_json::Value>) -> Answer {
     match body {
         Some(body) => Answer::json(status, body.to_string()),
         None => Answer {
@@ -120,15 +129,50 @@ fn store_unavailable() -> Error {
     Error::unavailable("The key registry is not available. Retry later.")
 }
 
-/// `message` on its way to the Registry: what [`call`] sends, and what the fast path hands the
-/// JS entry to send (`activity::take_message`).
-pub fn outgoing(message: &Message) -> Result<Outgoing<'static>, Error> {
-    Outgoing::new(DO_BINDING, REGISTRY_NAME, message)
+/// `message` on its way to where `keygate_core::shard::place` says it runs: its account's
+/// Registry, or the directory (which finds the account, or several). A new account's id is
+/// minted here, so its Registry is named before the account exists. What [`call`] sends, and
+/// what the fast path hands the JS entry to send (`activity::take_messages`).
+/// `manager_account`: the account of a manager key, read from its edge record.
+pub fn address(
+    mut message: Message,
+    manager_account: Option<&str>,
+) -> Result<Outgoing<'static>, Error> {
+    match shard::place(&message.caller, manager_account, &message.command) {
+        Placement::Account(account_id) => account_outgoing(&account_id, &message),
+        Placement::NewAccount => {
+            let account_id = new_id("acct_", &PlatformRandom)?;
+            message.command = shard::assign_account_id(message.command, account_id.clone());
+            account_outgoing(&account_id, &message)
+        }
+        Placement::Accounts | Placement::Find(_) | Placement::Tokens(_) | Placement::Split => {
+            directory::outgoing(&DirectoryMessage::Route(Box::new(message)))
+        }
+    }
 }
 
-/// Sends one command to the Registry and returns its reply.
-pub async fn call(env: &Env, message: &Message) -> Result<Reply, Error> {
-    durable::send(env, outgoing(message)?, store_unavailable).await
+fn account_outgoing(account_id: &str, message: &Message) -> Result<Outgoing<'static>, Error> {
+    Outgoing::new(DO_BINDING, shard::registry_name(account_id), message)
+}
+
+/// Sends one command where it runs ([`address`]) and returns the reply.
+pub async fn call(
+    env: &Env,
+    message: Message,
+    manager_account: Option<&str>,
+) -> Result<Reply, Error> {
+    durable::send(env, address(message, manager_account)?, store_unavailable).await
+}
+
+/// Sends one command to the Registry of `account_id`, as the directory does once it has
+/// found the account.
+pub async fn call_account(env: &Env, account_id: &str, message: &Message) -> Result<Reply, Error> {
+    durable::send(
+        env,
+        account_outgoing(account_id, message)?,
+        store_unavailable,
+    )
+    .await
 }
 
 #[wasm_bindgen]
@@ -184,6 +228,7 @@ impl DurableObject for Registry {
             // This run tries the outboxes; a failure asks again.
             self.retry_at.set(None);
             self.publish_outbox().await;
+            self.push_index().await;
             self.flush(&[]).await;
             if let Err(error) = self.sweep_grace_ends(now, self.webhooks().is_some()) {
                 worker::console_error!("grace sweep: {} {}", error.status, error.message);
@@ -206,7 +251,7 @@ impl Registry {
     async fn execute(&self, message: Message) -> Result<Reply, Error> {
         self.ensure_schema()?;
         let config = gateway_config()?;
-        let seed = message.demo_seed && self.demo_missing()?;
+        let seed = message.demo_seed && demo::seeds(&message.command) && self.demo_missing()?;
         if !message.command.is_write() && !seed {
             return self.read(message);
         }
@@ -220,6 +265,7 @@ impl Registry {
             self.transaction(writes.clone(), Vec::new(), message.now, None)?;
             seeded = self.edge_updates(&writes)?;
             self.publish(&seeded).await?;
+            self.push_index().await;
         }
         if !message.command.is_write() {
             return Ok(self.read(message)?.with_edge(seeded));
@@ -255,6 +301,9 @@ impl Registry {
         if edge.is_ok() {
             self.flush(&own).await;
         }
+        // Before the answer, so the operator can find what this command created by its id
+        // alone as soon as it is answered; a failure waits in the outbox for the alarm.
+        self.push_index().await;
         // The alarm for what the command left to do: its events' deliveries, a grace period it
         // started, the write-through it could not finish. Set after the write-through (so its
         // own edge records do not count as waiting), and on an error too: the command is
@@ -335,6 +384,7 @@ impl Registry {
                     let sql = state.storage().sql();
                     apply(&sql, &writes, fail_after)
                         .and_then(|()| record(&sql, &events, now, webhooks))
+                        .and_then(|()| index::queue(&sql, &writes, &events, webhooks))
                 }
                 None => Err(Error::internal()),
             };

@@ -13,7 +13,7 @@ use keygate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use worker::{SqlStorage, SqlStorageValue};
 
-pub(super) fn exec(
+pub(crate) fn exec(
     sql: &SqlStorage,
     query: &str,
     bindings: Vec<SqlStorageValue>,
@@ -21,7 +21,7 @@ pub(super) fn exec(
     sql.exec(query, bindings).map(drop).map_err(sql_error)
 }
 
-pub(super) fn rows<T: serde::de::DeserializeOwned>(
+pub(crate) fn rows<T: serde::de::DeserializeOwned>(
     sql: &SqlStorage,
     query: &str,
     bindings: Vec<SqlStorageValue>,
@@ -128,12 +128,12 @@ pub(super) struct Count {
 }
 
 /// The engine's [`Store`] over the Registry's SQLite tables.
-pub(super) struct SqlStore<'a> {
+pub(crate) struct SqlStore<'a> {
     pub(super) sql: &'a SqlStorage,
 }
 
 impl<'a> SqlStore<'a> {
-    pub(super) fn new(sql: &'a SqlStorage) -> Self {
+    pub(crate) fn new(sql: &'a SqlStorage) -> Self {
         Self { sql }
     }
 
@@ -160,7 +160,7 @@ impl<'a> SqlStore<'a> {
 
     /// One page of `table` whose columns equal `filters`, in creation order (oldest or newest
     /// first), after the row named by `starting_after`.
-    pub(super) fn page<T: serde::de::DeserializeOwned>(
+    pub(crate) fn page<T: serde::de::DeserializeOwned>(
         &self,
         table: &str,
         filters: Vec<(&str, SqlStorageValue)>,

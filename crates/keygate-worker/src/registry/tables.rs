@@ -3,7 +3,9 @@
 use super::*;
 use crate::revocations;
 use keygate_core::Error;
-use keygate_core::engine::{DENIAL_RETENTION_SECONDS, EdgeScope, Event, Write, minute_of};
+use keygate_core::engine::{
+    DENIAL_RETENTION_SECONDS, EVENT_RETENTION_SECONDS, EdgeScope, Event, Write, minute_of,
+};
 use keygate_core::webhook;
 use worker::SqlStorage;
 
@@ -24,6 +26,9 @@ impl Registry {
                 account_id TEXT NOT NULL, product_id TEXT NOT NULL, test_key TEXT NOT NULL,
                 live_key TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, product_id))",
             "CREATE TABLE IF NOT EXISTS kv_outbox (hash TEXT PRIMARY KEY)",
+            // What the directory must learn of committed commands, in order (docs/sharding.md).
+            "CREATE TABLE IF NOT EXISTS directory_outbox (
+                seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS revocation_outbox (
                 seq INTEGER PRIMARY KEY, body TEXT NOT NULL, copy INTEGER NOT NULL DEFAULT 0)",
             "CREATE TABLE IF NOT EXISTS events (
@@ -228,9 +233,6 @@ pub(super) fn apply(
     }
     Ok(())
 }
-
-/// How long events are kept.
-pub const EVENT_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
 
 /// Stores a command's events (and, with webhooks configured, queues each for delivery) and
 /// prunes those past [`EVENT_RETENTION_SECONDS`].

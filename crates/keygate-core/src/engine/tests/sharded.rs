@@ -50,7 +50,8 @@ impl Deployment {
         if let Some(i) = self.shards.iter().position(|(a, _)| a == account_id) {
             return &mut self.shards[i].1;
         }
-        self.shards.push((account_id.to_string(), MemStore::default()));
+        self.shards
+            .push((account_id.to_string(), MemStore::default()));
         &mut self.shards.last_mut().unwrap().1
     }
 
@@ -88,13 +89,17 @@ impl Deployment {
         self.mint = mint;
         for change in changes {
             match change {
-                IndexChange::Account { id, view } => match self.listed.iter_mut().find(|(a, _)| *a == id) {
-                    Some(listed) => listed.1 = view,
-                    None => self.listed.push((id, view)),
-                },
-                IndexChange::Put { key, .. } => {
+                IndexChange::Account { id, view } => {
+                    match self.listed.iter_mut().find(|(a, _)| *a == id) {
+                        Some(listed) => listed.1 = view,
+                        None => self.listed.push((id, view)),
+                    }
+                }
+                IndexChange::Put {
+                    key, account_id, ..
+                } => {
                     self.index.retain(|(k, _)| *k != key);
-                    self.index.push((key, account_id.to_string()));
+                    self.index.push((key, account_id));
                 }
                 IndexChange::Remove { key } => self.index.retain(|(k, _)| *k != key),
             }
@@ -192,11 +197,20 @@ fn each_account_lives_in_its_own_store_and_the_list_shows_them_all() {
     let a = d.account("A");
     let b = d.account("B");
     assert_eq!(d.shards.len(), 2);
-    assert!(d.shards.iter().all(|(id, s)| s.accounts.len() == 1 && s.accounts[0].id == *id));
+    assert!(
+        d.shards
+            .iter()
+            .all(|(id, s)| s.accounts.len() == 1 && s.accounts[0].id == *id)
+    );
     let list = body(&d.operator(Command::ListAccounts {
         page: PageParams::default(),
     }));
-    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [a.as_str(), b.as_str()]);
     // The list's copy is the account's own view, entitlements and later changes included.
     let patched = d.operator(Command::UpdateAccount {
