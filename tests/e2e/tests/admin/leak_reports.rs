@@ -81,6 +81,51 @@ pub(crate) fn leak_report_marks_our_keys_and_names_them_by_fragment(c: &Ctx) {
     assert_eq!(r.json["results"], json!([]));
 }
 
+/// Each account's records live in its own Registry: one report naming keys of two accounts is
+/// sent to both, and each item answered by the account that holds it, in the report's order.
+pub(crate) fn one_leak_report_reaches_every_account_it_names(c: &Ctx) {
+    let first = sandboxed(c, "leak report first");
+    let second = sandboxed(c, "leak report second");
+    let report = json!([
+        {"token": second.secret},
+        {"token": "not ours"},
+        {"token": first.secret},
+        {"token": second.product_key},
+    ]);
+    let r = admin(c, "POST", "/leaks", Some(&report));
+    r.expect_status(200);
+    let results = r.json["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4, "{r}");
+    let owners: Vec<_> = results
+        .iter()
+        .map(|item| {
+            (
+                item["index"].clone(),
+                item["ours"].clone(),
+                item["account_id"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        owners,
+        vec![
+            (json!(0), json!(true), json!(second.account)),
+            (json!(1), json!(false), Value::Null),
+            (json!(2), json!(true), json!(first.account)),
+            (json!(3), json!(true), json!(second.account)),
+        ],
+        "{r}"
+    );
+    // Each account marked its own key, and only its own.
+    for (s, item) in [(&first, &results[2]), (&second, &results[0])] {
+        assert_eq!(item["key_id"], s.key["id"], "{r}");
+        let k = admin(c, "GET", &format!("/keys/{}", id_of(&s.key)), None);
+        k.expect_status(200);
+        assert_eq!(k.json["account_id"], json!(s.account), "{k}");
+        assert_eq!(k.json["revoke_at"], item["revoke_at"], "{k}");
+    }
+}
+
 pub(crate) fn leak_report_validation(c: &Ctx) {
     let post = |body: Value| admin(c, "POST", "/leaks", Some(&body));
     for bad in [

@@ -96,6 +96,7 @@ fn main() {
             // Leak reports.
             leak_report_marks_our_keys_and_names_them_by_fragment,
             leak_report_validation,
+            one_leak_report_reaches_every_account_it_names,
             // Protocol.
             malformed_json_is_400,
             wrong_method_is_405_with_allow,
