@@ -9,13 +9,13 @@ use keygate_sim::{Params, render, run, standard_runs};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "help" || a == "--help") {
-        println!("parameters (name=value; today.name=value or scaled.name=value for one design):");
+        println!("parameters (name=value; before.name=value or scaled.name=value for one design):");
         for ((name, value), (_, doc)) in Params::default().pairs().iter().zip(Params::DOCS) {
             println!("  {name}={value}\n     {}", doc.trim());
         }
         return ExitCode::SUCCESS;
     }
-    // `only=N`: the Nth run alone (1 today, 2 scaled, 3 at 5,000 isolates, 4 at 10×, 5 as
+    // `only=N`: the Nth run alone (1 before, 2 scaled, 3 at 5,000 isolates, 4 at 10×, 5 as
     // sketched), for profiling one.
     let only: Option<usize> = args
         .iter()

@@ -11,7 +11,7 @@ use crate::queue::Micros;
 /// What an object is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
-    /// A copy of the revocation log (today: the one log).
+    /// A copy of the revocation log (before: the one log).
     Log,
     /// A location's mirror of the log.
     Mirror,

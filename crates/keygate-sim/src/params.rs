@@ -22,7 +22,7 @@ pub enum LimiterScope {
 pub enum RegistryLayout {
     /// One `Registry` object for the deployment.
     One,
-    /// One `Registry` per account, and a directory object every admin command asks first.
+    /// One `Registry` per account, each writing its index changes to one directory object.
     PerAccount,
 }
 
@@ -105,7 +105,7 @@ impl fmt::Display for RegistryLayout {
 
 macro_rules! params {
     ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr, )*) => {
-        /// The parameters of one run. Defaults: the modelled deployment, today's design.
+        /// The parameters of one run. Defaults: the modelled deployment, the design before the scaling work.
         #[derive(Debug, Clone, PartialEq)]
         pub struct Params {
             $( $(#[doc = $doc])+ pub $name: $ty, )*
@@ -257,11 +257,12 @@ params! {
 /// The two designs the report compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Design {
-    /// What main runs: isolate cache → KV; every isolate reads the one log; one limiter object
-    /// per account; one Registry.
-    Today,
-    /// Isolate cache → location tier → KV; per-location mirrors of a replicated log; limiters
-    /// per account and location; a Registry per account and a directory.
+    /// The design before the scaling work (issue 22): isolate cache → KV; every isolate reads
+    /// the one log; one limiter object per account; one Registry.
+    Before,
+    /// What main runs: isolate cache → location tier → KV; per-location mirrors of a
+    /// replicated log; limiters per account and location; a Registry per account and a
+    /// directory.
     Scaled,
 }
 
@@ -269,7 +270,7 @@ impl Design {
     /// The design's name, as `name.parameter=value` prefixes it.
     pub fn name(self) -> &'static str {
         match self {
-            Self::Today => "today",
+            Self::Before => "before",
             Self::Scaled => "scaled",
         }
     }
@@ -299,7 +300,7 @@ impl Params {
                 .ok_or_else(|| format!("{arg}: expected name=value"))?;
             let name = match name.split_once('.') {
                 Some((prefix, rest)) if prefix == design.name() => rest,
-                Some((prefix, rest)) if prefix == "today" || prefix == "scaled" => {
+                Some((prefix, rest)) if prefix == "before" || prefix == "scaled" => {
                     // Checked, then left to the other design.
                     self.clone().set(rest, value)?;
                     continue;
@@ -345,7 +346,7 @@ mod tests {
         let mut p = Params::default();
         let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         p.apply(
-            Design::Today,
+            Design::Before,
             &args(&[
                 "keys=2_000",
                 "locations=1e2",
@@ -364,7 +365,7 @@ mod tests {
             ("keys", "expected name=value"),
             ("scaled.keys=x", "keys=x"),
         ] {
-            let err = p.apply(Design::Today, &args(&[bad])).unwrap_err();
+            let err = p.apply(Design::Before, &args(&[bad])).unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");
         }
     }
@@ -375,13 +376,13 @@ mod tests {
             "scaled.mirror_interval_ms=100".to_string(),
             "seed=9".to_string(),
         ];
-        let mut today = Design::Today.params();
-        today.apply(Design::Today, &args).unwrap();
+        let mut before = Design::Before.params();
+        before.apply(Design::Before, &args).unwrap();
         let mut scaled = Design::Scaled.params();
         scaled.apply(Design::Scaled, &args).unwrap();
-        assert_eq!(today.mirror_interval_ms, 500.0);
+        assert_eq!(before.mirror_interval_ms, 500.0);
         assert_eq!(scaled.mirror_interval_ms, 100.0);
-        assert_eq!((today.seed, scaled.seed), (9, 9));
+        assert_eq!((before.seed, scaled.seed), (9, 9));
     }
 
     #[test]

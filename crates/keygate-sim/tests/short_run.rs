@@ -87,8 +87,8 @@ fn the_scaled_design_meets_the_revocation_bound_and_every_object_sees_its_whole_
 }
 
 #[test]
-fn today_every_isolate_reads_the_one_log_and_the_answer_is_within_one_interval() {
-    let p = small(Design::Today).unwrap();
+fn before_every_isolate_reads_the_one_log_and_the_answer_is_within_one_interval() {
+    let p = small(Design::Before).unwrap();
     let r = run(p.clone());
     let v = &r.visibility;
     assert_eq!(v.not_everywhere, 0);
@@ -138,7 +138,7 @@ fn a_design_too_slow_for_the_bound_fails_its_targets() {
 fn kv_outliving_the_pins_is_caught_as_a_key_granted_after_its_revocation() {
     // KV takes up to 10 minutes to reach a location: longer than PIN_MS, which assumes 60 s.
     // Once an isolate's pin expires, KV's old record comes back and the key is granted again.
-    let mut p = small(Design::Today).unwrap();
+    let mut p = small(Design::Before).unwrap();
     for (name, value) in [
         ("keys", "2000"),
         ("busiest_key_rps", "20"),

@@ -1,6 +1,6 @@
-//! The revocation path: admin changes through the directory and the Registry to every copy of
-//! the log; mirrors polling their copy; isolates reading their source when the core says a read
-//! is due, and applying what it answered with the core's own `synced`.
+//! The revocation path: admin changes through their Registry (which indexes them in the
+//! directory) to every copy of the log; mirrors polling their copy; isolates reading their source
+//! when the core says a read is due, and applying what it answered with the core's own `synced`.
 
 use keygate_core::isolate::Held;
 use keygate_core::key_state;
@@ -241,35 +241,20 @@ impl Sim {
             sum_seen: 0.0,
             entry: String::new(),
         });
-        // The admin API runs at some location; the worker there calls the objects.
+        // The admin API runs at some location; the worker there calls the account's Registry
+        // (the operator's commands by a bare id ask the directory first: rare, not modelled).
         let origin = self.admin.below(u64::from(self.locations)) as u32;
-        match self.p.registry {
-            RegistryLayout::One => {
-                let rtt = self.round_trip(origin, self.registry_location(account));
-                self.queue.push(now + rtt / 2, Event::RegistryArrive(c));
-            }
-            RegistryLayout::PerAccount => {
-                let rtt = self.round_trip(origin, self.directory.location);
-                self.queue
-                    .push(now + rtt / 2, Event::DirectoryArrive(c, rtt - rtt / 2));
-            }
-        }
+        let rtt = self.round_trip(origin, self.registry_location(account));
+        self.queue.push(now + rtt / 2, Event::RegistryArrive(c));
     }
 
-    pub(super) fn directory_arrive(&mut self, now: Micros, c: u32, back: Micros) {
+    /// A Registry's index write reaches the directory. It changes nothing a request or the
+    /// log sees; it is load on the one object. Refused: the Registry's alarm retries in 10 s.
+    pub(super) fn index_arrive(&mut self, now: Micros) {
         let (service, measured) = (self.service, self.measuring(now));
-        let at = match self.directory.arrive(now, service, measured) {
-            Admission::Served { done, .. } => done + back,
-            // Refused: the admin client retries a second later.
-            Admission::Refused => {
-                self.queue
-                    .push(now + back + SECOND, Event::DirectoryArrive(c, back));
-                return;
-            }
-        };
-        let account = self.changes[c as usize].account;
-        let rtt = self.round_trip(self.directory.location, self.registry_location(account));
-        self.queue.push(at + rtt / 2, Event::RegistryArrive(c));
+        if let Admission::Refused = self.directory.arrive(now, service, measured) {
+            self.queue.push(now + 10 * SECOND, Event::IndexArrive);
+        }
     }
 
     pub(super) fn registry_arrive(&mut self, now: Micros, c: u32) {
@@ -289,6 +274,11 @@ impl Sim {
             return;
         };
         self.commit(done, c as usize);
+        if self.p.registry == RegistryLayout::PerAccount {
+            // Every change the model makes writes the directory's index (keys, accounts).
+            let rtt = self.round_trip(location, self.directory.location);
+            self.queue.push(done + rtt / 2, Event::IndexArrive);
+        }
         for r in 0..self.replicas.len() {
             let rtt = self.round_trip(location, self.replicas[r].object.location);
             self.queue

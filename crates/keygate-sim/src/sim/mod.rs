@@ -60,8 +60,8 @@ enum Event {
     MirrorReply(u32, Option<u64>),
     /// The next admin change is sent.
     AdminIssue,
-    /// An admin change reaches the directory.
-    DirectoryArrive(u32, Micros),
+    /// A Registry's index write reaches the directory.
+    IndexArrive,
     /// An admin change reaches its Registry.
     RegistryArrive(u32),
     /// The Registry's append of a change reaches a copy of the log.
@@ -388,7 +388,7 @@ impl Sim {
             Event::MirrorArrive(l, back) => self.mirror_arrive(now, l, back),
             Event::MirrorReply(l, upto) => self.mirror_reply(now, l, upto),
             Event::AdminIssue => self.admin_issue(now),
-            Event::DirectoryArrive(c, back) => self.directory_arrive(now, c, back),
+            Event::IndexArrive => self.index_arrive(now),
             Event::RegistryArrive(c) => self.registry_arrive(now, c),
             Event::AppendArrive(c, r) => self.append_arrive(now, c, r),
         }
