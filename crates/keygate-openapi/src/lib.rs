@@ -165,6 +165,7 @@ fn headers() -> Value {
         "Allow": {"description": "The methods the path accepts.", "required": true, "schema": {"type": "string"}},
         "WWW-Authenticate": {"description": "`Basic realm=\"keygate\"` when no credential was sent.", "schema": {"type": "string"}},
         "X-Sandbox": {"description": "Every sandbox answer carries `X-Sandbox: true`.", "schema": {"const": "true"}},
+        "X-Sandbox-Clock": {"description": "The test account's sandbox time (UTC, RFC 3339), after the request: real time until moved with POST /v1/sandbox/clock.", "required": true, "schema": {"type": "string", "format": "date-time"}},
         "Idempotent-Replayed": {"description": "`true` when the stored answer of an earlier request with the same `Idempotency-Key` is replayed.", "schema": {"const": "true"}},
     })
 }

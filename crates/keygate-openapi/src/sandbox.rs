@@ -7,7 +7,9 @@ use crate::{
 };
 use keygate_core::config::{GatewayConfig, Route};
 use keygate_core::keys::Environment;
-use keygate_sandbox::{CollectionInfo, Sandbox};
+use keygate_sandbox::{
+    CLOCK_HEADER, CollectionInfo, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS, Sandbox,
+};
 use serde_json::{Map, Value, json};
 
 /// The sandbox's tags, one per product of the gateway and one for routes of no product.
@@ -89,19 +91,65 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
         "SandboxReset".into(),
         json!({
             "type": "object",
-            "required": ["object", "deleted", "reverted_updates", "idempotency_keys_cleared"],
+            "required": ["object", "deleted", "reverted_updates", "idempotency_keys_cleared", "clock_reset"],
             "properties": {
                 "object": {"const": "sandbox_reset"},
                 "deleted": {"type": "integer", "minimum": 0},
                 "reverted_updates": {"type": "integer", "minimum": 0},
                 "idempotency_keys_cleared": {"type": "integer", "minimum": 0},
+                "clock_reset": {"type": "boolean", "description": "The clock was ahead of real time, and is back."},
             },
+        }),
+    );
+    s.insert(
+        "SandboxClock".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "now", "today", "real_time", "ahead_seconds"],
+            "properties": {
+                "object": {"const": "sandbox_clock"},
+                "now": {"type": "string", "format": "date-time", "description": "The test account's sandbox time (UTC)."},
+                "today": {"type": "string", "format": "date", "description": "Its day: what dates in the sandbox are compared with."},
+                "real_time": {"type": "boolean", "description": "The clock reads real time (never moved, or reset)."},
+                "ahead_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_CLOCK_AHEAD_DAYS * 86_400},
+            },
+        }),
+    );
+    let hours = MAX_CLOCK_STEP_DAYS * 24;
+    s.insert(
+        "SandboxClockMove".into(),
+        json!({
+            "description": format!("Moves the clock forward, at most {MAX_CLOCK_STEP_DAYS} days per call: by `advance` (days and/or hours, not both 0), or `to` the start of a day (the clock's own day leaves it as it is). Backwards is a 400: reset instead."),
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["advance"],
+                    "additionalProperties": false,
+                    "properties": {"advance": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "minProperties": 1,
+                        "properties": {
+                            "days": {"type": "integer", "minimum": 0, "maximum": MAX_CLOCK_STEP_DAYS},
+                            "hours": {"type": "integer", "minimum": 0, "maximum": hours},
+                        },
+                    }},
+                },
+                {
+                    "type": "object",
+                    "required": ["to"],
+                    "additionalProperties": false,
+                    "properties": {"to": {"type": "string", "format": "date"}},
+                },
+            ],
         }),
     );
     s
 }
 
-const SANDBOX_HEADERS: [&str; 1] = ["X-Sandbox"];
+const SANDBOX_HEADERS: [&str; 2] = ["X-Sandbox", CLOCK_HEADER];
+/// The scenario list is the same for every account: it is not read through its clock.
+const SCENARIO_LIST_HEADERS: [&str; 1] = ["X-Sandbox"];
 
 /// Every route a test key reaches, answered by the sandbox.
 pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<String, Value>) {
@@ -124,22 +172,41 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
         let mut body = None;
         let summary;
         if segments.first() == Some(&"sandbox") {
-            let (status_text, schema, text) = if segments.get(1) == Some(&"scenarios") {
-                (
+            let (status_text, schema, text, headers) = match (segments.get(1), method.as_str()) {
+                (Some(&"scenarios"), _) => (
                     "The scenarios and magic values.",
                     "SandboxScenarios",
                     "List the sandbox's failure scenarios and magic values",
-                )
-            } else {
-                (
+                    &SCENARIO_LIST_HEADERS[..],
+                ),
+                (Some(&"clock"), "post") => {
+                    body = Some(schema_ref("SandboxClockMove"));
+                    responses.insert("409".into(), one_error(&format!(
+                        "The clock would be more than {MAX_CLOCK_AHEAD_DAYS} days ahead of real time."
+                    )));
+                    (
+                        "The clock, moved.",
+                        "SandboxClock",
+                        "Move this test account's sandbox clock forward",
+                        &SANDBOX_HEADERS[..],
+                    )
+                }
+                (Some(&"clock"), _) => (
+                    "The clock.",
+                    "SandboxClock",
+                    "Read this test account's sandbox clock",
+                    &SANDBOX_HEADERS[..],
+                ),
+                _ => (
                     "What was cleared.",
                     "SandboxReset",
-                    "Delete everything this test account created in the sandbox",
-                )
+                    "Delete everything this test account created in the sandbox and return its clock to real time",
+                    &SANDBOX_HEADERS[..],
+                ),
             };
             responses.insert(
                 "200".into(),
-                answer(status_text, Some(schema_ref(schema)), &SANDBOX_HEADERS),
+                answer(status_text, Some(schema_ref(schema)), headers),
             );
             summary = text.to_string();
         } else if method == "post" {
@@ -282,15 +349,18 @@ fn template<'c>(
 }
 
 /// `listOwners`, `getOwner`, `listOwnerAccounts`, `createPaymentOrder`, prefixed `sandbox`;
-/// `listSandboxScenarios` and `resetSandbox` for the sandbox's own routes.
+/// `listSandboxScenarios`, `getSandboxClock`, `moveSandboxClock` and `resetSandbox` for the
+/// sandbox's own routes.
 fn operation_id<'c>(
     method: &str,
     segments: &[&str],
     find: &impl Fn(&str) -> Option<&'c CollectionInfo<'c>>,
 ) -> String {
     if segments.first() == Some(&"sandbox") {
-        return match segments.get(1) {
-            Some(&"scenarios") => "listSandboxScenarios".into(),
+        return match (segments.get(1), method) {
+            (Some(&"scenarios"), _) => "listSandboxScenarios".into(),
+            (Some(&"clock"), "post") => "moveSandboxClock".into(),
+            (Some(&"clock"), _) => "getSandboxClock".into(),
             _ => "resetSandbox".into(),
         };
     }

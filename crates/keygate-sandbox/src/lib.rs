@@ -3,13 +3,15 @@
 //! idempotency, error scenarios and magic values. Nothing here leaves the process.
 //!
 //! The crate is pure: no I/O, no clock, no randomness of its own. The worker passes the request,
-//! the test account's [`AccountState`], the current time and an id generator to
+//! the test account's [`AccountState`] (which holds the account's sandbox clock, an offset
+//! from real time), the current time and an id generator to
 //! [`Sandbox::handle`], persists the state when the response says it changed, waits
 //! [`SandboxResponse::delay_ms`] and adds `X-Sandbox: true` and `X-Request-Id`.
 //!
 //! Design decisions (ordering, idempotency, caps, scenarios) are in `docs/sandbox.md`; the data
 //! files and their rule language in `sandbox-data/README.md`.
 
+mod clock;
 mod data;
 mod date;
 mod handle;
@@ -23,6 +25,7 @@ mod tests;
 use keygate_core::{Answer, Error};
 use std::sync::OnceLock;
 
+pub use clock::{CLOCK_HEADER, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS};
 pub use state::{
     AccountState, IDEMPOTENCY_TTL_SECONDS, MAX_CREATED_OBJECTS, MAX_IDEMPOTENCY_KEYS,
     MAX_STATE_BYTES,

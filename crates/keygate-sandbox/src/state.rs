@@ -3,6 +3,7 @@
 //! idempotency records. Pure data: the worker persists it (one Durable Object per test account)
 //! and hands it back on the next request.
 
+use crate::clock::Now;
 use crate::rules::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,6 +34,10 @@ pub struct AccountState {
     /// Idempotency records, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) idempotency: Vec<IdempotencyRecord>,
+    /// Seconds the account's sandbox clock is ahead of real time (0: real time). Only ever
+    /// raised, by `POST /v1/sandbox/clock`; a reset sets it back to 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) clock_ahead_seconds: i64,
     /// An upper bound of [`AccountState::serialized_size`], kept so a write need not
     /// re-serialise the whole state: measured exactly on the first write after a load, then
     /// raised by each write's (over-)estimate and re-measured before refusing one. Not stored.
@@ -46,6 +51,7 @@ impl PartialEq for AccountState {
         self.created == other.created
             && self.updated == other.updated
             && self.idempotency == other.idempotency
+            && self.clock_ahead_seconds == other.clock_ahead_seconds
     }
 }
 
@@ -62,11 +68,21 @@ pub(crate) struct IdempotencyRecord {
 }
 
 impl AccountState {
-    /// True when the account has created nothing and holds no idempotency record.
+    /// True when the account has created nothing, holds no idempotency record and its clock
+    /// reads real time.
     pub fn is_empty(&self) -> bool {
         self.created_count() == 0
             && self.updated.values().all(BTreeMap::is_empty)
             && self.idempotency.is_empty()
+            && self.clock_ahead_seconds == 0
+    }
+
+    /// The times a request that arrives at `real` (Unix seconds) is answered at.
+    pub(crate) fn now(&self, real: i64) -> Now {
+        Now {
+            real,
+            sandbox: real.saturating_add(self.clock_ahead_seconds),
+        }
     }
 
     /// Objects created, all collections together.
@@ -173,6 +189,10 @@ impl AccountState {
             .iter()
             .find(|r| r.key == key && now.saturating_sub(r.at) < IDEMPOTENCY_TTL_SECONDS)
     }
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// The length of the compact JSON of `value`, counted without allocating it.

@@ -124,7 +124,12 @@ fn every_test_route_is_served_by_the_sandbox() {
     {
         let path = example(&r.path);
         let served = sandbox.collection_served(&path).is_some()
-            || ["/v1/sandbox/scenarios", "/v1/sandbox/reset"].contains(&path.as_str());
+            || [
+                "/v1/sandbox/scenarios",
+                "/v1/sandbox/clock",
+                "/v1/sandbox/reset",
+            ]
+            .contains(&path.as_str());
         assert!(served, "{} {} has no sandbox behind it", r.method, r.path);
     }
 }
@@ -134,6 +139,8 @@ fn sandbox_tools_are_test_only_and_need_no_product_key() {
     let config = config();
     let tools = [
         ("GET", "/v1/sandbox/scenarios", "sandbox:read"),
+        ("GET", "/v1/sandbox/clock", "sandbox:read"),
+        ("POST", "/v1/sandbox/clock", "sandbox:write"),
         ("POST", "/v1/sandbox/reset", "sandbox:write"),
     ];
     for (method, path, scope) in tools {

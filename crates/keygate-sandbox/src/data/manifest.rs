@@ -2,7 +2,7 @@
 //! prefixes and record files, their references (which give the nested lists) and filters.
 
 use super::records::{RecordFile, parse_records, record_id};
-use super::{Collection, MANIFEST_FILE, SCENARIOS_FILE, file, is_name};
+use super::{Collection, Lifecycle, MANIFEST_FILE, SCENARIOS_FILE, file, is_name};
 use crate::rules::{OrderedMap, WriteSpec};
 use serde::Deserialize;
 use serde_json::Value;
@@ -29,6 +29,8 @@ pub(super) struct CollectionDef {
     pub(super) references: OrderedMap<String>,
     #[serde(default)]
     pub(super) write: Option<WriteSpec>,
+    #[serde(default)]
+    pub(super) lifecycle: Option<Lifecycle>,
 }
 
 /// The manifest's collections with their records (names, prefixes and files checked), in
@@ -106,7 +108,7 @@ pub(super) fn collections(
             records,
             index,
             children: Vec::new(),
-            stateful: def.write.is_some(),
+            lifecycle: def.lifecycle.clone(),
         });
     }
     Ok(collections)

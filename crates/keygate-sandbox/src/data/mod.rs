@@ -2,15 +2,21 @@
 //! the scenarios and magic values (`scenarios.json`) and one record file per collection.
 //! [`load`] runs the checks as steps that stop at the first fault, named with its file: the
 //! manifest's collections and their records (`manifest`, `records`), their references and
-//! filters, their write rules (`writes`), then the scenarios and magic values (`scenarios`).
+//! filters, their write rules (`writes`), the scenarios and magic values (`scenarios`), then
+//! the lifecycles against everything that sets a state (`lifecycle`).
 
+mod lifecycle;
 mod manifest;
 mod records;
 mod scenarios;
 mod writes;
 
 use crate::rules::{Record, WriteSpec};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+pub(crate) use lifecycle::Lifecycle;
 
 pub(crate) use scenarios::{MagicValue, Scenario};
 
@@ -34,9 +40,8 @@ pub(crate) struct Collection {
     pub index: BTreeMap<String, usize>,
     /// Nested lists under this collection: (child collection, the child's field naming us).
     pub children: Vec<(usize, String)>,
-    /// Whether a test account's state can change what this collection shows (writable, or
-    /// updated by another collection's creates).
-    pub stateful: bool,
+    /// The states its records move through as days pass, if it declares them.
+    pub lifecycle: Option<Lifecycle>,
 }
 
 impl Collection {
@@ -46,6 +51,21 @@ impl Collection {
             .iter()
             .find(|(f, _)| f == field)
             .map(|(_, c)| *c)
+    }
+
+    /// A stored record in the state its lifecycle has reached on `today` (day number).
+    pub(crate) fn as_of<'a>(&self, record: Cow<'a, Record>, today: i64) -> Cow<'a, Record> {
+        let Some(lifecycle) = &self.lifecycle else {
+            return record;
+        };
+        match lifecycle.state_on(&record, today) {
+            Some(state) => {
+                let mut record = record.into_owned();
+                record.insert(lifecycle.field.clone(), Value::String(state.to_string()));
+                Cow::Owned(record)
+            }
+            None => record,
+        }
     }
 }
 
@@ -72,10 +92,11 @@ pub(crate) fn load(files: &[(&str, &str)]) -> Result<Loaded, String> {
         let Some(write) = collections[c].write.clone() else {
             continue;
         };
-        writes::check_write(&mut collections, c, &write)?;
+        writes::check_write(&collections, c, &write)?;
     }
     let scenarios = scenarios::check_scenarios(scenarios_file.scenarios)?;
     let magic = scenarios::check_magic(&collections, scenarios_file.magic_values)?;
+    lifecycle::check_all(&collections, &magic)?;
     Ok(Loaded {
         collections,
         scenarios,

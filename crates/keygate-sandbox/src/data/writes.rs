@@ -11,10 +11,9 @@ use crate::rules::{
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Checks collection `c`'s write rules, and marks the collections its creates update as
-/// stateful (an account's writes can change what they show).
+/// Checks collection `c`'s write rules.
 pub(super) fn check_write(
-    collections: &mut [Collection],
+    collections: &[Collection],
     c: usize,
     write: &WriteSpec,
 ) -> Result<(), String> {
@@ -76,9 +75,6 @@ pub(super) fn check_write(
                 return Err(format!("{here}: cannot change `{field}`"));
             }
             check_expr(expr, &vias, &here)?;
-        }
-        if let Some(target) = collections[c].reference(&update.via) {
-            collections[target].stateful = true;
         }
     }
     check_reads(collections, c, write, &at)

@@ -5,8 +5,9 @@
 //! applied, and the object, its updates of referenced records and the answer stored together.
 
 use super::idempotency::{self, IdempotencyKey};
-use super::read::id_of;
+use super::read::{View, id_of};
 use super::render::{Ordered, capped, to_json};
+use crate::clock::Now;
 use crate::data::Collection;
 use crate::rules::{BASE_FIELDS, Record, Resolver, Validator, WriteSpec, display, get_path};
 use crate::state::{MAX_CREATED_OBJECTS, MAX_STATE_BYTES, json_size};
@@ -27,18 +28,18 @@ impl Sandbox {
         c: usize,
         req: &SandboxRequest,
         state: &mut AccountState,
-        now: i64,
+        now: Now,
         new_id: &mut dyn FnMut(&str) -> String,
     ) -> Result<SandboxResponse, Error> {
         let collection = self.collection(c)?;
         let write = collection.write.as_ref().ok_or_else(Error::internal)?;
         let (body, key) = read_request(req)?;
         if let Some(key) = &key
-            && let Some(replayed) = key.replay(state, now)?
+            && let Some(replayed) = key.replay(state, now.real)?
         {
             return Ok(replayed);
         }
-        check_caps(state, key.is_some(), now)?;
+        check_caps(state, key.is_some(), now.real)?;
 
         let ctx = WriteCtx {
             sandbox: self,
@@ -46,21 +47,26 @@ impl Sandbox {
             index: c,
             collection,
             write,
+            today: now.today(),
         };
         let validator = Validator {
             resolver: &ctx,
-            today: date::today(now),
+            today: now.today(),
         };
         let mut obj = ctx.validated(&validator, &body)?;
         ctx.check_conditions(&obj, validator.today)?;
         let id = ctx.fresh_id(new_id)?;
-        ctx.add_server_fields(&mut obj, id, &validator, now)?;
+        ctx.add_server_fields(&mut obj, id, &validator, now.sandbox)?;
         if let Some(refusal) = ctx.apply_magic(&mut obj) {
-            return refuse(state, &collection.name, &refusal, key, now);
+            return refuse(state, &collection.name, &refusal, key, now.real);
         }
         ctx.check_references(&obj)?;
         let changes = ctx.updates(&validator, &obj)?;
-        store(state, &collection.name, obj, changes, key, now)
+        // The answer shows the object as it is today: a policy that starts today is active.
+        let shown = to_json(&Ordered(
+            &collection.as_of(Cow::Borrowed(&obj), now.today()),
+        ))?;
+        store(state, &collection.name, obj, shown, changes, key, now.real)
     }
 }
 
@@ -124,17 +130,26 @@ struct WriteCtx<'a> {
     index: usize,
     collection: &'a Collection,
     write: &'a WriteSpec,
+    /// The account's sandbox day: the records referenced are seen as they are on it.
+    today: i64,
 }
 
 impl Resolver for WriteCtx<'_> {
     fn via(&self, via: &str, obj: &Record) -> Option<Cow<'_, Record>> {
         let target = self.collection.reference(via)?;
         let id = obj.get(via)?.as_str()?;
-        self.sandbox.lookup(target, id, self.state)
+        self.sandbox.lookup(target, id, self.view())
     }
 }
 
 impl WriteCtx<'_> {
+    fn view(&self) -> View<'_> {
+        View {
+            state: self.state,
+            today: self.today,
+        }
+    }
+
     /// The body checked against the write rules, with its defaults applied. Every bad field,
     /// an id that no referenced record has included, gets its own entry in one 400.
     fn validated(&self, validator: &Validator, body: &Record) -> Result<Record, Error> {
@@ -155,7 +170,7 @@ impl WriteCtx<'_> {
         for (field, target) in &self.collection.references {
             if self.write.fields.contains(field)
                 && let Some(Value::String(id)) = body.get(field)
-                && self.sandbox.lookup(*target, id, self.state).is_none()
+                && self.sandbox.lookup(*target, id, self.view()).is_none()
             {
                 let target = self.sandbox.collection(*target)?;
                 errors.push(FieldError::new(
@@ -215,7 +230,7 @@ impl WriteCtx<'_> {
     fn fresh_id(&self, new_id: &mut dyn FnMut(&str) -> String) -> Result<String, Error> {
         (0..8)
             .map(|_| new_id(&self.collection.id_prefix))
-            .find(|id| !id.is_empty() && self.sandbox.lookup(self.index, id, self.state).is_none())
+            .find(|id| !id.is_empty() && self.sandbox.lookup(self.index, id, self.view()).is_none())
             .ok_or_else(Error::internal)
     }
 
@@ -276,7 +291,7 @@ impl WriteCtx<'_> {
     fn check_references(&self, obj: &Record) -> Result<(), Error> {
         for (field, target) in &self.collection.references {
             if let Some(Value::String(id)) = obj.get(field)
-                && self.sandbox.lookup(*target, id, self.state).is_none()
+                && self.sandbox.lookup(*target, id, self.view()).is_none()
             {
                 return Err(Error::internal());
             }
@@ -333,16 +348,17 @@ fn refuse(
 }
 
 /// Stores the created object, its changes to referenced records and (with a key) the answer,
-/// all or nothing, and answers 201 with the object.
+/// all or nothing, and answers 201 with the object as `shown`.
 fn store(
     state: &mut AccountState,
     collection: &str,
     obj: Record,
+    shown: String,
     changes: Vec<Change>,
     key: Option<IdempotencyKey>,
     now: i64,
 ) -> Result<SandboxResponse, Error> {
-    let mut response = SandboxResponse::json(201, to_json(&Ordered(&obj))?);
+    let mut response = SandboxResponse::json(201, shown);
     response.state_changed = true;
     let record = key.map(|key| key.record(&response, now));
     let growth = state.growth_of_create(collection, json_size(&obj), &changes, record.as_ref());

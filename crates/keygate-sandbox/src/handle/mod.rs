@@ -10,6 +10,7 @@ mod render;
 mod route;
 mod tools;
 
+use crate::clock::{self, CLOCK_HEADER};
 use crate::data::{Collection, Scenario};
 use crate::rules::shown;
 use crate::{AccountState, SCENARIO_HEADER, Sandbox, SandboxRequest, SandboxResponse};
@@ -20,8 +21,25 @@ pub(crate) use tools::scenarios_body;
 
 impl Sandbox {
     /// Answers one request. Never panics; every failure is answered as a JSON [`Error`]. `now`
-    /// is Unix seconds; `new_id` gets an id prefix such as `"qt_"` and returns a fresh id with it.
+    /// is real time in Unix seconds (the account's clock is read from its state); `new_id` gets
+    /// an id prefix such as `"qt_"` and returns a fresh id with it.
     pub fn handle(
+        &self,
+        req: &SandboxRequest,
+        state: &mut AccountState,
+        now: i64,
+        new_id: &mut dyn FnMut(&str) -> String,
+    ) -> SandboxResponse {
+        let mut response = self.answer(req, state, now, new_id);
+        if self.needs_state(req) {
+            // After the request: a clock move shows where the clock went.
+            let clock = clock::rfc3339(state.now(now).sandbox);
+            response.headers.push((CLOCK_HEADER.to_string(), clock));
+        }
+        response
+    }
+
+    fn answer(
         &self,
         req: &SandboxRequest,
         state: &mut AccountState,
@@ -41,6 +59,7 @@ impl Sandbox {
             response.delay_ms = s.delay_ms;
             return response;
         }
+        let now = state.now(now);
         let mut response = self
             .route(req, state, now, new_id)
             .unwrap_or_else(|e| SandboxResponse::from_error(&e));
@@ -50,19 +69,12 @@ impl Sandbox {
         response
     }
 
-    /// Whether [`Sandbox::handle`] may read the account's state for this request. `false` for
-    /// reads of collections that no write can change (and for requests that cannot succeed), so
-    /// the worker may skip loading the state and pass `AccountState::default()`.
+    /// Whether [`Sandbox::handle`] reads the account's state for this request: for every path
+    /// the sandbox serves but the list of scenarios, since every collection is seen through the
+    /// account's clock (and its answers carry `X-Sandbox-Clock`). For the others the worker may
+    /// skip loading the state and pass `AccountState::default()`: the answer is the same.
     pub fn needs_state(&self, req: &SandboxRequest) -> bool {
-        if req.method != "GET" && req.method != "HEAD" {
-            return true;
-        }
-        let stateful = |c: usize| self.collections.get(c).is_some_and(|c| c.stateful);
-        match self.resolve(req.path) {
-            Err(_) | Ok(Route::Scenarios) | Ok(Route::Reset) => false,
-            Ok(Route::List(c)) | Ok(Route::Item(c, _)) => stateful(c),
-            Ok(Route::Nested { parent, child, .. }) => stateful(parent) || stateful(child),
-        }
+        !matches!(self.resolve(req.path), Err(_) | Ok(Route::Scenarios))
     }
 
     /// The scenario the `X-Sandbox-Scenario` header names, if any. An unknown name is a 400

@@ -1,6 +1,9 @@
-//! Reads: an item, a list and a nested list, as one account sees them. Static records come
-//! from the data files with the account's updates merged over them, followed by the objects
-//! the account created, oldest first; so pages and cursors stay stable as objects are added.
+//! Reads: an item, a list and a nested list, as one account sees them on its sandbox's day.
+//! Static records come from the data files with the account's updates merged over them,
+//! followed by the objects the account created, oldest first; so pages and cursors stay stable
+//! as objects are added. Each record is then shown in the state its lifecycle has reached.
+//! This module is the one place records are read, so every reader (lists, filters, the write
+//! rules' references) sees the same state.
 
 use super::render::{Ordered, capped, to_json};
 use crate::data::Collection;
@@ -11,6 +14,14 @@ use keygate_core::{Error, FieldError};
 use serde_json::Value;
 use std::borrow::Cow;
 
+/// One account's records on one day: what every read sees them through.
+#[derive(Clone, Copy)]
+pub(super) struct View<'a> {
+    pub(super) state: &'a AccountState,
+    /// The account's sandbox day (days since 1970-01-01).
+    pub(super) today: i64,
+}
+
 /// A record's id. Every static record has a string id (the data checks rule out any other) and
 /// every created object gets one, so the empty default only means "matches no id".
 pub(super) fn id_of(record: &Record) -> &str {
@@ -19,14 +30,9 @@ pub(super) fn id_of(record: &Record) -> &str {
 
 impl Sandbox {
     /// `GET /v1/{collection}/{id}`.
-    pub(super) fn item(
-        &self,
-        c: usize,
-        id: &str,
-        state: &AccountState,
-    ) -> Result<SandboxResponse, Error> {
+    pub(super) fn item(&self, c: usize, id: &str, view: View) -> Result<SandboxResponse, Error> {
         let record = self
-            .lookup(c, id, state)
+            .lookup(c, id, view)
             .ok_or_else(|| self.no_such(c, id))?;
         Ok(SandboxResponse::json(200, to_json(&Ordered(&record))?))
     }
@@ -40,12 +46,12 @@ impl Sandbox {
         child: usize,
         field: &str,
         query: &str,
-        state: &AccountState,
+        view: View,
     ) -> Result<SandboxResponse, Error> {
-        if self.lookup(parent, id, state).is_none() {
+        if self.lookup(parent, id, view).is_none() {
             return Err(self.no_such(parent, id));
         }
-        self.list(child, Some((field, id)), query, state)
+        self.list(child, Some((field, id)), query, view)
     }
 
     /// The 404 for an id that collection `c` does not hold.
@@ -61,35 +67,35 @@ impl Sandbox {
         ))
     }
 
-    /// A record by id as this account sees it: static (with this account's updates) or created.
+    /// A record by id as the view shows it: static (with this account's updates) or created.
     pub(super) fn lookup<'a>(
         &'a self,
         c: usize,
         id: &str,
-        state: &'a AccountState,
+        view: View<'a>,
     ) -> Option<Cow<'a, Record>> {
+        let View { state, today } = view;
         let coll = self.collections.get(c)?;
-        if let Some(record) = coll.index.get(id).and_then(|&i| coll.records.get(i)) {
-            return Some(patched(
+        let stored = if let Some(record) = coll.index.get(id).and_then(|&i| coll.records.get(i)) {
+            patched(
                 record,
                 state.updated.get(&coll.name).and_then(|u| u.get(id)),
-            ));
-        }
-        state
-            .created
-            .get(&coll.name)?
-            .iter()
-            .find(|r| id_of(r) == id)
-            .map(Cow::Borrowed)
+            )
+        } else {
+            state
+                .created
+                .get(&coll.name)?
+                .iter()
+                .find(|r| id_of(r) == id)
+                .map(Cow::Borrowed)?
+        };
+        Some(coll.as_of(stored, today))
     }
 
-    /// All records of a collection in list order: static in file order, then created ones,
-    /// oldest first.
-    fn visible<'a>(
-        &'a self,
-        coll: &'a Collection,
-        state: &'a AccountState,
-    ) -> Vec<Cow<'a, Record>> {
+    /// All records of a collection in list order, as the view shows them: static in file
+    /// order, then created ones, oldest first.
+    fn visible<'a>(&'a self, coll: &'a Collection, view: View<'a>) -> Vec<Cow<'a, Record>> {
+        let View { state, today } = view;
         let updates = state.updated.get(&coll.name);
         let created = state
             .created
@@ -100,6 +106,7 @@ impl Sandbox {
             .iter()
             .map(|r| patched(r, updates.and_then(|u| u.get(id_of(r)))))
             .chain(created.iter().map(Cow::Borrowed))
+            .map(|r| coll.as_of(r, today))
             .collect()
     }
 
@@ -110,13 +117,13 @@ impl Sandbox {
         c: usize,
         parent: Option<(&str, &str)>,
         query: &str,
-        state: &AccountState,
+        view: View,
     ) -> Result<SandboxResponse, Error> {
         let coll = self.collection(c)?;
         let pairs = query_pairs(query);
         let (params, filters) = list_query(coll, &pairs)?;
         let items: Vec<Cow<Record>> = self
-            .visible(coll, state)
+            .visible(coll, view)
             .into_iter()
             .filter(|r| {
                 parent.is_none_or(|(field, id)| r.get(field).and_then(Value::as_str) == Some(id))

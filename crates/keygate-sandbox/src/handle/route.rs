@@ -1,7 +1,9 @@
-//! Which answer a method and path get: `/v1/sandbox/…` (the test tools), `/v1/{collection}`,
+//! Which answer a method and path get: `/v1/sandbox/…` (the test tools and the clock), `/v1/{collection}`,
 //! `/v1/{collection}/{id}` and `/v1/{parent}/{id}/{child}` for every declared reference. A
 //! known route with another method is 405 with `Allow`; anything else is 404 naming what exists.
 
+use super::read::View;
+use crate::clock::Now;
 use crate::rules::shown;
 use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use keygate_core::Error;
@@ -15,6 +17,8 @@ pub(super) enum Route<'p> {
     Scenarios,
     /// `POST /v1/sandbox/reset`
     Reset,
+    /// `GET`/`POST /v1/sandbox/clock`
+    Clock,
     /// `/v1/{collection}`
     List(usize),
     /// `/v1/{collection}/{id}`
@@ -35,7 +39,7 @@ impl Sandbox {
     pub fn collection_served(&self, path: &str) -> Option<&str> {
         let index = match self.resolve(path).ok()? {
             Route::List(c) | Route::Item(c, _) | Route::Nested { child: c, .. } => c,
-            Route::Scenarios | Route::Reset => return None,
+            Route::Scenarios | Route::Reset | Route::Clock => return None,
         };
         self.collections.get(index).map(|c| c.name.as_str())
     }
@@ -45,27 +49,34 @@ impl Sandbox {
         &self,
         req: &SandboxRequest,
         state: &mut AccountState,
-        now: i64,
+        now: Now,
         new_id: &mut dyn FnMut(&str) -> String,
     ) -> Result<SandboxResponse, Error> {
         let route = self.resolve(req.path)?;
         let read = req.method == "GET" || req.method == "HEAD";
         let post = req.method == "POST";
+        let view = View {
+            state,
+            today: now.today(),
+        };
         match route {
             Route::Scenarios if read => Ok(SandboxResponse::json(200, self.scenarios_body.clone())),
             Route::Reset if post => super::tools::reset(state),
-            Route::List(c) if read => self.list(c, None, req.query, state),
+            Route::Clock if read => super::tools::clock(now),
+            Route::Clock if post => super::tools::move_clock(state, now, req.body),
+            Route::List(c) if read => self.list(c, None, req.query, view),
             Route::List(c) if post && self.collection(c)?.write.is_some() => {
                 self.create(c, req, state, now, new_id)
             }
-            Route::Item(c, id) if read => self.item(c, id, state),
+            Route::Item(c, id) if read => self.item(c, id, view),
             Route::Nested {
                 parent,
                 id,
                 child,
                 field,
-            } if read => self.nested(parent, id, child, field, req.query, state),
+            } if read => self.nested(parent, id, child, field, req.query, view),
             Route::Reset => Err(Error::method_not_allowed("POST")),
+            Route::Clock => Err(Error::method_not_allowed(GET_POST)),
             Route::List(c) if self.collection(c)?.write.is_some() => {
                 Err(Error::method_not_allowed(GET_POST))
             }
@@ -85,9 +96,10 @@ impl Sandbox {
         match segments.as_slice() {
             ["sandbox", "scenarios"] => Ok(Route::Scenarios),
             ["sandbox", "reset"] => Ok(Route::Reset),
+            ["sandbox", "clock"] => Ok(Route::Clock),
             ["sandbox", ..] => Err(Error::not_found(
-                "Unknown sandbox endpoint; there are GET /v1/sandbox/scenarios and POST \
-                /v1/sandbox/reset.",
+                "Unknown sandbox endpoint; there are GET /v1/sandbox/scenarios, GET and POST \
+                /v1/sandbox/clock, and POST /v1/sandbox/reset.",
             )),
             [name] => Ok(Route::List(self.find(name)?)),
             [name, id] => Ok(Route::Item(self.find(name)?, id)),

@@ -1,6 +1,7 @@
 //! Reads, routing, methods and scenarios.
 
 use super::*;
+use crate::CLOCK_HEADER;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -447,7 +448,7 @@ fn records_value(file: &str) -> Value {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn needs_state_is_false_only_where_state_cannot_matter() {
-    // A state with created objects and updated records.
+    // A state with created objects, updated records and a clock moved ahead.
     let mut busy = Client::new();
     let product = first("insurance_products.json", |p| p["line"] == "liability");
     let (status, quote) = busy.post(
@@ -459,31 +460,27 @@ fn needs_state_is_false_only_where_state_cannot_matter() {
     assert_eq!(status, 201);
     let (status, _) = busy.post("/v1/policies", &json!({"quote_id": quote["id"]}));
     assert_eq!(status, 201);
+    let (status, _) = busy.post("/v1/sandbox/clock", &json!({"advance": {"days": 40}}));
+    assert_eq!(status, 200);
     let account = first("accounts.json", |a| a["status"] == "open");
     let owner = first("owners.json", |_| true);
     let paths = [
         "/v1/sandbox/scenarios".to_string(),
+        "/v1/sandbox/clock".to_string(),
         "/v1/owners".to_string(),
         format!("/v1/owners/{}/accounts", owner["id"].as_str().unwrap()),
         format!("/v1/accounts/{}", account["id"].as_str().unwrap()),
-        format!(
-            "/v1/accounts/{}/transactions",
-            account["id"].as_str().unwrap()
-        ),
         format!(
             "/v1/accounts/{}/payment_orders",
             account["id"].as_str().unwrap()
         ),
         "/v1/quotes?status=offered".to_string(),
         format!("/v1/quotes/{}", quote["id"].as_str().unwrap()),
-        format!(
-            "/v1/insurance_products/{}/quotes",
-            product["id"].as_str().unwrap()
-        ),
         "/v1/insurance_products".to_string(),
         "/v1/nope".to_string(),
+        "/v1/sandbox/nope".to_string(),
     ];
-    let mut stateless = 0;
+    let mut stateless = Vec::new();
     for path in &paths {
         let (p, q) = path.split_once('?').unwrap_or((path, ""));
         let req = SandboxRequest {
@@ -495,8 +492,11 @@ fn needs_state_is_false_only_where_state_cannot_matter() {
             scenario: None,
         };
         let with_state = busy.send("GET", path, b"", None, None);
-        if !sandbox().needs_state(&req) {
-            stateless += 1;
+        if sandbox().needs_state(&req) {
+            assert!(with_state.header(CLOCK_HEADER).is_some(), "{path}");
+        } else {
+            stateless.push(path.as_str());
+            assert_eq!(with_state.header(CLOCK_HEADER), None, "{path}");
             let mut empty = Client::new();
             assert_eq!(
                 empty.send("GET", path, b"", None, None),
@@ -506,8 +506,9 @@ fn needs_state_is_false_only_where_state_cannot_matter() {
         }
     }
     assert_eq!(
-        stateless, 7,
-        "scenarios, owners (2), accounts (2), products, unknown route"
+        stateless,
+        ["/v1/sandbox/scenarios", "/v1/nope", "/v1/sandbox/nope"],
+        "every collection is seen through the account's clock"
     );
     let post = SandboxRequest {
         method: "POST",

@@ -4,6 +4,7 @@
 
 mod api;
 mod data;
+mod time;
 mod units;
 mod writes;
 

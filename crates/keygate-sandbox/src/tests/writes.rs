@@ -4,13 +4,13 @@ use super::*;
 use crate::{IDEMPOTENCY_TTL_SECONDS, MAX_CREATED_OBJECTS, MAX_IDEMPOTENCY_KEYS, date};
 use serde_json::json;
 
-fn open_eur_account() -> Value {
+pub(super) fn open_eur_account() -> Value {
     first("accounts.json", |a| {
         a["status"] == "open" && a["currency"] == "EUR" && a["type"] == "current"
     })
 }
 
-fn order(amount: i64) -> Value {
+pub(super) fn order(amount: i64) -> Value {
     json!({
         "debtor_account_id": open_eur_account()["id"],
         "creditor_name": "Stadtwerke Test GmbH",
@@ -20,13 +20,13 @@ fn order(amount: i64) -> Value {
     })
 }
 
-fn product(name_prefix: &str) -> Value {
+pub(super) fn product(name_prefix: &str) -> Value {
     first("insurance_products.json", |p| {
         p["name"].as_str().unwrap().starts_with(name_prefix)
     })
 }
 
-fn travel_quote(destination: &str) -> Value {
+pub(super) fn travel_quote(destination: &str) -> Value {
     json!({
         "product_id": product("Single Trip")["id"],
         "coverage": "comfort",
@@ -352,7 +352,7 @@ fn policy_binds_an_offered_quote_once() {
         policy["end_date"], "2027-01-19",
         "one month (term_months) minus a day"
     );
-    assert_eq!(policy["status"], "active");
+    assert_eq!(policy["status"], "pending", "it starts on its start_date");
 
     let (_, quote_now) = client.get(&format!("/v1/quotes/{}", quote["id"].as_str().unwrap()));
     assert_eq!(quote_now["status"], "accepted");
@@ -397,12 +397,23 @@ fn policy_refuses_declined_expired_and_unknown_quotes() {
     assert_eq!(status, 400);
     assert_eq!(error_fields(&error), ["quote_id"]);
 
-    // A quote past its valid_until, though still "offered": refused with the date.
+    // A quote past its valid_until is expired, and refused with its date.
     let (_, quote) = client.post("/v1/quotes", &travel_quote("IT"));
     client.now += 31 * 86_400;
     let (status, error) = client.post("/v1/policies", &json!({"quote_id": quote["id"]}));
     assert_eq!(status, 409);
-    assert!(error_for(&error, "quote_id").contains(quote["valid_until"].as_str().unwrap()));
+    let messages: Vec<&str> = error["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["field"] == "quote_id")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(messages[0].contains("expired"), "{error}");
+    assert!(
+        messages[1].contains(quote["valid_until"].as_str().unwrap()),
+        "{error}"
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -446,7 +457,7 @@ fn updates_of_static_records_stay_in_the_account_and_reset_reverts_them() {
     let response = client.send("POST", "/v1/sandbox/reset", b"", None, None);
     assert_eq!(
         json(&response),
-        json!({"object": "sandbox_reset", "deleted": 1, "reverted_updates": 1, "idempotency_keys_cleared": 0})
+        json!({"object": "sandbox_reset", "deleted": 1, "reverted_updates": 1, "idempotency_keys_cleared": 0, "clock_reset": false})
     );
     let (_, quote) = client.get(&format!("/v1/quotes/{target}"));
     assert_eq!(quote["status"], "offered");
@@ -627,7 +638,7 @@ fn reset_clears_the_account() {
     assert!(response.state_changed);
     assert_eq!(
         json(&response),
-        json!({"object": "sandbox_reset", "deleted": 2, "reverted_updates": 0, "idempotency_keys_cleared": 1})
+        json!({"object": "sandbox_reset", "deleted": 2, "reverted_updates": 0, "idempotency_keys_cleared": 1, "clock_reset": false})
     );
     assert!(client.state.is_empty());
     assert_eq!(client.state, AccountState::default());

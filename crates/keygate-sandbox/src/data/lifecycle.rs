@@ -1,0 +1,236 @@
+//! Lifecycles, declared per collection in the manifest: the states a record's status field
+//! takes and the transitions that days passing trigger (a quote `offered` → `expired` after
+//! its `valid_until`). A record stores the state it was given; the state it is in is computed
+//! on the day it is read, so nothing is written as time passes and a clock moved forward shows
+//! every transition at once.
+//!
+//! Reads its input from the loaded collections and magic values (passed in), so it depends on
+//! neither the manifest nor the record files.
+
+use super::records::record_id;
+use super::{Collection, MANIFEST_FILE, MagicValue, is_name};
+use crate::date;
+use crate::rules::{Expr, Record};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `"lifecycle": {"field": "status", "states": [...], "transitions": [...]}`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Lifecycle {
+    /// The top-level field holding the state.
+    pub field: String,
+    /// Every state a record may be in.
+    pub states: Vec<String>,
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+}
+
+/// `{"from": "pending", "to": "active", "on": "start_date"}`: a record in `from` is in `to`
+/// from the day its date field names (`on`), or from the day after it (`after`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Transition {
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub on: Option<String>,
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+impl Transition {
+    /// The first day the record is in `to`, if its date field holds a date.
+    fn first_day(&self, record: &Record) -> Option<i64> {
+        let (field, shift) = match (&self.on, &self.after) {
+            (Some(field), _) => (field, 0),
+            (None, Some(field)) => (field, 1),
+            (None, None) => return None,
+        };
+        Some(date::parse(record.get(field)?.as_str()?)? + shift)
+    }
+}
+
+impl Lifecycle {
+    /// The state `record` has reached on `today`, if it differs from the stored one. Follows
+    /// transitions one after another (a policy that started and ended is `expired`); the
+    /// checks rule out cycles, and the walk is bounded by the number of states regardless.
+    pub(crate) fn state_on<'a>(&'a self, record: &Record, today: i64) -> Option<&'a str> {
+        let stored = record.get(&self.field)?.as_str()?;
+        let mut reached: Option<&'a str> = None;
+        for _ in 0..self.states.len() {
+            let state = reached.unwrap_or(stored);
+            let Some(next) = self
+                .transitions
+                .iter()
+                .find(|t| t.from == state && t.first_day(record).is_some_and(|day| day <= today))
+            else {
+                break;
+            };
+            reached = Some(&next.to);
+        }
+        reached.filter(|state| *state != stored)
+    }
+
+    fn has_state(&self, value: &Value) -> bool {
+        value
+            .as_str()
+            .is_some_and(|s| self.states.iter().any(|state| state == s))
+    }
+}
+
+/// Checks every collection's lifecycle against its records, its write rules, the other
+/// collections' updates of it and the magic values: every state set anywhere is declared, and
+/// the transitions can be followed.
+pub(super) fn check_all(collections: &[Collection], magic: &[MagicValue]) -> Result<(), String> {
+    for (c, coll) in collections.iter().enumerate() {
+        let Some(lifecycle) = &coll.lifecycle else {
+            continue;
+        };
+        let at = format!("{MANIFEST_FILE}: collection `{}`: lifecycle", coll.name);
+        check_shape(lifecycle, coll, &at)?;
+        check_set_states(collections, c, lifecycle, magic, &at)?;
+    }
+    Ok(())
+}
+
+/// The states and transitions themselves.
+fn check_shape(lifecycle: &Lifecycle, coll: &Collection, at: &str) -> Result<(), String> {
+    let field = &lifecycle.field;
+    if !is_name(field) {
+        return Err(format!(
+            "{at}: field `{field}` must be a top-level field name"
+        ));
+    }
+    if lifecycle.states.is_empty() {
+        return Err(format!("{at}: declares no state"));
+    }
+    for (n, state) in lifecycle.states.iter().enumerate() {
+        if !is_name(state) {
+            return Err(format!(
+                "{at}: state `{state}` must be lower-case letters, digits and `_`"
+            ));
+        }
+        if lifecycle.states[..n].contains(state) {
+            return Err(format!("{at}: state `{state}` is listed twice"));
+        }
+    }
+    if let Some(write) = &coll.write
+        && write.fields.contains(field)
+    {
+        return Err(format!(
+            "{at}: `{field}` is a field clients send; the server must set a state"
+        ));
+    }
+    for (n, t) in lifecycle.transitions.iter().enumerate() {
+        let here = format!("{at}.transitions[{n}]");
+        for state in [&t.from, &t.to] {
+            if !lifecycle.states.contains(state) {
+                return Err(format!("{here}: `{state}` is not one of the states"));
+            }
+        }
+        if t.from == t.to {
+            return Err(format!("{here}: goes from `{}` to itself", t.from));
+        }
+        let date_field = match (&t.on, &t.after) {
+            (Some(field), None) | (None, Some(field)) => field,
+            _ => return Err(format!("{here}: give exactly one of `on` and `after`")),
+        };
+        let written = coll
+            .write
+            .as_ref()
+            .is_some_and(|w| w.fields.contains(date_field) || w.set.contains(date_field));
+        if !written && !coll.records.iter().any(|r| r.contains_key(date_field)) {
+            return Err(format!(
+                "{here}: date field `{date_field}` appears in no record and no write rule"
+            ));
+        }
+        if lifecycle.transitions[..n].iter().any(|o| o.from == t.from) {
+            return Err(format!(
+                "{here}: a second transition from `{}`; one state moves on one way",
+                t.from
+            ));
+        }
+    }
+    // One transition per state: a walk that is longer than the states has gone round.
+    for start in &lifecycle.states {
+        let mut state = start;
+        for _ in 0..=lifecycle.states.len() {
+            match lifecycle.transitions.iter().find(|t| &t.from == state) {
+                Some(t) => state = &t.to,
+                None => break,
+            }
+            if state == start {
+                return Err(format!(
+                    "{at}: the transitions go round from `{start}` back to it"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every state a record holds or is given (the records, the write's `set`, other collections'
+/// `updates`, magic values) is declared.
+fn check_set_states(
+    collections: &[Collection],
+    c: usize,
+    lifecycle: &Lifecycle,
+    magic: &[MagicValue],
+    at: &str,
+) -> Result<(), String> {
+    let coll = &collections[c];
+    let field = &lifecycle.field;
+    let undeclared = |value: &Value, whose: &str| {
+        format!(
+            "{at}: {whose} sets `{field}` to {value}, which is not one of the states {:?}",
+            lifecycle.states
+        )
+    };
+    for record in &coll.records {
+        let value = record.get(field).unwrap_or(&Value::Null);
+        if !lifecycle.has_state(value) {
+            return Err(undeclared(value, &format!("record {}", record_id(record))));
+        }
+    }
+    let mut given: Vec<(&Expr, String)> = Vec::new();
+    if let Some(write) = &coll.write {
+        match write.set.get(field) {
+            Some(expr) => given.push((expr, "its write rule".into())),
+            None => {
+                return Err(format!(
+                    "{at}: the write rule must set `{field}` to a state"
+                ));
+            }
+        }
+    }
+    for other in collections {
+        let Some(write) = &other.write else { continue };
+        for update in &write.updates {
+            if other.reference(&update.via) == Some(c)
+                && let Some(expr) = update.set.get(field)
+            {
+                given.push((expr, format!("collection `{}`'s update", other.name)));
+            }
+        }
+    }
+    for (expr, whose) in given {
+        match expr {
+            Expr::Const(value) if lifecycle.has_state(value) => {}
+            Expr::Const(value) => return Err(undeclared(value, &whose)),
+            _ => {
+                return Err(format!(
+                    "{at}: {whose} must set `{field}` to a constant state"
+                ));
+            }
+        }
+    }
+    for m in magic.iter().filter(|m| m.collection == coll.name) {
+        if let Some(value) = m.set.as_ref().and_then(|set| set.get(field))
+            && !lifecycle.has_state(value)
+        {
+            return Err(undeclared(value, &format!("magic value {}", m.equals)));
+        }
+    }
+    Ok(())
+}
