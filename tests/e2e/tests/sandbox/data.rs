@@ -9,7 +9,7 @@ pub(crate) struct Tenant {
     pub(crate) product_keys: BTreeMap<String, String>,
 }
 
-/// The shipped data, as the files say.
+/// The shipped data, as the files say, in the states their lifecycles have reached today.
 pub(crate) struct Data {
     /// `collections.json` entries, in manifest order.
     pub(crate) manifest: Vec<Value>,
@@ -48,6 +48,44 @@ impl Data {
             manifest,
             records,
             scenarios: read("scenarios.json"),
+        }
+    }
+
+    /// Shows every record in the state its collection's lifecycle gives it on `today`
+    /// (`YYYY-MM-DD`, the gateway's clock for an account that never moved it), as the manifest
+    /// declares: a record in `from` is in `to` from its `on` date, or the day after its `after`
+    /// date. Written from the manifest's words, not from the sandbox's code, so the two check
+    /// each other.
+    pub(crate) fn as_of(&mut self, today: &str) {
+        for coll in &self.manifest {
+            let Some(lifecycle) = coll.get("lifecycle") else {
+                continue;
+            };
+            let field = lifecycle["field"].as_str().expect("lifecycle field");
+            let transitions = lifecycle["transitions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let name = coll["name"].as_str().expect("collection name");
+            for record in self.records.get_mut(name).expect("records") {
+                loop {
+                    let state = record[field].clone();
+                    let due = transitions.iter().find(|t| {
+                        t["from"] == state
+                            && match (t["on"].as_str(), t["after"].as_str()) {
+                                (Some(on), _) => record[on].as_str().is_some_and(|d| d <= today),
+                                (None, Some(after)) => {
+                                    record[after].as_str().is_some_and(|d| d < today)
+                                }
+                                _ => false,
+                            }
+                    });
+                    match due {
+                        Some(t) => record[field] = t["to"].clone(),
+                        None => break,
+                    }
+                }
+            }
         }
     }
 

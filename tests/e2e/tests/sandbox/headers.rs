@@ -54,15 +54,32 @@ pub(crate) fn every_sandbox_answer_has_x_sandbox_and_a_fresh_request_id(c: &Ctx)
         (200, c.req(&t, "POST", "/v1/sandbox/reset")),
     ];
     let mut seen = HashSet::new();
+    let mut clocks = Vec::new();
     for (status, req) in reqs {
         // An incoming X-Request-Id is not ours: it must not be echoed.
         let r = sandboxed(req.header("X-Request-Id", "client-chosen-id").send());
         assert_eq!(r.status, status, "{r}");
+        // Every answer the account's sandbox computes shows its clock; the scenario list is the
+        // same for every account, and a body over 64 KiB is refused before the sandbox reads it.
+        let clock = r.header("x-sandbox-clock");
+        if r.status == 413 || r.json["object"] == "sandbox_scenarios" {
+            assert_eq!(clock, None, "{r}");
+        } else {
+            let clock = clock.unwrap_or_else(|| panic!("no X-Sandbox-Clock: {r}"));
+            assert!(clock.len() == 20 && clock.ends_with('Z'), "{r}");
+            clocks.push(clock.to_string());
+        }
         let id = r.request_id().unwrap().to_string();
         assert_ne!(id, "client-chosen-id", "{r}");
         assert_eq!(r.header_all("x-request-id").len(), 1, "{r}");
         assert!(seen.insert(id.clone()), "request id {id} repeated: {r}");
     }
+    let mut sorted = clocks.clone();
+    sorted.sort();
+    assert_eq!(
+        clocks, sorted,
+        "the clock reads real time, and never goes back"
+    );
     c.assert_origin_untouched();
 }
 

@@ -27,6 +27,7 @@ mod requests;
 mod rules;
 mod scenarios;
 mod state;
+mod time;
 mod writes;
 
 use data::*;
@@ -38,6 +39,7 @@ use requests::*;
 use rules::*;
 use scenarios::*;
 use state::*;
+use time::*;
 use writes::*;
 
 /// A valid German IBAN (the ISO 13616 example) that is not a magic value.
@@ -87,6 +89,8 @@ fn main() {
                 },
             };
             ctx.reader = ctx.tenant("reader");
+            let today = ctx.today(&ctx.reader);
+            ctx.data.as_of(&today);
             ctx
         },
         tests![
@@ -134,6 +138,9 @@ fn main() {
             scenarios_endpoint_lists_scenarios_and_magic_values,
             magic_values_of_payment_orders,
             magic_values_of_quotes,
+            // Time: the clock and the lifecycles it drives
+            the_clock_moves_forward_per_account_and_shows_on_every_answer,
+            a_quote_expires_and_a_policy_starts_and_ends_as_days_pass,
             // Headers and the origin
             every_sandbox_answer_has_x_sandbox_and_a_fresh_request_id,
             test_keys_never_reach_the_origin,

@@ -168,6 +168,29 @@ impl Ctx {
         r.json.clone()
     }
 
+    /// `GET /v1/sandbox/clock`, with its header and body checked to agree.
+    pub(crate) fn clock(&self, t: &Tenant) -> Value {
+        let r = self.get(t, "/v1/sandbox/clock");
+        r.expect_status(200);
+        assert_eq!(r.json["object"], "sandbox_clock", "{r}");
+        assert_eq!(
+            r.header("x-sandbox-clock"),
+            r.json["now"].as_str(),
+            "the header and the body agree: {r}"
+        );
+        r.json.clone()
+    }
+
+    /// The tenant's sandbox day, `YYYY-MM-DD`.
+    pub(crate) fn today(&self, t: &Tenant) -> String {
+        self.clock(t)["today"].as_str().expect("today").to_string()
+    }
+
+    /// `POST /v1/sandbox/clock` with `body`.
+    pub(crate) fn move_clock(&self, t: &Tenant, body: &Value) -> Resp {
+        self.post(t, "/v1/sandbox/clock", body)
+    }
+
     pub(crate) fn reset(&self, t: &Tenant) -> Resp {
         sandboxed(self.req(t, "POST", "/v1/sandbox/reset").send())
     }
