@@ -210,7 +210,35 @@ test("sandbox explorer: GET /v1/accounts with a test key answers 200", async ({ 
   await expect(page.getByTestId("sandbox-status")).toContainText("200");
   await expect(page.getByTestId("sandbox-headers")).toContainText("x-sandbox: true");
   await expect(page.getByTestId("sandbox-response")).toContainText('"object": "list"');
+  await expect(page.getByTestId("sandbox-clock")).toContainText(/Sandbox clock: \d{4}-\d{2}-\d{2}T/);
   await page.screenshot({ path: `${SHOTS}/sandbox.png`, fullPage: true });
+});
+
+test("sandbox explorer: the clock moves forward for this test account only", async ({ page }) => {
+  const keyOf = async (account) => (await adminOk("POST", `/accounts/${account.id}/keys`,
+    { name: `clock ${account.name}`, environment: "test", scopes: ["sandbox:read", "sandbox:write"] })).secret;
+  const [mine, theirs] = [await keyOf(data.acme), await keyOf(data.other)];
+  await signInAsOperator(page);
+  await page.getByTestId("nav-sandbox").click();
+  await page.getByTestId("sandbox-key").fill(mine);
+  await page.getByTestId("sandbox-advance-days").fill("400");
+  await page.getByTestId("sandbox-advance").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("200");
+  const moved = JSON.parse(await page.getByTestId("sandbox-response").textContent());
+  expect(moved.object).toBe("sandbox_clock");
+  expect(moved.ahead_seconds).toBeGreaterThanOrEqual(400 * 86400);
+  await expect(page.getByTestId("sandbox-clock")).toHaveText(`Sandbox clock: ${moved.now}`);
+  await page.getByTestId("sandbox-advance-days").fill("0");
+  await page.getByTestId("sandbox-advance").click();
+  await expect(page.getByTestId("sandbox-error")).toHaveText("Advance by 1 to 400 days.");
+  // The other tenant's clock reads real time.
+  await page.getByTestId("sandbox-key").fill(theirs);
+  await page.getByTestId("sandbox-method").selectOption("GET");
+  await page.getByTestId("sandbox-path").fill("/v1/sandbox/clock");
+  await page.getByTestId("sandbox-send").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("200");
+  const other = JSON.parse(await page.getByTestId("sandbox-response").textContent());
+  expect(other.real_time).toBe(true);
 });
 
 // The console writes no admin method or path of its own: it calls operations by operationId,

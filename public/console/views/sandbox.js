@@ -27,11 +27,16 @@ export function renderSandbox() {
     h("div", { class: "field wide" }, h("label", { for: "sb-body" }, "JSON body"), body),
     error,
     h("div", { class: "row wide" }, h("button", { type: "submit", "data-testid": "sandbox-send" }, "Send")));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  const clock = h("p", { class: "status-line", "data-testid": "sandbox-clock" },
+    "Sandbox clock: send a request to see it.");
+  const days = h("input", { type: "number", id: "sb-days", "data-testid": "sandbox-advance-days", min: "1", max: "400",
+    step: "1", value: "1" });
+  const advance = h("button", { type: "button", "data-testid": "sandbox-advance" }, "Advance clock");
+
+  // Sends one request with the test key, and shows its answer and the clock it carries.
+  async function send(methodName, target, json) {
     error.textContent = "";
-    const p = path.value.trim();
-    if (!p.startsWith("/v1/")) {
+    if (!target.startsWith("/v1/")) {
       error.textContent = "The path must start with /v1/.";
       return;
     }
@@ -41,21 +46,23 @@ export function renderSandbox() {
     }
     const h2 = { Authorization: `Bearer ${key.value.trim()}` };
     if (productKey.value.trim()) h2["X-Product-Key"] = productKey.value.trim();
-    const init = { method: method.value, headers: h2, credentials: "omit", cache: "no-store" };
-    if (method.value === "POST" && body.value.trim()) {
+    const init = { method: methodName, headers: h2, credentials: "omit", cache: "no-store" };
+    if (methodName === "POST" && json) {
       h2["Content-Type"] = "application/json";
-      init.body = body.value;
+      init.body = json;
     }
     status.textContent = "Sending…";
     headers.textContent = "";
     out.textContent = "";
     const started = performance.now();
     try {
-      const response = await fetch(p, init);
+      const response = await fetch(target, init);
       const text = await response.text();
       status.textContent = `${response.status} ${response.statusText} · ${Math.round(performance.now() - started)} ms`;
       status.className = `status-line ${response.ok ? "ok" : "bad"}`;
       headers.textContent = [...response.headers].map(([n, v]) => `${n}: ${v}`).join("\n");
+      const now = response.headers.get("X-Sandbox-Clock");
+      if (now) clock.textContent = `Sandbox clock: ${now}`;
       try {
         out.textContent = JSON.stringify(JSON.parse(text), null, 2);
       } catch {
@@ -65,11 +72,31 @@ export function renderSandbox() {
       status.textContent = `Network error: ${e.message}`;
       status.className = "status-line bad";
     }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send(method.value, path.value.trim(), body.value.trim());
   });
+  // Moves this test account's clock forward (never back: POST /v1/sandbox/reset returns it to
+  // real time); what it answers is shown like any other answer.
+  advance.addEventListener("click", () => {
+    const n = Number(days.value);
+    if (!Number.isInteger(n) || n < 1 || n > 400) {
+      error.textContent = "Advance by 1 to 400 days.";
+      return;
+    }
+    send("POST", "/v1/sandbox/clock", JSON.stringify({ advance: { days: n } }));
+  });
+  const clockRow = h("div", { class: "row" },
+    h("label", { for: "sb-days" }, "Days"), days, advance);
   root.append(
     h("section", { class: "card" }, h("h1", {}, "Sandbox explorer"),
       h("p", { class: "muted" }, "Send one request to this gateway with a test key; test keys only ever reach the sandbox."),
       form),
+    h("section", { class: "card" }, h("h2", {}, "Time"),
+      h("p", { class: "muted" }, "Each test account has its own clock: quotes expire, policies start and end as it passes. Move it forward to see what happens later."),
+      clock, clockRow),
     h("section", { class: "card" }, h("h2", {}, "Response"), status,
       h("h3", {}, "Headers"), headers, h("h3", {}, "Body"), out));
 }
