@@ -16,6 +16,7 @@ mod data;
 mod date;
 mod handle;
 mod iban;
+mod ledger;
 mod rules;
 mod schema;
 mod state;
@@ -49,6 +50,8 @@ pub struct Sandbox {
     collections: Vec<data::Collection>,
     scenarios: Vec<data::Scenario>,
     magic: Vec<data::MagicValue>,
+    /// What happens on the bank accounts as days pass (`activity.json`), if declared.
+    activity: Option<data::Activity>,
     /// `GET /v1/sandbox/scenarios`, rendered once.
     scenarios_body: String,
 }
@@ -191,6 +194,7 @@ impl Sandbox {
             collections: loaded.collections,
             scenarios: loaded.scenarios,
             magic: loaded.magic,
+            activity: loaded.activity,
             scenarios_body,
         })
     }

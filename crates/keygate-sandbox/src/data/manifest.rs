@@ -2,7 +2,7 @@
 //! prefixes and record files, their references (which give the nested lists) and filters.
 
 use super::records::{RecordFile, parse_records, record_id};
-use super::{Collection, Lifecycle, MANIFEST_FILE, SCENARIOS_FILE, file, is_name};
+use super::{ACTIVITY_FILE, Collection, Lifecycle, MANIFEST_FILE, SCENARIOS_FILE, file, is_name};
 use crate::rules::{OrderedMap, WriteSpec};
 use serde::Deserialize;
 use serde_json::Value;
@@ -75,6 +75,7 @@ pub(super) fn collections(
         }
         if def.file == MANIFEST_FILE
             || def.file == SCENARIOS_FILE
+            || def.file == ACTIVITY_FILE
             || !used_files.insert(def.file.as_str())
         {
             return Err(format!(
@@ -120,6 +121,7 @@ pub(super) fn check_all_used(manifest: &Manifest, files: &[(&str, &str)]) -> Res
     for (name, _) in files {
         if *name != MANIFEST_FILE
             && *name != SCENARIOS_FILE
+            && *name != ACTIVITY_FILE
             && !manifest.collections.iter().any(|def| def.file == *name)
         {
             return Err(format!(

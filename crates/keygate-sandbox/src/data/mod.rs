@@ -5,6 +5,7 @@
 //! filters, their write rules (`writes`), the scenarios and magic values (`scenarios`), then
 //! the lifecycles against everything that sets a state (`lifecycle`).
 
+mod activity;
 mod lifecycle;
 mod manifest;
 mod records;
@@ -16,12 +17,15 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+pub(crate) use activity::{Activity, Counterparty, Profile};
 pub(crate) use lifecycle::Lifecycle;
 
 pub(crate) use scenarios::{MagicValue, Scenario};
 
 pub(crate) const MANIFEST_FILE: &str = "collections.json";
 pub(crate) const SCENARIOS_FILE: &str = "scenarios.json";
+/// Optional: without it, nothing happens on the bank accounts as days pass.
+pub(crate) const ACTIVITY_FILE: &str = "activity.json";
 
 /// One collection, parsed and checked.
 #[derive(Debug)]
@@ -75,6 +79,7 @@ pub(crate) struct Loaded {
     pub collections: Vec<Collection>,
     pub scenarios: Vec<Scenario>,
     pub magic: Vec<MagicValue>,
+    pub activity: Option<Activity>,
 }
 
 /// Parses and checks the files given as (file name, contents). Every error names its file.
@@ -97,10 +102,19 @@ pub(crate) fn load(files: &[(&str, &str)]) -> Result<Loaded, String> {
     let scenarios = scenarios::check_scenarios(scenarios_file.scenarios)?;
     let magic = scenarios::check_magic(&collections, scenarios_file.magic_values)?;
     lifecycle::check_all(&collections, &magic)?;
+    let activity = match files.iter().find(|(name, _)| *name == ACTIVITY_FILE) {
+        None => None,
+        Some((_, text)) => {
+            let file: activity::ActivityFile =
+                serde_json::from_str(text).map_err(|e| format!("{ACTIVITY_FILE}: {e}"))?;
+            Some(activity::check(file, &collections)?)
+        }
+    };
     Ok(Loaded {
         collections,
         scenarios,
         magic,
+        activity,
     })
 }
 

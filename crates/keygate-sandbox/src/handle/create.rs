@@ -9,6 +9,7 @@ use super::read::{View, id_of};
 use super::render::{Ordered, capped, to_json};
 use crate::clock::Now;
 use crate::data::Collection;
+use crate::ledger::World;
 use crate::rules::{BASE_FIELDS, Record, Resolver, Validator, WriteSpec, display, get_path};
 use crate::state::{MAX_CREATED_OBJECTS, MAX_STATE_BYTES, json_size};
 use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse, date};
@@ -16,6 +17,7 @@ use keygate_core::MAX_JSON_BODY_BYTES;
 use keygate_core::{Error, FieldError};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 /// A change a create makes to a record it references: (collection name, id, fields to set).
 type Change = (String, String, Record);
@@ -48,6 +50,7 @@ impl Sandbox {
             collection,
             write,
             today: now.today(),
+            world: OnceCell::new(),
         };
         let validator = Validator {
             resolver: &ctx,
@@ -62,11 +65,45 @@ impl Sandbox {
         }
         ctx.check_references(&obj)?;
         let changes = ctx.updates(&validator, &obj)?;
-        // The answer shows the object as it is today: a policy that starts today is active.
-        let shown = to_json(&Ordered(
-            &collection.as_of(Cow::Borrowed(&obj), now.today()),
-        ))?;
+        // The answer shows the object as it is today: a policy that starts today is active, a
+        // payment order due today is executed (or rejected) by today's run of the ledger.
+        let shown = to_json(&Ordered(&self.as_created(c, &obj, state, now.today())))?;
         store(state, &collection.name, obj, shown, changes, key, now.real)
+    }
+}
+
+impl Sandbox {
+    /// A new object of collection `c` as reads will show it once it is stored.
+    fn as_created<'a>(
+        &self,
+        c: usize,
+        obj: &'a Record,
+        state: &AccountState,
+        today: i64,
+    ) -> Cow<'a, Record> {
+        let ledger_reads_it = self
+            .activity
+            .as_ref()
+            .is_some_and(|a| a.payment_orders == c);
+        let Some(collection) = self.collections.get(c) else {
+            return Cow::Borrowed(obj);
+        };
+        if !ledger_reads_it {
+            return collection.as_of(Cow::Borrowed(obj), today);
+        }
+        let mut after = state.clone();
+        after
+            .created
+            .entry(collection.name.clone())
+            .or_default()
+            .push(obj.clone());
+        let world = OnceCell::new();
+        let view = View {
+            state: &after,
+            today,
+            world: &world,
+        };
+        Cow::Owned(self.shown(c, Cow::Borrowed(obj), view).into_owned())
     }
 }
 
@@ -132,6 +169,8 @@ struct WriteCtx<'a> {
     write: &'a WriteSpec,
     /// The account's sandbox day: the records referenced are seen as they are on it.
     today: i64,
+    /// The bank ledger on that day, as the references see it.
+    world: OnceCell<World>,
 }
 
 impl Resolver for WriteCtx<'_> {
@@ -147,6 +186,7 @@ impl WriteCtx<'_> {
         View {
             state: self.state,
             today: self.today,
+            world: &self.world,
         }
     }
 

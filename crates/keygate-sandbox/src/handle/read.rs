@@ -1,18 +1,22 @@
 //! Reads: an item, a list and a nested list, as one account sees them on its sandbox's day.
 //! Static records come from the data files with the account's updates merged over them,
 //! followed by the objects the account created, oldest first; so pages and cursors stay stable
-//! as objects are added. Each record is then shown in the state its lifecycle has reached.
-//! This module is the one place records are read, so every reader (lists, filters, the write
-//! rules' references) sees the same state.
+//! as objects are added. The bank ledger's records (`crate::ledger`: transactions and
+//! statements booked since the files' `balance_date`) come after the static ones, in booking
+//! order. Each record is then shown in the state its lifecycle has reached, and accounts and
+//! payment orders as the ledger has moved them. This module is the one place records are read,
+//! so every reader (lists, filters, the write rules' references) sees the same state.
 
 use super::render::{Ordered, capped, to_json};
 use crate::data::Collection;
+use crate::ledger::{Outcome, World};
 use crate::rules::{Record, shown};
 use crate::{AccountState, Sandbox, SandboxResponse};
 use keygate_core::page::{ListPage, PageParams, query_pairs};
 use keygate_core::{Error, FieldError};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 /// One account's records on one day: what every read sees them through.
 #[derive(Clone, Copy)]
@@ -20,6 +24,8 @@ pub(super) struct View<'a> {
     pub(super) state: &'a AccountState,
     /// The account's sandbox day (days since 1970-01-01).
     pub(super) today: i64,
+    /// The bank ledger on that day, computed by the first read that needs it.
+    pub(super) world: &'a OnceCell<World>,
 }
 
 /// A record's id. Every static record has a string id (the data checks rule out any other) and
@@ -67,47 +73,166 @@ impl Sandbox {
         ))
     }
 
-    /// A record by id as the view shows it: static (with this account's updates) or created.
+    /// A record by id as the view shows it: static (with this account's updates), booked by
+    /// the ledger, or created.
     pub(super) fn lookup<'a>(
         &'a self,
         c: usize,
         id: &str,
         view: View<'a>,
     ) -> Option<Cow<'a, Record>> {
-        let View { state, today } = view;
         let coll = self.collections.get(c)?;
         let stored = if let Some(record) = coll.index.get(id).and_then(|&i| coll.records.get(i)) {
             patched(
                 record,
-                state.updated.get(&coll.name).and_then(|u| u.get(id)),
+                view.state.updated.get(&coll.name).and_then(|u| u.get(id)),
             )
+        } else if let Some(record) = self.booked_one(c, view, id) {
+            record
         } else {
-            state
+            view.state
                 .created
                 .get(&coll.name)?
                 .iter()
                 .find(|r| id_of(r) == id)
                 .map(Cow::Borrowed)?
         };
-        Some(coll.as_of(stored, today))
+        Some(self.shown(c, stored, view))
     }
 
     /// All records of a collection in list order, as the view shows them: static in file
-    /// order, then created ones, oldest first.
-    fn visible<'a>(&'a self, coll: &'a Collection, view: View<'a>) -> Vec<Cow<'a, Record>> {
-        let View { state, today } = view;
-        let updates = state.updated.get(&coll.name);
-        let created = state
-            .created
-            .get(&coll.name)
+    /// order, then those the ledger booked, then created ones, oldest first. With `account`,
+    /// the ledger's records of other accounts may be left out (a list that only shows that
+    /// account's would drop them anyway): they are made only when they can be shown.
+    fn visible<'a>(
+        &'a self,
+        c: usize,
+        view: View<'a>,
+        account: Option<&'a str>,
+    ) -> impl Iterator<Item = Cow<'a, Record>> + 'a {
+        let coll = self.collections.get(c);
+        let records = coll.map(|coll| coll.records.as_slice()).unwrap_or_default();
+        let updates = coll.and_then(|coll| view.state.updated.get(&coll.name));
+        let created = coll
+            .and_then(|coll| view.state.created.get(&coll.name))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        coll.records
+        records
             .iter()
-            .map(|r| patched(r, updates.and_then(|u| u.get(id_of(r)))))
+            .map(move |r| patched(r, updates.and_then(|u| u.get(id_of(r)))))
+            .chain(self.booked(c, view, account))
             .chain(created.iter().map(Cow::Borrowed))
-            .map(|r| coll.as_of(r, today))
-            .collect()
+            .map(move |r| self.shown(c, r, view))
+    }
+
+    /// The record of collection `c` with `id` that the ledger booked, if there is one.
+    fn booked_one<'a>(&'a self, c: usize, view: View<'a>, id: &str) -> Option<Cow<'a, Record>> {
+        let (activity, world) = self.activity.as_ref().zip(self.world(c, view))?;
+        if c == activity.transactions {
+            let entry = world.transactions.iter().find(|e| e.id == id)?;
+            Some(Cow::Owned(entry.record()))
+        } else if c == activity.statements {
+            world
+                .statements
+                .iter()
+                .find(|r| id_of(r) == id)
+                .map(Cow::Borrowed)
+        } else {
+            None
+        }
+    }
+
+    /// The records of collection `c` that the ledger booked (none if `c` is not one it books),
+    /// only those of `account` if given. Made one by one, as they are taken.
+    fn booked<'a>(
+        &'a self,
+        c: usize,
+        view: View<'a>,
+        account: Option<&'a str>,
+    ) -> impl Iterator<Item = Cow<'a, Record>> + 'a {
+        let world = self.activity.as_ref().zip(self.world(c, view));
+        let entries = world
+            .filter(|(activity, _)| c == activity.transactions)
+            .map(|(_, world)| world.transactions.as_slice())
+            .unwrap_or_default();
+        let statements = world
+            .filter(|(activity, _)| c == activity.statements)
+            .map(|(_, world)| world.statements.as_slice())
+            .unwrap_or_default();
+        entries
+            .iter()
+            .filter(move |e| account.is_none_or(|a| e.account_id == a))
+            .map(|e| Cow::Owned(e.record()))
+            .chain(statements.iter().map(Cow::Borrowed))
+    }
+
+    /// The ledger of the view's day, if `c` is one of the collections it reads or writes.
+    fn world<'a>(&self, c: usize, view: View<'a>) -> Option<&'a World> {
+        let activity = self.activity.as_ref()?;
+        if ![
+            activity.accounts,
+            activity.transactions,
+            activity.statements,
+            activity.payment_orders,
+        ]
+        .contains(&c)
+        {
+            return None;
+        }
+        Some(
+            view.world
+                .get_or_init(|| activity.world(&self.collections, view.state, view.today)),
+        )
+    }
+
+    /// A stored record of collection `c` as the view shows it: in the state its lifecycle has
+    /// reached, and, for an account or a payment order, as the ledger has moved it.
+    pub(super) fn shown<'a>(
+        &self,
+        c: usize,
+        record: Cow<'a, Record>,
+        view: View<'a>,
+    ) -> Cow<'a, Record> {
+        let Some(coll) = self.collections.get(c) else {
+            return record;
+        };
+        let record = coll.as_of(record, view.today);
+        let (Some(activity), Some(world)) = (&self.activity, self.world(c, view)) else {
+            return record;
+        };
+        let id = id_of(&record);
+        let changes: Vec<(&str, Value)> = if c == activity.accounts {
+            match world.balances.get(id) {
+                Some(balance) => vec![
+                    ("balance", Value::from(*balance)),
+                    ("balance_date", Value::from(world.today.as_str())),
+                ],
+                None => Vec::new(),
+            }
+        } else if c == activity.payment_orders {
+            match world.orders.get(id) {
+                Some(Outcome::Executed { transaction_id }) => vec![
+                    ("status", Value::from("executed")),
+                    ("status_reason", Value::Null),
+                    ("transaction_id", Value::from(transaction_id.as_str())),
+                ],
+                Some(Outcome::Rejected { reason }) => vec![
+                    ("status", Value::from("rejected")),
+                    ("status_reason", Value::from(*reason)),
+                ],
+                None => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        if changes.is_empty() {
+            return record;
+        }
+        let mut record = record.into_owned();
+        for (field, value) in changes {
+            record.insert(field.to_string(), value);
+        }
+        Cow::Owned(record)
     }
 
     /// `GET /v1/{collection}`, or a nested list when `parent` gives the (field, id) that its
@@ -122,9 +247,8 @@ impl Sandbox {
         let coll = self.collection(c)?;
         let pairs = query_pairs(query);
         let (params, filters) = list_query(coll, &pairs)?;
-        let items: Vec<Cow<Record>> = self
-            .visible(coll, view)
-            .into_iter()
+        let matching = self
+            .visible(c, view, account_of(parent, &filters))
             .filter(|r| {
                 parent.is_none_or(|(field, id)| r.get(field).and_then(Value::as_str) == Some(id))
             })
@@ -132,8 +256,29 @@ impl Sandbox {
                 filters
                     .iter()
                     .all(|(field, want)| matches(r.get(*field), want))
-            })
-            .collect();
+            });
+        // Records are taken up to the page's end and one more (has_more), not all of them: a
+        // ledger a year on holds thousands. A cursor that is never met takes them all, and the
+        // page is refused as for any list.
+        let mut items: Vec<Cow<Record>> = Vec::new();
+        let mut after_cursor = params.starting_after.is_none().then_some(0);
+        for record in matching {
+            match after_cursor.as_mut() {
+                Some(taken) => {
+                    *taken += 1;
+                    items.push(record);
+                    if *taken > params.limit {
+                        break;
+                    }
+                }
+                None => {
+                    if params.starting_after.as_deref() == Some(id_of(&record)) {
+                        after_cursor = Some(0);
+                    }
+                    items.push(record);
+                }
+            }
+        }
         let (page, has_more) = params.page(&items, |r| id_of(r))?;
         let data: Vec<Ordered> = page.iter().map(|r| Ordered(r)).collect();
         Ok(SandboxResponse::json(
@@ -145,6 +290,15 @@ impl Sandbox {
 
 /// A list filter: (top-level field, the exact value it must have).
 type Filter<'q> = (&'q str, &'q str);
+
+/// The account a list is limited to, by its parent or its filters, if any.
+fn account_of<'q>(parent: Option<(&'q str, &'q str)>, filters: &[Filter<'q>]) -> Option<&'q str> {
+    parent
+        .into_iter()
+        .chain(filters.iter().copied())
+        .find(|(field, _)| *field == "account_id")
+        .map(|(_, id)| id)
+}
 
 /// The paging parameters and the filters of a list's query. Every fault of either (an unknown
 /// parameter, a repeated filter, a bad `limit`) is reported in one 400.

@@ -7,6 +7,7 @@ use crate::clock::Now;
 use crate::rules::shown;
 use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
 use keygate_core::Error;
+use std::cell::OnceCell;
 
 const GET: &str = "GET, HEAD";
 const GET_POST: &str = "GET, HEAD, POST";
@@ -55,9 +56,11 @@ impl Sandbox {
         let route = self.resolve(req.path)?;
         let read = req.method == "GET" || req.method == "HEAD";
         let post = req.method == "POST";
+        let world = OnceCell::new();
         let view = View {
             state,
             today: now.today(),
+            world: &world,
         };
         match route {
             Route::Scenarios if read => Ok(SandboxResponse::json(200, self.scenarios_body.clone())),

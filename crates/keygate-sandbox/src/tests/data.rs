@@ -47,7 +47,7 @@ fn embedded_data_loads_with_a_few_hundred_records() {
     assert!(sandbox.record_count() >= 500, "{}", sandbox.record_count());
     assert!(Sandbox::embedded().is_ok());
     // Every file is embedded, minified.
-    assert_eq!(crate::EMBEDDED_FILES.len(), 10);
+    assert_eq!(crate::EMBEDDED_FILES.len(), 11);
     assert!(
         crate::EMBEDDED_FILES
             .iter()

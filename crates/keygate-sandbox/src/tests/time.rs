@@ -34,19 +34,19 @@ fn the_clock_reads_real_time_until_moved() {
     let mut client = Client::new();
     assert_eq!(
         clock(&mut client),
-        json!({"object": "sandbox_clock", "now": "2026-11-23T12:00:00Z", "today": "2026-11-23",
+        json!({"object": "sandbox_clock", "now": "2026-10-31T12:00:00Z", "today": "2026-10-31",
             "real_time": true, "ahead_seconds": 0})
     );
     // Real time passes for it as for everyone.
     client.now += 90;
-    assert_eq!(clock(&mut client)["now"], "2026-11-23T12:01:30Z");
+    assert_eq!(clock(&mut client)["now"], "2026-10-31T12:01:30Z");
     assert!(client.state.is_empty(), "reading the clock stores nothing");
     // Every answer read through the account's sandbox carries it, errors included.
     for path in ["/v1/owners", "/v1/quotes/qt_nothing", "/v1/sandbox/reset"] {
         let response = client.send("GET", path, b"", None, None);
         assert_eq!(
             response.header(CLOCK_HEADER),
-            Some("2026-11-23T12:01:30Z"),
+            Some("2026-10-31T12:01:30Z"),
             "{path}"
         );
     }
@@ -60,12 +60,12 @@ fn advancing_moves_every_date_the_sandbox_reads() {
     assert_eq!(status, 200, "{moved}");
     assert_eq!(
         moved,
-        json!({"object": "sandbox_clock", "now": "2026-11-26T14:00:00Z", "today": "2026-11-26",
+        json!({"object": "sandbox_clock", "now": "2026-11-03T14:00:00Z", "today": "2026-11-03",
             "real_time": false, "ahead_seconds": 3 * DAY + 7_200})
     );
     // Time keeps passing from there.
     client.now += 60;
-    assert_eq!(clock(&mut client)["now"], "2026-11-26T14:01:00Z");
+    assert_eq!(clock(&mut client)["now"], "2026-11-03T14:01:00Z");
 
     // Defaults, `created` and date rules read the sandbox's day.
     let (status, created) = client.post("/v1/payment_orders", &order(700));

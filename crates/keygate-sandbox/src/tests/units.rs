@@ -40,7 +40,7 @@ fn iban_check_digits_and_structure() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn dates_parse_strictly_and_round_trip() {
     assert_eq!(date::parse("1970-01-01"), Some(0));
-    assert_eq!(date::parse("2026-11-23"), Some(date::today(super::NOW)));
+    assert_eq!(date::parse("2026-10-31"), Some(date::today(super::NOW)));
     assert_eq!(
         date::parse("2028-02-29").map(date::format).as_deref(),
         Some("2028-02-29")
@@ -118,7 +118,7 @@ fn expressions_compute_what_the_manifest_documents() {
     );
     assert_eq!(
         eval(json!({"today": 30}), obj.clone()),
-        Ok(json!("2026-12-23"))
+        Ok(json!("2026-11-30"))
     );
     assert_eq!(
         eval(

@@ -377,7 +377,7 @@ fn policy_binds_an_offered_quote_once() {
     assert_eq!(quote["premium"], 8100);
     let (_, policy) = client.post("/v1/policies", &json!({"quote_id": quote["id"]}));
     assert_eq!(policy["start_date"], today_plus(0));
-    assert_eq!(policy["end_date"], "2027-11-22");
+    assert_eq!(policy["end_date"], "2027-10-30");
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
