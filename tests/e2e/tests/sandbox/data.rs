@@ -17,6 +17,8 @@ pub(crate) struct Data {
     records: BTreeMap<String, Vec<Value>>,
     /// `scenarios.json`.
     pub(crate) scenarios: Value,
+    /// `activity.json`: which collections the bank ledger books into and moves as days pass.
+    pub(crate) activity: Value,
 }
 
 impl Data {
@@ -48,6 +50,7 @@ impl Data {
             manifest,
             records,
             scenarios: read("scenarios.json"),
+            activity: read("activity.json"),
         }
     }
 
@@ -87,6 +90,35 @@ impl Data {
                 }
             }
         }
+    }
+
+    /// Whether days passing add records to `collection` after the file's (transactions,
+    /// statements): its lists start with the file's records, in file order.
+    pub(crate) fn grows(&self, collection: &str) -> bool {
+        [&self.activity["transactions"], &self.activity["statements"]]
+            .iter()
+            .any(|name| *name == collection)
+    }
+
+    /// `record` without what days passing move (an account's balance and its date): the part
+    /// the file still decides.
+    pub(crate) fn settled(&self, collection: &str, record: &Value) -> Value {
+        let mut record = record.clone();
+        if self.activity["accounts"] == collection
+            && let Some(fields) = record.as_object_mut()
+        {
+            fields.remove("balance");
+            fields.remove("balance_date");
+        }
+        record
+    }
+
+    /// `records` as [`Data::settled`] leaves them.
+    pub(crate) fn all_settled(&self, collection: &str, records: &[Value]) -> Vec<Value> {
+        records
+            .iter()
+            .map(|r| self.settled(collection, r))
+            .collect()
     }
 
     pub(crate) fn records(&self, collection: &str) -> &[Value] {

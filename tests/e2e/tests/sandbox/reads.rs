@@ -77,10 +77,19 @@ pub(crate) fn limit_bounds_and_bad_cursors_are_400(c: &Ctx) {
 pub(crate) fn pagination_walk_returns_every_collection_exactly_as_the_files(c: &Ctx) {
     for coll in &c.data.manifest {
         let name = coll["name"].as_str().unwrap();
-        let got = c.walk(&c.reader, &format!("/v1/{name}"), 100);
+        let mut got = c.walk(&c.reader, &format!("/v1/{name}"), 100);
         let file = c.data.records(name);
+        if c.data.grows(name) {
+            // The ledger's records since the files' day come after the file's.
+            assert!(got.len() >= file.len(), "walk of /v1/{name}");
+            got.truncate(file.len());
+        }
         assert_eq!(ids(&got), ids(file), "walk of /v1/{name}: ids and order");
-        assert_eq!(got.as_slice(), file, "walk of /v1/{name}: records");
+        assert_eq!(
+            c.data.all_settled(name, &got),
+            c.data.all_settled(name, file),
+            "walk of /v1/{name}: records"
+        );
     }
 }
 
@@ -88,7 +97,9 @@ pub(crate) fn pagination_walk_with_small_pages_covers_transactions(c: &Ctx) {
     // An odd page size, so the last page is partial.
     let file = c.data.records("transactions");
     let got = c.walk(&c.reader, "/v1/transactions", 37);
-    assert_eq!(ids(&got), ids(file));
+    assert_eq!(ids(&got[..file.len()]), ids(file));
+    let all = c.walk(&c.reader, "/v1/transactions", 100);
+    assert_eq!(ids(&got), ids(&all), "the same walk whatever the page size");
     let owners = c.data.records("owners");
     let got = c.walk(&c.reader, "/v1/owners", 1);
     assert_eq!(ids(&got), ids(owners));
@@ -105,7 +116,11 @@ pub(crate) fn get_by_id_returns_the_file_record(c: &Ctx) {
             let id = record["id"].as_str().unwrap();
             let r = c.get(&c.reader, &format!("/v1/{name}/{id}"));
             r.expect_status(200);
-            assert_eq!(&r.json, record, "GET /v1/{name}/{id}");
+            assert_eq!(
+                c.data.settled(name, &r.json),
+                c.data.settled(name, record),
+                "GET /v1/{name}/{id}"
+            );
             assert_eq!(r.json["object"], coll["object"]);
             assert_eq!(r.json["livemode"], false);
         }
@@ -152,8 +167,15 @@ pub(crate) fn nested_lists_are_the_children_of_the_parent(c: &Ctx) {
                 .cloned()
                 .collect();
             let path = format!("/v1/{parent}/{parent_id}/{child}");
-            let got = c.walk(&c.reader, &path, 100);
-            assert_eq!(got, want, "{path}");
+            let mut got = c.walk(&c.reader, &path, 100);
+            if c.data.grows(child) {
+                got.truncate(want.len());
+            }
+            assert_eq!(
+                c.data.all_settled(child, &got),
+                c.data.all_settled(child, &want),
+                "{path}"
+            );
             checked += 1;
 
             // A parent without children has an empty nested list, not a 404.
@@ -185,11 +207,13 @@ pub(crate) fn nested_lists_are_the_children_of_the_parent(c: &Ctx) {
         .map(|t| t["id"].as_str().unwrap().to_string())
         .collect();
     assert!(!want.is_empty());
-    let got = ids(&c.walk(
+    let mut got = ids(&c.walk(
         &c.reader,
         &format!("/v1/accounts/{account}/transactions?credit_debit=debit"),
         3,
     ));
+    // The file's first, then those booked since its day.
+    got.truncate(want.len());
     assert_eq!(got, want);
 }
 
@@ -216,7 +240,10 @@ pub(crate) fn filters_match_the_files_exactly(c: &Ctx) {
                 .filter(|r| filter_text(&r[field]) == value)
                 .map(|r| r["id"].as_str().unwrap().to_string())
                 .collect();
-            let got = c.walk_ids(&c.reader, &format!("/v1/{name}?{field}={}", enc(&value)));
+            let mut got = c.walk_ids(&c.reader, &format!("/v1/{name}?{field}={}", enc(&value)));
+            if c.data.grows(name) {
+                got.truncate(want.len());
+            }
             assert_eq!(got, want, "/v1/{name}?{field}={value}");
             checked += 1;
         }
@@ -232,10 +259,11 @@ pub(crate) fn filters_match_the_files_exactly(c: &Ctx) {
         .filter(|t| t["account_id"] == account && t["category"] == category)
         .map(|t| t["id"].as_str().unwrap().to_string())
         .collect();
-    let got = c.walk_ids(
+    let mut got = c.walk_ids(
         &c.reader,
         &format!("/v1/transactions?account_id={account}&category={category}"),
     );
+    got.truncate(want.len());
     assert_eq!(got, want);
 
     // A value nothing has: an empty list.

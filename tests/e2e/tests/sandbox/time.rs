@@ -119,3 +119,81 @@ pub(crate) fn a_quote_expires_and_a_policy_starts_and_ends_as_days_pass(c: &Ctx)
     );
     c.assert_origin_untouched();
 }
+
+fn new_transactions(c: &Ctx, t: &Tenant, since: &str) -> Vec<Value> {
+    c.walk(t, "/v1/transactions", 100)
+        .into_iter()
+        .filter(|tx| tx["booking_date"].as_str().unwrap() > since)
+        .collect()
+}
+
+pub(crate) fn orders_execute_on_their_date_and_accounts_get_new_activity(c: &Ctx) {
+    let t = c.tenant("ledger");
+    let twin = c.tenant("ledger-twin");
+    let watcher = c.tenant("ledger-watcher");
+    let today = c.today(&t);
+    let in_three = fmt_day(day_of(&today) + 3);
+    let account = c.data.open_account("EUR");
+    let account_url = format!("/v1/accounts/{}", account["id"].as_str().unwrap());
+    let balance = c.get(&t, &account_url).json["balance"].as_i64().unwrap();
+    let mut body = c.data.order_body(4_321);
+    body["requested_execution_date"] = json!(in_three);
+    let paid = c.create(&t, "payment_orders", &body);
+    assert_eq!(paid["status"], "pending", "{paid}");
+    let mut body = c.data.order_body(99_999_999);
+    body["requested_execution_date"] = json!(in_three);
+    let too_big = c.create(&t, "payment_orders", &body);
+    let watched_before = c.walk(&watcher, "/v1/transactions", 100);
+
+    c.move_clock(&t, &json!({"advance": {"days": 3}}))
+        .expect_status(200);
+    let order = |o: &Value| {
+        c.get(
+            &t,
+            &format!("/v1/payment_orders/{}", o["id"].as_str().unwrap()),
+        )
+    };
+    let executed = order(&paid).json;
+    assert_eq!(executed["status"], "executed", "{executed}");
+    let tx = c.get(
+        &t,
+        &format!(
+            "/v1/transactions/{}",
+            executed["transaction_id"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(tx.json["amount"], -4_321, "{tx}");
+    assert_eq!(tx.json["booking_date"], in_three.as_str());
+    let rejected = order(&too_big).json;
+    assert_eq!(rejected["status"], "rejected", "{rejected}");
+    assert_eq!(rejected["status_reason"], "insufficient_funds");
+    // The balance moved by the debit and by whatever else the three days booked.
+    let moved = c.get(&t, &account_url).json;
+    assert_eq!(moved["balance_date"], in_three.as_str(), "{moved}");
+    let booked: i64 = new_transactions(c, &t, &today)
+        .iter()
+        .filter(|tx| tx["account_id"] == account["id"])
+        .map(|tx| tx["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        moved["balance"].as_i64().unwrap(),
+        balance + booked,
+        "{moved}"
+    );
+
+    // A week on, new activity; the same for another account reset and moved the same way.
+    c.move_clock(&t, &json!({"advance": {"days": 4}}))
+        .expect_status(200);
+    c.reset(&t).expect_status(200);
+    c.move_clock(&t, &json!({"advance": {"days": 7}}))
+        .expect_status(200);
+    c.move_clock(&twin, &json!({"advance": {"days": 7}}))
+        .expect_status(200);
+    let week = new_transactions(c, &t, &today);
+    assert!(week.len() >= 10, "a week of activity: {}", week.len());
+    assert_eq!(week, new_transactions(c, &twin, &today));
+    // Nothing moved for an account that did not move its clock.
+    assert_eq!(c.walk(&watcher, "/v1/transactions", 100), watched_before);
+    assert_eq!(c.clock(&watcher)["real_time"], true);
+    c.assert_origin_untouched();
+}
