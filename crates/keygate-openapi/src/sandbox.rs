@@ -209,6 +209,27 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
                 answer(status_text, Some(schema_ref(schema)), headers),
             );
             summary = text.to_string();
+        } else if method == "post" && segments.len() == 3 {
+            // A lifecycle action on one object: `POST /v1/{collection}/{id}/{action}`.
+            let Some(c) = find(segments[0]) else { continue };
+            let object = format!("Sandbox{}", pascal(c.object));
+            responses.insert(
+                "200".into(),
+                answer(
+                    &format!("The {}, {}.", words(c.object), words(segments[2])),
+                    Some(schema_ref(&object)),
+                    &SANDBOX_HEADERS,
+                ),
+            );
+            responses.insert(
+                "409".into(),
+                one_error(&format!(
+                    "The {} is not in a state `{}` applies to.",
+                    words(c.object),
+                    segments[2]
+                )),
+            );
+            summary = format!("{} a {}", pascal(segments[2]), words(c.object));
         } else if method == "post" {
             let Some(c) = find(segments[0]) else { continue };
             let object = format!("Sandbox{}", pascal(c.object));
@@ -365,7 +386,9 @@ fn operation_id<'c>(
         };
     }
     let object = |name: &str| pascal(find(name).map_or(name, |c| c.object));
-    let id = if method == "post" {
+    let id = if method == "post" && segments.len() == 3 {
+        format!("{}{}", pascal(segments[2]), object(segments[0]))
+    } else if method == "post" {
         format!("Create{}", object(segments[0]))
     } else {
         match segments.len() {

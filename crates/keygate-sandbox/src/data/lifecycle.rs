@@ -10,7 +10,7 @@
 use super::records::record_id;
 use super::{Collection, MANIFEST_FILE, MagicValue, is_name};
 use crate::date;
-use crate::rules::{Expr, Record};
+use crate::rules::{BASE_FIELDS, Expr, Record};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,7 +27,9 @@ pub(crate) struct Lifecycle {
 }
 
 /// `{"from": "pending", "to": "active", "on": "start_date"}`: a record in `from` is in `to`
-/// from the day its date field names (`on`), or from the day after it (`after`).
+/// from the day its date field names (`on`), or from the day after it (`after`); or, with
+/// `"action": "cancel"`, once a client sends `POST /v1/{collection}/{id}/cancel`, which also
+/// sets the constant fields of `set`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Transition {
@@ -37,6 +39,10 @@ pub(crate) struct Transition {
     pub on: Option<String>,
     #[serde(default)]
     pub after: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub set: Record,
 }
 
 impl Transition {
@@ -60,16 +66,23 @@ impl Lifecycle {
         let mut reached: Option<&'a str> = None;
         for _ in 0..self.states.len() {
             let state = reached.unwrap_or(stored);
-            let Some(next) = self
-                .transitions
-                .iter()
-                .find(|t| t.from == state && t.first_day(record).is_some_and(|day| day <= today))
-            else {
+            let Some(next) = self.transitions.iter().find(|t| {
+                t.from == state
+                    && t.action.is_none()
+                    && t.first_day(record).is_some_and(|day| day <= today)
+            }) else {
                 break;
             };
             reached = Some(&next.to);
         }
         reached.filter(|state| *state != stored)
+    }
+
+    /// The transitions a client triggers with `action`.
+    pub(crate) fn action<'a>(&'a self, action: &'a str) -> impl Iterator<Item = &'a Transition> {
+        self.transitions
+            .iter()
+            .filter(move |t| t.action.as_deref() == Some(action))
     }
 
     fn has_state(&self, value: &Value) -> bool {
@@ -88,14 +101,19 @@ pub(super) fn check_all(collections: &[Collection], magic: &[MagicValue]) -> Res
             continue;
         };
         let at = format!("{MANIFEST_FILE}: collection `{}`: lifecycle", coll.name);
-        check_shape(lifecycle, coll, &at)?;
+        check_shape(lifecycle, collections, coll, &at)?;
         check_set_states(collections, c, lifecycle, magic, &at)?;
     }
     Ok(())
 }
 
 /// The states and transitions themselves.
-fn check_shape(lifecycle: &Lifecycle, coll: &Collection, at: &str) -> Result<(), String> {
+fn check_shape(
+    lifecycle: &Lifecycle,
+    collections: &[Collection],
+    coll: &Collection,
+    at: &str,
+) -> Result<(), String> {
     let field = &lifecycle.field;
     if !is_name(field) {
         return Err(format!(
@@ -132,10 +150,43 @@ fn check_shape(lifecycle: &Lifecycle, coll: &Collection, at: &str) -> Result<(),
         if t.from == t.to {
             return Err(format!("{here}: goes from `{}` to itself", t.from));
         }
-        let date_field = match (&t.on, &t.after) {
-            (Some(field), None) | (None, Some(field)) => field,
-            _ => return Err(format!("{here}: give exactly one of `on` and `after`")),
-        };
+        for field in t.set.keys() {
+            if field == &lifecycle.field || BASE_FIELDS.contains(&field.as_str()) || !is_name(field)
+            {
+                return Err(format!("{here}: set cannot change `{field}`"));
+            }
+        }
+        let date_field =
+            match (&t.on, &t.after, &t.action) {
+                (Some(field), None, None) | (None, Some(field), None) => field,
+                (None, None, Some(action)) => {
+                    if !is_name(action) {
+                        return Err(format!("{here}: action `{action}` must be a name"));
+                    }
+                    if coll.children.iter().any(|(child, _)| {
+                        collections.get(*child).is_some_and(|c| &c.name == action)
+                    }) {
+                        return Err(format!(
+                            "{here}: action `{action}` is also a nested list of the collection"
+                        ));
+                    }
+                    if lifecycle.transitions[..n]
+                        .iter()
+                        .any(|o| o.action == t.action && o.from == t.from)
+                    {
+                        return Err(format!("{here}: `{action}` from `{}` twice", t.from));
+                    }
+                    continue;
+                }
+                _ => {
+                    return Err(format!(
+                        "{here}: give exactly one of `on`, `after` and `action`"
+                    ));
+                }
+            };
+        if !t.set.is_empty() {
+            return Err(format!("{here}: only an action's transition sets fields"));
+        }
         let written = coll
             .write
             .as_ref()
@@ -145,7 +196,10 @@ fn check_shape(lifecycle: &Lifecycle, coll: &Collection, at: &str) -> Result<(),
                 "{here}: date field `{date_field}` appears in no record and no write rule"
             ));
         }
-        if lifecycle.transitions[..n].iter().any(|o| o.from == t.from) {
+        if lifecycle.transitions[..n]
+            .iter()
+            .any(|o| o.from == t.from && o.action.is_none())
+        {
             return Err(format!(
                 "{here}: a second transition from `{}`; one state moves on one way",
                 t.from
@@ -156,7 +210,11 @@ fn check_shape(lifecycle: &Lifecycle, coll: &Collection, at: &str) -> Result<(),
     for start in &lifecycle.states {
         let mut state = start;
         for _ in 0..=lifecycle.states.len() {
-            match lifecycle.transitions.iter().find(|t| &t.from == state) {
+            match lifecycle
+                .transitions
+                .iter()
+                .find(|t| &t.from == state && t.action.is_none())
+            {
                 Some(t) => state = &t.to,
                 None => break,
             }

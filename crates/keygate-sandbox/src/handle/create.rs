@@ -418,7 +418,7 @@ fn store(
 }
 
 /// Refuses a write that would make the serialised state larger than [`MAX_STATE_BYTES`].
-fn check_budget(state: &mut AccountState, growth: usize) -> Result<(), Error> {
+pub(super) fn check_budget(state: &mut AccountState, growth: usize) -> Result<(), Error> {
     if state.reserve(growth) {
         return Ok(());
     }
@@ -431,7 +431,7 @@ fn check_budget(state: &mut AccountState, growth: usize) -> Result<(), Error> {
 
 /// Merges `patch` into a record: into a created object itself, or for a static record into
 /// the account's updates (merged on read, so other accounts still see the file).
-fn apply_update(state: &mut AccountState, collection: &str, id: &str, patch: Record) {
+pub(super) fn apply_update(state: &mut AccountState, collection: &str, id: &str, patch: Record) {
     if let Some(created) = state
         .created
         .get_mut(collection)

@@ -3,6 +3,7 @@
 //! adds methods to [`Sandbox`]; they share its parsed datasets and never keep state of their
 //! own, since the account's state comes in with each request.
 
+mod act;
 mod create;
 mod idempotency;
 mod read;

@@ -61,7 +61,7 @@ impl Sandbox {
     }
 
     /// The 404 for an id that collection `c` does not hold.
-    fn no_such(&self, c: usize, id: &str) -> Error {
+    pub(super) fn no_such(&self, c: usize, id: &str) -> Error {
         let Some(coll) = self.collections.get(c) else {
             return Error::internal();
         };

@@ -24,6 +24,8 @@ pub(super) enum Route<'p> {
     List(usize),
     /// `/v1/{collection}/{id}`
     Item(usize, &'p str),
+    /// `POST /v1/{collection}/{id}/{action}`: a transition of its lifecycle a client triggers.
+    Action(usize, &'p str, &'p str),
     /// `/v1/{parent}/{id}/{child}`: the `child` records whose `field` is `id`.
     Nested {
         parent: usize,
@@ -39,7 +41,10 @@ impl Sandbox {
     /// product against what the sandbox really serves there.
     pub fn collection_served(&self, path: &str) -> Option<&str> {
         let index = match self.resolve(path).ok()? {
-            Route::List(c) | Route::Item(c, _) | Route::Nested { child: c, .. } => c,
+            Route::List(c)
+            | Route::Item(c, _)
+            | Route::Action(c, _, _)
+            | Route::Nested { child: c, .. } => c,
             Route::Scenarios | Route::Reset | Route::Clock => return None,
         };
         self.collections.get(index).map(|c| c.name.as_str())
@@ -72,6 +77,8 @@ impl Sandbox {
                 self.create(c, req, state, now, new_id)
             }
             Route::Item(c, id) if read => self.item(c, id, view),
+            Route::Action(c, id, action) if post => self.act(c, id, action, state, now),
+            Route::Action(..) => Err(Error::method_not_allowed("POST")),
             Route::Nested {
                 parent,
                 id,
@@ -108,6 +115,14 @@ impl Sandbox {
             [name, id] => Ok(Route::Item(self.find(name)?, id)),
             [parent_name, id, child_name] => {
                 let parent = self.find(parent_name)?;
+                let is_action = self
+                    .collection(parent)?
+                    .lifecycle
+                    .as_ref()
+                    .is_some_and(|l| l.action(child_name).next().is_some());
+                if is_action {
+                    return Ok(Route::Action(parent, id, child_name));
+                }
                 let (child, field) = self.nested_list(parent, child_name)?;
                 Ok(Route::Nested {
                     parent,

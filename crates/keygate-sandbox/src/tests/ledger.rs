@@ -437,3 +437,59 @@ fn the_loader_names_what_is_wrong_with_the_activity() {
     advance(&mut client, 10);
     assert!(new_transactions(&mut client).is_empty());
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_pending_order_can_be_cancelled_and_then_never_executes() {
+    let mut client = Client::new();
+    advance(&mut client, 1);
+    let eur = open_accounts("EUR");
+    let (_, order) = client.post(
+        "/v1/payment_orders",
+        &order_body(&eur[0], "DE89370400440532013000", 700, "2026-11-05"),
+    );
+    let id = order["id"].as_str().unwrap();
+    let (status, cancelled) = client.post(&format!("/v1/payment_orders/{id}/cancel"), &json!({}));
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["status_reason"], "cancelled_by_debtor");
+    advance(&mut client, 10);
+    let (_, read) = client.get(&format!("/v1/payment_orders/{id}"));
+    assert_eq!(read, cancelled, "never executed");
+    // Only a pending order: again, or an executed one, is a 409 that says why.
+    let (status, error) = client.post(&format!("/v1/payment_orders/{id}/cancel"), &json!({}));
+    assert_eq!(status, 409, "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("cancelled"),
+        "{error}"
+    );
+    let day = today(&mut client);
+    let (_, due) = client.post(
+        "/v1/payment_orders",
+        &order_body(&eur[0], "DE89370400440532013000", 800, &day),
+    );
+    assert_eq!(due["status"], "executed");
+    let (status, _) = client.post(
+        &format!("/v1/payment_orders/{}/cancel", due["id"].as_str().unwrap()),
+        &json!({}),
+    );
+    assert_eq!(status, 409);
+    // Static records: the file's executed orders cannot be cancelled; unknown ids are 404;
+    // only POST.
+    let executed = first("payment_orders.json", |o| o["status"] == "executed");
+    let url = format!(
+        "/v1/payment_orders/{}/cancel",
+        executed["id"].as_str().unwrap()
+    );
+    assert_eq!(client.post(&url, &json!({})).0, 409);
+    assert_eq!(
+        client
+            .post("/v1/payment_orders/po_nothing/cancel", &json!({}))
+            .0,
+        404
+    );
+    let response = client.send("GET", &url, b"", None, None);
+    assert_eq!(response.status, 405);
+    assert_eq!(response.header("Allow"), Some("POST"));
+    check_invariants(&mut client);
+}

@@ -337,7 +337,7 @@ fn the_loader_names_what_is_wrong_with_a_lifecycle() {
             Box::new(|m| {
                 collection(m, "quotes")["lifecycle"]["transitions"][0]["on"] = json!("valid_until");
             }),
-            "exactly one of `on` and `after`",
+            "exactly one of `on`, `after` and `action`",
         ),
         (
             Box::new(|m| {
