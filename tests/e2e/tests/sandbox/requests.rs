@@ -7,8 +7,10 @@ use super::*;
 pub(crate) fn product_of(path: &str) -> Option<&'static str> {
     let path = path.split('?').next().unwrap_or_default();
     let segments: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
-    // A nested list belongs to the product of what it lists.
+    // A nested list belongs to the product of what it lists; an action (`cancel`) to that of
+    // the object it acts on.
     let collection = match segments.as_slice() {
+        [first, _, "cancel"] => *first,
         [_, _, child] => *child,
         [first, ..] => *first,
         [] => "",

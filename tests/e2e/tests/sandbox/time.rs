@@ -143,6 +143,16 @@ pub(crate) fn orders_execute_on_their_date_and_accounts_get_new_activity(c: &Ctx
     let mut body = c.data.order_body(99_999_999);
     body["requested_execution_date"] = json!(in_three);
     let too_big = c.create(&t, "payment_orders", &body);
+    let mut body = c.data.order_body(1_111);
+    body["requested_execution_date"] = json!(in_three);
+    let withdrawn = c.create(&t, "payment_orders", &body);
+    let cancel = format!(
+        "/v1/payment_orders/{}/cancel",
+        withdrawn["id"].as_str().unwrap()
+    );
+    let r = c.post(&t, &cancel, &json!({}));
+    r.expect_status(200);
+    assert_eq!(r.json["status"], "cancelled", "{r}");
     let watched_before = c.walk(&watcher, "/v1/transactions", 100);
 
     c.move_clock(&t, &json!({"advance": {"days": 3}}))
@@ -164,6 +174,12 @@ pub(crate) fn orders_execute_on_their_date_and_accounts_get_new_activity(c: &Ctx
     );
     assert_eq!(tx.json["amount"], -4_321, "{tx}");
     assert_eq!(tx.json["booking_date"], in_three.as_str());
+    assert_eq!(
+        order(&withdrawn).json["status"],
+        "cancelled",
+        "a cancelled order never runs"
+    );
+    c.post(&t, &cancel, &json!({})).expect_status(409);
     let rejected = order(&too_big).json;
     assert_eq!(rejected["status"], "rejected", "{rejected}");
     assert_eq!(rejected["status_reason"], "insufficient_funds");
