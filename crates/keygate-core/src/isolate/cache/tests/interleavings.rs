@@ -109,7 +109,8 @@ enum Event {
     Sync(usize),
     /// A request: the isolate's tiers, the location's copy as it is now, KV.
     Lookup(usize, Kv),
-    /// A request reads the location's copy now and takes it later.
+    /// A request asks the isolate's tiers, then reads the location's copy now and takes it
+    /// later.
     StartRead(usize),
     FinishRead(usize, Kv),
     /// A put lands (any of those in flight: late, out of order), all of them, or is lost.
@@ -250,13 +251,25 @@ impl World {
                 None
             }
             Event::Lookup(i, kv) => Some((i, self.lookup(i, &kv))),
-            Event::StartRead(i) => {
-                self.isolates[i].reading = Some(self.location.get(&Self::path()).cloned());
-                None
-            }
+            // As every request does, it asks the isolate first: one that has not read the log
+            // for too long refuses (503) before it reads any tier, and one that holds the key
+            // answers from its own tiers.
+            Event::StartRead(i) => match self.isolates[i].cache.held(&hash(1), now) {
+                Ok(Held::Nothing) => {
+                    self.isolates[i].reading = Some(self.location.get(&Self::path()).cloned());
+                    None
+                }
+                Ok(Held::Record(record)) => Some((i, Some(record))),
+                Ok(Held::Missing) | Err(_) => Some((i, None)),
+            },
+            // A real read of the location takes milliseconds; the model lets any events pass
+            // meanwhile. One that outlives the isolate's view of the log stands for a request
+            // no real isolate would still be serving: it fails closed, as the isolate's next
+            // request does.
             Event::FinishRead(i, kv) => {
                 let copy = self.isolates[i].reading.take();
-                copy.map(|copy| (i, self.take(i, copy, &kv)))
+                let fresh = self.isolates[i].cache.check_fresh(now).is_ok();
+                copy.map(|copy| (i, if fresh { self.take(i, copy, &kv) } else { None }))
             }
             Event::Deliver(k) => {
                 if !self.in_flight.is_empty() {
