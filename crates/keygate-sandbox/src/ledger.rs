@@ -74,11 +74,13 @@ struct Due<'a> {
 }
 
 impl Activity {
-    /// The ledger of `state`'s account on `today` (day number).
+    /// The ledger of `state`'s account on `today` (day number), with `new_order` (a payment
+    /// order being created, not stored yet) counted as the newest of its created orders.
     pub(crate) fn world(
         &self,
         collections: &[Collection],
         state: &AccountState,
+        new_order: Option<&Record>,
         today: i64,
     ) -> World {
         let mut world = World::default();
@@ -131,6 +133,7 @@ impl Activity {
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
+            .chain(new_order)
             .filter(|o| o.get("status").and_then(Value::as_str) == Some("pending"))
             .filter_map(|o| {
                 Some(Due {

@@ -67,43 +67,32 @@ impl Sandbox {
         let changes = ctx.updates(&validator, &obj)?;
         // The answer shows the object as it is today: a policy that starts today is active, a
         // payment order due today is executed (or rejected) by today's run of the ledger.
-        let shown = to_json(&Ordered(&self.as_created(c, &obj, state, now.today())))?;
+        let shown = self.created_json(c, &obj, state, now.today())?;
         store(state, &collection.name, obj, shown, changes, key, now.real)
     }
 }
 
 impl Sandbox {
-    /// A new object of collection `c` as reads will show it once it is stored.
-    fn as_created<'a>(
+    /// The answer's JSON for a new object of collection `c`, as reads will show it once it is
+    /// stored: a payment order as the ledger runs it with this order counted (not a copy of the
+    /// whole state with it).
+    fn created_json(
         &self,
         c: usize,
-        obj: &'a Record,
+        obj: &Record,
         state: &AccountState,
         today: i64,
-    ) -> Cow<'a, Record> {
-        let ledger_reads_it = self
-            .activity
-            .as_ref()
-            .is_some_and(|a| a.payment_orders == c);
-        let Some(collection) = self.collections.get(c) else {
-            return Cow::Borrowed(obj);
-        };
-        if !ledger_reads_it {
-            return collection.as_of(Cow::Borrowed(obj), today);
-        }
-        let mut after = state.clone();
-        after
-            .created
-            .entry(collection.name.clone())
-            .or_default()
-            .push(obj.clone());
+    ) -> Result<String, Error> {
         let world = OnceCell::new();
+        if let Some(activity) = self.activity.as_ref().filter(|a| a.payment_orders == c) {
+            let _ = world.set(activity.world(&self.collections, state, Some(obj), today));
+        }
         let view = View {
-            state: &after,
+            state,
             today,
             world: &world,
         };
-        Cow::Owned(self.shown(c, Cow::Borrowed(obj), view).into_owned())
+        to_json(&Ordered(&self.shown(c, Cow::Borrowed(obj), view)))
     }
 }
 

@@ -181,7 +181,7 @@ impl Sandbox {
         }
         Some(
             view.world
-                .get_or_init(|| activity.world(&self.collections, view.state, view.today)),
+                .get_or_init(|| activity.world(&self.collections, view.state, None, view.today)),
         )
     }
 
