@@ -142,6 +142,7 @@ fn main() {
             the_clock_moves_forward_per_account_and_shows_on_every_answer,
             a_quote_expires_and_a_policy_starts_and_ends_as_days_pass,
             orders_execute_on_their_date_and_accounts_get_new_activity,
+            the_clock_stops_at_its_bound_and_the_ledger_at_its_own,
             // Headers and the origin
             every_sandbox_answer_has_x_sandbox_and_a_fresh_request_id,
             test_keys_never_reach_the_origin,

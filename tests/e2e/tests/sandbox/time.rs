@@ -213,3 +213,38 @@ pub(crate) fn orders_execute_on_their_date_and_accounts_get_new_activity(c: &Ctx
     assert_eq!(c.clock(&watcher)["real_time"], true);
     c.assert_origin_untouched();
 }
+
+pub(crate) fn the_clock_stops_at_its_bound_and_the_ledger_at_its_own(c: &Ctx) {
+    let t = c.tenant("clock-bounds");
+    // 400 days a call, up to 3,653 days ahead of real time: a tenant past it gets a 409.
+    for _ in 0..9 {
+        c.move_clock(&t, &json!({"advance": {"days": 400}}))
+            .expect_status(200);
+    }
+    let past = c.move_clock(&t, &json!({"advance": {"days": 400}}));
+    past.expect_status(409);
+    assert!(
+        past.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/sandbox/reset"),
+        "{past}"
+    );
+    assert_eq!(c.clock(&t)["ahead_seconds"], 3_600 * 86_400);
+    // The ledger books four years past the files' day (LEDGER_DAYS, docs/sandbox.md), then
+    // accounts stand still: the balance is dated that last day, whatever the clock says.
+    let account = c.data.open_account("EUR");
+    let files_day = day_of(account["balance_date"].as_str().unwrap());
+    let read = c.get(
+        &t,
+        &format!("/v1/accounts/{}", account["id"].as_str().unwrap()),
+    );
+    read.expect_status(200);
+    assert_eq!(
+        read.json["balance_date"],
+        fmt_day(files_day + 1_461),
+        "{read}"
+    );
+    c.reset(&t).expect_status(200);
+    assert_eq!(c.clock(&t)["real_time"], true);
+}
