@@ -36,7 +36,7 @@ impl Now {
 
     /// Seconds the sandbox clock is ahead of real time.
     pub(crate) fn ahead(self) -> i64 {
-        self.sandbox - self.real
+        self.sandbox.saturating_sub(self.real)
     }
 }
 
@@ -68,12 +68,13 @@ pub(crate) fn moved(now: Now, step: Move) -> Result<i64, MoveError> {
             return Err(MoveError::Backwards { today: now.today() });
         }
         Move::ToDay(day) if day == now.today() => 0,
-        Move::ToDay(day) => day * DAY - now.sandbox,
+        // Saturating: the real clock the worker passes may be anything.
+        Move::ToDay(day) => day.saturating_mul(DAY).saturating_sub(now.sandbox),
     };
     if by > MAX_CLOCK_STEP_DAYS * DAY {
         return Err(MoveError::TooFar);
     }
-    let ahead = now.ahead() + by;
+    let ahead = now.ahead().saturating_add(by);
     if ahead > MAX_CLOCK_AHEAD_DAYS * DAY {
         return Err(MoveError::TooFarAhead);
     }

@@ -449,6 +449,10 @@ fn a_pending_order_can_be_cancelled_and_then_never_executes() {
         &order_body(&eur[0], "DE89370400440532013000", 700, "2026-11-05"),
     );
     let id = order["id"].as_str().unwrap();
+    // Another test account cannot reach it: its sandbox holds no such order.
+    let mut other = Client::new();
+    let (status, _) = other.post(&format!("/v1/payment_orders/{id}/cancel"), &json!({}));
+    assert_eq!(status, 404);
     let (status, cancelled) = client.post(&format!("/v1/payment_orders/{id}/cancel"), &json!({}));
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["status"], "cancelled");

@@ -1001,6 +1001,11 @@ fn extreme_clocks_never_panic() {
             None,
         );
         client.send("GET", "/v1/quotes?limit=100", b"", None, None);
+        for body in [r#"{"to": "2027-01-01"}"#, r#"{"advance": {"days": 400}}"#] {
+            client.send("POST", "/v1/sandbox/clock", body.as_bytes(), None, None);
+            client.send("GET", "/v1/sandbox/clock", b"", None, None);
+        }
+        client.send("GET", "/v1/accounts?limit=100", b"", None, None);
         client.send("POST", "/v1/sandbox/reset", b"", None, None);
     }
 }
