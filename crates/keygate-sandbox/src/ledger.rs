@@ -1,14 +1,17 @@
 //! The bank ledger as the sandbox's days pass: after each account's `balance_date`, every day
 //! books the recurring and random transactions `activity.json` declares for the account's type
 //! (drawn from the seed, the account and the day, so the same account on the same day always
-//! shows the same ones), then executes the payment orders due that day, oldest first: the
-//! debit is booked if the balance covers it, and an order to another open account of the
-//! sandbox in its currency credits that account too; otherwise the order is rejected
-//! (`insufficient_funds`). Each month that has ended gets its statement.
+//! shows the same ones), then makes the booking transitions due that day (a collection's
+//! lifecycle `books`: payment orders), oldest first: the debit is booked if the balance covers
+//! it, and a counterparty that is another open account of the sandbox in its currency is
+//! credited too; otherwise the record goes where `unless_covered` says. Each month that has
+//! ended gets its statement.
 //!
-//! Nothing is stored: the ledger is computed from the files, the account's created orders and
+//! Nothing is stored: the ledger is computed from the files, the account's created records and
 //! its clock whenever a read needs it, so the per-account state stays within its caps, and the
-//! figures add up whatever sequence of creates and clock moves led there.
+//! figures add up whatever sequence of creates and clock moves led there. A read a year ahead
+//! books thousands of entries, so an entry holds numbers and indices, and becomes text (its
+//! id, description and counterparty) only when it is shown.
 
 use crate::AccountState;
 use crate::data::{Activity, Collection, Counterparty, Profile};
@@ -24,24 +27,36 @@ pub(crate) const LEDGER_DAYS: i64 = 1_461;
 /// What the account's bank data has become by its sandbox's day.
 #[derive(Debug, Default)]
 pub(crate) struct World {
-    /// Booked since the files' `balance_date`, in booking order; made records only when read
-    /// (most reads need the balances, not the records).
+    /// Booked since the files' `balance_date`, in booking order.
     pub transactions: Vec<Entry>,
     /// One per account and month ended since then.
-    pub statements: Vec<Record>,
+    pub statements: Vec<Statement>,
     /// Account id → its balance on the sandbox's day.
     pub balances: BTreeMap<String, i64>,
-    /// Payment order id → what happened to it on its execution date.
-    pub orders: BTreeMap<String, Outcome>,
+    /// Id of a record with a booking transition → what happened to it on its date.
+    pub booked: BTreeMap<String, Outcome>,
     /// The day the balances are at, `YYYY-MM-DD`.
     pub today: String,
+    /// The accounts entries are booked on (`Entry::account` indexes it).
+    accounts: Vec<Booker>,
 }
 
-/// A payment order that reached its execution date.
+/// A record whose booking transition's day came.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    Executed { transaction_id: String },
-    Rejected { reason: &'static str },
+    /// Booked: the transition's `to`, with the transaction's id.
+    Covered { transaction_id: String },
+    /// The balance did not cover it (or the account is not open): `unless_covered`.
+    NotCovered,
+}
+
+/// What an entry's text is made from, when it is shown.
+#[derive(Debug, Clone, Copy)]
+struct Booker {
+    /// Index of the account's record in the accounts collection.
+    record: usize,
+    /// Position of the account's type among `activity.json`'s profiles.
+    profile: Option<usize>,
 }
 
 /// One open account of the files, as the ledger keeps it.
@@ -49,9 +64,10 @@ struct Ledger<'a> {
     id: &'a str,
     iban: String,
     currency: &'a str,
+    /// Its owner's name (or the account's): the counterparty its transfers show.
     name: String,
-    /// The account's bank (`bank_name`): the counterparty of its fees and interest.
-    bank: String,
+    /// The draws' key for this account: the seed and the id, hashed once.
+    key: u64,
     /// The first day of new activity (the day after `balance_date`).
     start: i64,
     profile: Option<&'a Profile>,
@@ -62,7 +78,7 @@ struct Ledger<'a> {
     today: (i64, u32),
 }
 
-/// A created payment order that is waiting for its date.
+/// A created record waiting for its booking transition's day.
 struct Due<'a> {
     id: &'a str,
     debtor: &'a str,
@@ -70,34 +86,33 @@ struct Due<'a> {
     creditor_name: &'a str,
     amount: i64,
     day: i64,
-    remittance: Option<&'a str>,
+    description: Option<&'a str>,
 }
 
 impl Activity {
-    /// The ledger of `state`'s account on `today` (day number), with `new_order` (a payment
-    /// order being created, not stored yet) counted as the newest of its created orders.
+    /// The ledger of `state`'s account on `today` (day number), with `new` (a record of
+    /// collection `new.0` being created, not stored yet) counted as the newest of its kind.
     pub(crate) fn world(
         &self,
         collections: &[Collection],
         state: &AccountState,
-        new_order: Option<&Record>,
+        new: Option<(usize, &Record)>,
         today: i64,
     ) -> World {
         let mut world = World::default();
-        let (Some(accounts), Some(orders_coll)) = (
-            collections.get(self.accounts),
-            collections.get(self.payment_orders),
-        ) else {
+        let Some(accounts) = collections.get(self.accounts) else {
             return world;
         };
+        let profile_names: Vec<&String> = self.profiles.keys().collect();
         let owner_names = owner_names(collections, accounts);
-        let mut ledgers: Vec<Ledger> = accounts
-            .records
-            .iter()
-            .filter(|r| r.get("status").and_then(Value::as_str) == Some("open"))
-            .filter_map(|r| {
+        let mut ledgers: Vec<Ledger> = Vec::new();
+        for (n, r) in accounts.records.iter().enumerate() {
+            let Some(ledger) = (|| {
+                if r.get("status")?.as_str()? != "open" {
+                    return None;
+                }
                 let id = r.get("id")?.as_str()?;
-                let start = date::parse(r.get("balance_date")?.as_str()?)? + 1;
+                let kind = r.get("type")?.as_str()?;
                 Some(Ledger {
                     id,
                     iban: normal_iban(r.get("iban")?.as_str()?),
@@ -107,19 +122,23 @@ impl Activity {
                         .cloned()
                         .or_else(|| r.get("name")?.as_str().map(str::to_string))
                         .unwrap_or_default(),
-                    bank: r
-                        .get("bank_name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("Bank")
-                        .to_string(),
-                    start,
-                    profile: self.profiles.get(r.get("type")?.as_str()?),
+                    key: account_key(self.seed, id),
+                    start: date::parse(r.get("balance_date")?.as_str()?)? + 1,
+                    profile: self.profiles.get(kind),
                     balance: r.get("balance")?.as_i64()?,
                     month: None,
                     today: (i64::MIN, 0),
                 })
-            })
-            .collect();
+            })() else {
+                continue;
+            };
+            let kind = r.get("type").and_then(Value::as_str);
+            world.accounts.push(Booker {
+                record: n,
+                profile: profile_names.iter().position(|p| Some(p.as_str()) == kind),
+            });
+            ledgers.push(ledger);
+        }
         let Some(first) = ledgers.iter().map(|l| l.start).min() else {
             return world;
         };
@@ -127,62 +146,84 @@ impl Activity {
         // computes stays bounded whatever the clock says (ship newer files to move it on).
         let today = today.min(first.saturating_add(LEDGER_DAYS - 1));
         world.today = date::format(today);
-        let mut due: Vec<Due> = state
-            .created
-            .get(&orders_coll.name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .chain(new_order)
-            .filter(|o| o.get("status").and_then(Value::as_str) == Some("pending"))
-            .filter_map(|o| {
-                Some(Due {
-                    id: o.get("id")?.as_str()?,
-                    debtor: o.get("debtor_account_id")?.as_str()?,
-                    creditor_iban: normal_iban(o.get("creditor_iban")?.as_str()?),
-                    creditor_name: o.get("creditor_name")?.as_str()?,
-                    amount: o.get("amount")?.as_i64()?,
-                    day: date::parse(o.get("requested_execution_date")?.as_str()?)?,
-                    remittance: o.get("remittance_information").and_then(Value::as_str),
-                })
-            })
-            .filter(|o| o.day <= today)
-            // The files' days are closed: an order due before the first day of new activity
-            // (only possible while real time is still on the files' day) runs on that day.
-            .map(|o| Due {
-                day: o.day.max(first),
-                ..o
-            })
-            .collect();
+        let mut due = self.due(collections, state, new, today, first);
         // Oldest first within a day: the list order of created objects is creation order.
         due.sort_by_key(|o| o.day);
+        // About two entries an account a day: one allocation for the usual year.
+        let days = usize::try_from(today - first + 1).unwrap_or(0);
+        world.transactions.reserve(days * ledgers.len() * 2);
         let mut next_due = 0;
         for day in first..=today {
             let (year, month, dom) = date::civil_from_days(day);
-            for ledger in ledgers.iter_mut().filter(|l| day >= l.start) {
+            let last = date::days_in_month(year, month);
+            for (n, ledger) in ledgers.iter_mut().enumerate() {
+                if day < ledger.start {
+                    continue;
+                }
                 if dom == 1 || ledger.month.is_none() {
                     ledger.month = Some((ledger.balance, 0, 0, 0));
                 }
                 let Some(profile) = ledger.profile else {
                     continue;
                 };
-                for booked in self.activity_of(profile, ledger, day, (year, month, dom)) {
-                    book(&mut world, self.seed, ledger, day, booked);
+                for (i, item) in profile.recurring.iter().enumerate() {
+                    if item.day_of_month.min(last) != dom {
+                        continue;
+                    }
+                    // Drawn once per account and item: the same salary every month.
+                    let h = draw(ledger.key, Draw::Recurring, i as i64, 0);
+                    let what = What::Recurring {
+                        item: i,
+                        year,
+                        month,
+                    };
+                    book(&mut world, n, ledger, day, between(h, item.amount), what);
+                }
+                for (i, item) in profile.random.iter().enumerate() {
+                    let h = draw(ledger.key, Draw::Random, day, i as i64);
+                    if unit(h) >= item.chance {
+                        continue;
+                    }
+                    let counterparty = (mix(h ^ 2) % item.counterparties.len() as u64) as usize;
+                    let what = What::Random {
+                        item: i,
+                        counterparty,
+                    };
+                    book(
+                        &mut world,
+                        n,
+                        ledger,
+                        day,
+                        between(mix(h ^ 1), item.amount),
+                        what,
+                    );
                 }
             }
             while let Some(order) = due.get(next_due).filter(|o| o.day == day) {
                 next_due += 1;
-                let outcome = self.execute(&mut world, &mut ledgers, order, day);
-                world.orders.insert(order.id.to_string(), outcome);
+                let outcome = execute(&mut world, &mut ledgers, order, day);
+                world.booked.insert(order.id.to_string(), outcome);
             }
-            let month_ends = dom == date::days_in_month(year, month);
-            if month_ends && day < today {
-                for ledger in ledgers.iter().filter(|l| {
-                    date::civil_from_days(l.start).2 == 1 && l.start <= day - i64::from(dom) + 1
-                }) {
-                    world
-                        .statements
-                        .push(self.statement(ledger, year, month, day));
+            if dom == last && day < today {
+                let first_day = day - i64::from(dom) + 1;
+                for (n, ledger) in ledgers.iter().enumerate() {
+                    // A month is stated when the ledger ran all of it.
+                    if ledger.start > first_day || date::civil_from_days(ledger.start).2 != 1 {
+                        continue;
+                    }
+                    let (opening, credits, debits, count) =
+                        ledger.month.unwrap_or((ledger.balance, 0, 0, 0));
+                    world.statements.push(Statement {
+                        account: n,
+                        first_day,
+                        last_day: day,
+                        opening,
+                        closing: ledger.balance,
+                        credits,
+                        debits,
+                        count,
+                        draw: draw(ledger.key, Draw::Statement, first_day, 0),
+                    });
                 }
             }
         }
@@ -192,235 +233,393 @@ impl Activity {
         world
     }
 
-    /// The transactions `profile` books on `day` for `ledger`'s account.
-    fn activity_of(
+    /// The created records (and `new`) waiting for their booking transition by `today`, each
+    /// due no earlier than `first`: the files' days are closed, so a record due before the
+    /// first day of new activity (only while real time is still on the files' day) runs then.
+    fn due<'a>(
         &self,
-        profile: &Profile,
-        ledger: &Ledger,
-        day: i64,
-        (year, month, dom): (i64, u32, u32),
-    ) -> Vec<Booked> {
-        let id = ledger.id;
-        let mut booked = Vec::new();
-        let last = date::days_in_month(year, month);
-        for (n, item) in profile.recurring.iter().enumerate() {
-            if item.day_of_month.min(last) != dom {
+        collections: &'a [Collection],
+        state: &'a AccountState,
+        new: Option<(usize, &'a Record)>,
+        today: i64,
+        first: i64,
+    ) -> Vec<Due<'a>> {
+        let mut due = Vec::new();
+        for &c in &self.bookers {
+            let Some(coll) = collections.get(c) else {
                 continue;
-            }
-            // Drawn once per account and item: the same salary every month.
-            let h = draw(self.seed, id, Draw::Recurring, &[n as i64]);
-            booked.push(Booked {
-                amount: between(h, item.amount),
-                category: item.category.clone(),
-                // None: the account's own bank (its fees, its interest).
-                counterparty: Some(item.counterparty.clone().unwrap_or_else(|| Counterparty {
-                    name: ledger.bank.clone(),
-                    iban: None,
-                })),
-                description: item
-                    .description
-                    .replace("{month}", MONTHS[(month - 1) as usize])
-                    .replace("{year}", &year.to_string()),
-            });
-        }
-        for (n, item) in profile.random.iter().enumerate() {
-            let h = draw(self.seed, id, Draw::Random, &[day, n as i64]);
-            if unit(h) >= item.chance {
+            };
+            let Some((lifecycle, books)) = coll.lifecycle.as_ref().and_then(|l| {
+                let books = l.booking()?.books.as_ref()?;
+                Some((l, books))
+            }) else {
                 continue;
+            };
+            let created = state.created.get(&coll.name).map(Vec::as_slice);
+            let new = new.filter(|(n, _)| *n == c).map(|(_, r)| r);
+            for record in created.unwrap_or_default().iter().chain(new) {
+                let Some(day) = lifecycle.booking_day(record).filter(|d| *d <= today) else {
+                    continue;
+                };
+                let text = |field: &str| record.get(field).and_then(Value::as_str);
+                let (Some(id), Some(debtor), Some(iban), Some(name), Some(amount)) = (
+                    text("id"),
+                    text(&books.debit),
+                    text(&books.counterparty_iban),
+                    text(&books.counterparty_name),
+                    record.get(&books.amount).and_then(Value::as_i64),
+                ) else {
+                    continue;
+                };
+                due.push(Due {
+                    id,
+                    debtor,
+                    creditor_iban: normal_iban(iban),
+                    creditor_name: name,
+                    amount,
+                    day: day.max(first),
+                    description: books.description.as_deref().and_then(text),
+                });
             }
-            let name =
-                &item.counterparties[(mix(h ^ 2) % item.counterparties.len() as u64) as usize];
-            booked.push(Booked {
-                amount: between(mix(h ^ 1), item.amount),
-                category: item.category.clone(),
-                counterparty: Some(Counterparty {
-                    name: name.clone(),
-                    iban: None,
-                }),
-                description: item.description.replace("{counterparty}", name),
-            });
         }
-        booked
+        due
     }
+}
 
-    /// Executes `order` on `day`: the debit if the debtor's balance covers it, and the credit
-    /// of an internal transfer.
-    fn execute(&self, world: &mut World, ledgers: &mut [Ledger], order: &Due, day: i64) -> Outcome {
-        let Some(debtor) = ledgers.iter().position(|l| l.id == order.debtor) else {
-            return Outcome::Rejected {
-                reason: "debtor_account_closed",
-            };
-        };
-        if ledgers[debtor].balance < order.amount {
-            return Outcome::Rejected {
-                reason: "insufficient_funds",
-            };
-        }
-        let description = order
-            .remittance
-            .map_or_else(|| format!("Payment order {}", order.id), str::to_string);
-        let debit = Booked {
-            amount: -order.amount,
-            category: "transfer".into(),
-            counterparty: Some(Counterparty {
-                name: order.creditor_name.to_string(),
-                iban: Some(order.creditor_iban.clone()),
-            }),
-            description: description.clone(),
-        };
-        let transaction_id = book(world, self.seed, &mut ledgers[debtor], day, debit);
-        let (debtor_name, debtor_iban, currency) = {
-            let d = &ledgers[debtor];
-            (d.name.clone(), d.iban.clone(), d.currency)
-        };
-        if let Some(creditor) = ledgers
-            .iter_mut()
-            .find(|l| l.iban == order.creditor_iban && l.currency == currency && day >= l.start)
-        {
-            let credit = Booked {
-                amount: order.amount,
-                category: "transfer".into(),
-                counterparty: Some(Counterparty {
-                    name: debtor_name,
-                    iban: Some(debtor_iban),
-                }),
-                description,
-            };
-            book(world, self.seed, creditor, day, credit);
-        }
-        Outcome::Executed { transaction_id }
+/// Makes `order`'s booking on `day`: the debit if the debtor's balance covers it, and the credit
+/// when the counterparty is another open account of the sandbox.
+fn execute(world: &mut World, ledgers: &mut [Ledger], order: &Due, day: i64) -> Outcome {
+    let Some(debtor) = ledgers.iter().position(|l| l.id == order.debtor) else {
+        return Outcome::NotCovered;
+    };
+    if ledgers[debtor].balance < order.amount {
+        return Outcome::NotCovered;
     }
-
-    /// The statement of `ledger`'s month that ends on `last_day`.
-    fn statement(&self, ledger: &Ledger, year: i64, month: u32, last_day: i64) -> Record {
-        let (opening, credits, debits, count) = ledger.month.unwrap_or((ledger.balance, 0, 0, 0));
-        let first_day = last_day - i64::from(date::days_in_month(year, month)) + 1;
-        let id = format!(
-            "stmt_{}",
-            id_chars(draw(self.seed, ledger.id, Draw::Statement, &[first_day]))
-        );
-        let digits: String = ledger
-            .iban
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        let record = json!({
-            "id": id,
-            "object": "statement",
-            "livemode": false,
-            "created": (last_day + 1) * 86_400 + 3 * 3_600,
-            "account_id": ledger.id,
-            "period_start": date::format(first_day),
-            "period_end": date::format(last_day),
-            "currency": ledger.currency,
-            "opening_balance": opening,
-            "closing_balance": ledger.balance,
-            "total_credits": credits,
-            "total_debits": debits,
-            "transaction_count": count,
-            "document": {
-                "filename": format!("statement-{year:04}-{month:02}-{digits}.pdf"),
-                "content_type": "application/pdf",
-                "size_bytes": 40_000 + 900 * i64::from(count),
-                "url": format!("https://documents.sandbox.example/statements/{id}.pdf"),
+    let description = order
+        .description
+        .map_or_else(|| format!("Payment order {}", order.id), str::to_string);
+    let debit = What::Transfer(Box::new(Transfer {
+        counterparty: Counterparty {
+            name: order.creditor_name.to_string(),
+            iban: Some(order.creditor_iban.clone()),
+        },
+        description: description.clone(),
+    }));
+    let place = book(
+        world,
+        debtor,
+        &mut ledgers[debtor],
+        day,
+        -order.amount,
+        debit,
+    );
+    let transaction_id = world.transactions[place].id();
+    let (debtor_name, debtor_iban, currency) = {
+        let d = &ledgers[debtor];
+        (d.name.clone(), d.iban.clone(), d.currency)
+    };
+    if let Some(creditor) = ledgers
+        .iter()
+        .position(|l| l.iban == order.creditor_iban && l.currency == currency && day >= l.start)
+    {
+        let credit = What::Transfer(Box::new(Transfer {
+            counterparty: Counterparty {
+                name: debtor_name,
+                iban: Some(debtor_iban),
             },
-        });
-        match record {
-            Value::Object(map) => map,
-            _ => Record::new(),
-        }
+            description,
+        }));
+        book(
+            world,
+            creditor,
+            &mut ledgers[creditor],
+            day,
+            order.amount,
+            credit,
+        );
     }
+    Outcome::Covered { transaction_id }
 }
 
-/// A transaction about to be booked.
-#[derive(Debug)]
-struct Booked {
+/// Books `amount` on `ledger`'s account (`n` in `world.accounts`) on `day`; answers the entry's
+/// position in `world.transactions`. Its id is drawn from the account, the day and its place
+/// among the account's transactions of the day, so what an account shows for a day never
+/// changes as later days come.
+fn book(
+    world: &mut World,
+    n: usize,
+    ledger: &mut Ledger,
+    day: i64,
     amount: i64,
-    category: String,
-    counterparty: Option<Counterparty>,
-    description: String,
-}
-
-/// Books `booked` on `ledger`'s account on `day`; answers the transaction's id, drawn from the
-/// seed, the account, the day and its place among the account's transactions of the day, so
-/// what an account shows for a day never changes as later days come.
-fn book(world: &mut World, seed: u64, ledger: &mut Ledger, day: i64, booked: Booked) -> String {
-    ledger.balance += booked.amount;
+    what: What,
+) -> usize {
+    ledger.balance += amount;
     if let Some((_, credits, debits, count)) = ledger.month.as_mut() {
-        if booked.amount > 0 {
-            *credits += booked.amount;
+        if amount > 0 {
+            *credits += amount;
         } else {
-            *debits -= booked.amount;
+            *debits -= amount;
         }
         *count += 1;
     }
     let place = match ledger.today {
-        (d, n) if d == day => n + 1,
+        (d, p) if d == day => p + 1,
         _ => 0,
     };
     ledger.today = (day, place);
-    let id = format!(
-        "tx_{}",
-        id_chars(draw(
-            seed,
-            ledger.id,
-            Draw::Transaction,
-            &[day, i64::from(place)]
-        ))
-    );
     world.transactions.push(Entry {
-        id: id.clone(),
-        account_id: ledger.id.to_string(),
-        currency: ledger.currency.to_string(),
+        account: n,
         day,
         place,
-        booked,
+        amount,
         balance_after: ledger.balance,
+        draw: draw(ledger.key, Draw::Transaction, day, i64::from(place)),
+        what,
     });
-    id
+    world.transactions.len() - 1
 }
 
 /// A transaction the ledger booked, before it is made a record.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    pub id: String,
-    pub account_id: String,
-    currency: String,
+    /// Index into `World::accounts`.
+    account: usize,
     day: i64,
     place: u32,
-    booked: Booked,
+    amount: i64,
     balance_after: i64,
+    /// What the id is made from.
+    draw: u64,
+    what: What,
+}
+
+/// Where an entry's category, counterparty and description come from.
+#[derive(Debug)]
+enum What {
+    /// The account's profile's `recurring[item]`, in `month` of `year`.
+    Recurring { item: usize, year: i64, month: u32 },
+    /// The account's profile's `random[item]`, with its `counterparty`.
+    Random { item: usize, counterparty: usize },
+    /// A booking's side (rare: texts are kept as they are).
+    Transfer(Box<Transfer>),
+}
+
+#[derive(Debug)]
+struct Transfer {
+    counterparty: Counterparty,
+    description: String,
 }
 
 impl Entry {
-    /// The transaction as the API shows it, shaped as the files' transactions are.
-    pub(crate) fn record(&self) -> Record {
-        let booking_date = date::format(self.day);
-        let amount = self.booked.amount;
+    fn id(&self) -> String {
+        format!("{TRANSACTION_PREFIX}{}", id_chars(self.draw))
+    }
+}
+
+impl World {
+    /// The record of the account booked as `n`, and its type's profile.
+    fn account<'c>(
+        &self,
+        n: usize,
+        collections: &'c [Collection],
+        activity: &'c Activity,
+    ) -> Option<(&'c Record, Option<&'c Profile>)> {
+        let booker = self.accounts.get(n)?;
+        let record = collections
+            .get(activity.accounts)?
+            .records
+            .get(booker.record)?;
+        let profile = booker
+            .profile
+            .and_then(|p| activity.profiles.values().nth(p));
+        Some((record, profile))
+    }
+
+    /// The ledger's records of collection `c` (its transactions or its statements) in booking
+    /// order, only `account`'s if given; each made as it is taken.
+    pub(crate) fn records<'w>(
+        &'w self,
+        c: usize,
+        collections: &'w [Collection],
+        activity: &'w Activity,
+        account: Option<&'w str>,
+    ) -> impl Iterator<Item = Record> + 'w {
+        let of = move |n: usize| {
+            account.is_none_or(|a| {
+                self.account(n, collections, activity)
+                    .and_then(|(r, _)| r.get("id")?.as_str())
+                    == Some(a)
+            })
+        };
+        let entries = if c == activity.transactions {
+            self.transactions.as_slice()
+        } else {
+            &[]
+        };
+        let statements = if c == activity.statements {
+            self.statements.as_slice()
+        } else {
+            &[]
+        };
+        entries
+            .iter()
+            .filter(move |e| of(e.account))
+            .filter_map(move |e| e.record(self, collections, activity))
+            .chain(
+                statements
+                    .iter()
+                    .filter(move |s| of(s.account))
+                    .filter_map(move |s| s.record(self, collections, activity)),
+            )
+    }
+
+    /// The ledger's record of collection `c` with `id`, if it booked one.
+    pub(crate) fn record(
+        &self,
+        c: usize,
+        id: &str,
+        collections: &[Collection],
+        activity: &Activity,
+    ) -> Option<Record> {
+        if c == activity.transactions {
+            let chars = id.strip_prefix(TRANSACTION_PREFIX)?;
+            let entry = self
+                .transactions
+                .iter()
+                .find(|e| id_chars(e.draw) == chars)?;
+            entry.record(self, collections, activity)
+        } else if c == activity.statements {
+            let chars = id.strip_prefix(STATEMENT_PREFIX)?;
+            let statement = self.statements.iter().find(|s| id_chars(s.draw) == chars)?;
+            statement.record(self, collections, activity)
+        } else {
+            None
+        }
+    }
+}
+
+const TRANSACTION_PREFIX: &str = "tx_";
+const STATEMENT_PREFIX: &str = "stmt_";
+
+/// A month of an account that has ended, before it is made a record.
+#[derive(Debug)]
+pub(crate) struct Statement {
+    /// Index into `World::accounts`.
+    account: usize,
+    first_day: i64,
+    last_day: i64,
+    opening: i64,
+    closing: i64,
+    credits: i64,
+    debits: i64,
+    count: u32,
+    /// What the id is made from.
+    draw: u64,
+}
+
+impl Statement {
+    fn record(
+        &self,
+        world: &World,
+        collections: &[Collection],
+        activity: &Activity,
+    ) -> Option<Record> {
+        let (account, _) = world.account(self.account, collections, activity)?;
+        let text = |field: &str| account.get(field).and_then(Value::as_str);
+        let iban = normal_iban(text("iban")?);
+        let digits = &iban[iban.len().saturating_sub(4)..];
+        let (year, month, _) = date::civil_from_days(self.first_day);
+        let id = format!("{STATEMENT_PREFIX}{}", id_chars(self.draw));
         let record = json!({
-            "id": self.id,
+            "id": id,
+            "object": "statement",
+            "livemode": false,
+            "created": (self.last_day + 1) * 86_400 + 3 * 3_600,
+            "account_id": text("id")?,
+            "period_start": date::format(self.first_day),
+            "period_end": date::format(self.last_day),
+            "currency": text("currency")?,
+            "opening_balance": self.opening,
+            "closing_balance": self.closing,
+            "total_credits": self.credits,
+            "total_debits": self.debits,
+            "transaction_count": self.count,
+            "document": {
+                "filename": format!("statement-{year:04}-{month:02}-{digits}.pdf"),
+                "content_type": "application/pdf",
+                "size_bytes": 40_000 + 900 * i64::from(self.count),
+                "url": format!("https://documents.sandbox.example/statements/{id}.pdf"),
+            },
+        });
+        match record {
+            Value::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+}
+
+impl Entry {
+    /// The transaction as the API shows it, shaped as the files' transactions are; `None` only
+    /// if `world` is not the one that booked it.
+    fn record(
+        &self,
+        world: &World,
+        collections: &[Collection],
+        activity: &Activity,
+    ) -> Option<Record> {
+        let (account, profile) = world.account(self.account, collections, activity)?;
+        let text = |field: &str| account.get(field).and_then(Value::as_str);
+        let (category, counterparty, description) = match &self.what {
+            What::Recurring { item, year, month } => {
+                let item = profile?.recurring.get(*item)?;
+                // None: the account's own bank (its fees, its interest).
+                let counterparty = item.counterparty.clone().unwrap_or_else(|| Counterparty {
+                    name: text("bank_name").unwrap_or("Bank").to_string(),
+                    iban: None,
+                });
+                let description = item
+                    .description
+                    .replace("{month}", MONTHS.get((*month as usize).wrapping_sub(1))?)
+                    .replace("{year}", &year.to_string());
+                (item.category.as_str(), counterparty, description)
+            }
+            What::Random { item, counterparty } => {
+                let item = profile?.random.get(*item)?;
+                let name = item.counterparties.get(*counterparty)?;
+                let description = item.description.replace("{counterparty}", name);
+                let counterparty = Counterparty {
+                    name: name.clone(),
+                    iban: None,
+                };
+                (item.category.as_str(), counterparty, description)
+            }
+            What::Transfer(transfer) => (
+                "transfer",
+                transfer.counterparty.clone(),
+                transfer.description.clone(),
+            ),
+        };
+        let booking_date = date::format(self.day);
+        let record = json!({
+            "id": self.id(),
             "object": "transaction",
             "livemode": false,
             "created": self.day * 86_400 + 6 * 3_600 + i64::from(self.place) * 60,
-            "account_id": self.account_id,
+            "account_id": text("id")?,
             "booking_date": booking_date,
             "value_date": booking_date,
-            "amount": amount,
-            "currency": self.currency,
-            "credit_debit": if amount > 0 { "credit" } else { "debit" },
-            "counterparty": self.booked.counterparty,
-            "category": self.booked.category,
-            "description": self.booked.description,
+            "amount": self.amount,
+            "currency": text("currency")?,
+            "credit_debit": if self.amount > 0 { "credit" } else { "debit" },
+            "counterparty": counterparty,
+            "category": category,
+            "description": description,
             "status": "booked",
             "balance_after": self.balance_after,
         });
         match record {
-            Value::Object(map) => map,
-            _ => Record::new(),
+            Value::Object(map) => Some(map),
+            _ => None,
         }
     }
 }
@@ -485,20 +684,21 @@ enum Draw {
     Transaction = 4,
 }
 
-/// A draw from the seed, an account, a purpose and `numbers` (FNV-1a 64 over them, mixed).
-fn draw(seed: u64, account: &str, purpose: Draw, numbers: &[i64]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |byte: u8| {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    account.bytes().for_each(&mut eat);
-    eat(purpose as u8);
-    numbers
-        .iter()
-        .flat_map(|n| n.to_le_bytes())
-        .for_each(&mut eat);
+/// The key of an account's draws: FNV-1a 64 over its id, mixed with the seed. Hashed once per
+/// account and read, not once per draw.
+fn account_key(seed: u64, account: &str) -> u64 {
+    let hash = account
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
     mix(hash ^ mix(seed))
+}
+
+/// A draw from an account's key, a purpose and two numbers (a day, an item).
+fn draw(key: u64, purpose: Draw, a: i64, b: i64) -> u64 {
+    let h = mix(key ^ (purpose as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    mix(mix(h ^ a as u64) ^ b as u64)
 }
 
 /// A draw as a number in [0, 1).

@@ -1,10 +1,11 @@
 //! `activity.json`: the bank activity that appears as the sandbox's days pass. It names the
-//! collections the bank ledger reads and writes through (accounts, transactions, statements,
-//! payment orders) and, per account type, the recurring and random transactions an open account
-//! gets each day after its `balance_date`. The ledger itself (`crate::ledger`) turns these into
-//! records; this module parses and checks the file.
+//! collections the bank ledger reads and books into (accounts, transactions, statements) and,
+//! per account type, the recurring and random transactions an open account gets each day after
+//! its `balance_date`. What else books on the ledger (payment orders) is declared by that
+//! collection's lifecycle (`books`). The ledger itself (`crate::ledger`) turns these into
+//! records; this module parses and checks the file, and the bookings against it.
 
-use super::{ACTIVITY_FILE, Collection, is_name};
+use super::{ACTIVITY_FILE, Collection, MANIFEST_FILE, is_name};
 use crate::iban;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -22,7 +23,6 @@ pub(super) struct ActivityFile {
     accounts: String,
     transactions: String,
     statements: String,
-    payment_orders: String,
     profiles: BTreeMap<String, Profile>,
 }
 
@@ -77,7 +77,8 @@ pub(crate) struct Activity {
     pub accounts: usize,
     pub transactions: usize,
     pub statements: usize,
-    pub payment_orders: usize,
+    /// The collections whose lifecycle books on the ledger, in manifest order.
+    pub bookers: Vec<usize>,
     pub profiles: BTreeMap<String, Profile>,
 }
 
@@ -95,9 +96,11 @@ pub(super) fn check(file: ActivityFile, collections: &[Collection]) -> Result<Ac
         accounts: find(&file.accounts, "accounts")?,
         transactions: find(&file.transactions, "transactions")?,
         statements: find(&file.statements, "statements")?,
-        payment_orders: find(&file.payment_orders, "payment_orders")?,
+        bookers: Vec::new(),
         profiles: file.profiles,
     };
+    let mut activity = activity;
+    activity.bookers = check_bookers(&activity, collections)?;
     let accounts = &collections[activity.accounts];
     for record in &accounts.records {
         for field in ["iban", "currency", "status", "type", "balance_date"] {
@@ -153,6 +156,45 @@ pub(super) fn check(file: ActivityFile, collections: &[Collection]) -> Result<Ac
         }
     }
     Ok(activity)
+}
+
+/// The collections whose lifecycle books, each debiting an account of the ledger's accounts and
+/// naming its transaction in the ledger's transactions.
+fn check_bookers(activity: &Activity, collections: &[Collection]) -> Result<Vec<usize>, String> {
+    let mut bookers = Vec::new();
+    for (c, coll) in collections.iter().enumerate() {
+        let Some(books) = coll
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.booking())
+            .and_then(|t| t.books.as_ref())
+        else {
+            continue;
+        };
+        let here = format!(
+            "{MANIFEST_FILE}: collection `{}`: lifecycle books",
+            coll.name
+        );
+        let named = |c: usize| collections.get(c).map_or("", |c| c.name.as_str());
+        if coll.reference(&books.debit) != Some(activity.accounts) {
+            return Err(format!(
+                "{here}: debit `{}` must be a reference to `{}`, the accounts {ACTIVITY_FILE} \
+                 names",
+                books.debit,
+                named(activity.accounts)
+            ));
+        }
+        if coll.reference(&books.transaction) != Some(activity.transactions) {
+            return Err(format!(
+                "{here}: transaction `{}` must be a reference to `{}`, the transactions \
+                 {ACTIVITY_FILE} names",
+                books.transaction,
+                named(activity.transactions)
+            ));
+        }
+        bookers.push(c);
+    }
+    Ok(bookers)
 }
 
 fn check_item(

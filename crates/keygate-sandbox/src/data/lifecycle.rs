@@ -1,8 +1,10 @@
 //! Lifecycles, declared per collection in the manifest: the states a record's status field
 //! takes and the transitions that days passing trigger (a quote `offered` → `expired` after
-//! its `valid_until`). A record stores the state it was given; the state it is in is computed
-//! on the day it is read, so nothing is written as time passes and a clock moved forward shows
-//! every transition at once.
+//! its `valid_until`), that a client's action triggers (a payment order's `cancel`), or that
+//! book a transaction on the bank ledger (a payment order executed on its date, or rejected
+//! when the balance does not cover it). A record stores the state it was given; the state it
+//! is in is computed on the day it is read, so nothing is written as time passes and a clock
+//! moved forward shows every transition at once.
 //!
 //! Reads its input from the loaded collections and magic values (passed in), so it depends on
 //! neither the manifest nor the record files.
@@ -29,7 +31,9 @@ pub(crate) struct Lifecycle {
 /// `{"from": "pending", "to": "active", "on": "start_date"}`: a record in `from` is in `to`
 /// from the day its date field names (`on`), or from the day after it (`after`); or, with
 /// `"action": "cancel"`, once a client sends `POST /v1/{collection}/{id}/cancel`, which also
-/// sets the constant fields of `set`.
+/// sets the constant fields of `set`. With `books`, the dated transition is the bank ledger's
+/// to make (`crate::ledger`): it happens only if the account's balance covers the amount on
+/// that day, and goes to `unless_covered` otherwise.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Transition {
@@ -41,6 +45,38 @@ pub(crate) struct Transition {
     pub after: Option<String>,
     #[serde(default)]
     pub action: Option<String>,
+    #[serde(default)]
+    pub set: Record,
+    #[serde(default)]
+    pub books: Option<Booking>,
+    #[serde(default)]
+    pub unless_covered: Option<Outcome>,
+}
+
+/// `"books": {"debit": "debtor_account_id", "amount": "amount", ...}`: the transaction a
+/// record books when its transition happens, each member naming one of the record's fields. The
+/// account that `debit` references is debited `amount` (minor units), with the counterparty
+/// the named fields give and the `description` field's text (or "Payment order {id}"); when
+/// the counterparty's IBAN is another open account of the sandbox in the same currency, that
+/// account is credited too. The booked transaction's id goes into the `transaction` field.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Booking {
+    pub debit: String,
+    pub amount: String,
+    pub counterparty_name: String,
+    pub counterparty_iban: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub transaction: String,
+}
+
+/// Where a booking transition goes instead when the balance does not cover it:
+/// `{"to": "rejected", "set": {"status_reason": "insufficient_funds"}}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Outcome {
+    pub to: String,
     #[serde(default)]
     pub set: Record,
 }
@@ -69,6 +105,7 @@ impl Lifecycle {
             let Some(next) = self.transitions.iter().find(|t| {
                 t.from == state
                     && t.action.is_none()
+                    && t.books.is_none()
                     && t.first_day(record).is_some_and(|day| day <= today)
             }) else {
                 break;
@@ -83,6 +120,19 @@ impl Lifecycle {
         self.transitions
             .iter()
             .filter(move |t| t.action.as_deref() == Some(action))
+    }
+
+    /// The transition that books on the bank ledger, if the collection declares one; with the
+    /// day it is due for `record`.
+    pub(crate) fn booking(&self) -> Option<&Transition> {
+        self.transitions.iter().find(|t| t.books.is_some())
+    }
+
+    /// The day `record` is due to be booked, if it waits for its booking transition.
+    pub(crate) fn booking_day(&self, record: &Record) -> Option<i64> {
+        let t = self.booking()?;
+        let state = record.get(&self.field)?.as_str()?;
+        (state == t.from).then(|| t.first_day(record)).flatten()
     }
 
     fn has_state(&self, value: &Value) -> bool {
@@ -160,6 +210,12 @@ fn check_shape(
             match (&t.on, &t.after, &t.action) {
                 (Some(field), None, None) | (None, Some(field), None) => field,
                 (None, None, Some(action)) => {
+                    if t.books.is_some() || t.unless_covered.is_some() {
+                        return Err(format!(
+                            "{here}: an action's transition cannot book (`books`, \
+                             `unless_covered` need a date)"
+                        ));
+                    }
                     if !is_name(action) {
                         return Err(format!("{here}: action `{action}` must be a name"));
                     }
@@ -184,18 +240,17 @@ fn check_shape(
                     ));
                 }
             };
-        if !t.set.is_empty() {
-            return Err(format!("{here}: only an action's transition sets fields"));
+        if !t.set.is_empty() && t.books.is_none() {
+            return Err(format!(
+                "{here}: only an action's or a booking's transition sets fields"
+            ));
         }
-        let written = coll
-            .write
-            .as_ref()
-            .is_some_and(|w| w.fields.contains(date_field) || w.set.contains(date_field));
-        if !written && !coll.records.iter().any(|r| r.contains_key(date_field)) {
+        if !has_field(coll, date_field) {
             return Err(format!(
                 "{here}: date field `{date_field}` appears in no record and no write rule"
             ));
         }
+        check_booking(lifecycle, coll, n, &here)?;
         if lifecycle.transitions[..n]
             .iter()
             .any(|o| o.from == t.from && o.action.is_none())
@@ -224,6 +279,102 @@ fn check_shape(
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// Whether records of `coll` have `field`: written by clients, set by the server, or in the
+/// files.
+fn has_field(coll: &Collection, field: &str) -> bool {
+    coll.write
+        .as_ref()
+        .is_some_and(|w| w.fields.contains(field) || w.set.contains(field))
+        || coll.records.iter().any(|r| r.contains_key(field))
+}
+
+/// A dated transition that books (`books` with `unless_covered`, both or neither): the fields
+/// it reads exist, its two outcomes are states the record stays in, and no record of the files
+/// waits for it (the files are as of their day: the ledger books what clients create).
+fn check_booking(
+    lifecycle: &Lifecycle,
+    coll: &Collection,
+    n: usize,
+    here: &str,
+) -> Result<(), String> {
+    let t = &lifecycle.transitions[n];
+    let (books, otherwise) = match (&t.books, &t.unless_covered) {
+        (None, None) => return Ok(()),
+        (Some(books), Some(otherwise)) => (books, otherwise),
+        _ => {
+            return Err(format!(
+                "{here}: `books` and `unless_covered` go together: what is booked, and where the \
+                 record goes when the balance does not cover it"
+            ));
+        }
+    };
+    if lifecycle.transitions[..n].iter().any(|o| o.books.is_some()) {
+        return Err(format!(
+            "{here}: a second transition that books; declare one"
+        ));
+    }
+    let fields = [
+        ("debit", Some(&books.debit)),
+        ("amount", Some(&books.amount)),
+        ("counterparty_name", Some(&books.counterparty_name)),
+        ("counterparty_iban", Some(&books.counterparty_iban)),
+        ("description", books.description.as_ref()),
+        ("transaction", Some(&books.transaction)),
+    ];
+    for (role, field) in fields {
+        if let Some(field) = field
+            && !has_field(coll, field)
+        {
+            return Err(format!(
+                "{here}: books.{role} names `{field}`, which appears in no record and no write rule"
+            ));
+        }
+    }
+    if books.transaction == lifecycle.field || BASE_FIELDS.contains(&books.transaction.as_str()) {
+        return Err(format!(
+            "{here}: books.transaction cannot be `{}`",
+            books.transaction
+        ));
+    }
+    if !lifecycle.states.contains(&otherwise.to) || otherwise.to == t.from {
+        return Err(format!(
+            "{here}: unless_covered.to `{}` must be one of the states, other than `{}`",
+            otherwise.to, t.from
+        ));
+    }
+    for field in otherwise.set.keys() {
+        if field == &lifecycle.field || BASE_FIELDS.contains(&field.as_str()) || !is_name(field) {
+            return Err(format!(
+                "{here}: unless_covered.set cannot change `{field}`"
+            ));
+        }
+    }
+    for end in [&t.to, &otherwise.to] {
+        if lifecycle
+            .transitions
+            .iter()
+            .any(|o| &o.from == end && o.action.is_none())
+        {
+            return Err(format!(
+                "{here}: `{end}` is where a booking ends; no dated transition may leave it"
+            ));
+        }
+    }
+    if let Some(record) = coll
+        .records
+        .iter()
+        .find(|r| r.get(&lifecycle.field).and_then(Value::as_str) == Some(t.from.as_str()))
+    {
+        return Err(format!(
+            "{here}: record {} of the files is `{}`, waiting to be booked; the files are as of \
+             their day, so give it the state it ended in",
+            record_id(record),
+            t.from
+        ));
     }
     Ok(())
 }

@@ -103,7 +103,19 @@ pub(crate) fn load(files: &[(&str, &str)]) -> Result<Loaded, String> {
     let magic = scenarios::check_magic(&collections, scenarios_file.magic_values)?;
     lifecycle::check_all(&collections, &magic)?;
     let activity = match files.iter().find(|(name, _)| *name == ACTIVITY_FILE) {
-        None => None,
+        None => {
+            if let Some(coll) = collections
+                .iter()
+                .find(|c| c.lifecycle.as_ref().is_some_and(|l| l.booking().is_some()))
+            {
+                return Err(format!(
+                    "{MANIFEST_FILE}: collection `{}`: lifecycle books on the bank ledger, \
+                     which needs {ACTIVITY_FILE}",
+                    coll.name
+                ));
+            }
+            None
+        }
         Some((_, text)) => {
             let file: activity::ActivityFile =
                 serde_json::from_str(text).map_err(|e| format!("{ACTIVITY_FILE}: {e}"))?;

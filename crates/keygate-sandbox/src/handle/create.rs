@@ -74,8 +74,8 @@ impl Sandbox {
 
 impl Sandbox {
     /// The answer's JSON for a new object of collection `c`, as reads will show it once it is
-    /// stored: a payment order as the ledger runs it with this order counted (not a copy of the
-    /// whole state with it).
+    /// stored: a record that books (a payment order) as the ledger runs with it counted (not a
+    /// copy of the whole state with it).
     fn created_json(
         &self,
         c: usize,
@@ -84,8 +84,8 @@ impl Sandbox {
         today: i64,
     ) -> Result<String, Error> {
         let world = OnceCell::new();
-        if let Some(activity) = self.activity.as_ref().filter(|a| a.payment_orders == c) {
-            let _ = world.set(activity.world(&self.collections, state, Some(obj), today));
+        if let Some(activity) = self.activity.as_ref().filter(|a| a.bookers.contains(&c)) {
+            let _ = world.set(activity.world(&self.collections, state, Some((c, obj)), today));
         }
         let view = View {
             state,

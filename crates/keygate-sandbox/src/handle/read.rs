@@ -28,6 +28,36 @@ pub(super) struct View<'a> {
     pub(super) world: &'a OnceCell<World>,
 }
 
+/// The fields a booking transition's outcome sets (none if `outcome` is `None`): its state,
+/// its `set`, and on the covered side the booked transaction's id.
+fn booked_changes<'a>(coll: &'a Collection, outcome: Option<&Outcome>) -> Vec<(&'a str, Value)> {
+    let (Some(outcome), Some(lifecycle)) = (outcome, &coll.lifecycle) else {
+        return Vec::new();
+    };
+    let Some((transition, books, otherwise)) = lifecycle
+        .booking()
+        .and_then(|t| Some((t, t.books.as_ref()?, t.unless_covered.as_ref()?)))
+    else {
+        return Vec::new();
+    };
+    let (to, set) = match outcome {
+        Outcome::Covered { .. } => (&transition.to, &transition.set),
+        Outcome::NotCovered => (&otherwise.to, &otherwise.set),
+    };
+    let mut changes = vec![(lifecycle.field.as_str(), Value::from(to.as_str()))];
+    changes.extend(
+        set.iter()
+            .map(|(field, value)| (field.as_str(), value.clone())),
+    );
+    if let Outcome::Covered { transaction_id } = outcome {
+        changes.push((
+            books.transaction.as_str(),
+            Value::from(transaction_id.as_str()),
+        ));
+    }
+    changes
+}
+
 /// A record's id. Every static record has a string id (the data checks rule out any other) and
 /// every created object gets one, so the empty default only means "matches no id".
 pub(super) fn id_of(record: &Record) -> &str {
@@ -128,18 +158,8 @@ impl Sandbox {
     /// The record of collection `c` with `id` that the ledger booked, if there is one.
     fn booked_one<'a>(&'a self, c: usize, view: View<'a>, id: &str) -> Option<Cow<'a, Record>> {
         let (activity, world) = self.activity.as_ref().zip(self.world(c, view))?;
-        if c == activity.transactions {
-            let entry = world.transactions.iter().find(|e| e.id == id)?;
-            Some(Cow::Owned(entry.record()))
-        } else if c == activity.statements {
-            world
-                .statements
-                .iter()
-                .find(|r| id_of(r) == id)
-                .map(Cow::Borrowed)
-        } else {
-            None
-        }
+        let record = world.record(c, id, &self.collections, activity)?;
+        Some(Cow::Owned(record))
     }
 
     /// The records of collection `c` that the ledger booked (none if `c` is not one it books),
@@ -150,20 +170,13 @@ impl Sandbox {
         view: View<'a>,
         account: Option<&'a str>,
     ) -> impl Iterator<Item = Cow<'a, Record>> + 'a {
-        let world = self.activity.as_ref().zip(self.world(c, view));
-        let entries = world
-            .filter(|(activity, _)| c == activity.transactions)
-            .map(|(_, world)| world.transactions.as_slice())
-            .unwrap_or_default();
-        let statements = world
-            .filter(|(activity, _)| c == activity.statements)
-            .map(|(_, world)| world.statements.as_slice())
-            .unwrap_or_default();
-        entries
-            .iter()
-            .filter(move |e| account.is_none_or(|a| e.account_id == a))
-            .map(|e| Cow::Owned(e.record()))
-            .chain(statements.iter().map(Cow::Borrowed))
+        let collections = &self.collections;
+        self.activity
+            .as_ref()
+            .zip(self.world(c, view))
+            .into_iter()
+            .flat_map(move |(activity, world)| world.records(c, collections, activity, account))
+            .map(Cow::Owned)
     }
 
     /// The ledger of the view's day, if `c` is one of the collections it reads or writes.
@@ -173,9 +186,9 @@ impl Sandbox {
             activity.accounts,
             activity.transactions,
             activity.statements,
-            activity.payment_orders,
         ]
         .contains(&c)
+            && !activity.bookers.contains(&c)
         {
             return None;
         }
@@ -209,21 +222,8 @@ impl Sandbox {
                 ],
                 None => Vec::new(),
             }
-        } else if c == activity.payment_orders {
-            match world.orders.get(id) {
-                Some(Outcome::Executed { transaction_id }) => vec![
-                    ("status", Value::from("executed")),
-                    ("status_reason", Value::Null),
-                    ("transaction_id", Value::from(transaction_id.as_str())),
-                ],
-                Some(Outcome::Rejected { reason }) => vec![
-                    ("status", Value::from("rejected")),
-                    ("status_reason", Value::from(*reason)),
-                ],
-                None => Vec::new(),
-            }
         } else {
-            Vec::new()
+            booked_changes(coll, world.booked.get(id))
         };
         if changes.is_empty() {
             return record;

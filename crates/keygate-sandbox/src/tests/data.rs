@@ -77,6 +77,8 @@ fn ids_are_unique_and_prefixed() {
 
 fn walk_ibans(value: &Value, key: &str, out: &mut Vec<String>) {
     match value {
+        // A booking's members name fields (`"counterparty_iban": "creditor_iban"`), not values.
+        Value::Object(_) if key == "books" => {}
         Value::Object(map) => map.iter().for_each(|(k, v)| walk_ibans(v, k, out)),
         Value::Array(items) => items.iter().for_each(|v| walk_ibans(v, key, out)),
         Value::String(s) if key == "iban" || key.ends_with("_iban") => out.push(s.clone()),

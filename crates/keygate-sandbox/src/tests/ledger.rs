@@ -429,9 +429,27 @@ fn the_loader_names_what_is_wrong_with_the_activity() {
         assert!(error.starts_with("activity.json"), "{error}");
         assert!(error.contains(wanted), "wanted `{wanted}` in: {error}");
     }
-    // Without the file, accounts simply stand still.
+    // A booking needs the ledger: without the file, the manifest may not declare one.
     let mut files = files();
     files.retain(|(name, _)| name != "activity.json");
+    let error = load(&files).expect_err("a booking without a ledger must not load");
+    assert!(
+        error.contains("lifecycle books on the bank ledger, which needs activity.json"),
+        "{error}"
+    );
+    // Without the file and the booking, accounts simply stand still.
+    edit(&mut files, "collections.json", |m| {
+        let orders = m["collections"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|c| c["name"] == "payment_orders")
+            .unwrap();
+        orders["lifecycle"]["transitions"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|t| t.get("books").is_none());
+    });
     let still = load(&files).unwrap();
     let mut client = Client::with(&still);
     advance(&mut client, 10);

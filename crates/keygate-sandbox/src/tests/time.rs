@@ -316,6 +316,13 @@ fn collection<'v>(manifest: &'v mut Value, name: &str) -> &'v mut Value {
         .unwrap()
 }
 
+/// The payment orders' booking transition (the manifest's first).
+fn booking(manifest: &mut Value) -> &mut Value {
+    let t = &mut collection(manifest, "payment_orders")["lifecycle"]["transitions"][0];
+    assert!(t.get("books").is_some(), "the first transition books: {t}");
+    t
+}
+
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn the_loader_names_what_is_wrong_with_a_lifecycle() {
@@ -396,6 +403,48 @@ fn the_loader_names_what_is_wrong_with_a_lifecycle() {
                 collection(m, "quotes")["lifecycle"]["unknown"] = json!(true);
             }),
             "unknown field",
+        ),
+        (
+            Box::new(|m| {
+                booking(m).as_object_mut().unwrap().remove("unless_covered");
+            }),
+            "`books` and `unless_covered` go together",
+        ),
+        (
+            Box::new(|m| booking(m)["books"]["amount"] = json!("sum")),
+            "books.amount names `sum`, which appears in no record",
+        ),
+        (
+            Box::new(|m| booking(m)["books"]["debit"] = json!("creditor_name")),
+            "debit `creditor_name` must be a reference to `accounts`",
+        ),
+        (
+            Box::new(|m| booking(m)["books"]["transaction"] = json!("debtor_account_id")),
+            "transaction `debtor_account_id` must be a reference to `transactions`",
+        ),
+        (
+            Box::new(|m| booking(m)["unless_covered"]["to"] = json!("pending")),
+            "unless_covered.to `pending` must be one of the states, other than `pending`",
+        ),
+        (
+            Box::new(|m| booking(m)["unless_covered"]["set"]["status"] = json!("executed")),
+            "unless_covered.set cannot change `status`",
+        ),
+        (
+            Box::new(|m| {
+                let transitions = &mut collection(m, "payment_orders")["lifecycle"]["transitions"];
+                transitions.as_array_mut().unwrap().push(json!({
+                    "from": "executed", "to": "cancelled", "after": "requested_execution_date"
+                }));
+            }),
+            "`executed` is where a booking ends",
+        ),
+        (
+            Box::new(|m| {
+                let books = booking(m)["books"].clone();
+                collection(m, "payment_orders")["lifecycle"]["transitions"][1]["books"] = books;
+            }),
+            "an action's transition cannot book",
         ),
     ];
     for (change, wanted) in cases {
