@@ -18,6 +18,7 @@ use crate::{AccountState, SCENARIO_HEADER, Sandbox, SandboxRequest, SandboxRespo
 use keygate_core::Error;
 use route::Route;
 
+pub(crate) use render::to_json;
 pub(crate) use tools::scenarios_body;
 
 impl Sandbox {

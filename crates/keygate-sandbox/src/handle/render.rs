@@ -26,7 +26,7 @@ impl Serialize for Ordered<'_> {
 }
 
 /// An answer's JSON; a value that does not serialise is a 500.
-pub(super) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|_| Error::internal())
 }
 

@@ -293,19 +293,6 @@ fn check_invariants(client: &mut Client) {
     }
 }
 
-/// A small deterministic generator for the sequences (the same in every run, native and wasm).
-struct Draws(u64);
-
-impl Draws {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
-}
-
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn the_figures_add_up_after_any_sequence_of_creates_and_clock_moves() {

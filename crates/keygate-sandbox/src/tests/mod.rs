@@ -5,6 +5,7 @@
 mod api;
 mod data;
 mod ledger;
+mod named;
 mod time;
 mod units;
 mod writes;
@@ -245,4 +246,18 @@ pub(crate) fn first(file: &str, pick: impl Fn(&Value) -> bool) -> Value {
         .into_iter()
         .find(|r| pick(r))
         .expect("a matching record")
+}
+
+/// A small deterministic generator for generated sequences (the same in every run, native and
+/// wasm, where proptest does not run).
+pub(crate) struct Draws(pub u64);
+
+impl Draws {
+    pub(crate) fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
 }

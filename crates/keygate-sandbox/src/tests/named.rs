@@ -1,0 +1,246 @@
+//! Named sandboxes: the header's one parser, the account's index and its cap, and that two
+//! sandboxes' states never touch, whatever is sent to them in whatever order.
+
+use super::*;
+use crate::{IndexRequest, MAX_NAMED_SANDBOXES, SandboxIndex, SandboxName, date, store_name};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_name_is_one_to_64_letters_digits_underscores_and_hyphens() {
+    for good in ["a", "ci-run-4711", "A_b-9", &"x".repeat(64)] {
+        assert_eq!(SandboxName::parse(good).unwrap().as_str(), good);
+    }
+    for bad in [
+        "",
+        &"x".repeat(65),
+        "a/b",
+        "../acct_other",
+        "a b",
+        "a.b",
+        "%2F",
+        "run\u{0}",
+        "ci\n",
+        "naïve",
+        "a\\b",
+    ] {
+        let error = SandboxName::parse(bad).unwrap_err();
+        assert_eq!(error.status, 400, "{bad:?}");
+        assert!(
+            error.message.contains("Keygate-Sandbox"),
+            "{}",
+            error.message
+        );
+    }
+    // Generated strings over a wider alphabet: accepted exactly when every byte is allowed.
+    let alphabet = b"aZ09_-/. %\\:\x00\xc3\xa9";
+    let mut draws = Draws(7);
+    for _ in 0..2_000 {
+        let len = draws.next(70) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| alphabet[draws.next(alphabet.len() as u64) as usize])
+            .collect();
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        let allowed = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        assert_eq!(SandboxName::parse(&text).is_ok(), allowed, "{text:?}");
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn every_sandbox_of_every_account_has_a_store_of_its_own() {
+    let accounts = ["acct_1", "acct_1a", "acct_2", "acct_"];
+    let names = ["a", "1", "a-1", "default", "acct_1"];
+    let mut stores = BTreeSet::new();
+    for account in accounts {
+        assert!(stores.insert(store_name(account, None)));
+        for name in names {
+            let name = SandboxName::parse(name).unwrap();
+            assert!(
+                stores.insert(store_name(account, Some(&name))),
+                "{account} {name:?}"
+            );
+        }
+    }
+    assert_eq!(stores.len(), accounts.len() * (names.len() + 1));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn an_account_holds_at_most_its_cap_of_named_sandboxes() {
+    let mut index = SandboxIndex::default();
+    for n in 0..MAX_NAMED_SANDBOXES {
+        let name = SandboxName::parse(&format!("run-{n}")).unwrap();
+        assert!(index.register(&name, NOW + n as i64).unwrap());
+    }
+    // A name in use is used again, even at the cap.
+    let first = SandboxName::parse("run-0").unwrap();
+    assert!(!index.register(&first, NOW).unwrap());
+    let over = SandboxName::parse("one-more").unwrap();
+    let error = index.register(&over, NOW).unwrap_err();
+    assert_eq!(error.status, 409);
+    assert!(
+        error
+            .message
+            .contains("DELETE /v1/sandbox/sandboxes/{name}"),
+        "{}",
+        error.message
+    );
+    assert_eq!(index.len(), MAX_NAMED_SANDBOXES);
+    // Deleting one makes room.
+    let created = index.remove(&first).unwrap();
+    assert_eq!(created, NOW);
+    assert!(index.register(&over, NOW).unwrap());
+    assert!(!index.contains(&first));
+    assert_eq!(
+        SandboxIndex::deleted(&first, false).unwrap_err().status,
+        404
+    );
+    let listed = json(&index.list().unwrap());
+    assert_eq!(listed["object"], "list");
+    assert_eq!(listed["has_more"], false);
+    let data = listed["data"].as_array().unwrap();
+    assert_eq!(data.len(), MAX_NAMED_SANDBOXES);
+    assert_eq!(data[0]["object"], "sandbox");
+    assert_eq!(data[0]["name"], "one-more");
+    assert_eq!(data[1]["created_at"], "2026-10-31T12:00:01Z");
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn the_index_answers_its_own_paths_only() {
+    let parse = |method, path| IndexRequest::parse(method, path);
+    assert_eq!(
+        parse("GET", "/v1/sandbox/sandboxes"),
+        Some(Ok(IndexRequest::List))
+    );
+    assert_eq!(
+        parse("DELETE", "/v1/sandbox/sandboxes/ci-1"),
+        Some(Ok(IndexRequest::Delete(
+            SandboxName::parse("ci-1").unwrap()
+        )))
+    );
+    assert_eq!(
+        parse("POST", "/v1/sandbox/sandboxes")
+            .unwrap()
+            .unwrap_err()
+            .status,
+        405
+    );
+    assert_eq!(
+        parse("GET", "/v1/sandbox/sandboxes/ci-1")
+            .unwrap()
+            .unwrap_err()
+            .status,
+        405
+    );
+    for bad in [
+        "/v1/sandbox/sandboxes/",
+        "/v1/sandbox/sandboxes/a/b",
+        "/v1/sandbox/sandboxes/..",
+    ] {
+        assert_eq!(
+            parse("DELETE", bad).unwrap().unwrap_err().status,
+            400,
+            "{bad}"
+        );
+    }
+    for elsewhere in [
+        "/v1/sandbox/sandboxesx",
+        "/v1/sandbox/reset",
+        "/v1/accounts",
+    ] {
+        assert_eq!(parse("GET", elsewhere), None, "{elsewhere}");
+    }
+}
+
+/// One step of a generated session against one of two sandboxes.
+fn step(client: &mut Client, draws: &mut Draws) -> (u16, String) {
+    let debtor = first("accounts.json", |a| {
+        a["status"] == "open" && a["currency"] == "EUR"
+    });
+    let response = match draws.next(5) {
+        0 => client.send(
+            "POST",
+            "/v1/sandbox/clock",
+            json!({"advance": {"days": 1 + draws.next(20)}})
+                .to_string()
+                .as_bytes(),
+            None,
+            None,
+        ),
+        1 => client.send("POST", "/v1/sandbox/reset", b"", None, None),
+        2 => client.send("GET", "/v1/payment_orders?limit=100", b"", None, None),
+        _ => {
+            let today = date::parse(
+                json(&client.send("GET", "/v1/sandbox/clock", b"", None, None))["today"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+            let body = json!({
+                "debtor_account_id": debtor["id"],
+                "creditor_name": "Isolation GmbH",
+                "creditor_iban": "DE89370400440532013000",
+                "amount": 1 + draws.next(300_000),
+                "requested_execution_date": date::format(today + draws.next(10) as i64),
+            });
+            // The same few keys in both sandboxes: a key used in one is new in the other.
+            let key = format!("key-{}", draws.next(3));
+            client.send(
+                "POST",
+                "/v1/payment_orders",
+                body.to_string().as_bytes(),
+                Some(&key),
+                None,
+            )
+        }
+    };
+    (response.status, response.body)
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn two_sandboxes_answer_as_if_each_were_alone_whatever_the_interleaving() {
+    for seed in 1..=6u64 {
+        let plan: Vec<bool> = {
+            let mut which = Draws(seed);
+            (0..24).map(|_| which.next(2) == 0).collect()
+        };
+        // Interleaved: each step goes to sandbox a or b, as the plan says.
+        let mut mixed = [Client::new(), Client::new()];
+        let mut draws = [Draws(seed * 100), Draws(seed * 100 + 1)];
+        let answers_mixed: Vec<(u16, String)> = plan
+            .iter()
+            .map(|&to_a| {
+                let i = usize::from(!to_a);
+                step(&mut mixed[i], &mut draws[i])
+            })
+            .collect();
+        // Alone: the same steps, each sandbox by itself, then laid out in the plan's order.
+        let mut alone = [Client::new(), Client::new()];
+        let mut draws = [Draws(seed * 100), Draws(seed * 100 + 1)];
+        let mut answers = [Vec::new(), Vec::new()].map(Vec::into_iter);
+        for i in 0..2 {
+            let steps = plan.iter().filter(|&&to_a| usize::from(!to_a) == i).count();
+            answers[i] = (0..steps)
+                .map(|_| step(&mut alone[i], &mut draws[i]))
+                .collect::<Vec<_>>()
+                .into_iter();
+        }
+        let answers_alone: Vec<(u16, String)> = plan
+            .iter()
+            .filter_map(|&to_a| answers[usize::from(!to_a)].next())
+            .collect();
+        assert!(answers_mixed.iter().all(|(status, _)| *status < 500));
+        assert_eq!(answers_mixed, answers_alone, "seed {seed}");
+        assert_eq!(mixed[0].state, alone[0].state, "seed {seed}");
+        assert_eq!(mixed[1].state, alone[1].state, "seed {seed}");
+    }
+}
