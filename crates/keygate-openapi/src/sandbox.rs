@@ -8,8 +8,14 @@ use crate::{
 use keygate_core::config::{GatewayConfig, Route};
 use keygate_core::keys::Environment;
 use keygate_sandbox::{
-    CLOCK_HEADER, CollectionInfo, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS, Sandbox,
+    CLOCK_HEADER, CollectionInfo, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS, MAX_NAMED_SANDBOXES,
+    MAX_SANDBOX_NAME_LENGTH, Sandbox,
 };
+
+/// What `keygate_sandbox::SandboxName::parse` accepts.
+pub(crate) fn sandbox_name_pattern() -> String {
+    format!("^[A-Za-z0-9_-]{{1,{MAX_SANDBOX_NAME_LENGTH}}}$")
+}
 use serde_json::{Map, Value, json};
 
 /// The sandbox's tags, one per product of the gateway and one for routes of no product.
@@ -115,6 +121,44 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
             },
         }),
     );
+    let sandbox_name = json!({"type": "string", "pattern": sandbox_name_pattern(), "description": "The name the Keygate-Sandbox header gave it."});
+    s.insert(
+        "Sandbox".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "name", "created", "created_at"],
+            "properties": {
+                "object": {"const": "sandbox"},
+                "name": sandbox_name,
+                "created": {"type": "integer", "description": "When a request first named it (Unix seconds, real time)."},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        }),
+    );
+    s.insert(
+        "SandboxList".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "data", "has_more"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "maxItems": MAX_NAMED_SANDBOXES, "items": schema_ref("Sandbox")},
+                "has_more": {"const": false, "description": format!("Always false: an account holds at most {MAX_NAMED_SANDBOXES}.")},
+            },
+        }),
+    );
+    s.insert(
+        "SandboxDeleted".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "name", "deleted"],
+            "properties": {
+                "object": {"const": "sandbox"},
+                "name": sandbox_name,
+                "deleted": {"const": true},
+            },
+        }),
+    );
     let hours = MAX_CLOCK_STEP_DAYS * 24;
     s.insert(
         "SandboxClockMove".into(),
@@ -168,11 +212,28 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
             parameters.push(parameter_ref("X-Product-Key"));
         }
         parameters.push(parameter_ref("X-Sandbox-Scenario"));
+        // The account's list of sandboxes is the account's, whatever sandbox a request names.
+        let names_a_sandbox = segments.get(1) != Some(&"sandboxes");
+        if names_a_sandbox {
+            parameters.push(parameter_ref("Keygate-Sandbox"));
+        }
         let mut responses = Map::new();
         let mut body = None;
         let summary;
         if segments.first() == Some(&"sandbox") {
             let (status_text, schema, text, headers) = match (segments.get(1), method.as_str()) {
+                (Some(&"sandboxes"), "delete") => (
+                    "The named sandbox, deleted: its objects, idempotency keys and clock are gone.",
+                    "SandboxDeleted",
+                    "Delete one of this test account's named sandboxes",
+                    &SCENARIO_LIST_HEADERS[..],
+                ),
+                (Some(&"sandboxes"), _) => (
+                    "The test account's named sandboxes, by name.",
+                    "SandboxList",
+                    "List this test account's named sandboxes",
+                    &SCENARIO_LIST_HEADERS[..],
+                ),
                 (Some(&"scenarios"), _) => (
                     "The scenarios and magic values.",
                     "SandboxScenarios",
@@ -320,6 +381,13 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
             "504".into(),
             one_error("Simulated timeout (X-Sandbox-Scenario: timeout)."),
         );
+        if names_a_sandbox {
+            responses.entry("409").or_insert_with(|| {
+                one_error(&format!(
+                    "Keygate-Sandbox names a new sandbox while the account holds {MAX_NAMED_SANDBOXES}, the most it may."
+                ))
+            });
+        }
         let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut op = json!({
@@ -351,6 +419,16 @@ fn template<'c>(
     segments: &[&str],
     find: &impl Fn(&str) -> Option<&'c CollectionInfo<'c>>,
 ) -> Option<(String, Vec<Value>)> {
+    if segments == ["sandbox", "sandboxes", "*"] {
+        let name = json!({
+            "name": "sandbox_name",
+            "in": "path",
+            "required": true,
+            "description": "The sandbox's name.",
+            "schema": {"type": "string", "pattern": sandbox_name_pattern()},
+        });
+        return Some(("sandbox/sandboxes/{sandbox_name}".into(), vec![name]));
+    }
     let mut parts = Vec::new();
     let mut parameters = Vec::new();
     for (i, segment) in segments.iter().enumerate() {
@@ -380,6 +458,8 @@ fn operation_id<'c>(
     if segments.first() == Some(&"sandbox") {
         return match (segments.get(1), method) {
             (Some(&"scenarios"), _) => "listSandboxScenarios".into(),
+            (Some(&"sandboxes"), "delete") => "deleteSandbox".into(),
+            (Some(&"sandboxes"), _) => "listSandboxes".into(),
             (Some(&"clock"), "post") => "moveSandboxClock".into(),
             (Some(&"clock"), _) => "getSandboxClock".into(),
             _ => "resetSandbox".into(),

@@ -172,15 +172,16 @@ impl SandboxIndex {
         ))
     }
 
-    /// The answer to a delete that removed `name` (after its state was wiped), or the 404 for
-    /// one that is not there.
-    pub fn deleted(name: &SandboxName, existed: bool) -> Result<SandboxResponse, Error> {
-        if !existed {
-            return Err(Error::not_found(format!(
-                "This test account has no sandbox named `{}`. GET {SANDBOXES_PATH} lists them.",
-                name.as_str()
-            )));
-        }
+    /// The 404 for a sandbox name the account does not hold.
+    pub fn no_such(name: &SandboxName) -> Error {
+        Error::not_found(format!(
+            "This test account has no sandbox named `{}`. GET {SANDBOXES_PATH} lists them.",
+            name.as_str()
+        ))
+    }
+
+    /// The answer to a delete that removed `name` (after its state was wiped).
+    pub fn deleted(name: &SandboxName) -> Result<SandboxResponse, Error> {
         #[derive(Serialize)]
         struct Deleted<'a> {
             object: &'static str,

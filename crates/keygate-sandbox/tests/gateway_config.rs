@@ -5,7 +5,7 @@
 
 use keygate_core::config::{GatewayConfig, Route, RouteMatch};
 use keygate_core::keys::Environment;
-use keygate_sandbox::Sandbox;
+use keygate_sandbox::{IndexRequest, Sandbox};
 use std::collections::HashMap;
 
 const GATEWAY_JSON: &str = include_str!("../../../gateway.json");
@@ -124,6 +124,7 @@ fn every_test_route_is_served_by_the_sandbox() {
     {
         let path = example(&r.path);
         let served = sandbox.collection_served(&path).is_some()
+            || IndexRequest::parse(&r.method, &path).is_some_and(|request| request.is_ok())
             || [
                 "/v1/sandbox/scenarios",
                 "/v1/sandbox/clock",
@@ -142,6 +143,8 @@ fn sandbox_tools_are_test_only_and_need_no_product_key() {
         ("GET", "/v1/sandbox/clock", "sandbox:read"),
         ("POST", "/v1/sandbox/clock", "sandbox:write"),
         ("POST", "/v1/sandbox/reset", "sandbox:write"),
+        ("GET", "/v1/sandbox/sandboxes", "sandbox:read"),
+        ("DELETE", "/v1/sandbox/sandboxes/ci-run-1", "sandbox:write"),
     ];
     for (method, path, scope) in tools {
         let r = route(&config, method, path);

@@ -277,6 +277,7 @@ fn run(
                 &target,
                 block.get("idempotency-key"),
                 block.get("x-sandbox-scenario"),
+                block.get("keygate-sandbox"),
             );
             if !matches!(answer, Ok(None)) {
                 edge::record_use(&record, &facts, &grant, request_id);

@@ -1,6 +1,8 @@
-//! Test keys end here: the request is answered by the compiled-in sandbox, with the account's
-//! sandbox state kept in a `SandboxStore` Durable Object (one per test account). Nothing in
-//! this file can reach the origin.
+//! Test keys end here: the request is answered by the compiled-in sandbox, with the sandbox's
+//! state kept in a `SandboxStore` Durable Object: one per test account for its default sandbox
+//! (which also keeps the account's index of named sandboxes), and one per named sandbox
+//! (`Keygate-Sandbox`; the object's name is `keygate_sandbox::store_name`). Nothing in this
+//! file can reach the origin.
 
 use crate::durable;
 use crate::http::{answer_response, bounded_body, header, log_server_error, now_seconds};
@@ -9,16 +11,40 @@ use keygate_core::ids::new_unique_id;
 use keygate_core::policy::Grant;
 use keygate_core::target::Target;
 use keygate_core::{Answer, Error, MAX_JSON_BODY_BYTES};
-use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
+use keygate_sandbox::{
+    AccountState, IndexRequest, SANDBOX_HEADER, Sandbox, SandboxIndex, SandboxName, SandboxRequest,
+    SandboxResponse, store_name,
+};
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 use worker::{DurableObject, Env, Method, Request, Response, State, durable_object};
 
 pub const DO_BINDING: &str = "SANDBOX";
 const STATE_KEY: &str = "state";
+/// In the account's object: its named sandboxes (`SandboxIndex`).
+const INDEX_KEY: &str = "sandboxes";
+/// In a named sandbox's object: when the account's index took its name.
+const REGISTERED_KEY: &str = "registered";
 
-/// One sandbox request as the worker hands it to the account's Durable Object.
+/// What a `SandboxStore` is asked.
+#[derive(Serialize, Deserialize)]
+enum Call {
+    /// A sandbox request, to the object of the sandbox it names.
+    Serve(Message),
+    /// `GET /v1/sandbox/sandboxes`, `DELETE /v1/sandbox/sandboxes/{name}`: to the account's object.
+    Index {
+        method: String,
+        path: String,
+        account_id: String,
+    },
+    /// From a named sandbox's object on its first request, to the account's: take the name.
+    Register { name: String },
+    /// From the account's object, to a named sandbox's being deleted: forget everything.
+    Wipe,
+}
+
+/// One sandbox request as the worker hands it to the sandbox's Durable Object.
 #[derive(Serialize, Deserialize)]
 struct Message {
     method: String,
@@ -27,6 +53,9 @@ struct Message {
     body: String,
     idempotency_key: Option<String>,
     scenario: Option<String>,
+    account_id: String,
+    /// `None`: the account's default sandbox.
+    sandbox: Option<String>,
 }
 
 /// The object's answer, and how long the worker waits before relaying it (the `slow` and
@@ -102,7 +131,17 @@ pub fn stateless(
     target: &Target<'_>,
     idempotency_key: Option<&str>,
     scenario: Option<&str>,
+    named: Option<&str>,
 ) -> Result<Option<SandboxResponse>, Error> {
+    // A named sandbox is answered by its own object, the index by the account's; a bad name
+    // is refused here already, by the one parser.
+    if let Some(name) = named {
+        SandboxName::parse(name)?;
+        return Ok(None);
+    }
+    if IndexRequest::parse(method, target.path()).is_some() {
+        return Ok(None);
+    }
     let sandbox = Sandbox::embedded()?;
     let request = SandboxRequest {
         method,
@@ -148,13 +187,26 @@ async fn answer(
     let method = req.method();
     let idempotency_key = header(&req, "Idempotency-Key")?;
     let scenario = header(&req, "X-Sandbox-Scenario")?;
+    let named = header(&req, SANDBOX_HEADER)?;
+    let sandbox = named.as_deref().map(SandboxName::parse).transpose()?;
+    let index = IndexRequest::parse(method.as_ref(), target.path()).transpose()?;
     let reply = match stateless(
         method.as_ref(),
         target,
         idempotency_key.as_deref(),
         scenario.as_deref(),
+        named.as_deref(),
     )? {
         Some(response) => Reply::from(response),
+        // The account's sandboxes are the account's business, whatever sandbox is named.
+        None if index.is_some() => {
+            let call = Call::Index {
+                method: method.to_string(),
+                path: target.path().to_string(),
+                account_id: grant.account_id.clone(),
+            };
+            call_store(env, &grant.account_id, &call).await?
+        }
         None => {
             let body = match method {
                 Method::Get | Method::Head | Method::Options => String::new(),
@@ -168,14 +220,22 @@ async fn answer(
                 body,
                 idempotency_key,
                 scenario,
+                account_id: grant.account_id.clone(),
+                sandbox: sandbox.as_ref().map(|name| name.as_str().to_string()),
             };
-            call_store(env, &grant.account_id, &message).await?
+            let store = store_name(&grant.account_id, sandbox.as_ref());
+            call_store(env, &store, &Call::Serve(message)).await?
         }
     };
     if reply.delay_ms > 0 {
         worker::Delay::from(Duration::from_millis(u64::from(reply.delay_ms))).await;
     }
     let mut answer = reply.answer;
+    if let Some(name) = sandbox.filter(|_| index.is_none()) {
+        answer
+            .headers
+            .push((SANDBOX_HEADER.into(), name.as_str().into()));
+    }
     answer.headers = answer_headers(&answer.headers)
         .into_iter()
         .map(|(name, value)| (name.to_string(), value.to_string()))
@@ -183,32 +243,46 @@ async fn answer(
     Ok(answer_response(answer))
 }
 
-async fn call_store(env: &Env, account_id: &str, message: &Message) -> Result<Reply, Error> {
-    durable::call(env, DO_BINDING, account_id, message, unavailable).await
+async fn call_store(env: &Env, store: &str, call: &Call) -> Result<Reply, Error> {
+    durable::call(env, DO_BINDING, store, call, unavailable).await
 }
 
-/// The per-account sandbox state. Requests are applied one at a time in memory (the sandbox is
-/// synchronous), then persisted before answering.
+/// One sandbox's state (the account's default one, or a named one). Requests are applied one
+/// at a time in memory (the sandbox is synchronous), then persisted before answering. The
+/// account's object also keeps the index of its named sandboxes.
 #[durable_object]
 pub struct SandboxStore {
     state: State,
+    env: Env,
     account_state: RefCell<Option<AccountState>>,
+    /// A named sandbox's object: whether the account's index holds its name (known once read).
+    registered: Cell<bool>,
 }
 
 impl DurableObject for SandboxStore {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Self {
             state,
+            env,
             account_state: RefCell::new(None),
+            registered: Cell::new(false),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let call: Message = req.json().await?;
-        let answer = match self.run(&call).await {
-            Ok(answer) => answer,
-            Err(error) => Reply::from(SandboxResponse::from_error(&error)),
+        let call: Call = req.json().await?;
+        let answer = match call {
+            Call::Serve(message) => self.run(&message).await,
+            Call::Index {
+                method,
+                path,
+                account_id,
+            } => self.index(&method, &path, &account_id).await,
+            Call::Register { name } => self.register(&name).await,
+            Call::Wipe => self.wipe().await,
         };
+        let answer =
+            answer.unwrap_or_else(|error| Reply::from(SandboxResponse::from_error(&error)));
         Response::from_json(&answer)
     }
 }
@@ -216,6 +290,9 @@ impl DurableObject for SandboxStore {
 impl SandboxStore {
     async fn run(&self, call: &Message) -> Result<Reply, Error> {
         let sandbox = Sandbox::embedded()?;
+        if let Some(name) = &call.sandbox {
+            self.ensure_registered(&call.account_id, name).await?;
+        }
         if self.account_state.borrow().is_none() {
             let stored: Option<String> = self
                 .state
@@ -251,4 +328,118 @@ impl SandboxStore {
         }
         Ok(Reply::from(response))
     }
+
+    /// A named sandbox's object, before its first request is answered: the account's index
+    /// must hold its name (the cap is decided there), and it says so once.
+    async fn ensure_registered(&self, account_id: &str, name: &str) -> Result<(), Error> {
+        if self.registered.get() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let stored: Option<i64> = storage
+            .get(REGISTERED_KEY)
+            .await
+            .map_err(|_| unavailable())?;
+        if stored.is_none() {
+            let call = Call::Register {
+                name: name.to_string(),
+            };
+            let reply: Reply =
+                durable::call(&self.env, DO_BINDING, account_id, &call, unavailable).await?;
+            if reply.answer.status != 200 {
+                return Err(refusal(reply));
+            }
+            storage
+                .put(REGISTERED_KEY, now_seconds())
+                .await
+                .map_err(|_| unavailable())?;
+        }
+        self.registered.set(true);
+        Ok(())
+    }
+
+    async fn load_index(&self) -> Result<SandboxIndex, Error> {
+        let stored: Option<String> = self
+            .state
+            .storage()
+            .get(INDEX_KEY)
+            .await
+            .map_err(|_| unavailable())?;
+        match stored {
+            Some(text) => serde_json::from_str(&text).map_err(|_| Error::internal()),
+            None => Ok(SandboxIndex::default()),
+        }
+    }
+
+    async fn save_index(&self, index: &SandboxIndex) -> Result<(), Error> {
+        let text = serde_json::to_string(index).map_err(|_| Error::internal())?;
+        self.state
+            .storage()
+            .put(INDEX_KEY, text)
+            .await
+            .map_err(|_| unavailable())
+    }
+
+    /// The account's object: a named sandbox takes its name, or is refused at the cap.
+    async fn register(&self, name: &str) -> Result<Reply, Error> {
+        let name = SandboxName::parse(name)?;
+        let mut index = self.load_index().await?;
+        if index.register(&name, now_seconds())? {
+            self.save_index(&index).await?;
+        }
+        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
+    }
+
+    /// The account's object: list its named sandboxes, or delete one. A delete takes the name
+    /// out of the index first, then wipes the sandbox's object: a request that comes in between
+    /// takes the name again and finds the sandbox empty, never a state the index does not
+    /// count. Should the wipe fail, the name goes back and the delete is a 503 to retry.
+    async fn index(&self, method: &str, path: &str, account_id: &str) -> Result<Reply, Error> {
+        let request = IndexRequest::parse(method, path).ok_or_else(Error::internal)??;
+        let mut index = self.load_index().await?;
+        let response = match request {
+            IndexRequest::List => index.list()?,
+            IndexRequest::Delete(name) => {
+                let Some(created) = index.remove(&name) else {
+                    return Err(SandboxIndex::no_such(&name));
+                };
+                self.save_index(&index).await?;
+                let store = store_name(account_id, Some(&name));
+                let wiped: Result<Reply, Error> =
+                    durable::call(&self.env, DO_BINDING, &store, &Call::Wipe, unavailable).await;
+                if !wiped.is_ok_and(|reply| reply.answer.status == 200) {
+                    index.restore(&name, created);
+                    self.save_index(&index).await?;
+                    return Err(unavailable());
+                }
+                SandboxIndex::deleted(&name)?
+            }
+        };
+        Ok(Reply::from(response))
+    }
+
+    /// A named sandbox's object, being deleted: its state, idempotency keys, clock and
+    /// registration go.
+    async fn wipe(&self) -> Result<Reply, Error> {
+        self.state
+            .storage()
+            .delete_all()
+            .await
+            .map_err(|_| unavailable())?;
+        *self.account_state.borrow_mut() = None;
+        self.registered.set(false);
+        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
+    }
+}
+
+/// A refusal another object answered, relayed as the error it is.
+fn refusal(reply: Reply) -> Error {
+    let message = reply
+        .answer
+        .body
+        .as_deref()
+        .and_then(|body| serde_json::from_str::<serde_json::Value>(body).ok())
+        .and_then(|body| body["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "The sandbox could not be used.".into());
+    Error::new(reply.answer.status, message)
 }

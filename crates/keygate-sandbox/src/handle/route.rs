@@ -109,7 +109,8 @@ impl Sandbox {
             ["sandbox", "clock"] => Ok(Route::Clock),
             ["sandbox", ..] => Err(Error::not_found(
                 "Unknown sandbox endpoint; there are GET /v1/sandbox/scenarios, GET and POST \
-                /v1/sandbox/clock, and POST /v1/sandbox/reset.",
+                /v1/sandbox/clock, POST /v1/sandbox/reset, GET /v1/sandbox/sandboxes and DELETE \
+                /v1/sandbox/sandboxes/{name}.",
             )),
             [name] => Ok(Route::List(self.find(name)?)),
             [name, id] => Ok(Route::Item(self.find(name)?, id)),

@@ -98,9 +98,11 @@ fn an_account_holds_at_most_its_cap_of_named_sandboxes() {
     assert_eq!(created, NOW);
     assert!(index.register(&over, NOW).unwrap());
     assert!(!index.contains(&first));
+    assert_eq!(SandboxIndex::no_such(&first).status, 404);
+    let deleted = json(&SandboxIndex::deleted(&first).unwrap());
     assert_eq!(
-        SandboxIndex::deleted(&first, false).unwrap_err().status,
-        404
+        deleted,
+        json!({"object": "sandbox", "name": "run-0", "deleted": true})
     );
     let listed = json(&index.list().unwrap());
     assert_eq!(listed["object"], "list");
