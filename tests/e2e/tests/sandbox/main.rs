@@ -22,6 +22,7 @@ mod data;
 mod dates;
 mod headers;
 mod idempotency;
+mod named;
 mod reads;
 mod requests;
 mod rules;
@@ -34,6 +35,7 @@ use data::*;
 use dates::*;
 use headers::*;
 use idempotency::*;
+use named::*;
 use reads::*;
 use requests::*;
 use rules::*;
@@ -121,6 +123,8 @@ fn main() {
             // State: isolation and reset
             accounts_never_see_each_others_objects,
             reset_clears_what_the_account_created_only,
+            named_sandboxes_never_see_each_other_with_32_requests_in_flight,
+            named_sandboxes_are_listed_capped_and_deleted,
             // Idempotency
             idempotency_same_key_same_body_returns_same_object,
             idempotency_same_key_different_body_is_409,

@@ -1,0 +1,219 @@
+//! Named sandboxes (`Keygate-Sandbox`): isolated from each other and from the account's default
+//! sandbox under concurrency, listed, capped and deleted.
+
+use super::*;
+
+const HEADER: &str = "Keygate-Sandbox";
+
+impl Ctx {
+    /// A request to the tenant's sandbox called `name`.
+    fn named(&self, t: &Tenant, name: &str, method: &str, path: &str) -> Req {
+        self.req(t, method, path).header(HEADER, name)
+    }
+}
+
+/// The ids of `t`'s created payment orders in sandbox `name` (the files' come first).
+fn created_orders(c: &Ctx, t: &Tenant, name: &str) -> Vec<String> {
+    let files = c.file_ids_then("payment_orders", &[]).len();
+    let r = sandboxed(
+        c.named(t, name, "GET", "/v1/payment_orders?limit=100")
+            .send(),
+    );
+    r.expect_status(200);
+    assert_eq!(r.header("keygate-sandbox"), Some(name), "{r}");
+    let mut all = ids(r.json["data"].as_array().unwrap());
+    assert!(all.len() >= files.min(100));
+    let mut next = r;
+    while next.json["has_more"] == true {
+        let last = all.last().unwrap().clone();
+        next = sandboxed(
+            c.named(
+                t,
+                name,
+                "GET",
+                &format!("/v1/payment_orders?limit=100&starting_after={last}"),
+            )
+            .send(),
+        );
+        all.extend(ids(next.json["data"].as_array().unwrap()));
+    }
+    all.split_off(files)
+}
+
+pub(crate) fn named_sandboxes_never_see_each_other_with_32_requests_in_flight(c: &Ctx) {
+    let t = c.tenant("named-isolation");
+    let (a, b) = ("ci-run-4711", "ci-run-4712");
+    // Sandbox a's clock moves; b's and the default's stay on real time.
+    let moved = sandboxed(
+        c.named(&t, a, "POST", "/v1/sandbox/clock")
+            .json(&json!({"advance": {"days": 3}}))
+            .send(),
+    );
+    moved.expect_status(200);
+    assert_eq!(moved.header("keygate-sandbox"), Some(a), "{moved}");
+    let clock_b = sandboxed(c.named(&t, b, "GET", "/v1/sandbox/clock").send());
+    assert_eq!(clock_b.json["real_time"], true, "{clock_b}");
+    assert_eq!(c.clock(&t)["real_time"], true);
+
+    // 32 creates at once, 16 per sandbox; each idempotency key is used in both with another
+    // body, so a key shared across sandboxes would be a 409 or a replay.
+    let answers: Vec<(String, Resp)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32)
+            .map(|i| {
+                let (name, amount) = if i % 2 == 0 {
+                    (a, 10_000 + i)
+                } else {
+                    (b, 20_000 + i)
+                };
+                let body = c.data.order_body(amount);
+                let t = &t;
+                scope.spawn(move || {
+                    let r = c
+                        .named(t, name, "POST", "/v1/payment_orders")
+                        .header("Idempotency-Key", &format!("key-{}", i / 2))
+                        .json(&body)
+                        .send();
+                    (name.to_string(), sandboxed(r))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut made: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, r) in &answers {
+        r.expect_status(201);
+        assert!(r.header("idempotent-replayed").is_none(), "{r}");
+        assert_eq!(r.header("keygate-sandbox"), Some(name.as_str()), "{r}");
+        made.entry(name.clone())
+            .or_default()
+            .push(r.json["id"].as_str().unwrap().to_string());
+    }
+    for (name, other) in [(a, b), (b, a)] {
+        let mine: HashSet<String> = made[name].iter().cloned().collect();
+        let listed: HashSet<String> = created_orders(c, &t, name).into_iter().collect();
+        assert_eq!(listed, mine, "sandbox {name} lists exactly its own orders");
+        for id in &made[other] {
+            let r = sandboxed(
+                c.named(&t, name, "GET", &format!("/v1/payment_orders/{id}"))
+                    .send(),
+            );
+            r.expect_status(404);
+        }
+    }
+    // The default sandbox saw none of it, and a key replayed in a gives a's object.
+    assert_eq!(
+        c.walk_ids(&t, "/v1/payment_orders"),
+        c.file_ids_then("payment_orders", &[])
+    );
+    let replay = sandboxed(
+        c.named(&t, a, "POST", "/v1/payment_orders")
+            .header("Idempotency-Key", "key-0")
+            .json(&c.data.order_body(10_000))
+            .send(),
+    );
+    replay.expect_status(201);
+    assert_eq!(
+        replay.header("idempotent-replayed"),
+        Some("true"),
+        "{replay}"
+    );
+    assert!(made[a].contains(&replay.json["id"].as_str().unwrap().to_string()));
+    // Moving a's clock on moves nothing else.
+    let clock_b = sandboxed(c.named(&t, b, "GET", "/v1/sandbox/clock").send());
+    assert_eq!(clock_b.json["real_time"], true, "{clock_b}");
+    c.assert_origin_untouched();
+}
+
+pub(crate) fn named_sandboxes_are_listed_capped_and_deleted(c: &Ctx) {
+    let t = c.tenant("named-index");
+    // Malformed names are refused before anything runs.
+    for bad in ["a/b", "..", "a b", &"x".repeat(65)] {
+        let r = sandboxed(c.named(&t, bad, "GET", "/v1/sandbox/clock").send());
+        r.expect_status(400);
+        assert!(r.json["message"].as_str().unwrap().contains(HEADER), "{r}");
+    }
+    let order = sandboxed(
+        c.named(&t, "keep", "POST", "/v1/payment_orders")
+            .json(&c.data.order_body(4_242))
+            .send(),
+    );
+    order.expect_status(201);
+    let listed = sandboxed(c.req(&t, "GET", "/v1/sandbox/sandboxes").send());
+    listed.expect_status(200);
+    let names: Vec<&str> = listed.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["keep"], "{listed}");
+
+    // The cap: 50 names, then a 409 that says what to do; the names in use still answer.
+    for n in 1..50 {
+        sandboxed(
+            c.named(&t, &format!("run-{n:02}"), "GET", "/v1/sandbox/clock")
+                .send(),
+        )
+        .expect_status(200);
+    }
+    let over = sandboxed(
+        c.named(&t, "one-too-many", "GET", "/v1/sandbox/clock")
+            .send(),
+    );
+    over.expect_status(409);
+    assert!(
+        over.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE /v1/sandbox/sandboxes/{name}"),
+        "{over}"
+    );
+    sandboxed(c.named(&t, "run-01", "GET", "/v1/sandbox/clock").send()).expect_status(200);
+    let listed = sandboxed(c.req(&t, "GET", "/v1/sandbox/sandboxes").send());
+    assert_eq!(
+        listed.json["data"].as_array().unwrap().len(),
+        50,
+        "{listed}"
+    );
+
+    // A read-only key lists but cannot delete.
+    let (_, reader) = c.gw.create_key(
+        &t.account_id,
+        &json!({"name": "reader", "environment": "test", "scopes": ["sandbox:read"]}),
+    );
+    let r =
+        c.gw.request("GET", "/v1/sandbox/sandboxes")
+            .bearer(&reader)
+            .send();
+    r.expect_status(200);
+    let r =
+        c.gw.request("DELETE", "/v1/sandbox/sandboxes/keep")
+            .bearer(&reader)
+            .send();
+    r.expect_status(403);
+
+    // Deleting takes the objects with it and makes room.
+    let r = sandboxed(c.req(&t, "DELETE", "/v1/sandbox/sandboxes/keep").send());
+    r.expect_status(200);
+    assert_eq!(
+        r.json,
+        json!({"object": "sandbox", "name": "keep", "deleted": true})
+    );
+    sandboxed(c.req(&t, "DELETE", "/v1/sandbox/sandboxes/keep").send()).expect_status(404);
+    sandboxed(c.req(&t, "DELETE", "/v1/sandbox/sandboxes/a.b").send()).expect_status(400);
+    sandboxed(
+        c.named(&t, "one-too-many", "GET", "/v1/sandbox/clock")
+            .send(),
+    )
+    .expect_status(200);
+    let id = order.json["id"].as_str().unwrap();
+    // "keep" again is a new, empty sandbox, once there is room (delete one more first).
+    sandboxed(c.req(&t, "DELETE", "/v1/sandbox/sandboxes/run-02").send()).expect_status(200);
+    let r = sandboxed(
+        c.named(&t, "keep", "GET", &format!("/v1/payment_orders/{id}"))
+            .send(),
+    );
+    r.expect_status(404);
+    assert!(created_orders(c, &t, "keep").is_empty());
+    c.assert_origin_untouched();
+}
