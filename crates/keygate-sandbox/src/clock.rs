@@ -26,6 +26,11 @@ pub(crate) struct Now {
     pub real: i64,
     /// Unix seconds on this account's sandbox clock.
     pub sandbox: i64,
+    /// What the clock counts from: real time, or a repeatable sandbox's start (its clock
+    /// stands still there until moved).
+    pub base: i64,
+    /// The clock stands still between moves (a repeatable sandbox).
+    pub frozen: bool,
 }
 
 impl Now {
@@ -34,9 +39,10 @@ impl Now {
         date::today(self.sandbox)
     }
 
-    /// Seconds the sandbox clock is ahead of real time.
+    /// Seconds the sandbox clock is ahead of what it counts from (real time, or a repeatable
+    /// sandbox's start).
     pub(crate) fn ahead(self) -> i64 {
-        self.sandbox.saturating_sub(self.real)
+        self.sandbox.saturating_sub(self.base)
     }
 }
 

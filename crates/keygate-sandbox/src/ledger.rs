@@ -667,7 +667,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// SplitMix64's finaliser: a well-spread 64-bit value of `x`.
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     x ^= x >> 30;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x ^= x >> 27;
@@ -713,7 +713,7 @@ fn between(h: u64, [low, high]: [i64; 2]) -> i64 {
 }
 
 /// 14 letters and digits of a draw (and of a second draw from it): the length of the files' ids.
-fn id_chars(h: u64) -> String {
+pub(crate) fn id_chars(h: u64) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut out = String::with_capacity(14);
     let (mut a, mut b) = (h, mix(h ^ 0x5bd1_e995));

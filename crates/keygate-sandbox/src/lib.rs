@@ -29,12 +29,12 @@ use std::sync::OnceLock;
 
 pub use clock::{CLOCK_HEADER, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS};
 pub use named::{
-    IndexRequest, MAX_NAMED_SANDBOXES, MAX_SANDBOX_NAME_LENGTH, SANDBOX_HEADER, SANDBOXES_PATH,
-    SandboxIndex, SandboxName, store_name,
+    Entry as SandboxEntry, IndexRequest, MAX_NAMED_SANDBOXES, MAX_SANDBOX_NAME_LENGTH, MAX_SEED,
+    SANDBOX_HEADER, SANDBOXES_PATH, SandboxIndex, SandboxName, store_name,
 };
 pub use state::{
     AccountState, IDEMPOTENCY_TTL_SECONDS, MAX_CREATED_OBJECTS, MAX_IDEMPOTENCY_KEYS,
-    MAX_STATE_BYTES,
+    MAX_STATE_BYTES, Repeatable,
 };
 
 mod embedded {

@@ -7,12 +7,13 @@
 //! them). Where the states are kept is the worker's business (docs/sandbox.md, "Named
 //! sandboxes").
 
-use crate::SandboxResponse;
-use crate::clock;
+use crate::clock::{self, MAX_CLOCK_AHEAD_DAYS};
+use crate::date;
 use crate::handle::to_json;
 use crate::rules::shown;
-use keygate_core::Error;
+use crate::{Repeatable, SandboxResponse};
 use keygate_core::page::ListPage;
+use keygate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -66,18 +67,32 @@ pub fn store_name(account_id: &str, sandbox: Option<&SandboxName>) -> String {
     }
 }
 
-/// The named sandboxes of one test account: name → when it was first used (Unix seconds).
+/// The named sandboxes of one test account, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxIndex {
     #[serde(default)]
-    named: BTreeMap<String, i64>,
+    named: BTreeMap<String, Entry>,
 }
+
+/// One named sandbox: when it was created (first used, or `POST /v1/sandbox/sandboxes`), in
+/// real Unix seconds, and what makes it repeatable, if it was created so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    created: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    repeatable: Option<Repeatable>,
+}
+
+/// The largest seed: what a JSON number holds exactly in every client.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
 
 /// A request to the account's index of sandboxes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexRequest {
     /// `GET /v1/sandbox/sandboxes`
     List,
+    /// `POST /v1/sandbox/sandboxes`: a repeatable sandbox, from a seed and a clock start.
+    Create,
     /// `DELETE /v1/sandbox/sandboxes/{name}`
     Delete(SandboxName),
 }
@@ -91,7 +106,8 @@ impl IndexRequest {
         if rest.is_empty() {
             return Some(match method {
                 "GET" | "HEAD" => Ok(Self::List),
-                _ => Err(Error::method_not_allowed("GET, HEAD")),
+                "POST" => Ok(Self::Create),
+                _ => Err(Error::method_not_allowed("GET, HEAD, POST")),
             });
         }
         let name = rest.strip_prefix('/')?;
@@ -108,6 +124,37 @@ struct Listed<'a> {
     name: &'a str,
     created: i64,
     created_at: String,
+    repeatable: Option<ShownRepeatable>,
+}
+
+#[derive(Serialize)]
+struct ShownRepeatable {
+    seed: u64,
+    clock_start: String,
+}
+
+impl<'a> Listed<'a> {
+    fn new(name: &'a str, entry: &Entry) -> Self {
+        Listed {
+            object: "sandbox",
+            name,
+            created: entry.created,
+            created_at: clock::rfc3339(entry.created),
+            repeatable: entry.repeatable.map(|r| ShownRepeatable {
+                seed: r.seed,
+                clock_start: clock::rfc3339(r.start),
+            }),
+        }
+    }
+}
+
+/// `{"name": "snapshots", "seed": 42, "clock": "2027-01-04"}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Create {
+    name: serde_json::Value,
+    seed: serde_json::Value,
+    clock: serde_json::Value,
 }
 
 impl SandboxIndex {
@@ -117,6 +164,16 @@ impl SandboxIndex {
         if self.named.contains_key(name.as_str()) {
             return Ok(false);
         }
+        self.check_room()?;
+        let entry = Entry {
+            created: now,
+            repeatable: None,
+        };
+        self.named.insert(name.0.clone(), entry);
+        Ok(true)
+    }
+
+    fn check_room(&self) -> Result<(), Error> {
         if self.named.len() >= MAX_NAMED_SANDBOXES {
             return Err(Error::conflict(format!(
                 "This test account holds {MAX_NAMED_SANDBOXES} named sandboxes, the most it may. \
@@ -124,18 +181,89 @@ impl SandboxIndex {
                  {SANDBOXES_PATH} lists them), or reuse a name."
             )));
         }
-        self.named.insert(name.0.clone(), now);
-        Ok(true)
+        Ok(())
     }
 
-    /// Forgets `name`; answers when it was created, if it was there.
-    pub fn remove(&mut self, name: &SandboxName) -> Option<i64> {
+    /// `POST /v1/sandbox/sandboxes`: takes the name for a repeatable sandbox, and answers what
+    /// its object must be set up with (the worker does that, then answers
+    /// [`created`](Self::created)). A name in use is a 409: delete it first.
+    pub fn create(&mut self, body: &[u8], now: i64) -> Result<(SandboxName, Repeatable), Error> {
+        let usage = "Send {\"name\": \"snapshots\", \"seed\": 42, \"clock\": \"2027-01-04\"}.";
+        let body: Create = serde_json::from_slice(body).map_err(|e| {
+            Error::bad_request(format!(
+                "The body is not a sandbox to create ({e}). {usage}"
+            ))
+        })?;
+        let mut errors = Vec::new();
+        let name = match body.name.as_str().map(SandboxName::parse) {
+            Some(Ok(name)) => Some(name),
+            _ => {
+                errors.push(FieldError::new(
+                    "name",
+                    format!("must be 1 to {MAX_SANDBOX_NAME_LENGTH} of A-Z, a-z, 0-9, `_` and `-`"),
+                ));
+                None
+            }
+        };
+        let seed = body.seed.as_u64().filter(|seed| *seed <= MAX_SEED);
+        if seed.is_none() {
+            errors.push(FieldError::new(
+                "seed",
+                format!("must be a whole number from 0 to {MAX_SEED}"),
+            ));
+        }
+        let today = date::today(now);
+        let day = body.clock.as_str().and_then(date::parse);
+        let start = match day {
+            Some(day) if (day - today).abs() <= MAX_CLOCK_AHEAD_DAYS => Some(day * 86_400),
+            _ => {
+                errors.push(FieldError::new(
+                    "clock",
+                    format!(
+                        "must be a date (YYYY-MM-DD) within {MAX_CLOCK_AHEAD_DAYS} days of today"
+                    ),
+                ));
+                None
+            }
+        };
+        let (Some(name), Some(seed), Some(start)) = (name, seed, start) else {
+            return Err(Error::invalid(errors));
+        };
+        if self.named.contains_key(name.as_str()) {
+            return Err(Error::conflict(format!(
+                "This test account already has a sandbox named `{}`. Delete it first (DELETE \
+                 {SANDBOXES_PATH}/{}) or choose another name.",
+                name.as_str(),
+                name.as_str()
+            )));
+        }
+        self.check_room()?;
+        let repeatable = Repeatable { seed, start };
+        let entry = Entry {
+            created: now,
+            repeatable: Some(repeatable),
+        };
+        self.named.insert(name.0.clone(), entry);
+        Ok((name, repeatable))
+    }
+
+    /// The 201 for a repeatable sandbox that [`create`](Self::create) made.
+    pub fn created(&self, name: &SandboxName) -> Result<SandboxResponse, Error> {
+        let entry = self.named.get(name.as_str()).ok_or_else(Error::internal)?;
+        Ok(SandboxResponse::json(
+            201,
+            to_json(&Listed::new(name.as_str(), entry))?,
+        ))
+    }
+
+    /// Forgets `name`; answers what it was, if it was there.
+    pub fn remove(&mut self, name: &SandboxName) -> Option<Entry> {
         self.named.remove(name.as_str())
     }
 
     /// Puts back what [`remove`](Self::remove) took, when wiping the sandbox failed.
-    pub fn restore(&mut self, name: &SandboxName, created: i64) {
-        self.named.insert(name.0.clone(), created);
+    pub fn restore(&mut self, name: &SandboxName, entry: Entry) {
+        self.named.insert(name.0.clone(), entry);
     }
 
     /// How many named sandboxes the account holds.
@@ -159,12 +287,7 @@ impl SandboxIndex {
         let data: Vec<Listed> = self
             .named
             .iter()
-            .map(|(name, created)| Listed {
-                object: "sandbox",
-                name,
-                created: *created,
-                created_at: clock::rfc3339(*created),
-            })
+            .map(|(name, entry)| Listed::new(name, entry))
             .collect();
         Ok(SandboxResponse::json(
             200,

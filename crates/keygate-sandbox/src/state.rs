@@ -4,6 +4,7 @@
 //! and hands it back on the next request.
 
 use crate::clock::Now;
+use crate::ledger;
 use crate::rules::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,6 +39,9 @@ pub struct AccountState {
     /// raised, by `POST /v1/sandbox/clock`; a reset sets it back to 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) clock_ahead_seconds: i64,
+    /// A repeatable sandbox's seed and clock start; kept through a reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) repeatable: Option<Repeatable>,
     /// An upper bound of [`AccountState::serialized_size`], kept so a write need not
     /// re-serialise the whole state: measured exactly on the first write after a load, then
     /// raised by each write's (over-)estimate and re-measured before refusing one. Not stored.
@@ -52,6 +56,27 @@ impl PartialEq for AccountState {
             && self.updated == other.updated
             && self.idempotency == other.idempotency
             && self.clock_ahead_seconds == other.clock_ahead_seconds
+            && self.repeatable == other.repeatable
+    }
+}
+
+/// What makes a sandbox answer the same to the same requests: ids drawn from `seed` (and how
+/// many objects it holds), and a clock that starts at `start` and stands still between moves,
+/// so every `created` and default date is the same too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeatable {
+    /// The seed ids are drawn from.
+    pub seed: u64,
+    /// The sandbox time it starts at (Unix seconds).
+    pub start: i64,
+}
+
+impl Repeatable {
+    /// The `call`th id a request asks for when the sandbox holds `held` objects: the same
+    /// requests in the same order give the same ids, a reset gives them again.
+    pub(crate) fn id(self, prefix: &str, held: u64, call: u64) -> String {
+        let draw = ledger::mix(self.seed ^ ledger::mix(held ^ ledger::mix(call)));
+        format!("{prefix}{}", ledger::id_chars(draw))
     }
 }
 
@@ -75,13 +100,33 @@ impl AccountState {
             && self.updated.values().all(BTreeMap::is_empty)
             && self.idempotency.is_empty()
             && self.clock_ahead_seconds == 0
+            && self.repeatable.is_none()
+    }
+
+    /// An empty repeatable sandbox (`POST /v1/sandbox/sandboxes` with a seed and a clock).
+    pub fn repeatable(repeatable: Repeatable) -> Self {
+        Self {
+            repeatable: Some(repeatable),
+            ..Self::default()
+        }
+    }
+
+    /// The seed and clock start of a repeatable sandbox.
+    pub fn repeatable_as(&self) -> Option<Repeatable> {
+        self.repeatable
     }
 
     /// The times a request that arrives at `real` (Unix seconds) is answered at.
     pub(crate) fn now(&self, real: i64) -> Now {
+        let (base, frozen) = match self.repeatable {
+            Some(r) => (r.start, true),
+            None => (real, false),
+        };
         Now {
             real,
-            sandbox: real.saturating_add(self.clock_ahead_seconds),
+            sandbox: base.saturating_add(self.clock_ahead_seconds),
+            base,
+            frozen,
         }
     }
 

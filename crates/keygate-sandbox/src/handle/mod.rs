@@ -32,6 +32,19 @@ impl Sandbox {
         now: i64,
         new_id: &mut dyn FnMut(&str) -> String,
     ) -> SandboxResponse {
+        // A repeatable sandbox draws its own ids, so the same requests get the same ones.
+        let held = state.created_count() as u64;
+        let mut calls = 0;
+        let mut repeatable_ids = state.repeatable.map(|r| {
+            move |prefix: &str| {
+                calls += 1;
+                r.id(prefix, held, calls)
+            }
+        });
+        let new_id: &mut dyn FnMut(&str) -> String = match repeatable_ids.as_mut() {
+            Some(ids) => ids,
+            None => new_id,
+        };
         let mut response = self.answer(req, state, now, new_id);
         if self.needs_state(req) {
             // After the request: a clock move shows where the clock went.

@@ -53,8 +53,13 @@ pub(super) fn reset(state: &mut AccountState) -> Result<SandboxResponse, Error> 
     };
     // Rendered before the state is cleared: should it ever fail, the reset has not happened.
     let mut response = SandboxResponse::json(200, to_json(&summary)?);
-    response.state_changed = !state.is_empty();
-    *state = AccountState::default();
+    // A repeatable sandbox stays repeatable: the same requests get the same answers again.
+    let fresh = match state.repeatable {
+        Some(repeatable) => AccountState::repeatable(repeatable),
+        None => AccountState::default(),
+    };
+    response.state_changed = *state != fresh;
+    *state = fresh;
     Ok(response)
 }
 
@@ -66,13 +71,15 @@ pub(super) fn clock(now: Now) -> Result<SandboxResponse, Error> {
         now: String,
         today: String,
         real_time: bool,
+        frozen: bool,
         ahead_seconds: i64,
     }
     let view = Clock {
         object: "sandbox_clock",
         now: clock::rfc3339(now.sandbox),
         today: date::format(now.today()),
-        real_time: now.ahead() == 0,
+        real_time: !now.frozen && now.ahead() == 0,
+        frozen: now.frozen,
         ahead_seconds: now.ahead(),
     };
     Ok(SandboxResponse::json(200, to_json(&view)?))
@@ -103,8 +110,8 @@ pub(super) fn move_clock(
         ))
         .with_field(field, format!("moves more than {MAX_CLOCK_STEP_DAYS} days")),
         MoveError::TooFarAhead => Error::conflict(format!(
-            "The sandbox clock can be at most {MAX_CLOCK_AHEAD_DAYS} days ahead of real time. \
-             POST /v1/sandbox/reset returns it to real time."
+            "The sandbox clock can be at most {MAX_CLOCK_AHEAD_DAYS} days ahead of real time \
+             (of its start, in a repeatable sandbox). POST /v1/sandbox/reset returns it there."
         )),
     })?;
     let changed = ahead != state.clock_ahead_seconds;

@@ -35,7 +35,7 @@ fn the_clock_reads_real_time_until_moved() {
     assert_eq!(
         clock(&mut client),
         json!({"object": "sandbox_clock", "now": "2026-10-31T12:00:00Z", "today": "2026-10-31",
-            "real_time": true, "ahead_seconds": 0})
+            "real_time": true, "frozen": false, "ahead_seconds": 0})
     );
     // Real time passes for it as for everyone.
     client.now += 90;
@@ -61,7 +61,7 @@ fn advancing_moves_every_date_the_sandbox_reads() {
     assert_eq!(
         moved,
         json!({"object": "sandbox_clock", "now": "2026-11-03T14:00:00Z", "today": "2026-11-03",
-            "real_time": false, "ahead_seconds": 3 * DAY + 7_200})
+            "real_time": false, "frozen": false, "ahead_seconds": 3 * DAY + 7_200})
     );
     // Time keeps passing from there.
     client.now += 60;
