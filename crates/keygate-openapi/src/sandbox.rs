@@ -9,7 +9,7 @@ use keygate_core::config::{GatewayConfig, Route};
 use keygate_core::keys::Environment;
 use keygate_sandbox::{
     CLOCK_HEADER, CollectionInfo, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS, MAX_NAMED_SANDBOXES,
-    MAX_SANDBOX_NAME_LENGTH, Sandbox,
+    MAX_SANDBOX_NAME_LENGTH, MAX_SEED, Sandbox,
 };
 
 /// What `keygate_sandbox::SandboxName::parse` accepts.
@@ -111,12 +111,13 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
         "SandboxClock".into(),
         json!({
             "type": "object",
-            "required": ["object", "now", "today", "real_time", "ahead_seconds"],
+            "required": ["object", "now", "today", "real_time", "frozen", "ahead_seconds"],
             "properties": {
                 "object": {"const": "sandbox_clock"},
                 "now": {"type": "string", "format": "date-time", "description": "The test account's sandbox time (UTC)."},
                 "today": {"type": "string", "format": "date", "description": "Its day: what dates in the sandbox are compared with."},
-                "real_time": {"type": "boolean", "description": "The clock reads real time (never moved, or reset)."},
+                "real_time": {"type": "boolean", "description": "The clock reads real time (never moved, or reset; never in a repeatable sandbox)."},
+                "frozen": {"type": "boolean", "description": "A repeatable sandbox: the clock stands still between moves, counted from its start."},
                 "ahead_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_CLOCK_AHEAD_DAYS * 86_400},
             },
         }),
@@ -126,12 +127,35 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
         "Sandbox".into(),
         json!({
             "type": "object",
-            "required": ["object", "name", "created", "created_at"],
+            "required": ["object", "name", "created", "created_at", "repeatable"],
             "properties": {
                 "object": {"const": "sandbox"},
                 "name": sandbox_name,
                 "created": {"type": "integer", "description": "When a request first named it (Unix seconds, real time)."},
                 "created_at": {"type": "string", "format": "date-time"},
+                "repeatable": {
+                    "type": ["object", "null"],
+                    "description": "The seed and clock start of a sandbox created repeatable; null for one made by its first request.",
+                    "required": ["seed", "clock_start"],
+                    "properties": {
+                        "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+                        "clock_start": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+        }),
+    );
+    s.insert(
+        "SandboxCreate".into(),
+        json!({
+            "type": "object",
+            "required": ["name", "seed", "clock"],
+            "additionalProperties": false,
+            "description": "A repeatable sandbox: ids are drawn from the seed, and its clock starts at the start of `clock` (UTC) and stands still between moves, so the same requests get byte-identical bodies.",
+            "properties": {
+                "name": sandbox_name,
+                "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+                "clock": {"type": "string", "format": "date", "description": format!("The day its clock starts on, within {MAX_CLOCK_AHEAD_DAYS} days of today.")},
             },
         }),
     );
@@ -228,6 +252,26 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
                     "Delete one of this test account's named sandboxes",
                     &SCENARIO_LIST_HEADERS[..],
                 ),
+                (Some(&"sandboxes"), "post") => {
+                    body = Some(schema_ref("SandboxCreate"));
+                    responses.insert("409".into(), one_error(&format!(
+                        "The name is taken (delete it first), or the account holds {MAX_NAMED_SANDBOXES} named sandboxes."
+                    )));
+                    responses.insert(
+                        "201".into(),
+                        answer(
+                            "The repeatable sandbox, empty, its clock at its start.",
+                            Some(schema_ref("Sandbox")),
+                            &SCENARIO_LIST_HEADERS,
+                        ),
+                    );
+                    (
+                        "",
+                        "",
+                        "Create a repeatable named sandbox from a seed and a clock start",
+                        &SCENARIO_LIST_HEADERS[..],
+                    )
+                }
                 (Some(&"sandboxes"), _) => (
                     "The test account's named sandboxes, by name.",
                     "SandboxList",
@@ -265,10 +309,12 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
                     &SANDBOX_HEADERS[..],
                 ),
             };
-            responses.insert(
-                "200".into(),
-                answer(status_text, Some(schema_ref(schema)), headers),
-            );
+            if !schema.is_empty() {
+                responses.insert(
+                    "200".into(),
+                    answer(status_text, Some(schema_ref(schema)), headers),
+                );
+            }
             summary = text.to_string();
         } else if method == "post" && segments.len() == 3 {
             // A lifecycle action on one object: `POST /v1/{collection}/{id}/{action}`.
@@ -459,6 +505,7 @@ fn operation_id<'c>(
         return match (segments.get(1), method) {
             (Some(&"scenarios"), _) => "listSandboxScenarios".into(),
             (Some(&"sandboxes"), "delete") => "deleteSandbox".into(),
+            (Some(&"sandboxes"), "post") => "createSandbox".into(),
             (Some(&"sandboxes"), _) => "listSandboxes".into(),
             (Some(&"clock"), "post") => "moveSandboxClock".into(),
             (Some(&"clock"), _) => "getSandboxClock".into(),

@@ -144,6 +144,7 @@ fn sandbox_tools_are_test_only_and_need_no_product_key() {
         ("POST", "/v1/sandbox/clock", "sandbox:write"),
         ("POST", "/v1/sandbox/reset", "sandbox:write"),
         ("GET", "/v1/sandbox/sandboxes", "sandbox:read"),
+        ("POST", "/v1/sandbox/sandboxes", "sandbox:write"),
         ("DELETE", "/v1/sandbox/sandboxes/ci-run-1", "sandbox:write"),
     ];
     for (method, path, scope) in tools {

@@ -12,8 +12,8 @@ use keygate_core::policy::Grant;
 use keygate_core::target::Target;
 use keygate_core::{Answer, Error, MAX_JSON_BODY_BYTES};
 use keygate_sandbox::{
-    AccountState, IndexRequest, SANDBOX_HEADER, Sandbox, SandboxIndex, SandboxName, SandboxRequest,
-    SandboxResponse, store_name,
+    AccountState, IndexRequest, Repeatable, SANDBOX_HEADER, Sandbox, SandboxIndex, SandboxName,
+    SandboxRequest, SandboxResponse, store_name,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -37,11 +37,15 @@ enum Call {
         method: String,
         path: String,
         account_id: String,
+        body: String,
     },
     /// From a named sandbox's object on its first request, to the account's: take the name.
     Register { name: String },
     /// From the account's object, to a named sandbox's being deleted: forget everything.
     Wipe,
+    /// From the account's object, to a repeatable sandbox's being created: start it empty,
+    /// from its seed and clock.
+    Init { repeatable: Repeatable },
 }
 
 /// One sandbox request as the worker hands it to the sandbox's Durable Object.
@@ -200,12 +204,27 @@ async fn answer(
         Some(response) => Reply::from(response),
         // The account's sandboxes are the account's business, whatever sandbox is named.
         None if index.is_some() => {
-            let call = Call::Index {
-                method: method.to_string(),
-                path: target.path().to_string(),
-                account_id: grant.account_id.clone(),
-            };
-            call_store(env, &grant.account_id, &call).await?
+            match Sandbox::embedded()?.scenario_effect(scenario.as_deref()) {
+                Err(failure) => Reply::from(failure),
+                Ok(delay_ms) => {
+                    let body = match method {
+                        Method::Post => {
+                            String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY_BYTES).await?)
+                                .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?
+                        }
+                        _ => String::new(),
+                    };
+                    let call = Call::Index {
+                        method: method.to_string(),
+                        path: target.path().to_string(),
+                        account_id: grant.account_id.clone(),
+                        body,
+                    };
+                    let mut reply: Reply = call_store(env, &grant.account_id, &call).await?;
+                    reply.delay_ms = delay_ms;
+                    reply
+                }
+            }
         }
         None => {
             let body = match method {
@@ -277,9 +296,11 @@ impl DurableObject for SandboxStore {
                 method,
                 path,
                 account_id,
-            } => self.index(&method, &path, &account_id).await,
+                body,
+            } => self.index(&method, &path, &account_id, &body).await,
             Call::Register { name } => self.register(&name).await,
             Call::Wipe => self.wipe().await,
+            Call::Init { repeatable } => self.init(repeatable).await,
         };
         let answer =
             answer.unwrap_or_else(|error| Reply::from(SandboxResponse::from_error(&error)));
@@ -394,11 +415,33 @@ impl SandboxStore {
     /// out of the index first, then wipes the sandbox's object: a request that comes in between
     /// takes the name again and finds the sandbox empty, never a state the index does not
     /// count. Should the wipe fail, the name goes back and the delete is a 503 to retry.
-    async fn index(&self, method: &str, path: &str, account_id: &str) -> Result<Reply, Error> {
+    async fn index(
+        &self,
+        method: &str,
+        path: &str,
+        account_id: &str,
+        body: &str,
+    ) -> Result<Reply, Error> {
         let request = IndexRequest::parse(method, path).ok_or_else(Error::internal)??;
         let mut index = self.load_index().await?;
         let response = match request {
             IndexRequest::List => index.list()?,
+            // The name is taken first, then the sandbox's object set up; should that fail, the
+            // name is given back and the create is a 503 to retry.
+            IndexRequest::Create => {
+                let (name, repeatable) = index.create(body.as_bytes(), now_seconds())?;
+                self.save_index(&index).await?;
+                let store = store_name(account_id, Some(&name));
+                let call = Call::Init { repeatable };
+                let set_up: Result<Reply, Error> =
+                    durable::call(&self.env, DO_BINDING, &store, &call, unavailable).await;
+                if !set_up.is_ok_and(|reply| reply.answer.status == 200) {
+                    index.remove(&name);
+                    self.save_index(&index).await?;
+                    return Err(unavailable());
+                }
+                index.created(&name)?
+            }
             IndexRequest::Delete(name) => {
                 let Some(created) = index.remove(&name) else {
                     return Err(SandboxIndex::no_such(&name));
@@ -416,6 +459,26 @@ impl SandboxStore {
             }
         };
         Ok(Reply::from(response))
+    }
+
+    /// A repeatable sandbox's object, being created: whatever it held goes, and it starts
+    /// empty from its seed and clock start, its name taken.
+    async fn init(&self, repeatable: Repeatable) -> Result<Reply, Error> {
+        let storage = self.state.storage();
+        storage.delete_all().await.map_err(|_| unavailable())?;
+        let state = AccountState::repeatable(repeatable);
+        let text = serde_json::to_string(&state).map_err(|_| Error::internal())?;
+        storage
+            .put(STATE_KEY, text)
+            .await
+            .map_err(|_| unavailable())?;
+        storage
+            .put(REGISTERED_KEY, now_seconds())
+            .await
+            .map_err(|_| unavailable())?;
+        *self.account_state.borrow_mut() = Some(state);
+        self.registered.set(true);
+        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
     }
 
     /// A named sandbox's object, being deleted: its state, idempotency keys, clock and

@@ -61,27 +61,38 @@ impl Sandbox {
         now: i64,
         new_id: &mut dyn FnMut(&str) -> String,
     ) -> SandboxResponse {
-        let scenario = match self.scenario(req.scenario) {
-            Ok(scenario) => scenario,
-            Err(error) => return SandboxResponse::from_error(&error),
+        let delay_ms = match self.scenario_effect(req.scenario) {
+            Ok(delay_ms) => delay_ms,
+            Err(failure) => return failure,
         };
-        if let Some(s) = scenario
-            && let Some(status) = s.status
-        {
-            let mut error = Error::new(status, s.message.clone());
-            error.retry_after = s.retry_after;
-            let mut response = SandboxResponse::from_error(&error);
-            response.delay_ms = s.delay_ms;
-            return response;
-        }
         let now = state.now(now);
         let mut response = self
             .route(req, state, now, new_id)
             .unwrap_or_else(|e| SandboxResponse::from_error(&e));
-        if let Some(s) = scenario {
-            response.delay_ms = s.delay_ms;
-        }
+        response.delay_ms = delay_ms;
         response
+    }
+
+    /// What the `X-Sandbox-Scenario` header does to a request: `Ok` with the delay before its
+    /// answer (0 but for `slow`) when it goes through, or the simulated failure (or the 400 for
+    /// an unknown name) that replaces it, decided before anything is processed. Public for the
+    /// requests the worker answers itself (the index of named sandboxes), so that every
+    /// sandbox request honours the header the same way.
+    pub fn scenario_effect(&self, scenario: Option<&str>) -> Result<u32, SandboxResponse> {
+        let scenario = self
+            .scenario(scenario)
+            .map_err(|error| SandboxResponse::from_error(&error))?;
+        let Some(s) = scenario else {
+            return Ok(0);
+        };
+        if let Some(status) = s.status {
+            let mut error = Error::new(status, s.message.clone());
+            error.retry_after = s.retry_after;
+            let mut response = SandboxResponse::from_error(&error);
+            response.delay_ms = s.delay_ms;
+            return Err(response);
+        }
+        Ok(s.delay_ms)
     }
 
     /// Whether [`Sandbox::handle`] reads the account's state for this request: for every path
