@@ -125,6 +125,7 @@ fn main() {
             reset_clears_what_the_account_created_only,
             named_sandboxes_never_see_each_other_with_32_requests_in_flight,
             named_sandboxes_are_listed_capped_and_deleted,
+            the_same_script_against_fresh_repeatable_sandboxes_answers_byte_for_byte,
             // Idempotency
             idempotency_same_key_same_body_returns_same_object,
             idempotency_same_key_different_body_is_409,

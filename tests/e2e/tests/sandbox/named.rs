@@ -217,3 +217,100 @@ pub(crate) fn named_sandboxes_are_listed_capped_and_deleted(c: &Ctx) {
     assert!(created_orders(c, &t, "keep").is_empty());
     c.assert_origin_untouched();
 }
+
+/// The script a snapshot test would run against a repeatable sandbox: every answer's body and
+/// its sandbox clock header.
+fn snapshot_script(c: &Ctx, t: &Tenant, name: &str) -> Vec<(u16, String, String)> {
+    let send = |method: &str, path: &str, body: Option<&Value>| {
+        let mut req = c.named(t, name, method, path);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let r = sandboxed(req.send());
+        let clock = r.header("x-sandbox-clock").unwrap_or_default().to_string();
+        (r.status, clock, r.text())
+    };
+    let mut order = c.data.order_body(4_711);
+    order["requested_execution_date"] = json!("2027-01-06");
+    // Above any balance: rejected on its day.
+    let mut too_much = c.data.order_body(90_000_000);
+    too_much["requested_execution_date"] = json!("2027-01-05");
+    vec![
+        send("GET", "/v1/sandbox/clock", None),
+        send("POST", "/v1/payment_orders", Some(&order)),
+        send("POST", "/v1/payment_orders", Some(&too_much)),
+        send(
+            "POST",
+            "/v1/sandbox/clock",
+            Some(&json!({"advance": {"days": 3}})),
+        ),
+        send("GET", "/v1/payment_orders?limit=100", None),
+        send("GET", "/v1/transactions?limit=100", None),
+        send("POST", "/v1/sandbox/reset", None),
+        send("GET", "/v1/sandbox/clock", None),
+    ]
+}
+
+pub(crate) fn the_same_script_against_fresh_repeatable_sandboxes_answers_byte_for_byte(c: &Ctx) {
+    let t = c.tenant("repeatable");
+    let create = |name: &str| {
+        let r = sandboxed(
+            c.req(&t, "POST", "/v1/sandbox/sandboxes")
+                .json(&json!({"name": name, "seed": 4711, "clock": "2027-01-04"}))
+                .send(),
+        );
+        r.expect_status(201);
+        assert_eq!(
+            r.json["repeatable"],
+            json!({"seed": 4711, "clock_start": "2027-01-04T00:00:00Z"}),
+            "{r}"
+        );
+        r
+    };
+    create("snap-a");
+    let first = snapshot_script(c, &t, "snap-a");
+    assert!(
+        first.iter().all(|(status, _, _)| *status < 300),
+        "{first:?}"
+    );
+    assert!(first[0].2.contains("\"frozen\":true"), "{}", first[0].2);
+    let orders: Value = serde_json::from_str(&first[4].2).unwrap();
+    let newest: Vec<&Value> = orders["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|o| &o["status"])
+        .collect();
+    assert_eq!(
+        newest,
+        [&json!("rejected"), &json!("executed")],
+        "{}",
+        first[4].2
+    );
+    // A name in use cannot be created again; deleted, it can, and starts afresh.
+    sandboxed(
+        c.req(&t, "POST", "/v1/sandbox/sandboxes")
+            .json(&json!({"name": "snap-a", "seed": 4711, "clock": "2027-01-04"}))
+            .send(),
+    )
+    .expect_status(409);
+    sandboxed(c.req(&t, "DELETE", "/v1/sandbox/sandboxes/snap-a").send()).expect_status(200);
+    create("snap-a");
+    let second = snapshot_script(c, &t, "snap-a");
+    assert_eq!(
+        first, second,
+        "a fresh sandbox with the same seed answers the same"
+    );
+    // Another name, another account: the seed and the clock decide, nothing else.
+    let other = c.tenant("repeatable-other");
+    let r = sandboxed(
+        c.req(&other, "POST", "/v1/sandbox/sandboxes")
+            .json(&json!({"name": "snap-b", "seed": 4711, "clock": "2027-01-04"}))
+            .send(),
+    );
+    r.expect_status(201);
+    assert_eq!(snapshot_script(c, &other, "snap-b"), first);
+    c.assert_origin_untouched();
+}
