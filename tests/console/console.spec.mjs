@@ -227,7 +227,7 @@ test("sandbox explorer: the clock moves forward for this test account only", asy
   const moved = JSON.parse(await page.getByTestId("sandbox-response").textContent());
   expect(moved.object).toBe("sandbox_clock");
   expect(moved.ahead_seconds).toBeGreaterThanOrEqual(400 * 86400);
-  await expect(page.getByTestId("sandbox-clock")).toHaveText(`Sandbox clock: ${moved.now}`);
+  await expect(page.getByTestId("sandbox-clock")).toHaveText(`Sandbox clock: ${moved.now} (default sandbox)`);
   await page.getByTestId("sandbox-advance-days").fill("0");
   await page.getByTestId("sandbox-advance").click();
   await expect(page.getByTestId("sandbox-error")).toHaveText("Advance by 1 to 400 days.");
@@ -239,6 +239,35 @@ test("sandbox explorer: the clock moves forward for this test account only", asy
   await expect(page.getByTestId("sandbox-status")).toContainText("200");
   const other = JSON.parse(await page.getByTestId("sandbox-response").textContent());
   expect(other.real_time).toBe(true);
+});
+
+test("sandbox explorer: a named sandbox has its own clock, and is listed", async ({ page }) => {
+  const secret = (await adminOk("POST", `/accounts/${data.other.id}/keys`,
+    { name: "named sandbox", environment: "test", scopes: ["sandbox:read", "sandbox:write"] })).secret;
+  await signInAsOperator(page);
+  await page.getByTestId("nav-sandbox").click();
+  await page.getByTestId("sandbox-key").fill(secret);
+  await page.getByTestId("sandbox-name").fill("bad/name");
+  await page.getByTestId("sandbox-advance").click();
+  await expect(page.getByTestId("sandbox-error")).toHaveText("A sandbox name is 1 to 64 of A-Z, a-z, 0-9, _ and -.");
+  await page.getByTestId("sandbox-name").fill("console-run");
+  await page.getByTestId("sandbox-advance-days").fill("2");
+  await page.getByTestId("sandbox-advance").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("200");
+  await expect(page.getByTestId("sandbox-headers")).toContainText("keygate-sandbox: console-run");
+  const moved = JSON.parse(await page.getByTestId("sandbox-response").textContent());
+  expect(moved.ahead_seconds).toBeGreaterThanOrEqual(2 * 86400);
+  await expect(page.getByTestId("sandbox-clock")).toHaveText(`Sandbox clock: ${moved.now} (console-run)`);
+  // The account's default sandbox did not move.
+  await page.getByTestId("sandbox-name").fill("");
+  await page.getByTestId("sandbox-method").selectOption("GET");
+  await page.getByTestId("sandbox-path").fill("/v1/sandbox/clock");
+  await page.getByTestId("sandbox-send").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("200");
+  expect(JSON.parse(await page.getByTestId("sandbox-response").textContent()).real_time).toBe(true);
+  await page.getByTestId("sandbox-list-names").click();
+  await expect(page.getByTestId("sandbox-response")).toContainText('"name": "console-run"');
+  await expect(page.locator('[data-testid="sandbox-names"] option[value="console-run"]')).toHaveCount(1);
 });
 
 // The console writes no admin method or path of its own: it calls operations by operationId,

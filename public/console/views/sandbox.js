@@ -13,6 +13,11 @@ export function renderSandbox() {
     placeholder: "sk_test_…", spellcheck: "false" });
   const productKey = h("input", { type: "text", id: "sb-product-key", "data-testid": "sandbox-product-key",
     placeholder: "pk_test_… (for a product's routes)", spellcheck: "false" });
+  // A named sandbox (Keygate-Sandbox): empty is the account's default sandbox.
+  const sandboxName = h("input", { type: "text", id: "sb-name", "data-testid": "sandbox-name", list: "sb-names",
+    placeholder: "default (or a name: ci-run-4711)", spellcheck: "false", maxlength: "64" });
+  const names = h("datalist", { id: "sb-names", "data-testid": "sandbox-names" });
+  const listNames = h("button", { type: "button", "data-testid": "sandbox-list-names" }, "List sandboxes");
   const body = h("textarea", { id: "sb-body", "data-testid": "sandbox-body", rows: 4, spellcheck: "false",
     placeholder: '{"…": "…"} (POST only)' });
   const error = h("p", { class: "field-error", "data-testid": "sandbox-error", role: "alert" });
@@ -24,6 +29,7 @@ export function renderSandbox() {
     h("div", { class: "field" }, h("label", { for: "sb-path" }, "Path"), path),
     h("div", { class: "field" }, h("label", { for: "sb-key" }, "Test secret key"), key),
     h("div", { class: "field" }, h("label", { for: "sb-product-key" }, "Product key"), productKey),
+    h("div", { class: "field" }, h("label", { for: "sb-name" }, "Sandbox"), sandboxName, names),
     h("div", { class: "field wide" }, h("label", { for: "sb-body" }, "JSON body"), body),
     error,
     h("div", { class: "row wide" }, h("button", { type: "submit", "data-testid": "sandbox-send" }, "Send")));
@@ -44,8 +50,14 @@ export function renderSandbox() {
       error.textContent = "Use a test secret key (sk_test_…): the explorer only talks to the sandbox.";
       return;
     }
+    const named = sandboxName.value.trim();
+    if (named && !/^[A-Za-z0-9_-]{1,64}$/.test(named)) {
+      error.textContent = "A sandbox name is 1 to 64 of A-Z, a-z, 0-9, _ and -.";
+      return;
+    }
     const h2 = { Authorization: `Bearer ${key.value.trim()}` };
     if (productKey.value.trim()) h2["X-Product-Key"] = productKey.value.trim();
+    if (named) h2["Keygate-Sandbox"] = named;
     const init = { method: methodName, headers: h2, credentials: "omit", cache: "no-store" };
     if (methodName === "POST" && json) {
       h2["Content-Type"] = "application/json";
@@ -62,9 +74,13 @@ export function renderSandbox() {
       status.className = `status-line ${response.ok ? "ok" : "bad"}`;
       headers.textContent = [...response.headers].map(([n, v]) => `${n}: ${v}`).join("\n");
       const now = response.headers.get("X-Sandbox-Clock");
-      if (now) clock.textContent = `Sandbox clock: ${now}`;
+      if (now) clock.textContent = `Sandbox clock: ${now} (${named || "default sandbox"})`;
       try {
-        out.textContent = JSON.stringify(JSON.parse(text), null, 2);
+        const parsed = JSON.parse(text);
+        out.textContent = JSON.stringify(parsed, null, 2);
+        if (target === "/v1/sandbox/sandboxes" && response.ok) {
+          names.replaceChildren(...parsed.data.map((s) => h("option", { value: s.name })));
+        }
       } catch {
         out.textContent = text;
       }
@@ -88,6 +104,8 @@ export function renderSandbox() {
     }
     send("POST", "/v1/sandbox/clock", JSON.stringify({ advance: { days: n } }));
   });
+  // Lists the account's named sandboxes, and offers them in the Sandbox field.
+  listNames.addEventListener("click", () => send("GET", "/v1/sandbox/sandboxes"));
   const clockRow = h("div", { class: "row" },
     h("label", { for: "sb-days" }, "Days"), days, advance);
   root.append(
@@ -95,8 +113,8 @@ export function renderSandbox() {
       h("p", { class: "muted" }, "Send one request to this gateway with a test key; test keys only ever reach the sandbox."),
       form),
     h("section", { class: "card" }, h("h2", {}, "Time"),
-      h("p", { class: "muted" }, "Each test account has its own clock: quotes expire, policies start and end as it passes. Move it forward to see what happens later."),
-      clock, clockRow),
+      h("p", { class: "muted" }, "Each sandbox has its own clock: quotes expire, policies start and end, payment orders run as it passes. Move it forward to see what happens later. Name a sandbox above to use one of the account's named sandboxes (each with its own objects and clock) instead of its default one."),
+      clock, clockRow, h("div", { class: "row" }, listNames)),
     h("section", { class: "card" }, h("h2", {}, "Response"), status,
       h("h3", {}, "Headers"), headers, h("h3", {}, "Body"), out));
 }
