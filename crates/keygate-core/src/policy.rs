@@ -293,6 +293,27 @@ pub fn authorize(
     })
 }
 
+/// Whether `record`'s key could read what `GET path` answers with a request of its own: the
+/// route serves the key's environment, the key holds its scope, and for a product's route the
+/// key may use the product and its account holds it in the key's environment. The sandbox's
+/// event feed shows objects of many collections through one route; this decides, collection by
+/// collection, which of them the key would see anyway, so the feed is never a way round a
+/// scope or a product.
+pub fn may_read(record: &EdgeRecord, config: &GatewayConfig, path: &str) -> bool {
+    let key = &record.key;
+    let RouteMatch::Found(route) = config.route_for("GET", path) else {
+        return false;
+    };
+    let product_ok = route.product.as_ref().is_none_or(|product| {
+        (key.products.is_empty() || key.products.contains(product))
+            && record
+                .product_keys
+                .iter()
+                .any(|p| &p.product_id == product && p.environment == key.environment)
+    });
+    route.serves(key.environment) && scope::grants(&key.scopes, &route.scope) && product_ok
+}
+
 /// The route serving the request. A route of the other environment does not exist for this
 /// key; with `hide_forbidden`, neither does one whose scope the key lacks.
 fn find_route<'c>(

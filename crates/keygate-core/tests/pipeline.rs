@@ -1100,3 +1100,33 @@ fn an_allowlist_in_report_mode_lets_an_outside_address_through_and_says_so() {
     r.account.ip_mode = IpMode::Report;
     assert!(run(&w, &f, &r, &STRICT).unwrap().ip_would_deny.is_some());
 }
+
+/// What the sandbox's event feed may show: a collection the key could list itself, by scope,
+/// product and entitlement, in its own environment.
+#[test]
+fn may_read_is_what_the_key_could_list_itself() {
+    let w = world();
+    let mut live = w.record.clone();
+    // Scope and entitlement: accounts (bank_data, live) yes; quotes (insurance, live) yes.
+    assert!(policy::may_read(&live, &w.config, "/v1/accounts"));
+    assert!(policy::may_read(&live, &w.config, "/v1/quotes"));
+    // No route, or a route of another method only: no.
+    assert!(!policy::may_read(&live, &w.config, "/v1/owners"));
+    // Lacking the scope: no.
+    live.key.scopes = vec!["accounts:read".into()];
+    assert!(!policy::may_read(&live, &w.config, "/v1/quotes"));
+    assert!(!policy::may_read(&live, &w.config, "/v1/transactions"));
+    // A key limited to a product sees nothing of another.
+    let mut limited = w.record.clone();
+    limited.key.products = vec!["bank_data".into()];
+    assert!(policy::may_read(&limited, &w.config, "/v1/accounts"));
+    assert!(!policy::may_read(&limited, &w.config, "/v1/quotes"));
+    // The test key: the account holds insurance in live only, so not its quotes.
+    let mut test = w.record.clone();
+    test.key = api_key(&w.test, Environment::Test);
+    assert!(policy::may_read(&test, &w.config, "/v1/accounts"));
+    assert!(!policy::may_read(&test, &w.config, "/v1/quotes"));
+    // Without entitlements, nothing of a product.
+    test.product_keys.clear();
+    assert!(!policy::may_read(&test, &w.config, "/v1/accounts"));
+}

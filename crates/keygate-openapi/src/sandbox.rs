@@ -146,6 +146,37 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
         }),
     );
     s.insert(
+        "SandboxEvent".into(),
+        json!({
+            "type": "object",
+            "required": ["id", "object", "type", "created", "data"],
+            "description": "A change in the sandbox: a write (`{object}.created`, `{object}.updated`, an action's `{object}.{state}`) with the object as the write answered it, or what days passing did (a lifecycle's `{object}.{state}`, a booking's `payment_order.executed`/`rejected`, the ledger's `transaction.created`/`statement.created`) with the object as of that day. Only objects of collections the key may list itself.",
+            "properties": {
+                "id": {"type": "string", "pattern": "^evt_"},
+                "object": {"const": "event"},
+                "type": {"type": "string", "pattern": "^[a-z0-9_]+\\.[a-z0-9_]+$"},
+                "created": {"type": "integer", "description": "When it happened, on the sandbox's clock (Unix seconds)."},
+                "data": {
+                    "type": "object",
+                    "required": ["object"],
+                    "properties": {"object": {"type": "object", "required": ["id", "object"]}},
+                },
+            },
+        }),
+    );
+    s.insert(
+        "SandboxEventList".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "data", "has_more"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": schema_ref("SandboxEvent")},
+                "has_more": {"type": "boolean"},
+            },
+        }),
+    );
+    s.insert(
         "SandboxCreate".into(),
         json!({
             "type": "object",
@@ -316,6 +347,37 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
                 );
             }
             summary = text.to_string();
+        } else if segments.first() == Some(&"events") {
+            if segments.len() == 1 {
+                parameters.push(parameter_ref("limit"));
+                parameters.push(parameter_ref("starting_after"));
+                parameters.push(json!({
+                    "name": "type",
+                    "in": "query",
+                    "required": false,
+                    "description": "Only events of this type (`payment_order.executed`).",
+                    "schema": {"type": "string", "minLength": 1},
+                }));
+                responses.insert(
+                    "200".into(),
+                    answer(
+                        "A page of the sandbox's events, oldest first.",
+                        Some(schema_ref("SandboxEventList")),
+                        &SANDBOX_HEADERS,
+                    ),
+                );
+                summary = "List this sandbox's events, oldest first".to_string();
+            } else {
+                responses.insert(
+                    "200".into(),
+                    answer(
+                        "The event.",
+                        Some(schema_ref("SandboxEvent")),
+                        &SANDBOX_HEADERS,
+                    ),
+                );
+                summary = "Read one of this sandbox's events".to_string();
+            }
         } else if method == "post" && segments.len() == 3 {
             // A lifecycle action on one object: `POST /v1/{collection}/{id}/{action}`.
             let Some(c) = find(segments[0]) else { continue };
@@ -465,6 +527,13 @@ fn template<'c>(
     segments: &[&str],
     find: &impl Fn(&str) -> Option<&'c CollectionInfo<'c>>,
 ) -> Option<(String, Vec<Value>)> {
+    if segments == ["events", "*"] {
+        let id = id_parameter("event_id", "The event's id (`evt_…`).");
+        return Some(("events/{event_id}".into(), vec![id]));
+    }
+    if segments == ["events"] {
+        return Some(("events".into(), Vec::new()));
+    }
     if segments == ["sandbox", "sandboxes", "*"] {
         let name = json!({
             "name": "sandbox_name",
@@ -501,6 +570,13 @@ fn operation_id<'c>(
     segments: &[&str],
     find: &impl Fn(&str) -> Option<&'c CollectionInfo<'c>>,
 ) -> String {
+    if segments.first() == Some(&"events") {
+        return if segments.len() == 1 {
+            "listSandboxEvents".into()
+        } else {
+            "getSandboxEvent".into()
+        };
+    }
     if segments.first() == Some(&"sandbox") {
         return match (segments.get(1), method) {
             (Some(&"scenarios"), _) => "listSandboxScenarios".into(),

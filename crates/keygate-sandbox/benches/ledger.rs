@@ -33,6 +33,7 @@ mod native {
             body: body.as_bytes(),
             idempotency_key: None,
             scenario: None,
+            readable: keygate_sandbox::Readable::All,
         };
         sandbox.handle(&req, state, NOW, &mut |prefix| {
             *n += 1;

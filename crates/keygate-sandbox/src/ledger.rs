@@ -44,10 +44,11 @@ pub(crate) struct World {
 /// A record whose booking transition's day came.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// Booked: the transition's `to`, with the transaction's id.
-    Covered { transaction_id: String },
-    /// The balance did not cover it (or the account is not open): `unless_covered`.
-    NotCovered,
+    /// Booked at `at` (Unix seconds): the transition's `to`, with the transaction's id.
+    Covered { transaction_id: String, at: i64 },
+    /// The balance did not cover it (or the account is not open) on the day of `at`:
+    /// `unless_covered`.
+    NotCovered { at: i64 },
 }
 
 /// What an entry's text is made from, when it is shown.
@@ -289,11 +290,14 @@ impl Activity {
 /// Makes `order`'s booking on `day`: the debit if the debtor's balance covers it, and the credit
 /// when the counterparty is another open account of the sandbox.
 fn execute(world: &mut World, ledgers: &mut [Ledger], order: &Due, day: i64) -> Outcome {
+    let refused = Outcome::NotCovered {
+        at: day * 86_400 + BOOKING_HOUR * 3_600,
+    };
     let Some(debtor) = ledgers.iter().position(|l| l.id == order.debtor) else {
-        return Outcome::NotCovered;
+        return refused;
     };
     if ledgers[debtor].balance < order.amount {
-        return Outcome::NotCovered;
+        return refused;
     }
     let description = order
         .description
@@ -314,6 +318,7 @@ fn execute(world: &mut World, ledgers: &mut [Ledger], order: &Due, day: i64) -> 
         debit,
     );
     let transaction_id = world.transactions[place].id();
+    let at = world.transactions[place].created();
     let (debtor_name, debtor_iban, currency) = {
         let d = &ledgers[debtor];
         (d.name.clone(), d.iban.clone(), d.currency)
@@ -338,7 +343,7 @@ fn execute(world: &mut World, ledgers: &mut [Ledger], order: &Due, day: i64) -> 
             credit,
         );
     }
-    Outcome::Covered { transaction_id }
+    Outcome::Covered { transaction_id, at }
 }
 
 /// Books `amount` on `ledger`'s account (`n` in `world.accounts`) on `day`; answers the entry's
@@ -414,7 +419,15 @@ impl Entry {
     fn id(&self) -> String {
         format!("{TRANSACTION_PREFIX}{}", id_chars(self.draw))
     }
+
+    /// When it was booked: its day's booking hour, a minute per transaction before it.
+    pub(crate) fn created(&self) -> i64 {
+        self.day * 86_400 + BOOKING_HOUR * 3_600 + i64::from(self.place) * 60
+    }
 }
+
+/// The hour of its day a transaction is booked at.
+const BOOKING_HOUR: i64 = 6;
 
 impl World {
     /// The record of the account booked as `n`, and its type's profile.
@@ -473,6 +486,23 @@ impl World {
             )
     }
 
+    /// Everything the ledger made, each with its collection and `created`: the transactions,
+    /// then the statements (for the event feed; made records only when shown).
+    pub(crate) fn made<'w>(
+        &'w self,
+        activity: &'w Activity,
+    ) -> impl Iterator<Item = (usize, i64, LedgerRecord<'w>)> + 'w {
+        let entries = self
+            .transactions
+            .iter()
+            .map(|e| (activity.transactions, e.created(), LedgerRecord::Entry(e)));
+        let statements = self
+            .statements
+            .iter()
+            .map(|s| (activity.statements, s.created(), LedgerRecord::Statement(s)));
+        entries.chain(statements)
+    }
+
     /// The ledger's record of collection `c` with `id`, if it booked one.
     pub(crate) fn record(
         &self,
@@ -498,6 +528,36 @@ impl World {
     }
 }
 
+/// A transaction or a statement the ledger made, before it is a record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LedgerRecord<'w> {
+    Entry(&'w Entry),
+    Statement(&'w Statement),
+}
+
+impl LedgerRecord<'_> {
+    /// Its id, as its record shows it.
+    pub(crate) fn id(&self) -> String {
+        match self {
+            LedgerRecord::Entry(e) => e.id(),
+            LedgerRecord::Statement(s) => format!("{STATEMENT_PREFIX}{}", id_chars(s.draw)),
+        }
+    }
+
+    /// The record, as the API shows it.
+    pub(crate) fn record(
+        &self,
+        world: &World,
+        collections: &[Collection],
+        activity: &Activity,
+    ) -> Option<Record> {
+        match self {
+            LedgerRecord::Entry(e) => e.record(world, collections, activity),
+            LedgerRecord::Statement(s) => s.record(world, collections, activity),
+        }
+    }
+}
+
 const TRANSACTION_PREFIX: &str = "tx_";
 const STATEMENT_PREFIX: &str = "stmt_";
 
@@ -518,6 +578,11 @@ pub(crate) struct Statement {
 }
 
 impl Statement {
+    /// When it was issued: 03:00 of the day after its month.
+    pub(crate) fn created(&self) -> i64 {
+        (self.last_day + 1) * 86_400 + 3 * 3_600
+    }
+
     fn record(
         &self,
         world: &World,
@@ -534,7 +599,7 @@ impl Statement {
             "id": id,
             "object": "statement",
             "livemode": false,
-            "created": (self.last_day + 1) * 86_400 + 3 * 3_600,
+            "created": self.created(),
             "account_id": text("id")?,
             "period_start": date::format(self.first_day),
             "period_end": date::format(self.last_day),
@@ -604,7 +669,7 @@ impl Entry {
             "id": self.id(),
             "object": "transaction",
             "livemode": false,
-            "created": self.day * 86_400 + 6 * 3_600 + i64::from(self.place) * 60,
+            "created": self.created(),
             "account_id": text("id")?,
             "booking_date": booking_date,
             "value_date": booking_date,

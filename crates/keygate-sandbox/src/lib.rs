@@ -59,6 +59,9 @@ pub struct Sandbox {
     activity: Option<data::Activity>,
     /// `GET /v1/sandbox/scenarios`, rendered once.
     scenarios_body: String,
+    /// The day the files are as of (their newest record's `created`): what their records do on
+    /// later days are events of every sandbox.
+    files_day: i64,
 }
 
 /// One request to the sandbox, as the worker has read it.
@@ -76,6 +79,29 @@ pub struct SandboxRequest<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The `X-Sandbox-Scenario` header.
     pub scenario: Option<&'a str>,
+    /// The collections the caller may read itself (`GET /v1/{collection}`): only their objects
+    /// are in its event feed. Every other route is authorised by the gateway as it is.
+    pub readable: Readable<'a>,
+}
+
+/// Which collections' objects an event feed may show.
+#[derive(Debug, Clone, Copy)]
+pub enum Readable<'a> {
+    /// Every collection (the tests; a caller the gateway let read all of them).
+    All,
+    /// Only these, by name (the worker: from the key's scopes and the account's products,
+    /// `keygate_core::policy::may_read`).
+    Only(&'a [String]),
+}
+
+impl Readable<'_> {
+    /// Whether collection `name`'s objects may be shown.
+    pub fn allows(&self, name: &str) -> bool {
+        match self {
+            Readable::All => true,
+            Readable::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 /// The sandbox's answer.
@@ -195,12 +221,20 @@ impl Sandbox {
         let loaded = data::load(files).map_err(DatasetError)?;
         let scenarios_body =
             handle::scenarios_body(&loaded.scenarios, &loaded.magic).map_err(DatasetError)?;
+        let files_day = loaded
+            .collections
+            .iter()
+            .flat_map(|c| &c.records)
+            .filter_map(|r| r.get("created").and_then(serde_json::Value::as_i64))
+            .max()
+            .map_or(0, date::today);
         Ok(Sandbox {
             collections: loaded.collections,
             scenarios: loaded.scenarios,
             magic: loaded.magic,
             activity: loaded.activity,
             scenarios_body,
+            files_day,
         })
     }
 

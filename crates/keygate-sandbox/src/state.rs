@@ -39,6 +39,11 @@ pub struct AccountState {
     /// raised, by `POST /v1/sandbox/clock`; a reset sets it back to 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) clock_ahead_seconds: i64,
+    /// The events of the account's writes (created, updated, an action's transition), oldest
+    /// first, each with the object as it was then; what days passing do is computed on read
+    /// (`handle/events.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) log: Vec<Logged>,
     /// A repeatable sandbox's seed and clock start; kept through a reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) repeatable: Option<Repeatable>,
@@ -57,7 +62,23 @@ impl PartialEq for AccountState {
             && self.idempotency == other.idempotency
             && self.clock_ahead_seconds == other.clock_ahead_seconds
             && self.repeatable == other.repeatable
+            && self.log == other.log
     }
+}
+
+/// An event of a write, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Logged {
+    /// Sandbox time, Unix seconds.
+    pub at: i64,
+    /// `payment_order.created`, `quote.updated`, `payment_order.cancelled`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The object's collection and id.
+    pub collection: String,
+    pub id: String,
+    /// The object as the write's answer showed it (JSON text).
+    pub object: String,
 }
 
 /// What makes a sandbox answer the same to the same requests: ids drawn from `seed` (and how
@@ -101,6 +122,7 @@ impl AccountState {
             && self.idempotency.is_empty()
             && self.clock_ahead_seconds == 0
             && self.repeatable.is_none()
+            && self.log.is_empty()
     }
 
     /// An empty repeatable sandbox (`POST /v1/sandbox/sandboxes` with a seed and a clock).
@@ -180,6 +202,7 @@ impl AccountState {
         object_size: usize,
         changes: &[(String, String, Record)],
         record: Option<&IdempotencyRecord>,
+        logged: &[Logged],
     ) -> usize {
         // `"name":[` … `]` plus a comma, and `"created":{` … `}` plus a comma for the first.
         let new_list =
@@ -209,6 +232,10 @@ impl AccountState {
         }
         if let Some(record) = record {
             growth += json_size(record) + if self.idempotency.is_empty() { 17 } else { 1 };
+        }
+        for (n, entry) in logged.iter().enumerate() {
+            // `"log":[` … `]` and a comma for the first, a comma for the others.
+            growth += json_size(entry) + if n == 0 && self.log.is_empty() { 9 } else { 1 };
         }
         growth
     }

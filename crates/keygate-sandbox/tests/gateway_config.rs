@@ -129,6 +129,8 @@ fn every_test_route_is_served_by_the_sandbox() {
                 "/v1/sandbox/scenarios",
                 "/v1/sandbox/clock",
                 "/v1/sandbox/reset",
+                "/v1/events",
+                "/v1/events/some_id",
             ]
             .contains(&path.as_str());
         assert!(served, "{} {} has no sandbox behind it", r.method, r.path);

@@ -136,7 +136,7 @@ pub async fn handle(
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.
     let response = match grant.environment {
-        Environment::Test => sandbox::serve(req, env, &grant, &target, request_id).await,
+        Environment::Test => sandbox::serve(req, env, &grant, &record, &target, request_id).await,
         Environment::Live => origin::forward(req, vars, &grant, &target, request_id).await?,
     };
     Ok(match counted {

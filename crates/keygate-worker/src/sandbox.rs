@@ -4,16 +4,18 @@
 //! (`Keygate-Sandbox`; the object's name is `keygate_sandbox::store_name`). Nothing in this
 //! file can reach the origin.
 
+use crate::config::gateway_config;
 use crate::durable;
 use crate::http::{answer_response, bounded_body, header, log_server_error, now_seconds};
 use crate::random::PlatformRandom;
+use keygate_core::EdgeRecord;
 use keygate_core::ids::new_unique_id;
-use keygate_core::policy::Grant;
+use keygate_core::policy::{self, Grant};
 use keygate_core::target::Target;
 use keygate_core::{Answer, Error, MAX_JSON_BODY_BYTES};
 use keygate_sandbox::{
-    AccountState, IndexRequest, Repeatable, SANDBOX_HEADER, Sandbox, SandboxIndex, SandboxName,
-    SandboxRequest, SandboxResponse, store_name,
+    AccountState, IndexRequest, Readable, Repeatable, SANDBOX_HEADER, Sandbox, SandboxIndex,
+    SandboxName, SandboxRequest, SandboxResponse, store_name,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -60,6 +62,8 @@ struct Message {
     account_id: String,
     /// `None`: the account's default sandbox.
     sandbox: Option<String>,
+    /// The collections the key may read itself: what its event feed may show.
+    readable: Vec<String>,
 }
 
 /// The object's answer, and how long the worker waits before relaying it (the `slow` and
@@ -79,6 +83,7 @@ impl Message {
             body: self.body.as_bytes(),
             idempotency_key: self.idempotency_key.as_deref(),
             scenario: self.scenario.as_deref(),
+            readable: Readable::Only(&self.readable),
         }
     }
 }
@@ -113,10 +118,11 @@ pub async fn serve(
     req: Request,
     env: &Env,
     grant: &Grant,
+    record: &EdgeRecord,
     target: &Target<'_>,
     request_id: &str,
 ) -> Response {
-    match answer(req, env, grant, target).await {
+    match answer(req, env, grant, record, target).await {
         Ok(response) => response,
         Err(error) => {
             log_server_error(request_id, &error);
@@ -154,6 +160,8 @@ pub fn stateless(
         body: b"",
         idempotency_key,
         scenario,
+        // Never an event feed: that needs the sandbox's state.
+        readable: Readable::Only(&[]),
     };
     if sandbox.needs_state(&request) {
         return Ok(None);
@@ -186,6 +194,7 @@ async fn answer(
     mut req: Request,
     env: &Env,
     grant: &Grant,
+    record: &EdgeRecord,
     target: &Target<'_>,
 ) -> Result<Response, Error> {
     let method = req.method();
@@ -241,6 +250,7 @@ async fn answer(
                 scenario,
                 account_id: grant.account_id.clone(),
                 sandbox: sandbox.as_ref().map(|name| name.as_str().to_string()),
+                readable: readable(record, target)?,
             };
             let store = store_name(&grant.account_id, sandbox.as_ref());
             call_store(env, &store, &Call::Serve(message)).await?
@@ -260,6 +270,21 @@ async fn answer(
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
     Ok(answer_response(answer))
+}
+
+/// The collections whose objects the event feed may show this key: those it could list
+/// itself (`policy::may_read`). Worked out for the feed's paths only; every other route is
+/// authorised as it is.
+fn readable(record: &EdgeRecord, target: &Target<'_>) -> Result<Vec<String>, Error> {
+    if target.path() != "/v1/events" && !target.path().starts_with("/v1/events/") {
+        return Ok(Vec::new());
+    }
+    let config = gateway_config()?;
+    Ok(Sandbox::embedded()?
+        .collection_names()
+        .filter(|name| policy::may_read(record, config, &format!("/v1/{name}")))
+        .map(str::to_string)
+        .collect())
 }
 
 async fn call_store(env: &Env, store: &str, call: &Call) -> Result<Reply, Error> {

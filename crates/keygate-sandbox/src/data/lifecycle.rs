@@ -83,7 +83,7 @@ pub(crate) struct Outcome {
 
 impl Transition {
     /// The first day the record is in `to`, if its date field holds a date.
-    fn first_day(&self, record: &Record) -> Option<i64> {
+    pub(crate) fn first_day(&self, record: &Record) -> Option<i64> {
         let (field, shift) = match (&self.on, &self.after) {
             (Some(field), _) => (field, 0),
             (None, Some(field)) => (field, 1),

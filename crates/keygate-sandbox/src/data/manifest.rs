@@ -47,9 +47,10 @@ pub(super) fn collections(
     let mut all_ids = BTreeSet::new();
     for def in &manifest.collections {
         let at = format!("{MANIFEST_FILE}: collection `{}`", def.name);
-        if !is_name(&def.name) || def.name == "sandbox" {
+        if !is_name(&def.name) || ["sandbox", "events"].contains(&def.name.as_str()) {
             return Err(format!(
-                "{at}: the name must be lower-case letters, digits and `_`, and not `sandbox`"
+                "{at}: the name must be lower-case letters, digits and `_`, and not `sandbox` or \
+                 `events` (the sandbox's own paths)"
             ));
         }
         if !is_name(&def.object) {

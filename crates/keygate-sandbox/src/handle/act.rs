@@ -8,6 +8,7 @@ use super::read::View;
 use super::render::{Ordered, to_json};
 use crate::clock::Now;
 use crate::rules::{Record, display};
+use crate::state::Logged;
 use crate::{AccountState, Sandbox, SandboxResponse};
 use keygate_core::Error;
 use serde_json::Value;
@@ -55,13 +56,33 @@ impl Sandbox {
             patch.extend(transition.set.clone());
             patch
         };
+        // The event of the transition, with the object as the answer will show it.
+        let state_name = patch
+            .get(&lifecycle.field)
+            .and_then(Value::as_str)
+            .unwrap_or(action)
+            .to_string();
+        let logged = Logged {
+            at: now.sandbox,
+            kind: format!("{}.{state_name}", coll.object),
+            collection: coll.name.clone(),
+            id: id.to_string(),
+            object: self.patched_json(c, id, &patch, state, now.today())?,
+        };
         let change = (coll.name.clone(), id.to_string(), patch);
         check_budget(
             state,
-            state.growth_of_create(&coll.name, 0, std::slice::from_ref(&change), None),
+            state.growth_of_create(
+                &coll.name,
+                0,
+                std::slice::from_ref(&change),
+                None,
+                std::slice::from_ref(&logged),
+            ),
         )?;
         let (collection, id, patch) = change;
         apply_update(state, &collection, &id, patch);
+        state.log.push(logged);
         let world = OnceCell::new();
         let view = View {
             state,

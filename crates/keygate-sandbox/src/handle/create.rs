@@ -11,7 +11,7 @@ use crate::clock::Now;
 use crate::data::Collection;
 use crate::ledger::World;
 use crate::rules::{BASE_FIELDS, Record, Resolver, Validator, WriteSpec, display, get_path};
-use crate::state::{MAX_CREATED_OBJECTS, MAX_STATE_BYTES, json_size};
+use crate::state::{Logged, MAX_CREATED_OBJECTS, MAX_STATE_BYTES, json_size};
 use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse, date};
 use keygate_core::MAX_JSON_BODY_BYTES;
 use keygate_core::{Error, FieldError};
@@ -21,6 +21,15 @@ use std::cell::OnceCell;
 
 /// A change a create makes to a record it references: (collection name, id, fields to set).
 type Change = (String, String, Record);
+
+/// What a create stores together: the object, its answer, its changes of the records it
+/// references, and the events of all that.
+struct Created {
+    obj: Record,
+    shown: String,
+    changes: Vec<Change>,
+    logged: Vec<Logged>,
+}
 
 impl Sandbox {
     /// Creates an object of collection `c` from the request's body (see the module docs for
@@ -68,7 +77,14 @@ impl Sandbox {
         // The answer shows the object as it is today: a policy that starts today is active, a
         // payment order due today is executed (or rejected) by today's run of the ledger.
         let shown = self.created_json(c, &obj, state, now.today())?;
-        store(state, &collection.name, obj, shown, changes, key, now.real)
+        let logged = self.created_events(c, &obj, &shown, &changes, state, now)?;
+        let created = Created {
+            obj,
+            shown,
+            changes,
+            logged,
+        };
+        store(state, &collection.name, created, key, now.real)
     }
 }
 
@@ -93,6 +109,67 @@ impl Sandbox {
             world: &world,
         };
         to_json(&Ordered(&self.shown(c, Cow::Borrowed(obj), view)))
+    }
+}
+
+impl Sandbox {
+    /// The events a create makes: the object created (as its answer shows it) and each record
+    /// it updates (as it will read once updated).
+    fn created_events(
+        &self,
+        c: usize,
+        obj: &Record,
+        shown: &str,
+        changes: &[Change],
+        state: &AccountState,
+        now: Now,
+    ) -> Result<Vec<Logged>, Error> {
+        let coll = self.collection(c)?;
+        let mut logged = vec![Logged {
+            at: now.sandbox,
+            kind: format!("{}.created", coll.object),
+            collection: coll.name.clone(),
+            id: id_of(obj).to_string(),
+            object: shown.to_string(),
+        }];
+        for (target, id, patch) in changes {
+            let t = self
+                .collections
+                .iter()
+                .position(|c| &c.name == target)
+                .ok_or_else(Error::internal)?;
+            logged.push(Logged {
+                at: now.sandbox,
+                kind: format!("{}.updated", self.collection(t)?.object),
+                collection: target.clone(),
+                id: id.clone(),
+                object: self.patched_json(t, id, patch, state, now.today())?,
+            });
+        }
+        Ok(logged)
+    }
+
+    /// The JSON of record `id` of collection `c` as reads will show it once `patch` is merged.
+    pub(super) fn patched_json(
+        &self,
+        c: usize,
+        id: &str,
+        patch: &Record,
+        state: &AccountState,
+        today: i64,
+    ) -> Result<String, Error> {
+        let world = OnceCell::new();
+        let view = View {
+            state,
+            today,
+            world: &world,
+        };
+        let mut record = self
+            .lookup(c, id, view)
+            .ok_or_else(Error::internal)?
+            .into_owned();
+        record.extend(patch.clone());
+        to_json(&Ordered(&record))
     }
 }
 
@@ -368,7 +445,7 @@ fn refuse(
         let record = key.record(&response, now);
         check_budget(
             state,
-            state.growth_of_create(collection, 0, &[], Some(&record)),
+            state.growth_of_create(collection, 0, &[], Some(&record), &[]),
         )?;
         idempotency::remember(state, record, now);
         response.state_changed = true;
@@ -381,17 +458,28 @@ fn refuse(
 fn store(
     state: &mut AccountState,
     collection: &str,
-    obj: Record,
-    shown: String,
-    changes: Vec<Change>,
+    created: Created,
     key: Option<IdempotencyKey>,
     now: i64,
 ) -> Result<SandboxResponse, Error> {
+    let Created {
+        obj,
+        shown,
+        changes,
+        logged,
+    } = created;
     let mut response = SandboxResponse::json(201, shown);
     response.state_changed = true;
     let record = key.map(|key| key.record(&response, now));
-    let growth = state.growth_of_create(collection, json_size(&obj), &changes, record.as_ref());
+    let growth = state.growth_of_create(
+        collection,
+        json_size(&obj),
+        &changes,
+        record.as_ref(),
+        &logged,
+    );
     check_budget(state, growth)?;
+    state.log.extend(logged);
     state
         .created
         .entry(collection.to_string())

@@ -5,6 +5,7 @@
 
 mod act;
 mod create;
+mod events;
 mod idempotency;
 mod read;
 mod render;

@@ -42,14 +42,14 @@ fn booked_changes<'a>(coll: &'a Collection, outcome: Option<&Outcome>) -> Vec<(&
     };
     let (to, set) = match outcome {
         Outcome::Covered { .. } => (&transition.to, &transition.set),
-        Outcome::NotCovered => (&otherwise.to, &otherwise.set),
+        Outcome::NotCovered { .. } => (&otherwise.to, &otherwise.set),
     };
     let mut changes = vec![(lifecycle.field.as_str(), Value::from(to.as_str()))];
     changes.extend(
         set.iter()
             .map(|(field, value)| (field.as_str(), value.clone())),
     );
-    if let Outcome::Covered { transaction_id } = outcome {
+    if let Outcome::Covered { transaction_id, .. } = outcome {
         changes.push((
             books.transaction.as_str(),
             Value::from(transaction_id.as_str()),
@@ -180,7 +180,7 @@ impl Sandbox {
     }
 
     /// The ledger of the view's day, if `c` is one of the collections it reads or writes.
-    fn world<'a>(&self, c: usize, view: View<'a>) -> Option<&'a World> {
+    pub(super) fn world<'a>(&self, c: usize, view: View<'a>) -> Option<&'a World> {
         let activity = self.activity.as_ref()?;
         if ![
             activity.accounts,
@@ -349,7 +349,7 @@ fn list_query<'q>(
 }
 
 /// A static record with the account's update of it (if any) merged over it.
-fn patched<'a>(record: &'a Record, update: Option<&Record>) -> Cow<'a, Record> {
+pub(super) fn patched<'a>(record: &'a Record, update: Option<&Record>) -> Cow<'a, Record> {
     match update {
         None => Cow::Borrowed(record),
         Some(update) => {

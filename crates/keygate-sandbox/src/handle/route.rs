@@ -20,6 +20,10 @@ pub(super) enum Route<'p> {
     Reset,
     /// `GET`/`POST /v1/sandbox/clock`
     Clock,
+    /// `GET /v1/events`
+    Events,
+    /// `GET /v1/events/{id}`
+    Event(&'p str),
     /// `/v1/{collection}`
     List(usize),
     /// `/v1/{collection}/{id}`
@@ -45,7 +49,9 @@ impl Sandbox {
             | Route::Item(c, _)
             | Route::Action(c, _, _)
             | Route::Nested { child: c, .. } => c,
-            Route::Scenarios | Route::Reset | Route::Clock => return None,
+            Route::Scenarios | Route::Reset | Route::Clock | Route::Events | Route::Event(_) => {
+                return None;
+            }
         };
         self.collections.get(index).map(|c| c.name.as_str())
     }
@@ -72,6 +78,8 @@ impl Sandbox {
             Route::Reset if post => super::tools::reset(state),
             Route::Clock if read => super::tools::clock(now),
             Route::Clock if post => super::tools::move_clock(state, now, req.body),
+            Route::Events if read => self.events(req.query, req.readable, view),
+            Route::Event(id) if read => self.event(id, req.readable, view),
             Route::List(c) if read => self.list(c, None, req.query, view),
             Route::List(c) if post && self.collection(c)?.write.is_some() => {
                 self.create(c, req, state, now, new_id)
@@ -107,6 +115,8 @@ impl Sandbox {
             ["sandbox", "scenarios"] => Ok(Route::Scenarios),
             ["sandbox", "reset"] => Ok(Route::Reset),
             ["sandbox", "clock"] => Ok(Route::Clock),
+            ["events"] => Ok(Route::Events),
+            ["events", id] => Ok(Route::Event(id)),
             ["sandbox", ..] => Err(Error::not_found(
                 "Unknown sandbox endpoint; there are GET /v1/sandbox/scenarios, GET and POST \
                 /v1/sandbox/clock, POST /v1/sandbox/reset, GET /v1/sandbox/sandboxes and DELETE \

@@ -490,6 +490,7 @@ fn needs_state_is_false_only_where_state_cannot_matter() {
             body: b"",
             idempotency_key: None,
             scenario: None,
+            readable: crate::Readable::All,
         };
         let with_state = busy.send("GET", path, b"", None, None);
         if sandbox().needs_state(&req) {
@@ -517,6 +518,7 @@ fn needs_state_is_false_only_where_state_cannot_matter() {
         body: b"",
         idempotency_key: None,
         scenario: None,
+        readable: crate::Readable::All,
     };
     assert!(sandbox().needs_state(&post));
 }

@@ -4,6 +4,7 @@
 
 mod api;
 mod data;
+mod events;
 mod ledger;
 mod named;
 mod time;
@@ -69,6 +70,8 @@ pub(crate) struct Client<'s> {
     pub state: AccountState,
     pub now: i64,
     next_id: u32,
+    /// What the event feed may show: `None` for every collection.
+    pub readable: Option<Vec<String>>,
 }
 
 impl<'s> Client<'s> {
@@ -82,6 +85,7 @@ impl<'s> Client<'s> {
             state: AccountState::default(),
             now: NOW,
             next_id: 0,
+            readable: None,
         }
     }
 
@@ -102,6 +106,10 @@ impl<'s> Client<'s> {
             body,
             idempotency_key: key,
             scenario,
+            readable: match &self.readable {
+                Some(names) => crate::Readable::Only(names),
+                None => crate::Readable::All,
+            },
         };
         let next_id = &mut self.next_id;
         let mut ids = |prefix: &str| {

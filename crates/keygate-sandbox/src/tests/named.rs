@@ -351,6 +351,7 @@ fn session(repeatable: Repeatable, real: i64, worker_ids: &str) -> Vec<Answered>
                 body: body.as_bytes(),
                 idempotency_key: None,
                 scenario: None,
+                readable: crate::Readable::All,
             };
             let r = sandbox.handle(&request, &mut state, real, &mut |prefix| {
                 n += 1;
