@@ -126,6 +126,7 @@ fn main() {
             named_sandboxes_never_see_each_other_with_32_requests_in_flight,
             named_sandboxes_are_listed_capped_and_deleted,
             the_same_script_against_fresh_repeatable_sandboxes_answers_byte_for_byte,
+            events_show_writes_and_what_the_days_did_to_keys_that_may_read_them,
             // Idempotency
             idempotency_same_key_same_body_returns_same_object,
             idempotency_same_key_different_body_is_409,

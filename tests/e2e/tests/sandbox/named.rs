@@ -314,3 +314,76 @@ pub(crate) fn the_same_script_against_fresh_repeatable_sandboxes_answers_byte_fo
     assert_eq!(snapshot_script(c, &other, "snap-b"), first);
     c.assert_origin_untouched();
 }
+
+pub(crate) fn events_show_writes_and_what_the_days_did_to_keys_that_may_read_them(c: &Ctx) {
+    let t = c.tenant("events");
+    let mut due = c.data.order_body(2_500);
+    let today = c.today(&t);
+    let in_three = {
+        let part = |r: std::ops::Range<usize>| today[r].parse::<i64>().unwrap();
+        fmt_day(days_from_civil(part(0..4), part(5..7), part(8..10)) + 3)
+    };
+    due["requested_execution_date"] = json!(in_three);
+    let order = c.create(&t, "payment_orders", &due);
+    let product = c.data.available_products()[0];
+    let quote = c.create(&t, "quotes", &c.data.quote_body(product));
+    c.move_clock(&t, &json!({"advance": {"days": 3}}))
+        .expect_status(200);
+    let events = c.walk(&t, "/v1/events", 100);
+    let of = |kind: &str, id: &Value| {
+        events
+            .iter()
+            .find(|e| e["type"] == kind && e["data"]["object"]["id"] == *id)
+            .unwrap_or_else(|| panic!("no {kind} of {id}"))
+            .clone()
+    };
+    let created = of("payment_order.created", &order["id"]);
+    assert_eq!(created["data"]["object"], order);
+    let executed = of("payment_order.executed", &order["id"]);
+    assert_eq!(executed["data"]["object"]["status"], "executed");
+    assert!(executed["created"].as_i64() > created["created"].as_i64());
+    of("quote.created", &quote["id"]);
+    let times: Vec<i64> = events
+        .iter()
+        .map(|e| e["created"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    let one = c.get(
+        &t,
+        &format!("/v1/events/{}", executed["id"].as_str().unwrap()),
+    );
+    one.expect_status(200);
+    assert_eq!(one.json, executed);
+
+    // A key that may read quotes only sees quote events, even of what other keys did.
+    let (_, quotes_only) = c.gw.create_key(
+        &t.account_id,
+        &json!({"name": "quotes only", "environment": "test",
+                "scopes": ["events:read", "quotes:read"]}),
+    );
+    let narrow = Tenant {
+        account_id: t.account_id.clone(),
+        secret: quotes_only,
+        product_keys: t.product_keys.clone(),
+    };
+    let seen = c.walk(&narrow, "/v1/events", 100);
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|e| e["type"].as_str().unwrap().starts_with("quote.")),
+        "{seen:?}"
+    );
+    c.get(
+        &narrow,
+        &format!("/v1/events/{}", executed["id"].as_str().unwrap()),
+    )
+    .expect_status(404);
+    // Without events:read, no feed at all.
+    let (_, no_events) = c.gw.create_key(
+        &t.account_id,
+        &json!({"name": "no events", "environment": "test", "scopes": ["payment_orders:read"]}),
+    );
+    let r = c.gw.request("GET", "/v1/events").bearer(&no_events).send();
+    r.expect_status(403);
+    c.assert_origin_untouched();
+}
