@@ -242,8 +242,10 @@ test("sandbox explorer: the clock moves forward for this test account only", asy
 });
 
 test("sandbox explorer: a named sandbox has its own clock, and is listed", async ({ page }) => {
+  const payments = (await adminOk("PUT", `/accounts/${data.other.id}/products/payments`)).product_keys.test;
   const secret = (await adminOk("POST", `/accounts/${data.other.id}/keys`,
-    { name: "named sandbox", environment: "test", scopes: ["sandbox:read", "sandbox:write"] })).secret;
+    { name: "named sandbox", environment: "test",
+      scopes: ["sandbox:read", "sandbox:write", "payment_orders:*", "events:read"] })).secret;
   await signInAsOperator(page);
   await page.getByTestId("nav-sandbox").click();
   await page.getByTestId("sandbox-key").fill(secret);
@@ -268,6 +270,18 @@ test("sandbox explorer: a named sandbox has its own clock, and is listed", async
   await page.getByTestId("sandbox-list-names").click();
   await expect(page.getByTestId("sandbox-response")).toContainText('"name": "console-run"');
   await expect(page.locator('[data-testid="sandbox-names"] option[value="console-run"]')).toHaveCount(1);
+  // The named sandbox's events: the clock move brought none yet; an order brings its event.
+  await page.getByTestId("sandbox-name").fill("console-run");
+  await page.getByTestId("sandbox-method").selectOption("POST");
+  await page.getByTestId("sandbox-path").fill("/v1/payment_orders");
+  await page.getByTestId("sandbox-product-key").fill(payments);
+  await page.getByTestId("sandbox-body").fill(JSON.stringify({ debtor_account_id: "ba_xoJ5mZGQHTD4sa",
+    creditor_name: "Console GmbH", creditor_iban: "DE89370400440532013000", amount: 1000 }));
+  await page.getByTestId("sandbox-send").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("201");
+  await page.getByTestId("sandbox-events").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("200");
+  await expect(page.getByTestId("sandbox-response")).toContainText('"type": "payment_order.created"');
 });
 
 // The console writes no admin method or path of its own: it calls operations by operationId,

@@ -18,6 +18,7 @@ export function renderSandbox() {
     placeholder: "default (or a name: ci-run-4711)", spellcheck: "false", maxlength: "64" });
   const names = h("datalist", { id: "sb-names", "data-testid": "sandbox-names" });
   const listNames = h("button", { type: "button", "data-testid": "sandbox-list-names" }, "List sandboxes");
+  const showEvents = h("button", { type: "button", "data-testid": "sandbox-events" }, "Show events");
   const body = h("textarea", { id: "sb-body", "data-testid": "sandbox-body", rows: 4, spellcheck: "false",
     placeholder: '{"…": "…"} (POST only)' });
   const error = h("p", { class: "field-error", "data-testid": "sandbox-error", role: "alert" });
@@ -106,6 +107,8 @@ export function renderSandbox() {
   });
   // Lists the account's named sandboxes, and offers them in the Sandbox field.
   listNames.addEventListener("click", () => send("GET", "/v1/sandbox/sandboxes"));
+  // The sandbox's events, oldest first: what its writes and its clock moves did.
+  showEvents.addEventListener("click", () => send("GET", "/v1/events?limit=20"));
   const clockRow = h("div", { class: "row" },
     h("label", { for: "sb-days" }, "Days"), days, advance);
   root.append(
@@ -114,7 +117,7 @@ export function renderSandbox() {
       form),
     h("section", { class: "card" }, h("h2", {}, "Time"),
       h("p", { class: "muted" }, "Each sandbox has its own clock: quotes expire, policies start and end, payment orders run as it passes. Move it forward to see what happens later. Name a sandbox above to use one of the account's named sandboxes (each with its own objects and clock) instead of its default one."),
-      clock, clockRow, h("div", { class: "row" }, listNames)),
+      clock, clockRow, h("div", { class: "row" }, listNames, showEvents)),
     h("section", { class: "card" }, h("h2", {}, "Response"), status,
       h("h3", {}, "Headers"), headers, h("h3", {}, "Body"), out));
 }
