@@ -616,10 +616,7 @@ impl Statement {
                 "url": format!("https://documents.sandbox.example/statements/{id}.pdf"),
             },
         });
-        match record {
-            Value::Object(map) => Some(map),
-            _ => None,
-        }
+        as_record(record)
     }
 }
 
@@ -682,10 +679,15 @@ impl Entry {
             "status": "booked",
             "balance_after": self.balance_after,
         });
-        match record {
-            Value::Object(map) => Some(map),
-            _ => None,
-        }
+        as_record(record)
+    }
+}
+
+/// A `json!` object as a record.
+fn as_record(value: Value) -> Option<Record> {
+    match value {
+        Value::Object(map) => Some(map),
+        _ => None,
     }
 }
 
