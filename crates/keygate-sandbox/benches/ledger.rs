@@ -107,6 +107,19 @@ mod native {
                 black_box(r.status)
             })
         });
+        c.bench_function("a year ahead, 500 orders: a page of events", |b| {
+            b.iter(|| {
+                let r = send(
+                    sandbox,
+                    &mut state,
+                    "GET",
+                    "/v1/events?limit=100",
+                    "",
+                    &mut n,
+                );
+                black_box(r.status)
+            })
+        });
         c.bench_function("a year ahead, 500 orders: advance a day", |b| {
             b.iter(|| {
                 let mut moved = state.clone();

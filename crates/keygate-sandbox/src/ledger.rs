@@ -536,11 +536,11 @@ pub(crate) enum LedgerRecord<'w> {
 }
 
 impl LedgerRecord<'_> {
-    /// Its id, as its record shows it.
-    pub(crate) fn id(&self) -> String {
+    /// What its id is made from: unique among the ledger's records of its collection.
+    pub(crate) fn draw(&self) -> u64 {
         match self {
-            LedgerRecord::Entry(e) => e.id(),
-            LedgerRecord::Statement(s) => format!("{STATEMENT_PREFIX}{}", id_chars(s.draw)),
+            LedgerRecord::Entry(e) => e.draw,
+            LedgerRecord::Statement(s) => s.draw,
         }
     }
 

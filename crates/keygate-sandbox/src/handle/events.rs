@@ -33,37 +33,76 @@ enum Source<'a> {
     /// A write's event, with the object as its answer showed it.
     Logged(&'a Logged),
     /// A record reaching a state on `day`: shown as of that day.
-    Transition { day: i64 },
+    Transition { id: Cow<'a, str>, day: i64 },
     /// A booking's outcome: the record as it is now.
-    Booked,
+    Booked { id: &'a str },
     /// A transaction or a statement the ledger made.
     Made(LedgerRecord<'a>),
 }
 
+/// One event, kept as numbers and borrowed names until it is shown: a year ahead the feed
+/// holds thousands, and a page shows a hundred.
 struct Event<'a> {
     at: i64,
-    kind: String,
     /// The object's collection.
     c: usize,
-    object_id: Cow<'a, str>,
+    /// The state its type ends in (`executed` in `payment_order.executed`), or the whole type
+    /// of a write.
+    suffix: &'a str,
+    source: Source<'a>,
     /// A write's place in the log: two writes of one object in one second are two events.
     place: usize,
-    source: Source<'a>,
 }
 
 impl Event<'_> {
-    fn id(&self) -> String {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let bytes = self
-            .kind
-            .bytes()
-            .chain([0])
-            .chain(self.object_id.bytes())
-            .chain(self.at.to_le_bytes())
-            .chain(self.place.to_le_bytes());
-        for byte in bytes {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    /// Its type: a write's as logged, else `{object}.{suffix}`.
+    fn kind(&self, sandbox: &Sandbox) -> String {
+        match self.source {
+            Source::Logged(logged) => logged.kind.clone(),
+            _ => format!("{}.{}", sandbox.object_name(self.c), self.suffix),
         }
+    }
+
+    /// Whether its type is `kind`, without making the type.
+    fn is_kind(&self, sandbox: &Sandbox, kind: &str) -> bool {
+        match self.source {
+            Source::Logged(logged) => logged.kind == kind,
+            _ => {
+                kind.strip_prefix(sandbox.object_name(self.c))
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    == Some(self.suffix)
+            }
+        }
+    }
+
+    /// Its id: drawn from its type, its object, its time and its place.
+    fn id(&self, sandbox: &Sandbox) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for byte in bytes {
+                hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        match &self.source {
+            Source::Logged(logged) => {
+                eat(logged.kind.as_bytes());
+                eat(logged.id.as_bytes());
+            }
+            Source::Transition { id, .. } => {
+                eat(self.suffix.as_bytes());
+                eat(id.as_bytes());
+            }
+            Source::Booked { id } => {
+                eat(self.suffix.as_bytes());
+                eat(id.as_bytes());
+            }
+            Source::Made(made) => {
+                eat(sandbox.object_name(self.c).as_bytes());
+                eat(&made.draw().to_le_bytes());
+            }
+        }
+        eat(&self.at.to_le_bytes());
+        eat(&self.place.to_le_bytes());
         format!("evt_{}", crate::ledger::id_chars(crate::ledger::mix(hash)))
     }
 }
@@ -84,6 +123,13 @@ struct Data<'r> {
 }
 
 impl Sandbox {
+    /// The object name of collection `c` (`payment_order`).
+    fn object_name(&self, c: usize) -> &str {
+        self.collections
+            .get(c)
+            .map_or("", |coll| coll.object.as_str())
+    }
+
     /// `GET /v1/events`: a page of the feed, oldest first, optionally of one `type`.
     pub(super) fn events(
         &self,
@@ -119,25 +165,37 @@ impl Sandbox {
         let feed: Vec<Event> = self
             .feed(readable, view)
             .into_iter()
-            .filter(|e| kind.is_none_or(|k| e.kind == k))
+            .filter(|e| kind.is_none_or(|k| e.is_kind(self, k)))
             .collect();
-        let ids: Vec<String> = feed.iter().map(Event::id).collect();
-        let (page, has_more) = params.page(&ids, String::as_str)?;
-        let start = page.first().map_or(0, |first| {
-            ids.iter().position(|id| id == first).unwrap_or_default()
-        });
-        let shown: Vec<(String, Record)> = feed[start..start + page.len()]
+        // Ids are made up to the cursor, and for the page.
+        let start = match &params.starting_after {
+            None => 0,
+            Some(after) => {
+                let at = feed.iter().position(|e| e.id(self) == *after);
+                at.ok_or_else(|| {
+                    Error::invalid(vec![FieldError::new(
+                        "starting_after",
+                        "no object with this id in the list",
+                    )])
+                })? + 1
+            }
+        };
+        let end = (start + params.limit).min(feed.len());
+        let mut data = Vec::new();
+        for event in &feed[start..end] {
+            data.push((
+                event.id(self),
+                event.kind(self),
+                event,
+                self.object(event, view)?,
+            ));
+        }
+        let shown: Vec<Shown> = data
             .iter()
-            .zip(page)
-            .map(|(event, id)| Ok((id.clone(), self.object(event, view)?)))
-            .collect::<Result<_, Error>>()?;
-        let data: Vec<Shown> = feed[start..start + page.len()]
-            .iter()
-            .zip(&shown)
-            .map(|(event, (id, object))| Shown {
+            .map(|(id, kind, event, object)| Shown {
                 id: id.clone(),
                 object: "event",
-                kind: &event.kind,
+                kind,
                 created: event.at,
                 data: Data {
                     object: Ordered(object),
@@ -146,7 +204,7 @@ impl Sandbox {
             .collect();
         Ok(SandboxResponse::json(
             200,
-            to_json(&ListPage::new(data, has_more))?,
+            to_json(&ListPage::new(shown, end < feed.len()))?,
         ))
     }
 
@@ -158,17 +216,18 @@ impl Sandbox {
         view: View,
     ) -> Result<SandboxResponse, Error> {
         let feed = self.feed(readable, view);
-        let event = feed.iter().find(|e| e.id() == id).ok_or_else(|| {
+        let event = feed.iter().find(|e| e.id(self) == id).ok_or_else(|| {
             Error::not_found(format!(
                 "No event with id `{}`. List /v1/events for the ids that exist.",
                 shown(id)
             ))
         })?;
         let object = self.object(event, view)?;
+        let kind = event.kind(self);
         let body = Shown {
             id: id.to_string(),
             object: "event",
-            kind: &event.kind,
+            kind: &kind,
             created: event.at,
             data: Data {
                 object: Ordered(&object),
@@ -179,7 +238,7 @@ impl Sandbox {
 
     /// Every event of the view's sandbox the caller may see, oldest first.
     fn feed<'a>(&'a self, readable: Readable, view: View<'a>) -> Vec<Event<'a>> {
-        let mut feed = Vec::new();
+        let mut feed = Vec::with_capacity(view.state.log.len() + 64);
         let find = |name: &str| self.collections.iter().position(|c| c.name == name);
         for (place, logged) in view.state.log.iter().enumerate() {
             let Some(c) = find(&logged.collection) else {
@@ -187,17 +246,24 @@ impl Sandbox {
             };
             feed.push(Event {
                 at: logged.at,
-                kind: logged.kind.clone(),
                 c,
-                object_id: Cow::Borrowed(&logged.id),
-                place,
+                suffix: &logged.kind,
                 source: Source::Logged(logged),
+                place,
             });
         }
         self.transitions(view, &mut feed);
         if let Some(activity) = &self.activity
             && let Some(world) = self.world(activity.transactions, view)
         {
+            // When each created record was created, looked up once (500 orders: not 500²).
+            let created: std::collections::BTreeMap<&str, i64> = view
+                .state
+                .created
+                .values()
+                .flatten()
+                .filter_map(|r| Some((id_of(r), r.get("created")?.as_i64()?)))
+                .collect();
             for (id, outcome) in &world.booked {
                 let Some(c) = self
                     .collections
@@ -218,24 +284,23 @@ impl Sandbox {
                     Outcome::Covered { at, .. } => (&transition.to, *at),
                     Outcome::NotCovered { at } => (&otherwise.to, *at),
                 };
-                let created = self.created_at(c, id, view).unwrap_or(at);
+                let created = created.get(id.as_str()).copied().unwrap_or(at);
                 feed.push(Event {
                     at: at.max(created),
-                    kind: format!("{}.{to}", self.collections[c].object),
                     c,
-                    object_id: Cow::Borrowed(id),
+                    suffix: to,
+                    source: Source::Booked { id },
                     place: 0,
-                    source: Source::Booked,
                 });
             }
+            feed.reserve(world.transactions.len() + world.statements.len());
             for (c, at, made) in world.made(activity) {
                 feed.push(Event {
                     at,
-                    kind: format!("{}.created", self.collections[c].object),
                     c,
-                    object_id: Cow::Owned(made.id()),
-                    place: 0,
+                    suffix: "created",
                     source: Source::Made(made),
+                    place: 0,
                 });
             }
         }
@@ -281,30 +346,22 @@ impl Sandbox {
                         break;
                     };
                     if is_created || day > self.files_day {
+                        let id = match &record {
+                            Cow::Borrowed(r) => Cow::Borrowed(id_of(r)),
+                            Cow::Owned(r) => Cow::Owned(id_of(r).to_string()),
+                        };
                         feed.push(Event {
                             at: (day * 86_400).max(created_at),
-                            kind: format!("{}.{}", coll.object, t.to),
                             c,
-                            object_id: Cow::Owned(id_of(&record).to_string()),
+                            suffix: &t.to,
+                            source: Source::Transition { id, day },
                             place: 0,
-                            source: Source::Transition { day },
                         });
                     }
                     state = &t.to;
                 }
             }
         }
-    }
-
-    /// When a created record of collection `c` was created.
-    fn created_at(&self, c: usize, id: &str, view: View) -> Option<i64> {
-        view.state
-            .created
-            .get(&self.collections.get(c)?.name)?
-            .iter()
-            .find(|r| id_of(r) == id)?
-            .get("created")?
-            .as_i64()
     }
 
     /// An event's object, as the feed shows it.
@@ -314,19 +371,16 @@ impl Sandbox {
                 Ok(Value::Object(object)) => Some(object),
                 _ => None,
             },
-            Source::Transition { day } => {
+            Source::Transition { id, day } => {
                 let world = OnceCell::new();
                 let then = View {
                     state: view.state,
                     today: *day,
                     world: &world,
                 };
-                self.lookup(event.c, &event.object_id, then)
-                    .map(Cow::into_owned)
+                self.lookup(event.c, id, then).map(Cow::into_owned)
             }
-            Source::Booked => self
-                .lookup(event.c, &event.object_id, view)
-                .map(Cow::into_owned),
+            Source::Booked { id } => self.lookup(event.c, id, view).map(Cow::into_owned),
             Source::Made(made) => {
                 let activity = self.activity.as_ref().ok_or_else(Error::internal)?;
                 let world = self
