@@ -159,7 +159,7 @@ pub(crate) fn a_zero_grace_ends_at_the_successors_first_use(c: &Ctx) {
     let (used, used_answered) = use_successor(gw, &t, successor, "first use");
     // The old key's own requests carry the report along; it may be refused at any time now.
     let mut refused_at = None;
-    let (old_view, _) = wait_for_first_use(
+    let (old_view, reported_after) = wait_for_first_use(
         gw,
         &old,
         used,
@@ -187,7 +187,16 @@ pub(crate) fn a_zero_grace_ends_at_the_successors_first_use(c: &Ctx) {
             "the old key was refused at {at:.2}, before the successor's first use ({first})"
         );
     }
-    served_until(gw, &t, &old.secret, first, "the old key, grace 0");
+    // revoke_at is the use itself, already past when the report reaches the Registry: the
+    // bound on serving runs from when the view showed it.
+    served_until_learned(
+        gw,
+        &t,
+        &old.secret,
+        first,
+        used + reported_after,
+        "the old key, grace 0",
+    );
     assert_served(gw, &t, &successor.secret, "the successor");
 }
 
