@@ -30,7 +30,8 @@ use std::sync::OnceLock;
 pub use clock::{CLOCK_HEADER, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS};
 pub use named::{
     Entry as SandboxEntry, IndexRequest, MAX_NAMED_SANDBOXES, MAX_SANDBOX_NAME_LENGTH, MAX_SEED,
-    SANDBOX_HEADER, SANDBOXES_PATH, SandboxIndex, SandboxName, store_name,
+    NAMED_SANDBOX_IDLE_SECONDS, SANDBOX_HEADER, SANDBOXES_PATH, SandboxIndex, SandboxName,
+    idle_until, store_name,
 };
 pub use state::{
     AccountState, IDEMPOTENCY_TTL_SECONDS, MAX_CREATED_OBJECTS, MAX_IDEMPOTENCY_KEYS,

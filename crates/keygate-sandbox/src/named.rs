@@ -24,6 +24,17 @@ pub const MAX_SANDBOX_NAME_LENGTH: usize = 64;
 /// How many named sandboxes one test account may hold at once.
 pub const MAX_NAMED_SANDBOXES: usize = 50;
 
+/// A named sandbox written to for none of this many seconds is deleted, its name freed: a CI
+/// that names a sandbox per run does not fill the account's [`MAX_NAMED_SANDBOXES`].
+pub const NAMED_SANDBOX_IDLE_SECONDS: i64 = 30 * 86_400;
+
+/// When a named sandbox last written at `last_write` must be looked at again, or `None` if it
+/// has been idle for `idle` seconds by `now` and goes.
+pub fn idle_until(last_write: i64, now: i64, idle: i64) -> Option<i64> {
+    let due = last_write.saturating_add(idle);
+    (due > now).then_some(due)
+}
+
 /// `GET /v1/sandbox/sandboxes`; `DELETE /v1/sandbox/sandboxes/{name}` below it.
 pub const SANDBOXES_PATH: &str = "/v1/sandbox/sandboxes";
 

@@ -8,6 +8,7 @@ use crate::config::gateway_config;
 use crate::durable;
 use crate::http::{answer_response, bounded_body, header, log_server_error, now_seconds};
 use crate::random::PlatformRandom;
+use crate::settings::Vars;
 use keygate_core::EdgeRecord;
 use keygate_core::ids::new_unique_id;
 use keygate_core::policy::{self, Grant};
@@ -15,7 +16,7 @@ use keygate_core::target::Target;
 use keygate_core::{Answer, Error, MAX_JSON_BODY_BYTES};
 use keygate_sandbox::{
     AccountState, IndexRequest, Readable, Repeatable, SANDBOX_HEADER, Sandbox, SandboxIndex,
-    SandboxName, SandboxRequest, SandboxResponse, store_name,
+    SandboxName, SandboxRequest, SandboxResponse, idle_until, store_name,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -26,8 +27,18 @@ pub const DO_BINDING: &str = "SANDBOX";
 const STATE_KEY: &str = "state";
 /// In the account's object: its named sandboxes (`SandboxIndex`).
 const INDEX_KEY: &str = "sandboxes";
-/// In a named sandbox's object: when the account's index took its name.
+/// In a named sandbox's object: its account and name, once the account's index took the name.
 const REGISTERED_KEY: &str = "registered";
+/// In a named sandbox's object: when its state last changed (real Unix seconds); it goes
+/// after `SANDBOX_IDLE_SECONDS` without a change.
+const LAST_WRITE_KEY: &str = "last_write";
+
+/// What a named sandbox's object knows of itself.
+#[derive(Serialize, Deserialize)]
+struct Registration {
+    account_id: String,
+    name: String,
+}
 
 /// What a `SandboxStore` is asked.
 #[derive(Serialize, Deserialize)]
@@ -43,11 +54,18 @@ enum Call {
     },
     /// From a named sandbox's object on its first request, to the account's: take the name.
     Register { name: String },
+    /// From a named sandbox's object that has been idle too long, to the account's: free the
+    /// name.
+    Unregister { name: String },
     /// From the account's object, to a named sandbox's being deleted: forget everything.
     Wipe,
     /// From the account's object, to a repeatable sandbox's being created: start it empty,
     /// from its seed and clock.
-    Init { repeatable: Repeatable },
+    Init {
+        repeatable: Repeatable,
+        account_id: String,
+        name: String,
+    },
 }
 
 /// One sandbox request as the worker hands it to the sandbox's Durable Object.
@@ -301,6 +319,8 @@ pub struct SandboxStore {
     account_state: RefCell<Option<AccountState>>,
     /// A named sandbox's object: whether the account's index holds its name (known once read).
     registered: Cell<bool>,
+    /// A named sandbox's object is being deleted for idleness: requests get a 503 until it is.
+    expiring: Cell<bool>,
 }
 
 impl DurableObject for SandboxStore {
@@ -310,6 +330,7 @@ impl DurableObject for SandboxStore {
             env,
             account_state: RefCell::new(None),
             registered: Cell::new(false),
+            expiring: Cell::new(false),
         }
     }
 
@@ -324,18 +345,39 @@ impl DurableObject for SandboxStore {
                 body,
             } => self.index(&method, &path, &account_id, &body).await,
             Call::Register { name } => self.register(&name).await,
+            Call::Unregister { name } => self.unregister(&name).await,
             Call::Wipe => self.wipe().await,
-            Call::Init { repeatable } => self.init(repeatable).await,
+            Call::Init {
+                repeatable,
+                account_id,
+                name,
+            } => self.init(repeatable, &account_id, &name).await,
         };
         let answer =
             answer.unwrap_or_else(|error| Reply::from(SandboxResponse::from_error(&error)));
         Response::from_json(&answer)
+    }
+
+    /// A named sandbox's object, when its idle time may be up: it goes if no write came since,
+    /// else it looks again when the last write's idle time ends.
+    async fn alarm(&self) -> worker::Result<Response> {
+        if let Err(error) = self.expire_if_idle().await {
+            worker::console_error!("sandbox expiry: {} {}", error.status, error.message);
+            self.set_alarm(now_seconds() + 60).await;
+        }
+        Response::ok("")
     }
 }
 
 impl SandboxStore {
     async fn run(&self, call: &Message) -> Result<Reply, Error> {
         let sandbox = Sandbox::embedded()?;
+        if self.expiring.get() {
+            return Err(Error::unavailable(
+                "This named sandbox is being deleted after its idle time; retry to start it \
+                 afresh.",
+            ));
+        }
         if let Some(name) = &call.sandbox {
             self.ensure_registered(&call.account_id, name).await?;
         }
@@ -365,14 +407,95 @@ impl SandboxStore {
             };
             (response, snapshot)
         };
-        if let Some(snapshot) = snapshot
-            && self.state.storage().put(STATE_KEY, snapshot).await.is_err()
-        {
-            // Memory must not run ahead of storage: reload from what was persisted.
-            *self.account_state.borrow_mut() = None;
-            return Err(unavailable());
+        if let Some(snapshot) = snapshot {
+            let storage = self.state.storage();
+            let written = match storage.put(STATE_KEY, snapshot).await {
+                Ok(()) if call.sandbox.is_some() => {
+                    storage.put(LAST_WRITE_KEY, now_seconds()).await
+                }
+                other => other,
+            };
+            if written.is_err() {
+                // Memory must not run ahead of storage: reload from what was persisted.
+                *self.account_state.borrow_mut() = None;
+                return Err(unavailable());
+            }
         }
         Ok(Reply::from(response))
+    }
+
+    async fn set_alarm(&self, at: i64) {
+        let at = worker::ScheduledTime::new(worker::js_sys::Date::new(
+            &wasm_bindgen::JsValue::from_f64((at as f64) * 1000.0),
+        ));
+        if let Err(error) = self.state.storage().set_alarm(at).await {
+            worker::console_error!("sandbox alarm not set: {error}");
+        }
+    }
+
+    /// Deletes this named sandbox if it has been idle for `SANDBOX_IDLE_SECONDS`: the account's
+    /// index frees the name first, then the state goes. Requests meanwhile get a 503, so none
+    /// is answered from a state about to go.
+    async fn expire_if_idle(&self) -> Result<(), Error> {
+        let storage = self.state.storage();
+        let registration: Option<Registration> = storage
+            .get(REGISTERED_KEY)
+            .await
+            .map_err(|_| unavailable())?;
+        let Some(registration) = registration else {
+            return Ok(());
+        };
+        let last_write: Option<i64> = storage
+            .get(LAST_WRITE_KEY)
+            .await
+            .map_err(|_| unavailable())?;
+        let now = now_seconds();
+        let idle = Vars::get(&self.env).sandbox_idle_seconds;
+        if let Some(at) = idle_until(last_write.unwrap_or(now), now, idle) {
+            self.set_alarm(at).await;
+            return Ok(());
+        }
+        self.expiring.set(true);
+        let call = Call::Unregister {
+            name: registration.name,
+        };
+        let freed: Result<Reply, Error> = durable::call(
+            &self.env,
+            DO_BINDING,
+            &registration.account_id,
+            &call,
+            unavailable,
+        )
+        .await;
+        let result = match freed {
+            Ok(reply) if reply.answer.status == 200 => self.wipe().await.map(|_| ()),
+            Ok(reply) => Err(refusal(reply)),
+            Err(error) => Err(error),
+        };
+        self.expiring.set(false);
+        result
+    }
+
+    /// Records that the account's index holds this sandbox's name, when it was last written
+    /// (now), and when to look at its idle time.
+    async fn note_registered(&self, account_id: &str, name: &str) -> Result<(), Error> {
+        let storage = self.state.storage();
+        let registration = Registration {
+            account_id: account_id.to_string(),
+            name: name.to_string(),
+        };
+        storage
+            .put(REGISTERED_KEY, registration)
+            .await
+            .map_err(|_| unavailable())?;
+        let now = now_seconds();
+        storage
+            .put(LAST_WRITE_KEY, now)
+            .await
+            .map_err(|_| unavailable())?;
+        let idle = Vars::get(&self.env).sandbox_idle_seconds;
+        self.set_alarm(now.saturating_add(idle)).await;
+        Ok(())
     }
 
     /// A named sandbox's object, before its first request is answered: the account's index
@@ -382,7 +505,7 @@ impl SandboxStore {
             return Ok(());
         }
         let storage = self.state.storage();
-        let stored: Option<i64> = storage
+        let stored: Option<Registration> = storage
             .get(REGISTERED_KEY)
             .await
             .map_err(|_| unavailable())?;
@@ -395,13 +518,20 @@ impl SandboxStore {
             if reply.answer.status != 200 {
                 return Err(refusal(reply));
             }
-            storage
-                .put(REGISTERED_KEY, now_seconds())
-                .await
-                .map_err(|_| unavailable())?;
+            self.note_registered(account_id, name).await?;
         }
         self.registered.set(true);
         Ok(())
+    }
+
+    /// The account's object: a named sandbox that went idle gives its name back.
+    async fn unregister(&self, name: &str) -> Result<Reply, Error> {
+        let name = SandboxName::parse(name)?;
+        let mut index = self.load_index().await?;
+        if index.remove(&name).is_some() {
+            self.save_index(&index).await?;
+        }
+        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
     }
 
     async fn load_index(&self) -> Result<SandboxIndex, Error> {
@@ -457,7 +587,11 @@ impl SandboxStore {
                 let (name, repeatable) = index.create(body.as_bytes(), now_seconds())?;
                 self.save_index(&index).await?;
                 let store = store_name(account_id, Some(&name));
-                let call = Call::Init { repeatable };
+                let call = Call::Init {
+                    repeatable,
+                    account_id: account_id.to_string(),
+                    name: name.as_str().to_string(),
+                };
                 let set_up: Result<Reply, Error> =
                     durable::call(&self.env, DO_BINDING, &store, &call, unavailable).await;
                 if !set_up.is_ok_and(|reply| reply.answer.status == 200) {
@@ -488,7 +622,12 @@ impl SandboxStore {
 
     /// A repeatable sandbox's object, being created: whatever it held goes, and it starts
     /// empty from its seed and clock start, its name taken.
-    async fn init(&self, repeatable: Repeatable) -> Result<Reply, Error> {
+    async fn init(
+        &self,
+        repeatable: Repeatable,
+        account_id: &str,
+        name: &str,
+    ) -> Result<Reply, Error> {
         let storage = self.state.storage();
         storage.delete_all().await.map_err(|_| unavailable())?;
         let state = AccountState::repeatable(repeatable);
@@ -497,10 +636,7 @@ impl SandboxStore {
             .put(STATE_KEY, text)
             .await
             .map_err(|_| unavailable())?;
-        storage
-            .put(REGISTERED_KEY, now_seconds())
-            .await
-            .map_err(|_| unavailable())?;
+        self.note_registered(account_id, name).await?;
         *self.account_state.borrow_mut() = Some(state);
         self.registered.set(true);
         Ok(Reply::from(SandboxResponse::json(200, "{}".into())))

@@ -21,6 +21,9 @@ pub struct Vars {
     pub demo_seed: bool,
     /// `MAX_KEYS_PER_ACCOUNT`.
     pub limits: Limits,
+    /// `SANDBOX_IDLE_SECONDS`: a named sandbox written to for none of this many seconds is
+    /// deleted (default 30 days).
+    pub sandbox_idle_seconds: i64,
     /// `MANAGER_WRITES_PER_MINUTE` and `MANAGER_READS_PER_MINUTE`: per account, counted in
     /// the account's `RateLimiter` before a manager's command reaches the Registry.
     pub budgets: ManagerBudgets,
@@ -129,6 +132,12 @@ impl Vars {
                     DEFAULT_MAX_KEYS_PER_ACCOUNT,
                 ),
             },
+            sandbox_idle_seconds: number(
+                env,
+                "SANDBOX_IDLE_SECONDS",
+                1,
+                keygate_sandbox::NAMED_SANDBOX_IDLE_SECONDS,
+            ),
             budgets: ManagerBudgets {
                 writes_per_minute: number(
                     env,

@@ -403,3 +403,13 @@ fn a_repeatable_sandbox_answers_the_same_requests_byte_for_byte() {
     assert_ne!(other[1].2, first_run[1].2);
     assert_eq!(other[0], first_run[0]);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_named_sandbox_goes_after_its_idle_time_and_not_before() {
+    use crate::{NAMED_SANDBOX_IDLE_SECONDS as IDLE, idle_until};
+    assert_eq!(idle_until(NOW, NOW, IDLE), Some(NOW + IDLE));
+    assert_eq!(idle_until(NOW, NOW + IDLE - 1, IDLE), Some(NOW + IDLE));
+    assert_eq!(idle_until(NOW, NOW + IDLE, IDLE), None);
+    assert_eq!(idle_until(i64::MAX - 5, NOW, IDLE), Some(i64::MAX));
+}

@@ -127,6 +127,7 @@ fn main() {
             named_sandboxes_are_listed_capped_and_deleted,
             the_same_script_against_fresh_repeatable_sandboxes_answers_byte_for_byte,
             events_show_writes_and_what_the_days_did_to_keys_that_may_read_them,
+            a_named_sandbox_left_idle_goes_and_its_name_is_freed,
             // Idempotency
             idempotency_same_key_same_body_returns_same_object,
             idempotency_same_key_different_body_is_409,

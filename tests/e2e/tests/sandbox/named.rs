@@ -387,3 +387,61 @@ pub(crate) fn events_show_writes_and_what_the_days_did_to_keys_that_may_read_the
     r.expect_status(403);
     c.assert_origin_untouched();
 }
+
+pub(crate) fn a_named_sandbox_left_idle_goes_and_its_name_is_freed(_c: &Ctx) {
+    // A gateway of its own, where a named sandbox goes after 3 s without a write.
+    let gw = Gateway::builder().var("SANDBOX_IDLE_SECONDS", "3").start();
+    let account = gw.create_account(&json!({"name": "idle sandboxes", "agreement": "test"}));
+    let (_, secret) = gw.create_key(
+        account["id"].as_str().unwrap(),
+        &json!({"name": "idle", "environment": "test"}),
+    );
+    let send = |name: &str, method: &str, path: &str, body: Option<Value>| {
+        let mut req = gw
+            .request(method, path)
+            .bearer(&secret)
+            .header(HEADER, name);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        sandboxed(req.send())
+    };
+    let listed = || {
+        let r = sandboxed(
+            gw.request("GET", "/v1/sandbox/sandboxes")
+                .bearer(&secret)
+                .send(),
+        );
+        r.expect_status(200);
+        r.json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect::<Vec<String>>()
+    };
+    let advance = json!({"advance": {"days": 1}});
+    send("idle", "POST", "/v1/sandbox/clock", Some(advance.clone())).expect_status(200);
+    send("busy", "POST", "/v1/sandbox/clock", Some(advance.clone())).expect_status(200);
+    assert_eq!(listed(), ["busy", "idle"]);
+    // "busy" is written every second; "idle" never again.
+    let started = std::time::Instant::now();
+    while listed().contains(&"idle".to_string()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the idle sandbox is still listed after 20 s"
+        );
+        send("busy", "POST", "/v1/sandbox/clock", Some(advance.clone())).expect_status(200);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "gone before its idle time"
+    );
+    assert_eq!(listed(), ["busy"], "a sandbox written to stays");
+    // Its state went with it: the name starts afresh.
+    let clock = send("idle", "GET", "/v1/sandbox/clock", None);
+    clock.expect_status(200);
+    assert_eq!(clock.json["real_time"], true, "{clock}");
+    assert_eq!(listed(), ["busy", "idle"]);
+}
