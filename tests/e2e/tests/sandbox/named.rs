@@ -100,6 +100,28 @@ pub(crate) fn named_sandboxes_never_see_each_other_with_32_requests_in_flight(c:
             r.expect_status(404);
         }
     }
+    // Nor each other's events: each feed has exactly its own creations.
+    for name in [a, b] {
+        let mut ids = Vec::new();
+        let mut path = "/v1/events?type=payment_order.created&limit=100".to_string();
+        loop {
+            let r = sandboxed(c.named(&t, name, "GET", &path).send());
+            r.expect_status(200);
+            let data = r.json["data"].as_array().unwrap().clone();
+            ids.extend(
+                data.iter()
+                    .map(|e| e["data"]["object"]["id"].as_str().unwrap().to_string()),
+            );
+            if r.json["has_more"] != true {
+                break;
+            }
+            let last = data.last().unwrap()["id"].as_str().unwrap().to_string();
+            path = format!("/v1/events?type=payment_order.created&limit=100&starting_after={last}");
+        }
+        let ids: HashSet<String> = ids.into_iter().collect();
+        let mine: HashSet<String> = made[name].iter().cloned().collect();
+        assert_eq!(ids, mine, "sandbox {name}'s events are of its own orders");
+    }
     // The default sandbox saw none of it, and a key replayed in a gives a's object.
     assert_eq!(
         c.walk_ids(&t, "/v1/payment_orders"),
