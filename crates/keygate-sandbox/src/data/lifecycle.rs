@@ -94,25 +94,34 @@ impl Transition {
 }
 
 impl Lifecycle {
-    /// The state `record` has reached on `today`, if it differs from the stored one. Follows
-    /// transitions one after another (a policy that started and ended is `expired`); the
-    /// checks rule out cycles, and the walk is bounded by the number of states regardless.
+    /// The state `record` has reached on `today`, if it differs from the stored one.
     pub(crate) fn state_on<'a>(&'a self, record: &Record, today: i64) -> Option<&'a str> {
         let stored = record.get(&self.field)?.as_str()?;
-        let mut reached: Option<&'a str> = None;
-        for _ in 0..self.states.len() {
-            let state = reached.unwrap_or(stored);
-            let Some(next) = self.transitions.iter().find(|t| {
-                t.from == state
-                    && t.action.is_none()
-                    && t.books.is_none()
-                    && t.first_day(record).is_some_and(|day| day <= today)
-            }) else {
-                break;
-            };
-            reached = Some(&next.to);
-        }
-        reached.filter(|state| *state != stored)
+        let (_, reached) = self.passed(record, today).last()?;
+        Some(reached.to.as_str()).filter(|state| *state != stored)
+    }
+
+    /// The transitions by date `record` has gone through by `today`, in order, each with its
+    /// day: they follow one another (a policy that started and ended went through two). A
+    /// booking's transition is the ledger's to make, so the walk stops before one. The checks
+    /// rule out cycles, and the walk is bounded by the number of states regardless.
+    pub(crate) fn passed<'l, 'r>(
+        &'l self,
+        record: &'r Record,
+        today: i64,
+    ) -> impl Iterator<Item = (i64, &'l Transition)> + use<'l, 'r> {
+        // The stored state as one of the declared ones (the checks make it one): the walk then
+        // borrows only the lifecycle.
+        let stored = record.get(&self.field).and_then(Value::as_str);
+        let mut state = self.states.iter().find(|s| Some(s.as_str()) == stored);
+        (0..self.states.len()).map_while(move |_| {
+            let t = self.transitions.iter().find(|t| {
+                Some(&t.from) == state && t.action.is_none() && t.books.is_none()
+            })?;
+            let day = t.first_day(record).filter(|day| *day <= today)?;
+            state = Some(&t.to);
+            Some((day, t))
+        })
     }
 
     /// The transitions a client triggers with `action`.

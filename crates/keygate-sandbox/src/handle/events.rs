@@ -330,35 +330,22 @@ impl Sandbox {
                 .flatten()
                 .map(|r| (Cow::Borrowed(r), true));
             for (record, is_created) in files.chain(created) {
-                let Some(mut state) = record.get(&lifecycle.field).and_then(Value::as_str) else {
-                    continue;
-                };
                 let created_at = record.get("created").and_then(Value::as_i64).unwrap_or(0);
-                for _ in 0..lifecycle.states.len() {
-                    let Some(t) = lifecycle
-                        .transitions
-                        .iter()
-                        .find(|t| t.from == state && t.action.is_none() && t.books.is_none())
-                    else {
-                        break;
-                    };
-                    let Some(day) = t.first_day(&record).filter(|d| *d <= view.today) else {
-                        break;
-                    };
-                    if is_created || day > self.files_day {
-                        let id = match &record {
-                            Cow::Borrowed(r) => Cow::Borrowed(id_of(r)),
-                            Cow::Owned(r) => Cow::Owned(id_of(r).to_string()),
-                        };
-                        feed.push(Event {
-                            at: (day * 86_400).max(created_at),
-                            c,
-                            suffix: &t.to,
-                            source: Source::Transition { id, day },
-                            place: 0,
-                        });
+                for (day, t) in lifecycle.passed(&record, view.today) {
+                    if !is_created && day <= self.files_day {
+                        continue;
                     }
-                    state = &t.to;
+                    let id = match &record {
+                        Cow::Borrowed(r) => Cow::Borrowed(id_of(r)),
+                        Cow::Owned(r) => Cow::Owned(id_of(r).to_string()),
+                    };
+                    feed.push(Event {
+                        at: (day * 86_400).max(created_at),
+                        c,
+                        suffix: &t.to,
+                        source: Source::Transition { id, day },
+                        place: 0,
+                    });
                 }
             }
         }
