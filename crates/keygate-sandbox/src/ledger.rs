@@ -14,7 +14,7 @@
 //! id, description and counterparty) only when it is shown.
 
 use crate::AccountState;
-use crate::data::{Activity, Collection, Counterparty, Profile};
+use crate::data::{Activity, Collection, Counterparty, Lifecycle, Profile};
 use crate::date;
 use crate::rules::Record;
 use serde_json::{Value, json};
@@ -33,8 +33,9 @@ pub(crate) struct World {
     pub statements: Vec<Statement>,
     /// Account id → its balance on the sandbox's day.
     pub balances: BTreeMap<String, i64>,
-    /// Id of a record with a booking transition → what happened to it on its date.
-    pub booked: BTreeMap<String, Outcome>,
+    /// Id of a record with a booking transition → its collection, and what happened to it on
+    /// its date.
+    pub booked: BTreeMap<String, (usize, Outcome)>,
     /// The day the balances are at, `YYYY-MM-DD`.
     pub today: String,
     /// The accounts entries are booked on (`Entry::account` indexes it).
@@ -81,6 +82,8 @@ struct Ledger<'a> {
 
 /// A created record waiting for its booking transition's day.
 struct Due<'a> {
+    /// Its collection.
+    c: usize,
     id: &'a str,
     debtor: &'a str,
     creditor_iban: String,
@@ -203,7 +206,9 @@ impl Activity {
             while let Some(order) = due.get(next_due).filter(|o| o.day == day) {
                 next_due += 1;
                 let outcome = execute(&mut world, &mut ledgers, order, day);
-                world.booked.insert(order.id.to_string(), outcome);
+                world
+                    .booked
+                    .insert(order.id.to_string(), (order.c, outcome));
             }
             if dom == last && day < today {
                 let first_day = day - i64::from(dom) + 1;
@@ -273,6 +278,7 @@ impl Activity {
                     continue;
                 };
                 due.push(Due {
+                    c,
                     id,
                     debtor,
                     creditor_iban: normal_iban(iban),
@@ -413,6 +419,49 @@ enum What {
 struct Transfer {
     counterparty: Counterparty,
     description: String,
+}
+
+impl Outcome {
+    /// Where it leaves a record of a collection whose lifecycle books: the state, the fields
+    /// it sets, and the field that names the booked transaction.
+    fn end<'l>(&self, lifecycle: &'l Lifecycle) -> Option<(&'l str, &'l Record, &'l str)> {
+        let t = lifecycle.booking()?;
+        let transaction = t.books.as_ref()?.transaction.as_str();
+        let otherwise = t.unless_covered.as_ref()?;
+        Some(match self {
+            Outcome::Covered { .. } => (&t.to, &t.set, transaction),
+            Outcome::NotCovered { .. } => (&otherwise.to, &otherwise.set, transaction),
+        })
+    }
+
+    /// The state it leaves the record in.
+    pub(crate) fn state<'l>(&self, lifecycle: &'l Lifecycle) -> Option<&'l str> {
+        self.end(lifecycle).map(|(state, _, _)| state)
+    }
+
+    /// The fields it changes on the record: its state, the fields the lifecycle sets, and the
+    /// booked transaction's id when it was covered.
+    pub(crate) fn changes<'l>(&self, lifecycle: &'l Lifecycle) -> Vec<(&'l str, Value)> {
+        let Some((state, set, transaction)) = self.end(lifecycle) else {
+            return Vec::new();
+        };
+        let mut changes = vec![(lifecycle.field.as_str(), Value::from(state))];
+        changes.extend(
+            set.iter()
+                .map(|(field, value)| (field.as_str(), value.clone())),
+        );
+        if let Outcome::Covered { transaction_id, .. } = self {
+            changes.push((transaction, Value::from(transaction_id.as_str())));
+        }
+        changes
+    }
+
+    /// When it happened (Unix seconds).
+    pub(crate) fn at(&self) -> i64 {
+        match self {
+            Outcome::Covered { at, .. } | Outcome::NotCovered { at } => *at,
+        }
+    }
 }
 
 impl Entry {

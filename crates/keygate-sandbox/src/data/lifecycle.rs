@@ -115,9 +115,10 @@ impl Lifecycle {
         let stored = record.get(&self.field).and_then(Value::as_str);
         let mut state = self.states.iter().find(|s| Some(s.as_str()) == stored);
         (0..self.states.len()).map_while(move |_| {
-            let t = self.transitions.iter().find(|t| {
-                Some(&t.from) == state && t.action.is_none() && t.books.is_none()
-            })?;
+            let t = self
+                .transitions
+                .iter()
+                .find(|t| Some(&t.from) == state && t.action.is_none() && t.books.is_none())?;
             let day = t.first_day(record).filter(|day| *day <= today)?;
             state = Some(&t.to);
             Some((day, t))

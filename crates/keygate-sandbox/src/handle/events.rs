@@ -17,7 +17,7 @@
 
 use super::read::{View, id_of, patched};
 use super::render::{Ordered, to_json};
-use crate::ledger::{LedgerRecord, Outcome};
+use crate::ledger::LedgerRecord;
 use crate::rules::{Record, shown};
 use crate::state::Logged;
 use crate::{Readable, Sandbox, SandboxResponse};
@@ -264,30 +264,19 @@ impl Sandbox {
                 .flatten()
                 .filter_map(|r| Some((id_of(r), r.get("created")?.as_i64()?)))
                 .collect();
-            for (id, outcome) in &world.booked {
-                let Some(c) = self
-                    .collections
-                    .iter()
-                    .position(|c| id.starts_with(&c.id_prefix))
-                else {
-                    continue;
-                };
-                let Some((transition, otherwise)) = self.collections[c]
+            for (id, (c, outcome)) in &world.booked {
+                let Some(to) = self.collections[*c]
                     .lifecycle
                     .as_ref()
-                    .and_then(|l| l.booking())
-                    .and_then(|t| Some((t, t.unless_covered.as_ref()?)))
+                    .and_then(|l| outcome.state(l))
                 else {
                     continue;
                 };
-                let (to, at) = match outcome {
-                    Outcome::Covered { at, .. } => (&transition.to, *at),
-                    Outcome::NotCovered { at } => (&otherwise.to, *at),
-                };
+                let at = outcome.at();
                 let created = created.get(id.as_str()).copied().unwrap_or(at);
                 feed.push(Event {
                     at: at.max(created),
-                    c,
+                    c: *c,
                     suffix: to,
                     source: Source::Booked { id },
                     place: 0,

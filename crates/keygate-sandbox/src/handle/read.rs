@@ -9,7 +9,7 @@
 
 use super::render::{Ordered, capped, to_json};
 use crate::data::Collection;
-use crate::ledger::{Outcome, World};
+use crate::ledger::World;
 use crate::rules::{Record, shown};
 use crate::{AccountState, Sandbox, SandboxResponse};
 use keygate_core::page::{ListPage, PageParams, query_pairs};
@@ -26,36 +26,6 @@ pub(super) struct View<'a> {
     pub(super) today: i64,
     /// The bank ledger on that day, computed by the first read that needs it.
     pub(super) world: &'a OnceCell<World>,
-}
-
-/// The fields a booking transition's outcome sets (none if `outcome` is `None`): its state,
-/// its `set`, and on the covered side the booked transaction's id.
-fn booked_changes<'a>(coll: &'a Collection, outcome: Option<&Outcome>) -> Vec<(&'a str, Value)> {
-    let (Some(outcome), Some(lifecycle)) = (outcome, &coll.lifecycle) else {
-        return Vec::new();
-    };
-    let Some((transition, books, otherwise)) = lifecycle
-        .booking()
-        .and_then(|t| Some((t, t.books.as_ref()?, t.unless_covered.as_ref()?)))
-    else {
-        return Vec::new();
-    };
-    let (to, set) = match outcome {
-        Outcome::Covered { .. } => (&transition.to, &transition.set),
-        Outcome::NotCovered { .. } => (&otherwise.to, &otherwise.set),
-    };
-    let mut changes = vec![(lifecycle.field.as_str(), Value::from(to.as_str()))];
-    changes.extend(
-        set.iter()
-            .map(|(field, value)| (field.as_str(), value.clone())),
-    );
-    if let Outcome::Covered { transaction_id, .. } = outcome {
-        changes.push((
-            books.transaction.as_str(),
-            Value::from(transaction_id.as_str()),
-        ));
-    }
-    changes
 }
 
 /// A record's id. Every static record has a string id (the data checks rule out any other) and
@@ -223,7 +193,12 @@ impl Sandbox {
                 None => Vec::new(),
             }
         } else {
-            booked_changes(coll, world.booked.get(id))
+            match (world.booked.get(id), &coll.lifecycle) {
+                (Some((booker, outcome)), Some(lifecycle)) if *booker == c => {
+                    outcome.changes(lifecycle)
+                }
+                _ => Vec::new(),
+            }
         };
         if changes.is_empty() {
             return record;
