@@ -235,10 +235,7 @@ async fn answer(
                 Err(failure) => Reply::from(failure),
                 Ok(delay_ms) => {
                     let body = match method {
-                        Method::Post => {
-                            String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY_BYTES).await?)
-                                .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?
-                        }
+                        Method::Post => utf8_body(&mut req).await?,
                         _ => String::new(),
                     };
                     let call = Call::Index {
@@ -256,8 +253,7 @@ async fn answer(
         None => {
             let body = match method {
                 Method::Get | Method::Head | Method::Options => String::new(),
-                _ => String::from_utf8(bounded_body(&mut req, MAX_JSON_BODY_BYTES).await?)
-                    .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))?,
+                _ => utf8_body(&mut req).await?,
             };
             let message = Message {
                 method: method.to_string(),
@@ -290,15 +286,22 @@ async fn answer(
     Ok(answer_response(answer))
 }
 
+/// The request's body, at most 64 KiB of UTF-8.
+async fn utf8_body(req: &mut Request) -> Result<String, Error> {
+    String::from_utf8(bounded_body(req, MAX_JSON_BODY_BYTES).await?)
+        .map_err(|_| Error::bad_request("The body must be UTF-8 JSON."))
+}
+
 /// The collections whose objects the event feed may show this key: those it could list
 /// itself (`policy::may_read`). Worked out for the feed's paths only; every other route is
 /// authorised as it is.
 fn readable(record: &EdgeRecord, target: &Target<'_>) -> Result<Vec<String>, Error> {
-    if target.path() != "/v1/events" && !target.path().starts_with("/v1/events/") {
+    let sandbox = Sandbox::embedded()?;
+    if !sandbox.reads_events(target.path()) {
         return Ok(Vec::new());
     }
     let config = gateway_config()?;
-    Ok(Sandbox::embedded()?
+    Ok(sandbox
         .collection_names()
         .filter(|name| policy::may_read(record, config, &format!("/v1/{name}")))
         .map(str::to_string)
@@ -424,6 +427,17 @@ impl SandboxStore {
         Ok(Reply::from(response))
     }
 
+    /// Asks the object `store` to do `call`: done, or its refusal (any answer but 200) or the
+    /// failure to reach it, as an error.
+    async fn ask(&self, store: &str, call: &Call) -> Result<(), Error> {
+        let reply: Reply = durable::call(&self.env, DO_BINDING, store, call, unavailable).await?;
+        if reply.answer.status == 200 {
+            Ok(())
+        } else {
+            Err(refusal(reply))
+        }
+    }
+
     async fn set_alarm(&self, at: i64) {
         let at = worker::ScheduledTime::new(worker::js_sys::Date::new(
             &wasm_bindgen::JsValue::from_f64((at as f64) * 1000.0),
@@ -459,17 +473,8 @@ impl SandboxStore {
         let call = Call::Unregister {
             name: registration.name,
         };
-        let freed: Result<Reply, Error> = durable::call(
-            &self.env,
-            DO_BINDING,
-            &registration.account_id,
-            &call,
-            unavailable,
-        )
-        .await;
-        let result = match freed {
-            Ok(reply) if reply.answer.status == 200 => self.wipe().await.map(|_| ()),
-            Ok(reply) => Err(refusal(reply)),
+        let result = match self.ask(&registration.account_id, &call).await {
+            Ok(()) => self.wipe().await.map(|_| ()),
             Err(error) => Err(error),
         };
         self.expiring.set(false);
@@ -513,11 +518,7 @@ impl SandboxStore {
             let call = Call::Register {
                 name: name.to_string(),
             };
-            let reply: Reply =
-                durable::call(&self.env, DO_BINDING, account_id, &call, unavailable).await?;
-            if reply.answer.status != 200 {
-                return Err(refusal(reply));
-            }
+            self.ask(account_id, &call).await?;
             self.note_registered(account_id, name).await?;
         }
         self.registered.set(true);
@@ -531,7 +532,7 @@ impl SandboxStore {
         if index.remove(&name).is_some() {
             self.save_index(&index).await?;
         }
-        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
+        Ok(done())
     }
 
     async fn load_index(&self) -> Result<SandboxIndex, Error> {
@@ -563,7 +564,7 @@ impl SandboxStore {
         if index.register(&name, now_seconds())? {
             self.save_index(&index).await?;
         }
-        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
+        Ok(done())
     }
 
     /// The account's object: list its named sandboxes, or delete one. A delete takes the name
@@ -592,9 +593,7 @@ impl SandboxStore {
                     account_id: account_id.to_string(),
                     name: name.as_str().to_string(),
                 };
-                let set_up: Result<Reply, Error> =
-                    durable::call(&self.env, DO_BINDING, &store, &call, unavailable).await;
-                if !set_up.is_ok_and(|reply| reply.answer.status == 200) {
+                if self.ask(&store, &call).await.is_err() {
                     index.remove(&name);
                     self.save_index(&index).await?;
                     return Err(unavailable());
@@ -607,9 +606,7 @@ impl SandboxStore {
                 };
                 self.save_index(&index).await?;
                 let store = store_name(account_id, Some(&name));
-                let wiped: Result<Reply, Error> =
-                    durable::call(&self.env, DO_BINDING, &store, &Call::Wipe, unavailable).await;
-                if !wiped.is_ok_and(|reply| reply.answer.status == 200) {
+                if self.ask(&store, &Call::Wipe).await.is_err() {
                     index.restore(&name, created);
                     self.save_index(&index).await?;
                     return Err(unavailable());
@@ -639,7 +636,7 @@ impl SandboxStore {
         self.note_registered(account_id, name).await?;
         *self.account_state.borrow_mut() = Some(state);
         self.registered.set(true);
-        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
+        Ok(done())
     }
 
     /// A named sandbox's object, being deleted: its state, idempotency keys, clock and
@@ -652,8 +649,13 @@ impl SandboxStore {
             .map_err(|_| unavailable())?;
         *self.account_state.borrow_mut() = None;
         self.registered.set(false);
-        Ok(Reply::from(SandboxResponse::json(200, "{}".into())))
+        Ok(done())
     }
+}
+
+/// The answer to one object's call to another that did what it asked.
+fn done() -> Reply {
+    Reply::from(SandboxResponse::json(200, "{}".into()))
 }
 
 /// A refusal another object answered, relayed as the error it is.

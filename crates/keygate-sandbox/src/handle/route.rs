@@ -56,6 +56,12 @@ impl Sandbox {
         self.collections.get(index).map(|c| c.name.as_str())
     }
 
+    /// Whether `path` is the event feed or one of its events: the requests whose answer
+    /// depends on [`SandboxRequest::readable`].
+    pub fn reads_events(&self, path: &str) -> bool {
+        matches!(self.resolve(path), Ok(Route::Events | Route::Event(_)))
+    }
+
     /// Answers a request whose scenario (if any) lets it through.
     pub(super) fn route(
         &self,

@@ -227,3 +227,21 @@ fn a_fresh_sandbox_shows_only_what_the_files_do_after_their_day_and_a_reset_clea
         "a reset clears the writes and returns the clock"
     );
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn the_worker_works_out_what_a_key_may_read_for_the_feeds_paths_only() {
+    let sandbox = sandbox();
+    for feed in ["/v1/events", "/v1/events/evt_123"] {
+        assert!(sandbox.reads_events(feed), "{feed}");
+    }
+    for other in [
+        "/v1/events/",
+        "/v1/eventsx",
+        "/v1/events/a/b",
+        "/v1/quotes",
+        "/v1/sandbox/clock",
+    ] {
+        assert!(!sandbox.reads_events(other), "{other}");
+    }
+}
