@@ -13,6 +13,10 @@ pub(crate) fn new_agent() -> ureq::Agent {
         .max_redirects(0)
         .allow_non_standard_methods(true)
         .timeout_global(Some(REQUEST_TIMEOUT))
+        // A pooled connection idle longer than the dev server keeps it open is closed under
+        // the next request ("Peer disconnected"); ureq's default keeps one 15 s, Node's and
+        // workerd's servers drop it after about 5 s. Reusing only fresh ones closes that race.
+        .max_idle_age(IDLE_CONNECTION_REUSE)
         // Only local servers are contacted; HTTPS gateways use a self-signed certificate.
         .tls_config(
             ureq::tls::TlsConfig::builder()
@@ -22,6 +26,9 @@ pub(crate) fn new_agent() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// How long an idle pooled connection may be reused: well under the servers' keep-alive.
+const IDLE_CONNECTION_REUSE: Duration = Duration::from_secs(1);
 
 /// A request to send: `gw.get("/v1/accounts").bearer(&key).send()`.
 #[derive(Clone)]
