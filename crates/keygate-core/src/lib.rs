@@ -34,6 +34,7 @@ pub mod isolate;
 pub mod keys;
 pub mod location;
 pub mod model;
+pub mod outbound;
 pub mod page;
 pub mod policy;
 pub mod random;
