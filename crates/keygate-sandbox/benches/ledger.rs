@@ -11,8 +11,18 @@
 )]
 mod native {
     use criterion::{Criterion, criterion_group};
-    use keygate_sandbox::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
+    use keygate_core::random::{SecureRandom, Unavailable};
+    use keygate_sandbox::{AccountState, Hooks, Sandbox, SandboxRequest, SandboxResponse};
     use std::hint::black_box;
+
+    /// The benchmark registers no webhook endpoint, so no secret is ever drawn.
+    struct NoSecrets;
+
+    impl SecureRandom for NoSecrets {
+        fn fill(&self, _: &mut [u8]) -> Result<(), Unavailable> {
+            Err(Unavailable)
+        }
+    }
 
     /// 2026-12-07 12:00 UTC.
     const NOW: i64 = 1_796_644_800;
@@ -34,11 +44,19 @@ mod native {
             idempotency_key: None,
             scenario: None,
             readable: keygate_sandbox::Readable::All,
+            require_https: true,
         };
-        sandbox.handle(&req, state, NOW, &mut |prefix| {
-            *n += 1;
-            format!("{prefix}bench{n:08}")
-        })
+        sandbox.handle(
+            &req,
+            state,
+            &mut Hooks::default(),
+            NOW,
+            &mut |prefix| {
+                *n += 1;
+                format!("{prefix}bench{n:08}")
+            },
+            &NoSecrets,
+        )
     }
 
     /// An account with 500 created payment orders, due over the next 90 days, and its clock

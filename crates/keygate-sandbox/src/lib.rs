@@ -15,6 +15,7 @@ mod clock;
 mod data;
 mod date;
 mod handle;
+mod hooks;
 mod iban;
 mod ledger;
 mod named;
@@ -28,6 +29,10 @@ use keygate_core::{Answer, Error};
 use std::sync::OnceLock;
 
 pub use clock::{CLOCK_HEADER, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS};
+pub use hooks::{
+    Delivery, Hooks, MAX_DELIVERY_LOG, MAX_QUEUED_BYTES, MAX_QUEUED_EVENTS, MAX_WEBHOOK_ENDPOINTS,
+    WEBHOOK_FIRST_RETRY_SECONDS,
+};
 pub use named::{
     Entry as SandboxEntry, IndexRequest, MAX_NAMED_SANDBOXES, MAX_SANDBOX_NAME_LENGTH, MAX_SEED,
     NAMED_SANDBOX_IDLE_SECONDS, SANDBOX_HEADER, SANDBOXES_PATH, SandboxIndex, SandboxName,
@@ -83,6 +88,9 @@ pub struct SandboxRequest<'a> {
     /// The collections the caller may read itself (`GET /v1/{collection}`): only their objects
     /// are in its event feed. Every other route is authorised by the gateway as it is.
     pub readable: Readable<'a>,
+    /// Where HTTPS is required (`REQUIRE_HTTPS`, on but in local development): a webhook
+    /// endpoint's URL must then be public `https` (`keygate_core::outbound`).
+    pub require_https: bool,
 }
 
 /// Which collections' objects an event feed may show.
@@ -120,6 +128,8 @@ pub struct SandboxResponse {
     pub delay_ms: u32,
     /// The [`AccountState`] changed and must be persisted.
     pub state_changed: bool,
+    /// The [`Hooks`] changed (an endpoint, or what is queued for one) and must be persisted.
+    pub hooks_changed: bool,
 }
 
 impl SandboxResponse {
@@ -132,6 +142,7 @@ impl SandboxResponse {
             headers: answer.headers,
             delay_ms: 0,
             state_changed: false,
+            hooks_changed: false,
         }
     }
 
@@ -143,6 +154,7 @@ impl SandboxResponse {
             headers: vec![("Content-Type".to_string(), "application/json".to_string())],
             delay_ms: 0,
             state_changed: false,
+            hooks_changed: false,
         }
     }
 

@@ -22,6 +22,7 @@ mod registry;
 mod revocations;
 mod sandbox;
 mod settings;
+mod webhooks;
 
 pub use directory::Directory;
 pub use ratelimit::RateLimiter;

@@ -11,11 +11,12 @@ use crate::random::PlatformRandom;
 use crate::settings::Vars;
 use keygate_core::EdgeRecord;
 use keygate_core::ids::new_unique_id;
+use keygate_core::outbound;
 use keygate_core::policy::{self, Grant};
 use keygate_core::target::Target;
 use keygate_core::{Answer, Error, MAX_JSON_BODY_BYTES};
 use keygate_sandbox::{
-    AccountState, IndexRequest, Readable, Repeatable, SANDBOX_HEADER, Sandbox, SandboxIndex,
+    AccountState, Hooks, IndexRequest, Readable, Repeatable, SANDBOX_HEADER, Sandbox, SandboxIndex,
     SandboxName, SandboxRequest, SandboxResponse, idle_until, store_name,
 };
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,13 @@ use worker::{DurableObject, Env, Method, Request, Response, State, durable_objec
 
 pub const DO_BINDING: &str = "SANDBOX";
 const STATE_KEY: &str = "state";
+/// The sandbox's webhook endpoints and their queues (`keygate_sandbox::Hooks`), stored apart
+/// from its objects so that a receiver's backlog never counts against them.
+const HOOKS_KEY: &str = "hooks";
+/// How long a receiver has to answer a sandbox webhook.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rounds of deliveries per alarm (one event per endpoint each) before the next alarm goes on.
+const DELIVERY_ROUNDS: usize = 20;
 /// In the account's object: its named sandboxes (`SandboxIndex`).
 const INDEX_KEY: &str = "sandboxes";
 /// In a named sandbox's object: its account and name, once the account's index took the name.
@@ -82,6 +90,8 @@ struct Message {
     sandbox: Option<String>,
     /// The collections the key may read itself: what its event feed may show.
     readable: Vec<String>,
+    /// `REQUIRE_HTTPS`: webhook URLs must then be public `https`.
+    require_https: bool,
 }
 
 /// The object's answer, and how long the worker waits before relaying it (the `slow` and
@@ -102,6 +112,7 @@ impl Message {
             idempotency_key: self.idempotency_key.as_deref(),
             scenario: self.scenario.as_deref(),
             readable: Readable::Only(&self.readable),
+            require_https: self.require_https,
         }
     }
 }
@@ -178,8 +189,9 @@ pub fn stateless(
         body: b"",
         idempotency_key,
         scenario,
-        // Never an event feed: that needs the sandbox's state.
+        // Never an event feed or a webhook endpoint: those need the sandbox's state.
         readable: Readable::Only(&[]),
+        require_https: true,
     };
     if sandbox.needs_state(&request) {
         return Ok(None);
@@ -187,8 +199,10 @@ pub fn stateless(
     Ok(Some(sandbox.handle(
         &request,
         &mut AccountState::default(),
+        &mut Hooks::default(),
         now_seconds(),
         &mut fresh_id,
+        &PlatformRandom,
     )))
 }
 
@@ -265,6 +279,7 @@ async fn answer(
                 account_id: grant.account_id.clone(),
                 sandbox: sandbox.as_ref().map(|name| name.as_str().to_string()),
                 readable: readable(record, target)?,
+                require_https: Vars::get(env).settings.require_https,
             };
             let store = store_name(&grant.account_id, sandbox.as_ref());
             call_store(env, &store, &Call::Serve(message)).await?
@@ -320,6 +335,8 @@ pub struct SandboxStore {
     state: State,
     env: Env,
     account_state: RefCell<Option<AccountState>>,
+    /// Its webhook endpoints, loaded with the state.
+    hooks: RefCell<Option<Hooks>>,
     /// A named sandbox's object: whether the account's index holds its name (known once read).
     registered: Cell<bool>,
     /// A named sandbox's object is being deleted for idleness: requests get a 503 until it is.
@@ -332,6 +349,7 @@ impl DurableObject for SandboxStore {
             state,
             env,
             account_state: RefCell::new(None),
+            hooks: RefCell::new(None),
             registered: Cell::new(false),
             expiring: Cell::new(false),
         }
@@ -361,12 +379,21 @@ impl DurableObject for SandboxStore {
         Response::from_json(&answer)
     }
 
-    /// A named sandbox's object, when its idle time may be up: it goes if no write came since,
-    /// else it looks again when the last write's idle time ends.
+    /// A named sandbox's object whose idle time may be up goes if no write came since; any
+    /// sandbox with webhook endpoints looks at its feed (a new day may have brought events)
+    /// and delivers what is due. Then the alarm is set for what comes next.
     async fn alarm(&self) -> worker::Result<Response> {
-        if let Err(error) = self.expire_if_idle().await {
-            worker::console_error!("sandbox expiry: {} {}", error.status, error.message);
-            self.set_alarm(now_seconds() + 60).await;
+        let outcome = match self.expire_if_idle().await {
+            Ok(true) => return Response::ok(""),
+            Ok(false) => self.deliver().await,
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(()) => self.arm().await,
+            Err(error) => {
+                worker::console_error!("sandbox alarm: {} {}", error.status, error.message);
+                self.set_alarm(now_seconds() + 60).await;
+            }
         }
         Response::ok("")
     }
@@ -384,34 +411,35 @@ impl SandboxStore {
         if let Some(name) = &call.sandbox {
             self.ensure_registered(&call.account_id, name).await?;
         }
-        if self.account_state.borrow().is_none() {
-            let stored: Option<String> = self
-                .state
-                .storage()
-                .get(STATE_KEY)
-                .await
-                .map_err(|_| unavailable())?;
-            let loaded = match stored {
-                Some(text) => serde_json::from_str(&text).map_err(|_| Error::internal())?,
-                None => AccountState::default(),
-            };
-            // Another request may have loaded it while we awaited; keep the first.
-            self.account_state.borrow_mut().get_or_insert(loaded);
-        }
+        self.load().await?;
         let request = call.request();
-        let (response, snapshot) = {
-            let mut guard = self.account_state.borrow_mut();
-            let state = guard.get_or_insert_with(AccountState::default);
-            let response = sandbox.handle(&request, state, now_seconds(), &mut fresh_id);
+        let (response, snapshot, hooks_snapshot) = {
+            let mut state_guard = self.account_state.borrow_mut();
+            let state = state_guard.get_or_insert_with(AccountState::default);
+            let mut hooks_guard = self.hooks.borrow_mut();
+            let hooks = hooks_guard.get_or_insert_with(Hooks::default);
+            let response = sandbox.handle(
+                &request,
+                state,
+                hooks,
+                now_seconds(),
+                &mut fresh_id,
+                &PlatformRandom,
+            );
             let snapshot = if response.state_changed {
                 Some(serde_json::to_string(state).map_err(|_| Error::internal())?)
             } else {
                 None
             };
-            (response, snapshot)
+            let hooks_snapshot = if response.hooks_changed {
+                Some(serde_json::to_string(hooks).map_err(|_| Error::internal())?)
+            } else {
+                None
+            };
+            (response, snapshot, hooks_snapshot)
         };
+        let storage = self.state.storage();
         if let Some(snapshot) = snapshot {
-            let storage = self.state.storage();
             let written = match storage.put(STATE_KEY, snapshot).await {
                 Ok(()) if call.sandbox.is_some() => {
                     storage.put(LAST_WRITE_KEY, now_seconds()).await
@@ -419,12 +447,172 @@ impl SandboxStore {
                 other => other,
             };
             if written.is_err() {
-                // Memory must not run ahead of storage: reload from what was persisted.
-                *self.account_state.borrow_mut() = None;
+                self.forget();
                 return Err(unavailable());
             }
         }
+        if let Some(hooks) = hooks_snapshot {
+            if storage.put(HOOKS_KEY, hooks).await.is_err() {
+                self.forget();
+                return Err(unavailable());
+            }
+            // Something may be owed now: the alarm delivers it.
+            self.arm_at(now_seconds()).await;
+        }
         Ok(Reply::from(response))
+    }
+
+    /// Loads the sandbox's state and webhook endpoints, unless they are in memory.
+    async fn load(&self) -> Result<(), Error> {
+        if self.account_state.borrow().is_some() && self.hooks.borrow().is_some() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let state: Option<String> = storage.get(STATE_KEY).await.map_err(|_| unavailable())?;
+        let hooks: Option<String> = storage.get(HOOKS_KEY).await.map_err(|_| unavailable())?;
+        let state = match state {
+            Some(text) => serde_json::from_str(&text).map_err(|_| Error::internal())?,
+            None => AccountState::default(),
+        };
+        let hooks = match hooks {
+            Some(text) => serde_json::from_str(&text).map_err(|_| Error::internal())?,
+            None => Hooks::default(),
+        };
+        // Another request may have loaded them while we awaited; keep the first.
+        self.account_state.borrow_mut().get_or_insert(state);
+        self.hooks.borrow_mut().get_or_insert(hooks);
+        Ok(())
+    }
+
+    /// Memory must not run ahead of storage: after a failed write, the next request reloads
+    /// what was persisted.
+    fn forget(&self) {
+        *self.account_state.borrow_mut() = None;
+        *self.hooks.borrow_mut() = None;
+    }
+
+    /// Queues what the feed shows beyond each endpoint's cursor (a day may have passed), then
+    /// sends what is due, one event per endpoint at a time, each signed with its endpoint's
+    /// secret; a round's posts run at once. The outcome of every attempt is persisted before
+    /// the next round.
+    async fn deliver(&self) -> Result<(), Error> {
+        self.load().await?;
+        let sandbox = Sandbox::embedded()?;
+        let vars = Vars::get(&self.env);
+        let scanned = {
+            let state = self.account_state.borrow();
+            let mut hooks = self.hooks.borrow_mut();
+            match (state.as_ref(), hooks.as_mut()) {
+                (Some(state), Some(hooks)) => sandbox.scan_hooks(state, hooks, now_seconds()),
+                _ => false,
+            }
+        };
+        if scanned {
+            self.save_hooks().await?;
+        }
+        for _ in 0..DELIVERY_ROUNDS {
+            let now = now_seconds();
+            let due = self
+                .hooks
+                .borrow()
+                .as_ref()
+                .map(|h| h.due(now))
+                .unwrap_or_default();
+            if due.is_empty() {
+                break;
+            }
+            let require_https = vars.settings.require_https;
+            let posted = futures_util::future::join_all(due.iter().map(|delivery| async move {
+                // Judged again at each attempt: the deployment's rules may have changed.
+                let url = outbound::callable_url(&delivery.url, require_https).ok()?;
+                crate::webhooks::post_signed(
+                    &url,
+                    &delivery.signature,
+                    &delivery.body,
+                    DELIVERY_TIMEOUT,
+                )
+                .await
+            }))
+            .await;
+            if let Some(hooks) = self.hooks.borrow_mut().as_mut() {
+                for (delivery, status) in due.iter().zip(posted) {
+                    hooks.record(delivery, status, now, vars.sandbox_webhook_retry_seconds);
+                }
+            }
+            self.save_hooks().await?;
+        }
+        Ok(())
+    }
+
+    async fn save_hooks(&self) -> Result<(), Error> {
+        let text = match self.hooks.borrow().as_ref() {
+            Some(hooks) => serde_json::to_string(hooks).map_err(|_| Error::internal())?,
+            None => return Ok(()),
+        };
+        if self.state.storage().put(HOOKS_KEY, text).await.is_err() {
+            self.forget();
+            return Err(unavailable());
+        }
+        Ok(())
+    }
+
+    /// Sets the alarm for what comes next: a named sandbox's idle time running out, the next
+    /// queued delivery, and, while it has webhook endpoints, the sandbox's next day (what days
+    /// passing do appears in its feed then). No alarm when none of these is ahead.
+    async fn arm(&self) {
+        let now = now_seconds();
+        let mut next: Option<i64> = None;
+        let mut consider = |at: Option<i64>| {
+            if let Some(at) = at {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        };
+        consider(self.idle_deadline().await.unwrap_or(Some(now + 60)));
+        if let (Some(state), Some(hooks)) = (
+            self.account_state.borrow().as_ref(),
+            self.hooks.borrow().as_ref(),
+        ) && !hooks.is_empty()
+        {
+            consider(hooks.next_attempt());
+            if let Ok(sandbox) = Sandbox::embedded() {
+                consider(sandbox.next_day_at(state, now));
+            }
+        }
+        match next {
+            Some(at) => self.set_alarm(at.max(now)).await,
+            None => {
+                let _ = self.state.storage().delete_alarm().await;
+            }
+        }
+    }
+
+    /// Brings the alarm forward to `at`, unless it is set earlier already.
+    async fn arm_at(&self, at: i64) {
+        let set: Option<i64> = self.state.storage().get_alarm().await.ok().flatten();
+        if set.is_none_or(|ms| ms / 1000 > at) {
+            self.set_alarm(at).await;
+        }
+    }
+
+    /// When a named sandbox's idle time runs out (`None` for the account's default one).
+    async fn idle_deadline(&self) -> Result<Option<i64>, Error> {
+        let storage = self.state.storage();
+        let registration: Option<Registration> = storage
+            .get(REGISTERED_KEY)
+            .await
+            .map_err(|_| unavailable())?;
+        if registration.is_none() {
+            return Ok(None);
+        }
+        let last_write: Option<i64> = storage
+            .get(LAST_WRITE_KEY)
+            .await
+            .map_err(|_| unavailable())?;
+        let now = now_seconds();
+        let idle = Vars::get(&self.env).sandbox_idle_seconds;
+        Ok(Some(
+            idle_until(last_write.unwrap_or(now), now, idle).unwrap_or(now),
+        ))
     }
 
     /// Asks the object `store` to do `call`: done, or its refusal (any answer but 200) or the
@@ -449,15 +637,15 @@ impl SandboxStore {
 
     /// Deletes this named sandbox if it has been idle for `SANDBOX_IDLE_SECONDS`: the account's
     /// index frees the name first, then the state goes. Requests meanwhile get a 503, so none
-    /// is answered from a state about to go.
-    async fn expire_if_idle(&self) -> Result<(), Error> {
+    /// is answered from a state about to go. `true` once it is gone.
+    async fn expire_if_idle(&self) -> Result<bool, Error> {
         let storage = self.state.storage();
         let registration: Option<Registration> = storage
             .get(REGISTERED_KEY)
             .await
             .map_err(|_| unavailable())?;
         let Some(registration) = registration else {
-            return Ok(());
+            return Ok(false);
         };
         let last_write: Option<i64> = storage
             .get(LAST_WRITE_KEY)
@@ -465,16 +653,15 @@ impl SandboxStore {
             .map_err(|_| unavailable())?;
         let now = now_seconds();
         let idle = Vars::get(&self.env).sandbox_idle_seconds;
-        if let Some(at) = idle_until(last_write.unwrap_or(now), now, idle) {
-            self.set_alarm(at).await;
-            return Ok(());
+        if idle_until(last_write.unwrap_or(now), now, idle).is_some() {
+            return Ok(false);
         }
         self.expiring.set(true);
         let call = Call::Unregister {
             name: registration.name,
         };
         let result = match self.ask(&registration.account_id, &call).await {
-            Ok(()) => self.wipe().await.map(|_| ()),
+            Ok(()) => self.wipe().await.map(|_| true),
             Err(error) => Err(error),
         };
         self.expiring.set(false);
@@ -499,7 +686,7 @@ impl SandboxStore {
             .await
             .map_err(|_| unavailable())?;
         let idle = Vars::get(&self.env).sandbox_idle_seconds;
-        self.set_alarm(now.saturating_add(idle)).await;
+        self.arm_at(now.saturating_add(idle)).await;
         Ok(())
     }
 
@@ -635,6 +822,7 @@ impl SandboxStore {
             .map_err(|_| unavailable())?;
         self.note_registered(account_id, name).await?;
         *self.account_state.borrow_mut() = Some(state);
+        *self.hooks.borrow_mut() = Some(Hooks::default());
         self.registered.set(true);
         Ok(done())
     }
@@ -647,7 +835,7 @@ impl SandboxStore {
             .delete_all()
             .await
             .map_err(|_| unavailable())?;
-        *self.account_state.borrow_mut() = None;
+        self.forget();
         self.registered.set(false);
         Ok(done())
     }

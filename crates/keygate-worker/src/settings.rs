@@ -24,6 +24,9 @@ pub struct Vars {
     /// `SANDBOX_IDLE_SECONDS`: a named sandbox written to for none of this many seconds is
     /// deleted (default 30 days).
     pub sandbox_idle_seconds: i64,
+    /// `SANDBOX_WEBHOOK_RETRY_SECONDS`: the wait after a sandbox webhook's first failed
+    /// attempt, doubling to an hour (default 5).
+    pub sandbox_webhook_retry_seconds: i64,
     /// `MANAGER_WRITES_PER_MINUTE` and `MANAGER_READS_PER_MINUTE`: per account, counted in
     /// the account's `RateLimiter` before a manager's command reaches the Registry.
     pub budgets: ManagerBudgets,
@@ -137,6 +140,12 @@ impl Vars {
                 "SANDBOX_IDLE_SECONDS",
                 1,
                 keygate_sandbox::NAMED_SANDBOX_IDLE_SECONDS,
+            ),
+            sandbox_webhook_retry_seconds: number(
+                env,
+                "SANDBOX_WEBHOOK_RETRY_SECONDS",
+                1,
+                keygate_sandbox::WEBHOOK_FIRST_RETRY_SECONDS,
             ),
             budgets: ManagerBudgets {
                 writes_per_minute: number(

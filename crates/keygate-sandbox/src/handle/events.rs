@@ -107,6 +107,22 @@ impl Event<'_> {
     }
 }
 
+/// An event of the feed with its id and type made, for webhooks.
+pub(super) struct FeedEvent<'a> {
+    pub(super) id: String,
+    pub(super) kind: String,
+    /// Its object's collection.
+    pub(super) collection: &'a str,
+    event: Event<'a>,
+}
+
+impl FeedEvent<'_> {
+    /// Sandbox time, Unix seconds.
+    pub(super) fn at(&self) -> i64 {
+        self.event.at
+    }
+}
+
 #[derive(Serialize)]
 struct Shown<'r> {
     id: String,
@@ -215,25 +231,84 @@ impl Sandbox {
         readable: Readable,
         view: View,
     ) -> Result<SandboxResponse, Error> {
-        let feed = self.feed(readable, view);
-        let event = feed.iter().find(|e| e.id(self) == id).ok_or_else(|| {
+        let event = self.find_event(id, readable, view).ok_or_else(|| {
             Error::not_found(format!(
                 "No event with id `{}`. List /v1/events for the ids that exist.",
                 shown(id)
             ))
         })?;
-        let object = self.object(event, view)?;
-        let kind = event.kind(self);
-        let body = Shown {
-            id: id.to_string(),
+        Ok(SandboxResponse::json(200, self.render_event(&event, view)?))
+    }
+
+    /// The feed's events at or after `horizon` (sandbox time), oldest first, with their ids
+    /// and types made: what a webhook scan compares with an endpoint's cursor.
+    pub(super) fn feed_since<'a>(&'a self, view: View<'a>, horizon: i64) -> Vec<FeedEvent<'a>> {
+        self.feed(Readable::All, view)
+            .into_iter()
+            .filter(|e| e.at >= horizon)
+            .map(|event| FeedEvent {
+                id: event.id(self),
+                kind: event.kind(self),
+                collection: &self.collections[event.c].name,
+                event,
+            })
+            .collect()
+    }
+
+    /// An event's JSON, as `GET /v1/events/{id}` shows it.
+    pub(super) fn render_event(&self, event: &FeedEvent, view: View) -> Result<String, Error> {
+        let object = self.object(&event.event, view)?;
+        to_json(&Shown {
+            id: event.id.clone(),
             object: "event",
-            kind: &kind,
-            created: event.at,
+            kind: &event.kind,
+            created: event.event.at,
             data: Data {
                 object: Ordered(&object),
             },
+        })
+    }
+
+    /// The event that the log's newest write is (a triggered event), as the feed shows it.
+    pub(super) fn last_logged<'a>(&'a self, view: View<'a>) -> Option<FeedEvent<'a>> {
+        let place = view.state.log.len().checked_sub(1)?;
+        let logged = &view.state.log[place];
+        let c = self
+            .collections
+            .iter()
+            .position(|c| c.name == logged.collection)?;
+        let event = Event {
+            at: logged.at,
+            c,
+            suffix: &logged.kind,
+            source: Source::Logged(logged),
+            place,
         };
-        Ok(SandboxResponse::json(200, to_json(&body)?))
+        Some(FeedEvent {
+            id: event.id(self),
+            kind: event.kind(self),
+            collection: &self.collections[c].name,
+            event,
+        })
+    }
+
+    /// The event `id` of the feed, if the caller may see it.
+    pub(super) fn find_event<'a>(
+        &'a self,
+        id: &str,
+        readable: Readable,
+        view: View<'a>,
+    ) -> Option<FeedEvent<'a>> {
+        let event = self
+            .feed(readable, view)
+            .into_iter()
+            .find(|e| e.id(self) == id)?;
+        Some(FeedEvent {
+            id: id.to_string(),
+            kind: event.kind(self),
+            collection: &self.collections[event.c].name,
+            event,
+        })
     }
 
     /// Every event of the view's sandbox the caller may see, oldest first.

@@ -6,6 +6,7 @@
 mod act;
 mod create;
 mod events;
+mod hooks;
 mod idempotency;
 mod read;
 mod render;
@@ -15,8 +16,9 @@ mod tools;
 use crate::clock::{self, CLOCK_HEADER};
 use crate::data::{Collection, Scenario};
 use crate::rules::shown;
-use crate::{AccountState, SCENARIO_HEADER, Sandbox, SandboxRequest, SandboxResponse};
+use crate::{AccountState, Hooks, SCENARIO_HEADER, Sandbox, SandboxRequest, SandboxResponse};
 use keygate_core::Error;
+use keygate_core::random::SecureRandom;
 use route::Route;
 
 pub(crate) use render::to_json;
@@ -25,13 +27,17 @@ pub(crate) use tools::scenarios_body;
 impl Sandbox {
     /// Answers one request. Never panics; every failure is answered as a JSON [`Error`]. `now`
     /// is real time in Unix seconds (the account's clock is read from its state); `new_id` gets
-    /// an id prefix such as `"qt_"` and returns a fresh id with it.
+    /// an id prefix such as `"qt_"` and returns a fresh id with it; `random` draws what must
+    /// not be guessed (a webhook endpoint's secret). After a change, what the event feed shows
+    /// beyond each webhook endpoint's cursor is queued for it (`hooks_changed`).
     pub fn handle(
         &self,
         req: &SandboxRequest,
         state: &mut AccountState,
+        hooks: &mut Hooks,
         now: i64,
         new_id: &mut dyn FnMut(&str) -> String,
+        random: &dyn SecureRandom,
     ) -> SandboxResponse {
         // A repeatable sandbox draws its own ids, so the same requests get the same ones.
         let held = state.created_count() as u64;
@@ -46,7 +52,10 @@ impl Sandbox {
             Some(ids) => ids,
             None => new_id,
         };
-        let mut response = self.answer(req, state, now, new_id);
+        let mut response = self.answer(req, state, hooks, now, new_id, random);
+        if response.state_changed && self.scan_hooks(state, hooks, now) {
+            response.hooks_changed = true;
+        }
         if self.needs_state(req) {
             // After the request: a clock move shows where the clock went.
             let clock = clock::rfc3339(state.now(now).sandbox);
@@ -59,8 +68,10 @@ impl Sandbox {
         &self,
         req: &SandboxRequest,
         state: &mut AccountState,
+        hooks: &mut Hooks,
         now: i64,
         new_id: &mut dyn FnMut(&str) -> String,
+        random: &dyn SecureRandom,
     ) -> SandboxResponse {
         let delay_ms = match self.scenario_effect(req.scenario) {
             Ok(delay_ms) => delay_ms,
@@ -68,7 +79,7 @@ impl Sandbox {
         };
         let now = state.now(now);
         let mut response = self
-            .route(req, state, now, new_id)
+            .route(req, state, hooks, now, new_id, random)
             .unwrap_or_else(|e| SandboxResponse::from_error(&e));
         response.delay_ms = delay_ms;
         response

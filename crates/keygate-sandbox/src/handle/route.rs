@@ -5,8 +5,9 @@
 use super::read::View;
 use crate::clock::Now;
 use crate::rules::shown;
-use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
+use crate::{AccountState, Hooks, Sandbox, SandboxRequest, SandboxResponse};
 use keygate_core::Error;
+use keygate_core::random::SecureRandom;
 use std::cell::OnceCell;
 
 const GET: &str = "GET, HEAD";
@@ -24,6 +25,14 @@ pub(super) enum Route<'p> {
     Events,
     /// `GET /v1/events/{id}`
     Event(&'p str),
+    /// `POST /v1/sandbox/events`: send an event of a type now, or a past one again.
+    Trigger,
+    /// `GET`/`POST /v1/webhook_endpoints`
+    Endpoints,
+    /// `GET`/`DELETE /v1/webhook_endpoints/{id}`
+    Endpoint(&'p str),
+    /// `GET /v1/webhook_endpoints/{id}/deliveries`
+    Deliveries(&'p str),
     /// `/v1/{collection}`
     List(usize),
     /// `/v1/{collection}/{id}`
@@ -49,17 +58,35 @@ impl Sandbox {
             | Route::Item(c, _)
             | Route::Action(c, _, _)
             | Route::Nested { child: c, .. } => c,
-            Route::Scenarios | Route::Reset | Route::Clock | Route::Events | Route::Event(_) => {
+            Route::Scenarios
+            | Route::Reset
+            | Route::Clock
+            | Route::Events
+            | Route::Event(_)
+            | Route::Trigger
+            | Route::Endpoints
+            | Route::Endpoint(_)
+            | Route::Deliveries(_) => {
                 return None;
             }
         };
         self.collections.get(index).map(|c| c.name.as_str())
     }
 
-    /// Whether `path` is the event feed or one of its events: the requests whose answer
-    /// depends on [`SandboxRequest::readable`].
+    /// Whether `path` is one the sandbox answers (with some method), the index of named
+    /// sandboxes aside (the worker answers that: `IndexRequest`).
+    pub fn serves(&self, path: &str) -> bool {
+        self.resolve(path).is_ok()
+    }
+
+    /// Whether `path` shows or sends events (the feed, one event, the test tool that sends
+    /// them, the webhook endpoints that receive them): the requests whose answer depends on
+    /// [`SandboxRequest::readable`].
     pub fn reads_events(&self, path: &str) -> bool {
-        matches!(self.resolve(path), Ok(Route::Events | Route::Event(_)))
+        matches!(
+            self.resolve(path),
+            Ok(Route::Events | Route::Event(_) | Route::Trigger | Route::Endpoints)
+        )
     }
 
     /// Answers a request whose scenario (if any) lets it through.
@@ -67,8 +94,10 @@ impl Sandbox {
         &self,
         req: &SandboxRequest,
         state: &mut AccountState,
+        hooks: &mut Hooks,
         now: Now,
         new_id: &mut dyn FnMut(&str) -> String,
+        random: &dyn SecureRandom,
     ) -> Result<SandboxResponse, Error> {
         let route = self.resolve(req.path)?;
         let read = req.method == "GET" || req.method == "HEAD";
@@ -81,11 +110,24 @@ impl Sandbox {
         };
         match route {
             Route::Scenarios if read => Ok(SandboxResponse::json(200, self.scenarios_body.clone())),
-            Route::Reset if post => super::tools::reset(state),
+            Route::Reset if post => {
+                let mut response = super::tools::reset(state)?;
+                response.hooks_changed = self.restart_cursors(state, hooks, now);
+                Ok(response)
+            }
             Route::Clock if read => super::tools::clock(now),
             Route::Clock if post => super::tools::move_clock(state, now, req.body),
             Route::Events if read => self.events(req.query, req.readable, view),
             Route::Event(id) if read => self.event(id, req.readable, view),
+            Route::Trigger if post => self.trigger(req, state, hooks, now),
+            Route::Endpoints if read => self.list_endpoints(hooks),
+            Route::Endpoints if post => self.create_endpoint(req, hooks, view, now, random),
+            Route::Endpoint(id) if read => self.show_endpoint(hooks, id),
+            Route::Endpoint(id) if req.method == "DELETE" => self.delete_endpoint(hooks, id),
+            Route::Deliveries(id) if read => self.deliveries(hooks, id),
+            Route::Trigger => Err(Error::method_not_allowed("POST")),
+            Route::Endpoints => Err(Error::method_not_allowed(GET_POST)),
+            Route::Endpoint(_) => Err(Error::method_not_allowed("GET, HEAD, DELETE")),
             Route::List(c) if read => self.list(c, None, req.query, view),
             Route::List(c) if post && self.collection(c)?.write.is_some() => {
                 self.create(c, req, state, now, new_id)
@@ -123,10 +165,14 @@ impl Sandbox {
             ["sandbox", "clock"] => Ok(Route::Clock),
             ["events"] => Ok(Route::Events),
             ["events", id] => Ok(Route::Event(id)),
+            ["sandbox", "events"] => Ok(Route::Trigger),
+            ["webhook_endpoints"] => Ok(Route::Endpoints),
+            ["webhook_endpoints", id] => Ok(Route::Endpoint(id)),
+            ["webhook_endpoints", id, "deliveries"] => Ok(Route::Deliveries(id)),
             ["sandbox", ..] => Err(Error::not_found(
                 "Unknown sandbox endpoint; there are GET /v1/sandbox/scenarios, GET and POST \
-                /v1/sandbox/clock, POST /v1/sandbox/reset, GET /v1/sandbox/sandboxes and DELETE \
-                /v1/sandbox/sandboxes/{name}.",
+                /v1/sandbox/clock, POST /v1/sandbox/reset, POST /v1/sandbox/events, GET and POST \
+                /v1/sandbox/sandboxes and DELETE /v1/sandbox/sandboxes/{name}.",
             )),
             [name] => Ok(Route::List(self.find(name)?)),
             [name, id] => Ok(Route::Item(self.find(name)?, id)),

@@ -491,6 +491,7 @@ fn needs_state_is_false_only_where_state_cannot_matter() {
             idempotency_key: None,
             scenario: None,
             readable: crate::Readable::All,
+            require_https: true,
         };
         let with_state = busy.send("GET", path, b"", None, None);
         if sandbox().needs_state(&req) {
@@ -519,6 +520,7 @@ fn needs_state_is_false_only_where_state_cannot_matter() {
         idempotency_key: None,
         scenario: None,
         readable: crate::Readable::All,
+        require_https: true,
     };
     assert!(sandbox().needs_state(&post));
 }

@@ -5,6 +5,7 @@
 mod api;
 mod data;
 mod events;
+mod hooks;
 mod ledger;
 mod named;
 mod time;
@@ -14,8 +15,10 @@ mod writes;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use crate::{AccountState, Sandbox, SandboxRequest, SandboxResponse};
+use crate::{AccountState, Hooks, Sandbox, SandboxRequest, SandboxResponse};
+use keygate_core::random::{SecureRandom, Unavailable};
 use serde_json::Value;
+use std::cell::Cell;
 
 /// 2026-10-31 12:00:00 UTC: the files' `balance_date`, so the shipped records are as the files
 /// say until a test moves the clock (the ledger books from the next day).
@@ -64,11 +67,33 @@ pub(crate) fn records(file: &str) -> Vec<Value> {
     serde_json::from_str(text).expect("valid JSON")
 }
 
+/// Distinct bytes on every draw (a counter), for the secrets tests make: the sandbox only
+/// needs them unguessable in production, where the worker passes the platform's generator.
+#[derive(Default)]
+pub(crate) struct TestRandom(Cell<u64>);
+
+impl SecureRandom for TestRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Unavailable> {
+        for chunk in buf.chunks_mut(8) {
+            let n = self.0.get() + 1;
+            self.0.set(n);
+            let bytes = crate::ledger::mix(n).to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
 /// A test account: its state, a clock and a counter for ids.
 pub(crate) struct Client<'s> {
     pub sandbox: &'s Sandbox,
     pub state: AccountState,
+    /// Its webhook endpoints and what is queued for them.
+    pub hooks: Hooks,
     pub now: i64,
+    /// Where HTTPS is required (webhook URLs must be public https); on unless a test says.
+    pub require_https: bool,
+    random: TestRandom,
     next_id: u32,
     /// What the event feed may show: `None` for every collection.
     pub readable: Option<Vec<String>>,
@@ -83,7 +108,10 @@ impl<'s> Client<'s> {
         Client {
             sandbox,
             state: AccountState::default(),
+            hooks: Hooks::default(),
             now: NOW,
+            require_https: true,
+            random: TestRandom::default(),
             next_id: 0,
             readable: None,
         }
@@ -110,14 +138,21 @@ impl<'s> Client<'s> {
                 Some(names) => crate::Readable::Only(names),
                 None => crate::Readable::All,
             },
+            require_https: self.require_https,
         };
         let next_id = &mut self.next_id;
         let mut ids = |prefix: &str| {
             *next_id += 1;
             format!("{prefix}test{:06}", *next_id)
         };
-        self.sandbox
-            .handle(&req, &mut self.state, self.now, &mut ids)
+        self.sandbox.handle(
+            &req,
+            &mut self.state,
+            &mut self.hooks,
+            self.now,
+            &mut ids,
+            &self.random,
+        )
     }
 
     /// Sends a request and checks what holds for every response: a JSON body with its
@@ -132,8 +167,14 @@ impl<'s> Client<'s> {
         scenario: Option<&str>,
     ) -> SandboxResponse {
         let before = self.state.clone();
+        let hooks_before = self.hooks.clone();
         let response = self.send_raw(method, target, body, key, scenario);
         check_response(&response);
+        assert_eq!(
+            response.hooks_changed,
+            self.hooks != hooks_before,
+            "{method} {target}: hooks_changed must say whether the hooks changed"
+        );
         if !response.state_changed {
             assert_eq!(
                 self.state, before,

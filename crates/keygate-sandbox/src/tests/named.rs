@@ -352,11 +352,19 @@ fn session(repeatable: Repeatable, real: i64, worker_ids: &str) -> Vec<Answered>
                 idempotency_key: None,
                 scenario: None,
                 readable: crate::Readable::All,
+                require_https: true,
             };
-            let r = sandbox.handle(&request, &mut state, real, &mut |prefix| {
-                n += 1;
-                format!("{prefix}{worker_ids}{n:04}")
-            });
+            let r = sandbox.handle(
+                &request,
+                &mut state,
+                &mut Hooks::default(),
+                real,
+                &mut |prefix| {
+                    n += 1;
+                    format!("{prefix}{worker_ids}{n:04}")
+                },
+                &TestRandom::default(),
+            );
             (r.status, r.headers, r.body)
         })
         .collect()

@@ -869,13 +869,28 @@ fn colliding_ids_from_the_generator_are_skipped() {
         idempotency_key: None,
         scenario: None,
         readable: crate::Readable::All,
+        require_https: true,
     };
-    let response = sandbox.handle(&req, &mut state, NOW, &mut ids);
+    let response = sandbox.handle(
+        &req,
+        &mut state,
+        &mut Hooks::default(),
+        NOW,
+        &mut ids,
+        &TestRandom::default(),
+    );
     assert_eq!(response.status, 201);
     assert_eq!(json(&response)["id"], "qt_fresh");
     // A generator that only repeats itself gets a 500, not a duplicate.
     let mut same = |_: &str| existing.clone();
-    let response = sandbox.handle(&req, &mut state, NOW, &mut same);
+    let response = sandbox.handle(
+        &req,
+        &mut state,
+        &mut Hooks::default(),
+        NOW,
+        &mut same,
+        &TestRandom::default(),
+    );
     assert_eq!(response.status, 500);
     assert_eq!(state.created_count(), 1);
 }

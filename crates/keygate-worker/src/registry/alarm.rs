@@ -5,13 +5,13 @@
 use super::*;
 use crate::random::PlatformRandom;
 use crate::settings::{Vars, Webhooks};
-use futures_util::future::{Either, join_all, select};
+use futures_util::future::join_all;
 use keygate_core::Error;
 use keygate_core::engine::{self, RandomMint};
 use keygate_core::model::ApiKey;
 use keygate_core::{wake, webhook};
 use std::time::Duration;
-use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, ScheduledTime};
+use worker::ScheduledTime;
 
 impl Registry {
     /// Records `key.revoked` for every key whose grace period (after a roll or a leak report)
@@ -220,25 +220,6 @@ pub(super) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// POSTs one event, signed; the receiver's status, or `None` if it could not be reached in time.
 pub(super) async fn post_webhook(url: &str, secret: &str, now: i64, body: &str) -> Option<u16> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json").ok()?;
-    headers
-        .set(
-            "Keygate-Signature",
-            &webhook::signature(secret.as_bytes(), now, body),
-        )
-        .ok()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()))
-        .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(url, &init).ok()?;
-    let fetch = Fetch::Request(request);
-    let sent = Box::pin(fetch.send());
-    let deadline = Box::pin(Delay::from(WEBHOOK_TIMEOUT));
-    match select(sent, deadline).await {
-        Either::Left((Ok(response), _)) => Some(response.status_code()),
-        _ => None,
-    }
+    let signature = webhook::signature(secret.as_bytes(), now, body);
+    crate::webhooks::post_signed(url, &signature, body, WEBHOOK_TIMEOUT).await
 }

@@ -60,3 +60,40 @@ pub(crate) fn https_required_lets_https_through(c: &Ctx) {
     assert_eq!(r.json["verified"], json!(true), "{r}");
     assert_eq!(r.json["identity"]["key"], json!(kid), "{r}");
 }
+
+/// Where HTTPS is required, a sandbox webhook endpoint is a way to make the gateway call out:
+/// a private, loopback or link-local address, in any spelling, or plain `http`, is refused;
+/// a public `https` URL is taken. (The URL judgement itself is unit- and property-tested in
+/// `keygate_core::outbound`.)
+pub(crate) fn https_required_refuses_webhook_urls_to_private_addresses(c: &Ctx) {
+    let gw = &c.secure;
+    let t = tenant(gw, "https_webhook_urls", json!({}));
+    let (_, test) = key(gw, &t, "test", json!({}));
+    let register = |url: &str| {
+        gw.post("/v1/webhook_endpoints")
+            .bearer(&test)
+            .json(&json!({"url": url, "enabled_events": ["*"]}))
+            .send()
+    };
+    for url in [
+        format!("http://127.0.0.1:{}/hook", c.origin.port()),
+        format!("https://127.0.0.1:{}/hook", c.origin.port()),
+        "https://2130706433/hook".to_string(),
+        "https://0x7f.1/hook".to_string(),
+        "https://10.0.0.8/hook".to_string(),
+        "https://192.168.1.1/hook".to_string(),
+        "https://169.254.169.254/latest/meta-data".to_string(),
+        "https://[::1]/hook".to_string(),
+        "https://[::ffff:127.0.0.1]/hook".to_string(),
+        "https://localhost/hook".to_string(),
+        "https://hooks.example.com@127.0.0.1/hook".to_string(),
+    ] {
+        let r = register(&url);
+        assert_eq!(r.status, 400, "{url}: {r}");
+        assert_eq!(r.json["errors"][0]["field"], "url", "{url}: {r}");
+        assert_eq!(r.header("x-sandbox"), Some("true"), "{r}");
+    }
+    let r = register("https://hooks.example.com/keygate");
+    assert_eq!(r.status, 201, "{r}");
+    c.origin.assert_got_nothing("", "/hook");
+}

@@ -98,6 +98,7 @@ fn main() {
             // step `https`
             https_required_refuses_plain_http_without_redirect,
             https_required_lets_https_through,
+            https_required_refuses_webhook_urls_to_private_addresses,
             // step `credential`
             credential_basic_with_key_as_username,
             credential_bearer,

@@ -21,6 +21,7 @@ use keygate_e2e::{Gateway, Origin, Req, Resp, Value, json, repo_root, run, tests
 mod data;
 mod dates;
 mod headers;
+mod hooks;
 mod idempotency;
 mod named;
 mod reads;
@@ -34,6 +35,7 @@ mod writes;
 use data::*;
 use dates::*;
 use headers::*;
+use hooks::*;
 use idempotency::*;
 use named::*;
 use reads::*;
@@ -50,6 +52,8 @@ const CREDITOR_IBAN: &str = "DE89370400440532013000";
 struct Ctx {
     gw: Gateway,
     origin: Origin,
+    /// The integrators' webhook receivers (the origin must stay untouched).
+    receiver: Origin,
     data: Data,
     /// A test account that never writes: for the read-only trials.
     reader: Tenant,
@@ -78,11 +82,16 @@ fn main() {
     run(
         || {
             let origin = Origin::start();
-            let gw = Gateway::start(&[("ORIGIN_URL", &origin.url())]);
+            let receiver = Origin::start();
+            let gw = Gateway::start(&[
+                ("ORIGIN_URL", &origin.url()),
+                ("SANDBOX_WEBHOOK_RETRY_SECONDS", "1"),
+            ]);
             let data = Data::load();
             let mut ctx = Ctx {
                 gw,
                 origin,
+                receiver,
                 data,
                 reader: Tenant {
                     account_id: String::new(),
@@ -150,6 +159,10 @@ fn main() {
             a_quote_expires_and_a_policy_starts_and_ends_as_days_pass,
             orders_execute_on_their_date_and_accounts_get_new_activity,
             the_clock_stops_at_its_bound_and_the_ledger_at_its_own,
+            // Webhooks
+            an_endpoint_gets_every_event_of_a_create_advance_execute_flow_signed_and_in_order,
+            a_failing_receiver_gets_backed_off_retries_and_loses_nothing,
+            a_read_only_test_key_cannot_register_a_webhook_endpoint,
             // Headers and the origin
             every_sandbox_answer_has_x_sandbox_and_a_fresh_request_id,
             test_keys_never_reach_the_origin,

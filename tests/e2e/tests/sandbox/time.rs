@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn day_of(text: &str) -> i64 {
+pub(crate) fn day_of(text: &str) -> i64 {
     let part = |range: std::ops::Range<usize>| text[range].parse::<i64>().expect("a date");
     days_from_civil(part(0..4), part(5..7), part(8..10))
 }
