@@ -7,9 +7,10 @@ use crate::{
 };
 use keygate_core::config::{GatewayConfig, Route};
 use keygate_core::keys::Environment;
+use keygate_core::outbound::MAX_URL_LENGTH;
 use keygate_sandbox::{
-    CLOCK_HEADER, CollectionInfo, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS, MAX_NAMED_SANDBOXES,
-    MAX_SANDBOX_NAME_LENGTH, MAX_SEED, Sandbox,
+    CLOCK_HEADER, CollectionInfo, MAX_CLOCK_AHEAD_DAYS, MAX_CLOCK_STEP_DAYS, MAX_DELIVERY_LOG,
+    MAX_NAMED_SANDBOXES, MAX_SANDBOX_NAME_LENGTH, MAX_SEED, MAX_WEBHOOK_ENDPOINTS, Sandbox,
 };
 
 /// What `keygate_sandbox::SandboxName::parse` accepts.
@@ -214,6 +215,7 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
             },
         }),
     );
+    webhook_schemas(sandbox, &mut s);
     let hours = MAX_CLOCK_STEP_DAYS * 24;
     s.insert(
         "SandboxClockMove".into(),
@@ -244,6 +246,139 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
         }),
     );
     s
+}
+
+/// The webhook endpoints, their deliveries and the test tool that sends events.
+fn webhook_schemas(sandbox: &Sandbox, s: &mut Map<String, Value>) {
+    let types: Vec<String> = sandbox.event_types().into_iter().collect();
+    let event_type = json!({"type": "string", "enum": types});
+    let mut enabled = types.clone();
+    enabled.insert(0, "*".into());
+    let endpoint_properties = json!({
+        "id": {"type": "string", "pattern": "^we_"},
+        "object": {"const": "webhook_endpoint"},
+        "url": {"type": "string", "format": "uri"},
+        "enabled_events": {"type": "array", "items": {"type": "string", "enum": enabled}},
+        "created": {"type": "integer", "description": "Sandbox time, Unix seconds."},
+        "pending": {"type": "integer", "minimum": 0, "description": "Events queued and not yet acknowledged."},
+        "next_attempt_at": {"type": ["integer", "null"], "description": "When the oldest pending event is (re)tried, Unix seconds."},
+    });
+    let required = json!([
+        "id",
+        "object",
+        "url",
+        "enabled_events",
+        "created",
+        "pending",
+        "next_attempt_at"
+    ]);
+    s.insert(
+        "WebhookEndpoint".into(),
+        json!({"type": "object", "required": required, "properties": endpoint_properties}),
+    );
+    let mut created = endpoint_properties.clone();
+    created["secret"] = json!({
+        "type": "string",
+        "pattern": "^whsec_",
+        "description": "Signs every delivery (`Keygate-Signature`). Shown only here: keep it.",
+    });
+    let created_required = json!([
+        "id",
+        "object",
+        "url",
+        "enabled_events",
+        "created",
+        "pending",
+        "next_attempt_at",
+        "secret"
+    ]);
+    s.insert(
+        "WebhookEndpointCreated".into(),
+        json!({"type": "object", "required": created_required, "properties": created}),
+    );
+    s.insert(
+        "WebhookEndpointCreate".into(),
+        json!({
+            "type": "object",
+            "required": ["url", "enabled_events"],
+            "additionalProperties": false,
+            "properties": {
+                "url": {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH, "description": "Where deliveries go: a public `https` URL (a local `http` receiver only where `REQUIRE_HTTPS=\"false\"`)."},
+                "enabled_events": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"type": "string", "enum": enabled}, "description": "The event types it receives; `*` for all."},
+            },
+        }),
+    );
+    s.insert(
+        "WebhookEndpointList".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "data", "has_more"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "maxItems": MAX_WEBHOOK_ENDPOINTS, "items": schema_ref("WebhookEndpoint")},
+                "has_more": {"const": false},
+            },
+        }),
+    );
+    s.insert(
+        "WebhookEndpointDeleted".into(),
+        json!({
+            "type": "object",
+            "required": ["id", "object", "deleted"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "webhook_endpoint"},
+                "deleted": {"const": true},
+            },
+        }),
+    );
+    s.insert(
+        "WebhookDeliveryList".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "data", "has_more"],
+            "description": format!("Every attempt, oldest first; the newest {MAX_DELIVERY_LOG} are kept."),
+            "properties": {
+                "object": {"const": "list"},
+                "has_more": {"const": false},
+                "data": {"type": "array", "maxItems": MAX_DELIVERY_LOG, "items": {
+                    "type": "object",
+                    "required": ["object", "event_id", "type", "attempt", "at", "status", "delivered"],
+                    "properties": {
+                        "object": {"const": "webhook_delivery"},
+                        "event_id": {"type": "string", "pattern": "^evt_"},
+                        "type": {"type": "string"},
+                        "attempt": {"type": "integer", "minimum": 1},
+                        "at": {"type": "integer", "description": "Unix seconds."},
+                        "status": {"type": ["integer", "null"], "description": "The receiver's status; null when it could not be reached in time."},
+                        "delivered": {"type": "boolean"},
+                    },
+                }},
+            },
+        }),
+    );
+    s.insert(
+        "SandboxEventSend".into(),
+        json!({
+            "description": "`type`: make an event of that type now, about the newest object of its collection (one in the type's state if there is one). `event`: queue a past event again for every endpoint that receives its type.",
+            "oneOf": [
+                {"type": "object", "required": ["type"], "additionalProperties": false, "properties": {"type": event_type}},
+                {"type": "object", "required": ["event"], "additionalProperties": false, "properties": {"event": {"type": "string", "pattern": "^evt_"}}},
+            ],
+        }),
+    );
+    s.insert(
+        "SandboxEventResent".into(),
+        json!({
+            "type": "object",
+            "required": ["object", "event", "endpoints"],
+            "properties": {
+                "object": {"const": "event_resend"},
+                "event": {"type": "string"},
+                "endpoints": {"type": "array", "items": {"type": "string"}},
+            },
+        }),
+    );
 }
 
 const SANDBOX_HEADERS: [&str; 2] = ["X-Sandbox", CLOCK_HEADER];
@@ -309,6 +444,34 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
                     "List this test account's named sandboxes",
                     &SCENARIO_LIST_HEADERS[..],
                 ),
+                (Some(&"events"), _) => {
+                    body = Some(schema_ref("SandboxEventSend"));
+                    responses.insert(
+                        "201".into(),
+                        answer(
+                            "The event made, as the feed shows it; queued for the endpoints that receive its type.",
+                            Some(schema_ref("SandboxEvent")),
+                            &SANDBOX_HEADERS,
+                        ),
+                    );
+                    responses.insert(
+                        "202".into(),
+                        answer(
+                            "The past event, queued again for these endpoints.",
+                            Some(schema_ref("SandboxEventResent")),
+                            &SANDBOX_HEADERS,
+                        ),
+                    );
+                    responses.insert("409".into(), one_error(
+                        "No object to make the event about, an endpoint's queue is full, or the sandbox is full.",
+                    ));
+                    (
+                        "",
+                        "",
+                        "Send an event now (by type), or send a past one again, to this sandbox's webhook endpoints",
+                        &SANDBOX_HEADERS[..],
+                    )
+                }
                 (Some(&"scenarios"), _) => (
                     "The scenarios and magic values.",
                     "SandboxScenarios",
@@ -378,6 +541,9 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
                 );
                 summary = "Read one of this sandbox's events".to_string();
             }
+        } else if segments.first() == Some(&"webhook_endpoints") {
+            summary =
+                webhook_endpoint_operation(&method, segments.len(), &mut responses, &mut body);
         } else if method == "post" && segments.len() == 3 {
             // A lifecycle action on one object: `POST /v1/{collection}/{id}/{action}`.
             let Some(c) = find(segments[0]) else { continue };
@@ -521,6 +687,61 @@ pub(crate) fn paths(gateway: &GatewayConfig, sandbox: &Sandbox, paths: &mut Map<
     }
 }
 
+/// The answers of a webhook endpoint route, its body if it takes one; its summary.
+fn webhook_endpoint_operation(
+    method: &str,
+    depth: usize,
+    responses: &mut Map<String, Value>,
+    body: &mut Option<Value>,
+) -> String {
+    let (status, text, schema, summary) = match (method, depth) {
+        ("post", _) => {
+            *body = Some(schema_ref("WebhookEndpointCreate"));
+            responses.insert(
+                "409".into(),
+                one_error(&format!(
+                    "The sandbox holds {MAX_WEBHOOK_ENDPOINTS} webhook endpoints, the most it may."
+                )),
+            );
+            (
+                "201",
+                "The endpoint, with its signing secret (shown only here).",
+                "WebhookEndpointCreated",
+                "Register a webhook endpoint for this sandbox's events",
+            )
+        }
+        ("delete", _) => (
+            "200",
+            "The endpoint, deleted with what was queued for it.",
+            "WebhookEndpointDeleted",
+            "Delete a webhook endpoint",
+        ),
+        (_, 1) => (
+            "200",
+            "This sandbox's webhook endpoints (no secrets).",
+            "WebhookEndpointList",
+            "List this sandbox's webhook endpoints",
+        ),
+        (_, 2) => (
+            "200",
+            "The endpoint (no secret).",
+            "WebhookEndpoint",
+            "Read a webhook endpoint",
+        ),
+        _ => (
+            "200",
+            "Every delivery attempt kept, oldest first.",
+            "WebhookDeliveryList",
+            "List a webhook endpoint's delivery attempts",
+        ),
+    };
+    responses.insert(
+        status.into(),
+        answer(text, Some(schema_ref(schema)), &SANDBOX_HEADERS),
+    );
+    summary.to_string()
+}
+
 /// The OpenAPI path below `/v1/` of a route's segments, and its path parameters: each `*` is
 /// the id of the collection named before it.
 fn template<'c>(
@@ -533,6 +754,17 @@ fn template<'c>(
     }
     if segments == ["events"] {
         return Some(("events".into(), Vec::new()));
+    }
+    if segments.first() == Some(&"webhook_endpoints") {
+        let id = id_parameter("webhook_endpoint_id", "The webhook endpoint's id (`we_…`).");
+        return Some(match segments {
+            [_] => ("webhook_endpoints".into(), Vec::new()),
+            [_, "*"] => ("webhook_endpoints/{webhook_endpoint_id}".into(), vec![id]),
+            _ => (
+                "webhook_endpoints/{webhook_endpoint_id}/deliveries".into(),
+                vec![id],
+            ),
+        });
     }
     if segments == ["sandbox", "sandboxes", "*"] {
         let name = json!({
@@ -577,9 +809,20 @@ fn operation_id<'c>(
             "getSandboxEvent".into()
         };
     }
+    if segments.first() == Some(&"webhook_endpoints") {
+        return match (method, segments.len()) {
+            ("post", _) => "createWebhookEndpoint",
+            ("delete", _) => "deleteWebhookEndpoint",
+            (_, 1) => "listWebhookEndpoints",
+            (_, 2) => "getWebhookEndpoint",
+            _ => "listWebhookDeliveries",
+        }
+        .into();
+    }
     if segments.first() == Some(&"sandbox") {
         return match (segments.get(1), method) {
             (Some(&"scenarios"), _) => "listSandboxScenarios".into(),
+            (Some(&"events"), _) => "sendSandboxEvent".into(),
             (Some(&"sandboxes"), "delete") => "deleteSandbox".into(),
             (Some(&"sandboxes"), "post") => "createSandbox".into(),
             (Some(&"sandboxes"), _) => "listSandboxes".into(),
