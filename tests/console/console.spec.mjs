@@ -284,6 +284,42 @@ test("sandbox explorer: a named sandbox has its own clock, and is listed", async
   await expect(page.getByTestId("sandbox-response")).toContainText('"type": "payment_order.created"');
 });
 
+test("sandbox explorer: register a webhook endpoint, send an event, read the delivery log", async ({ page }) => {
+  // Events are about objects the key may read: payment orders, of the payments product.
+  await adminOk("PUT", `/accounts/${data.other.id}/products/payments`);
+  const secret = (await adminOk("POST", `/accounts/${data.other.id}/keys`,
+    { name: "webhooks", environment: "test",
+      scopes: ["sandbox:write", "webhook_endpoints:*", "events:read", "payment_orders:read"] })).secret;
+  await signInAsOperator(page);
+  await page.getByTestId("nav-sandbox").click();
+  await page.getByTestId("sandbox-key").fill(secret);
+  await page.getByTestId("sandbox-name").fill("console-hooks");
+  await page.getByTestId("sandbox-hook-url").fill("ftp://example.com/");
+  await page.getByTestId("sandbox-hook-register").click();
+  await expect(page.getByTestId("sandbox-error")).toContainText("must start with https://");
+  // The console's gateway runs locally (REQUIRE_HTTPS=false): a local receiver is allowed.
+  await page.getByTestId("sandbox-hook-url").fill("http://127.0.0.1:9/hooks");
+  await page.getByTestId("sandbox-hook-events").fill("payment_order.rejected");
+  await page.getByTestId("sandbox-hook-register").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("201");
+  const created = JSON.parse(await page.getByTestId("sandbox-response").textContent());
+  expect(created.secret).toMatch(/^whsec_/);
+  await page.getByTestId("sandbox-hook-list").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("200");
+  await expect(page.getByTestId("sandbox-response")).not.toContainText("whsec_");
+  await expect(page.locator(`[data-testid="sandbox-hook-ids"] option[value="${created.id}"]`)).toHaveCount(1);
+  await page.getByTestId("sandbox-event-type").fill("payment_order.rejected");
+  await page.getByTestId("sandbox-event-send").click();
+  await expect(page.getByTestId("sandbox-status")).toContainText("201");
+  await expect(page.getByTestId("sandbox-response")).toContainText('"type": "payment_order.rejected"');
+  // Nothing listens on port 9: the log shows the failed attempt.
+  await page.getByTestId("sandbox-hook-id").fill(created.id);
+  await expect(async () => {
+    await page.getByTestId("sandbox-hook-deliveries").click();
+    await expect(page.getByTestId("sandbox-response")).toContainText('"delivered": false', { timeout: 1000 });
+  }).toPass({ timeout: 20000 });
+});
+
 // The console writes no admin method or path of its own: it calls operations by operationId,
 // as /openapi.json describes them.
 test("the console calls the admin operations where /openapi.json says they are", async ({ page }) => {

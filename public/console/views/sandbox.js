@@ -7,7 +7,7 @@ export function renderSandbox() {
   banner("");
   const root = clear(view());
   const method = h("select", { id: "sb-method", "data-testid": "sandbox-method" },
-    ["GET", "POST"].map((m) => h("option", { value: m }, m)));
+    ["GET", "POST", "DELETE"].map((m) => h("option", { value: m }, m)));
   const path = h("input", { type: "text", id: "sb-path", "data-testid": "sandbox-path", value: "/v1/accounts?limit=2", spellcheck: "false" });
   const key = h("input", { type: "password", id: "sb-key", "data-testid": "sandbox-key", autocomplete: "off",
     placeholder: "sk_test_…", spellcheck: "false" });
@@ -39,6 +39,21 @@ export function renderSandbox() {
   const days = h("input", { type: "number", id: "sb-days", "data-testid": "sandbox-advance-days", min: "1", max: "400",
     step: "1", value: "1" });
   const advance = h("button", { type: "button", "data-testid": "sandbox-advance" }, "Advance clock");
+  // Webhooks of the selected sandbox: register, list, read an endpoint's delivery log, and send
+  // an event of a type now (the test tool), each one request whose answer is shown below.
+  const hookUrl = h("input", { type: "url", id: "sb-hook-url", "data-testid": "sandbox-hook-url",
+    placeholder: "https://example.com/webhooks", spellcheck: "false" });
+  const hookEvents = h("input", { type: "text", id: "sb-hook-events", "data-testid": "sandbox-hook-events",
+    value: "*", spellcheck: "false" });
+  const register = h("button", { type: "button", "data-testid": "sandbox-hook-register" }, "Register endpoint");
+  const listHooks = h("button", { type: "button", "data-testid": "sandbox-hook-list" }, "List endpoints");
+  const endpointId = h("input", { type: "text", id: "sb-hook-id", "data-testid": "sandbox-hook-id", list: "sb-hook-ids",
+    placeholder: "we_…", spellcheck: "false" });
+  const endpointIds = h("datalist", { id: "sb-hook-ids", "data-testid": "sandbox-hook-ids" });
+  const deliveries = h("button", { type: "button", "data-testid": "sandbox-hook-deliveries" }, "Delivery log");
+  const eventType = h("input", { type: "text", id: "sb-event-type", "data-testid": "sandbox-event-type",
+    placeholder: "payment_order.executed", spellcheck: "false" });
+  const trigger = h("button", { type: "button", "data-testid": "sandbox-event-send" }, "Send event");
 
   // Sends one request with the test key, and shows its answer and the clock it carries.
   async function send(methodName, target, json) {
@@ -82,6 +97,9 @@ export function renderSandbox() {
         if (target === "/v1/sandbox/sandboxes" && response.ok) {
           names.replaceChildren(...parsed.data.map((s) => h("option", { value: s.name })));
         }
+        if (target === "/v1/webhook_endpoints" && response.ok && methodName === "GET") {
+          endpointIds.replaceChildren(...parsed.data.map((e) => h("option", { value: e.id })));
+        }
       } catch {
         out.textContent = text;
       }
@@ -109,6 +127,36 @@ export function renderSandbox() {
   listNames.addEventListener("click", () => send("GET", "/v1/sandbox/sandboxes"));
   // The sandbox's events, oldest first: what its writes and its clock moves did.
   showEvents.addEventListener("click", () => send("GET", "/v1/events?limit=20"));
+  register.addEventListener("click", () => {
+    const url = hookUrl.value.trim();
+    const types = hookEvents.value.split(",").map((t) => t.trim()).filter(Boolean);
+    if (!/^https?:\/\//.test(url)) {
+      error.textContent = "The endpoint URL must start with https:// (http:// only in local development).";
+      return;
+    }
+    if (types.length === 0) {
+      error.textContent = "Name the event types, separated by commas, or * for all.";
+      return;
+    }
+    send("POST", "/v1/webhook_endpoints", JSON.stringify({ url, enabled_events: types }));
+  });
+  listHooks.addEventListener("click", () => send("GET", "/v1/webhook_endpoints"));
+  deliveries.addEventListener("click", () => {
+    const id = endpointId.value.trim();
+    if (!/^we_[A-Za-z0-9]+$/.test(id)) {
+      error.textContent = "Pick an endpoint id (we_…): List endpoints offers them.";
+      return;
+    }
+    send("GET", `/v1/webhook_endpoints/${encodeURIComponent(id)}/deliveries`);
+  });
+  trigger.addEventListener("click", () => {
+    const type = eventType.value.trim();
+    if (!/^[a-z_]+\.[a-z_]+$/.test(type)) {
+      error.textContent = "An event type is object.state, such as payment_order.executed.";
+      return;
+    }
+    send("POST", "/v1/sandbox/events", JSON.stringify({ type }));
+  });
   const clockRow = h("div", { class: "row" },
     h("label", { for: "sb-days" }, "Days"), days, advance);
   root.append(
@@ -118,6 +166,14 @@ export function renderSandbox() {
     h("section", { class: "card" }, h("h2", {}, "Time"),
       h("p", { class: "muted" }, "Each sandbox has its own clock: quotes expire, policies start and end, payment orders run as it passes. Move it forward to see what happens later. Name a sandbox above to use one of the account's named sandboxes (each with its own objects and clock) instead of its default one."),
       clock, clockRow, h("div", { class: "row" }, listNames, showEvents)),
+    h("section", { class: "card" }, h("h2", {}, "Webhooks"),
+      h("p", { class: "muted" }, "Register an endpoint for this sandbox's events (its signing secret is shown once, in the answer), read its delivery log, or send an event of any type now."),
+      h("div", { class: "grid-form" },
+        h("div", { class: "field" }, h("label", { for: "sb-hook-url" }, "Endpoint URL"), hookUrl),
+        h("div", { class: "field" }, h("label", { for: "sb-hook-events" }, "Event types"), hookEvents),
+        h("div", { class: "field" }, h("label", { for: "sb-hook-id" }, "Endpoint"), endpointId, endpointIds),
+        h("div", { class: "field" }, h("label", { for: "sb-event-type" }, "Event type"), eventType)),
+      h("div", { class: "row" }, register, listHooks, deliveries, trigger)),
     h("section", { class: "card" }, h("h2", {}, "Response"), status,
       h("h3", {}, "Headers"), headers, h("h3", {}, "Body"), out));
 }
