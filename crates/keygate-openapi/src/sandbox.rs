@@ -193,15 +193,7 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
     );
     s.insert(
         "SandboxList".into(),
-        json!({
-            "type": "object",
-            "required": ["object", "data", "has_more"],
-            "properties": {
-                "object": {"const": "list"},
-                "data": {"type": "array", "maxItems": MAX_NAMED_SANDBOXES, "items": schema_ref("Sandbox")},
-                "has_more": {"const": false, "description": format!("Always false: an account holds at most {MAX_NAMED_SANDBOXES}.")},
-            },
-        }),
+        one_page(schema_ref("Sandbox"), MAX_NAMED_SANDBOXES),
     );
     s.insert(
         "SandboxDeleted".into(),
@@ -248,6 +240,19 @@ pub(crate) fn schemas(sandbox: &Sandbox) -> Map<String, Value> {
     s
 }
 
+/// A list that is always one page: it holds at most `max` items.
+fn one_page(items: Value, max: usize) -> Value {
+    json!({
+        "type": "object",
+        "required": ["object", "data", "has_more"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "maxItems": max, "items": items},
+            "has_more": {"const": false, "description": format!("Always false: there are at most {max}.")},
+        },
+    })
+}
+
 /// The webhook endpoints, their deliveries and the test tool that sends events.
 fn webhook_schemas(sandbox: &Sandbox, s: &mut Map<String, Value>) {
     let types: Vec<String> = sandbox.event_types().into_iter().collect();
@@ -282,16 +287,10 @@ fn webhook_schemas(sandbox: &Sandbox, s: &mut Map<String, Value>) {
         "pattern": "^whsec_",
         "description": "Signs every delivery (`Keygate-Signature`). Shown only here: keep it.",
     });
-    let created_required = json!([
-        "id",
-        "object",
-        "url",
-        "enabled_events",
-        "created",
-        "pending",
-        "next_attempt_at",
-        "secret"
-    ]);
+    let mut created_required = required.clone();
+    if let Some(names) = created_required.as_array_mut() {
+        names.push(json!("secret"));
+    }
     s.insert(
         "WebhookEndpointCreated".into(),
         json!({"type": "object", "required": created_required, "properties": created}),
@@ -310,15 +309,7 @@ fn webhook_schemas(sandbox: &Sandbox, s: &mut Map<String, Value>) {
     );
     s.insert(
         "WebhookEndpointList".into(),
-        json!({
-            "type": "object",
-            "required": ["object", "data", "has_more"],
-            "properties": {
-                "object": {"const": "list"},
-                "data": {"type": "array", "maxItems": MAX_WEBHOOK_ENDPOINTS, "items": schema_ref("WebhookEndpoint")},
-                "has_more": {"const": false},
-            },
-        }),
+        one_page(schema_ref("WebhookEndpoint"), MAX_WEBHOOK_ENDPOINTS),
     );
     s.insert(
         "WebhookEndpointDeleted".into(),
@@ -332,31 +323,26 @@ fn webhook_schemas(sandbox: &Sandbox, s: &mut Map<String, Value>) {
             },
         }),
     );
-    s.insert(
-        "WebhookDeliveryList".into(),
+    let mut deliveries = one_page(
         json!({
             "type": "object",
-            "required": ["object", "data", "has_more"],
-            "description": format!("Every attempt, oldest first; the newest {MAX_DELIVERY_LOG} are kept."),
+            "required": ["object", "event_id", "type", "attempt", "at", "status", "delivered"],
             "properties": {
-                "object": {"const": "list"},
-                "has_more": {"const": false},
-                "data": {"type": "array", "maxItems": MAX_DELIVERY_LOG, "items": {
-                    "type": "object",
-                    "required": ["object", "event_id", "type", "attempt", "at", "status", "delivered"],
-                    "properties": {
-                        "object": {"const": "webhook_delivery"},
-                        "event_id": {"type": "string", "pattern": "^evt_"},
-                        "type": {"type": "string"},
-                        "attempt": {"type": "integer", "minimum": 1},
-                        "at": {"type": "integer", "description": "Unix seconds."},
-                        "status": {"type": ["integer", "null"], "description": "The receiver's status; null when it could not be reached in time."},
-                        "delivered": {"type": "boolean"},
-                    },
-                }},
+                "object": {"const": "webhook_delivery"},
+                "event_id": {"type": "string", "pattern": "^evt_"},
+                "type": {"type": "string"},
+                "attempt": {"type": "integer", "minimum": 1},
+                "at": {"type": "integer", "description": "Unix seconds."},
+                "status": {"type": ["integer", "null"], "description": "The receiver's status; null when it could not be reached in time."},
+                "delivered": {"type": "boolean"},
             },
         }),
+        MAX_DELIVERY_LOG,
     );
+    deliveries["description"] = json!(format!(
+        "Every attempt, oldest first; the newest {MAX_DELIVERY_LOG} are kept."
+    ));
+    s.insert("WebhookDeliveryList".into(), deliveries);
     s.insert(
         "SandboxEventSend".into(),
         json!({

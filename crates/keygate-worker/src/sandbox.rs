@@ -596,23 +596,35 @@ impl SandboxStore {
 
     /// When a named sandbox's idle time runs out (`None` for the account's default one).
     async fn idle_deadline(&self) -> Result<Option<i64>, Error> {
+        let now = now_seconds();
+        Ok(self
+            .idleness()
+            .await?
+            .map(|(_, until)| until.unwrap_or(now)))
+    }
+
+    /// A named sandbox's registration, and until when it is within its idle time (`None`:
+    /// idle now, since its last write is `SANDBOX_IDLE_SECONDS` old); `None` for the
+    /// account's default sandbox.
+    async fn idleness(&self) -> Result<Option<(Registration, Option<i64>)>, Error> {
         let storage = self.state.storage();
         let registration: Option<Registration> = storage
             .get(REGISTERED_KEY)
             .await
             .map_err(|_| unavailable())?;
-        if registration.is_none() {
+        let Some(registration) = registration else {
             return Ok(None);
-        }
+        };
         let last_write: Option<i64> = storage
             .get(LAST_WRITE_KEY)
             .await
             .map_err(|_| unavailable())?;
         let now = now_seconds();
         let idle = Vars::get(&self.env).sandbox_idle_seconds;
-        Ok(Some(
-            idle_until(last_write.unwrap_or(now), now, idle).unwrap_or(now),
-        ))
+        Ok(Some((
+            registration,
+            idle_until(last_write.unwrap_or(now), now, idle),
+        )))
     }
 
     /// Asks the object `store` to do `call`: done, or its refusal (any answer but 200) or the
@@ -639,23 +651,9 @@ impl SandboxStore {
     /// index frees the name first, then the state goes. Requests meanwhile get a 503, so none
     /// is answered from a state about to go. `true` once it is gone.
     async fn expire_if_idle(&self) -> Result<bool, Error> {
-        let storage = self.state.storage();
-        let registration: Option<Registration> = storage
-            .get(REGISTERED_KEY)
-            .await
-            .map_err(|_| unavailable())?;
-        let Some(registration) = registration else {
+        let Some((registration, None)) = self.idleness().await? else {
             return Ok(false);
         };
-        let last_write: Option<i64> = storage
-            .get(LAST_WRITE_KEY)
-            .await
-            .map_err(|_| unavailable())?;
-        let now = now_seconds();
-        let idle = Vars::get(&self.env).sandbox_idle_seconds;
-        if idle_until(last_write.unwrap_or(now), now, idle).is_some() {
-            return Ok(false);
-        }
         self.expiring.set(true);
         let call = Call::Unregister {
             name: registration.name,

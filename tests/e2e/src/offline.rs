@@ -48,3 +48,18 @@ pub fn tamper(key: &str, at: usize) -> String {
     bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
     String::from_utf8(bytes).unwrap()
 }
+
+/// The hex HMAC-SHA256 of `t.body` under `secret`: the `v1` of a `Keygate-Signature`, derived
+/// here with `hmac` independently of keygate-core.
+pub fn keygate_signature(secret: &str, t: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -16,9 +16,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use keygate_e2e::audited::{audit, create_account, key, op};
 use keygate_e2e::clock::unix_now as now;
+use keygate_e2e::offline::keygate_signature;
 use keygate_e2e::{
     Gateway, Origin, OriginRequest, Reply, Value, json, node, run, start_together, tests,
 };
@@ -134,16 +134,7 @@ fn assert_signed(r: &OriginRequest) {
         .unwrap_or_else(|| panic!("signature not t=…,v1=…: {header}"));
     let sent: i64 = t.parse().expect("t is unix seconds");
     assert!((now() - sent).abs() <= 60, "t={sent} is not now");
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(t.as_bytes());
-    mac.update(b".");
-    mac.update(&r.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = keygate_signature(SECRET, t, &r.body);
     assert_eq!(v1, expected, "signature does not sign the body");
 }
 

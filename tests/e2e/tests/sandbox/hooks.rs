@@ -5,9 +5,8 @@
 //! addresses where HTTPS is required is tried in the edge suite, on its HTTPS gateway.)
 
 use super::*;
-use hmac::{Hmac, Mac};
 use keygate_e2e::Reply;
-use sha2::Sha256;
+use keygate_e2e::offline::keygate_signature;
 
 /// How long a receiver waits for deliveries that should come within a second or two.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -29,17 +28,7 @@ fn signed(secret: &str, header: &str, body: &[u8]) -> bool {
     let (Some(t), Some(v1)) = (t, v1) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(t.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    expected == v1
+    keygate_signature(secret, t, body) == v1
 }
 
 impl Ctx {
