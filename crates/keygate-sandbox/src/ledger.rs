@@ -314,6 +314,7 @@ fn execute(world: &mut World, ledgers: &mut [Ledger], order: &Due, day: i64) -> 
             iban: Some(order.creditor_iban.clone()),
         },
         description: description.clone(),
+        booker: order.id.to_string(),
     }));
     let place = book(
         world,
@@ -339,6 +340,7 @@ fn execute(world: &mut World, ledgers: &mut [Ledger], order: &Due, day: i64) -> 
                 iban: Some(debtor_iban),
             },
             description,
+            booker: order.id.to_string(),
         }));
         book(
             world,
@@ -419,6 +421,8 @@ enum What {
 struct Transfer {
     counterparty: Counterparty,
     description: String,
+    /// The id of the record whose booking it is.
+    booker: String,
 }
 
 impl Outcome {
@@ -585,6 +589,17 @@ pub(crate) enum LedgerRecord<'w> {
 }
 
 impl LedgerRecord<'_> {
+    /// The id of the record whose booking made it (a payment order), if one did.
+    pub(crate) fn booker(&self) -> Option<&str> {
+        match self {
+            LedgerRecord::Entry(Entry {
+                what: What::Transfer(transfer),
+                ..
+            }) => Some(&transfer.booker),
+            _ => None,
+        }
+    }
+
     /// What its id is made from: unique among the ledger's records of its collection.
     pub(crate) fn draw(&self) -> u64 {
         match self {

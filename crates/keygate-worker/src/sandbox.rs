@@ -575,7 +575,7 @@ impl SandboxStore {
         {
             consider(hooks.next_attempt());
             if let Ok(sandbox) = Sandbox::embedded() {
-                consider(sandbox.next_day_at(state, now));
+                consider(sandbox.next_change_at(state, now));
             }
         }
         match next {

@@ -27,6 +27,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
 
 /// Where an event's object comes from.
 enum Source<'a> {
@@ -52,6 +53,24 @@ struct Event<'a> {
     source: Source<'a>,
     /// A write's place in the log: two writes of one object in one second are two events.
     place: usize,
+    /// Where it sorts among events of the same second: after the write whose place this is
+    /// (what a write caused at once: an order booked on the day it is created), or, for -1,
+    /// before every write of that second (what the clock reaching that second did).
+    cause: i64,
+}
+
+impl Event<'_> {
+    /// The feed's order: by time; in one second, what the clock did, then each write followed
+    /// by what it caused, in log order (a write's own event is its `Logged`, rank 0). So an
+    /// event that becomes visible is never put before one that was visible already.
+    fn order(&self) -> (i64, i64, u8) {
+        let rank = match self.source {
+            Source::Logged(_) => 0,
+            Source::Transition { .. } | Source::Booked { .. } => 1,
+            Source::Made(_) => 2,
+        };
+        (self.at, self.cause, rank)
+    }
 }
 
 impl Event<'_> {
@@ -107,6 +126,20 @@ impl Event<'_> {
     }
 }
 
+/// When, and at which place of the log, each created record was created.
+struct Creations<'a>(BTreeMap<&'a str, (i64, i64)>);
+
+impl Creations<'_> {
+    /// The time and cause ([`Event::cause`]) of a computed event of record `id` at `at`: no
+    /// earlier than the record's creation, and right after it when its creation brought it.
+    fn caused(&self, id: Option<&str>, at: i64) -> (i64, i64) {
+        match id.and_then(|id| self.0.get(id)) {
+            Some(&(created, place)) if at <= created => (created, place),
+            _ => (at, -1),
+        }
+    }
+}
+
 /// An event of the feed with its id and type made, for webhooks.
 pub(super) struct FeedEvent<'a> {
     pub(super) id: String,
@@ -152,6 +185,7 @@ impl Sandbox {
         query: &str,
         readable: Readable,
         view: View,
+        until: i64,
     ) -> Result<SandboxResponse, Error> {
         let pairs = query_pairs(query);
         let as_strs = || pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -179,7 +213,7 @@ impl Sandbox {
         }
         let params = PageParams::from_pairs(as_strs())?;
         let feed: Vec<Event> = self
-            .feed(readable, view)
+            .feed(readable, view, until)
             .into_iter()
             .filter(|e| kind.is_none_or(|k| e.is_kind(self, k)))
             .collect();
@@ -230,8 +264,9 @@ impl Sandbox {
         id: &str,
         readable: Readable,
         view: View,
+        until: i64,
     ) -> Result<SandboxResponse, Error> {
-        let event = self.find_event(id, readable, view).ok_or_else(|| {
+        let event = self.find_event(id, readable, view, until).ok_or_else(|| {
             Error::not_found(format!(
                 "No event with id `{}`. List /v1/events for the ids that exist.",
                 shown(id)
@@ -240,10 +275,25 @@ impl Sandbox {
         Ok(SandboxResponse::json(200, self.render_event(&event, view)?))
     }
 
+    /// When the next event after `after` (sandbox time) happens, if the view's day holds one:
+    /// the ledger books a whole day at once, and its events come at their time.
+    pub(super) fn next_event_at(&self, view: View, after: i64) -> Option<i64> {
+        self.all_events(view)
+            .iter()
+            .map(|e| e.at)
+            .filter(|at| *at > after)
+            .min()
+    }
+
     /// The feed's events at or after `horizon` (sandbox time), oldest first, with their ids
     /// and types made: what a webhook scan compares with an endpoint's cursor.
-    pub(super) fn feed_since<'a>(&'a self, view: View<'a>, horizon: i64) -> Vec<FeedEvent<'a>> {
-        self.feed(Readable::All, view)
+    pub(super) fn feed_since<'a>(
+        &'a self,
+        view: View<'a>,
+        horizon: i64,
+        until: i64,
+    ) -> Vec<FeedEvent<'a>> {
+        self.feed(Readable::All, view, until)
             .into_iter()
             .filter(|e| e.at >= horizon)
             .map(|event| FeedEvent {
@@ -283,6 +333,7 @@ impl Sandbox {
             suffix: &logged.kind,
             source: Source::Logged(logged),
             place,
+            cause: place as i64,
         };
         Some(FeedEvent {
             id: event.id(self),
@@ -298,9 +349,10 @@ impl Sandbox {
         id: &str,
         readable: Readable,
         view: View<'a>,
+        until: i64,
     ) -> Option<FeedEvent<'a>> {
         let event = self
-            .feed(readable, view)
+            .feed(readable, view, until)
             .into_iter()
             .find(|e| e.id(self) == id)?;
         Some(FeedEvent {
@@ -311,34 +363,46 @@ impl Sandbox {
         })
     }
 
-    /// Every event of the view's sandbox the caller may see, oldest first.
-    fn feed<'a>(&'a self, readable: Readable, view: View<'a>) -> Vec<Event<'a>> {
+    /// Every event of the view's sandbox the caller may see that happened by `until` (the
+    /// sandbox's now: the ledger books a whole day at once, but its events happen at their
+    /// time), oldest first ([`Event::order`]).
+    fn feed<'a>(&'a self, readable: Readable, view: View<'a>, until: i64) -> Vec<Event<'a>> {
+        let mut feed = self.all_events(view);
+        feed.retain(|e| e.at <= until && readable.allows(&self.collections[e.c].name));
+        feed.sort_by_key(Event::order);
+        feed
+    }
+
+    /// Every event of the view's sandbox by its day, unsorted, whatever their time.
+    fn all_events<'a>(&'a self, view: View<'a>) -> Vec<Event<'a>> {
         let mut feed = Vec::with_capacity(view.state.log.len() + 64);
         let find = |name: &str| self.collections.iter().position(|c| c.name == name);
+        // When and where in the log each created record was created, looked up once (500
+        // orders: not 500²): what a record's creation causes at once sorts right after it.
+        let mut creations = Creations(BTreeMap::new());
         for (place, logged) in view.state.log.iter().enumerate() {
             let Some(c) = find(&logged.collection) else {
                 continue;
             };
+            if logged.kind.strip_suffix(".created") == Some(self.object_name(c)) {
+                creations
+                    .0
+                    .entry(logged.id.as_str())
+                    .or_insert((logged.at, place as i64));
+            }
             feed.push(Event {
                 at: logged.at,
                 c,
                 suffix: &logged.kind,
                 source: Source::Logged(logged),
                 place,
+                cause: place as i64,
             });
         }
-        self.transitions(view, &mut feed);
+        self.transitions(view, &creations, &mut feed);
         if let Some(activity) = &self.activity
             && let Some(world) = self.world(activity.transactions, view)
         {
-            // When each created record was created, looked up once (500 orders: not 500²).
-            let created: std::collections::BTreeMap<&str, i64> = view
-                .state
-                .created
-                .values()
-                .flatten()
-                .filter_map(|r| Some((id_of(r), r.get("created")?.as_i64()?)))
-                .collect();
             for (id, (c, outcome)) in &world.booked {
                 let Some(to) = self.collections[*c]
                     .lifecycle
@@ -347,36 +411,35 @@ impl Sandbox {
                 else {
                     continue;
                 };
-                let at = outcome.at();
-                let created = created.get(id.as_str()).copied().unwrap_or(at);
+                let (at, cause) = creations.caused(Some(id), outcome.at());
                 feed.push(Event {
-                    at: at.max(created),
+                    at,
                     c: *c,
                     suffix: to,
                     source: Source::Booked { id },
                     place: 0,
+                    cause,
                 });
             }
             feed.reserve(world.transactions.len() + world.statements.len());
             for (c, at, made) in world.made(activity) {
+                let (at, cause) = creations.caused(made.booker(), at);
                 feed.push(Event {
                     at,
                     c,
                     suffix: "created",
                     source: Source::Made(made),
                     place: 0,
+                    cause,
                 });
             }
         }
-        feed.retain(|e| readable.allows(&self.collections[e.c].name));
-        // Stable: at one time, writes before what they caused, in log order.
-        feed.sort_by_key(|e| e.at);
         feed
     }
 
     /// The transitions by date that the view's records went through by its day: every
     /// created record's, and the files' records' after the files' day.
-    fn transitions<'a>(&'a self, view: View<'a>, feed: &mut Vec<Event<'a>>) {
+    fn transitions<'a>(&'a self, view: View<'a>, creations: &Creations, feed: &mut Vec<Event<'a>>) {
         for (c, coll) in self.collections.iter().enumerate() {
             let Some(lifecycle) = &coll.lifecycle else {
                 continue;
@@ -394,7 +457,6 @@ impl Sandbox {
                 .flatten()
                 .map(|r| (Cow::Borrowed(r), true));
             for (record, is_created) in files.chain(created) {
-                let created_at = record.get("created").and_then(Value::as_i64).unwrap_or(0);
                 for (day, t) in lifecycle.passed(&record, view.today) {
                     if !is_created && day <= self.files_day {
                         continue;
@@ -403,12 +465,15 @@ impl Sandbox {
                         Cow::Borrowed(r) => Cow::Borrowed(id_of(r)),
                         Cow::Owned(r) => Cow::Owned(id_of(r).to_string()),
                     };
+                    let (at, cause) =
+                        creations.caused(is_created.then_some(id.as_ref()), day * 86_400);
                     feed.push(Event {
-                        at: (day * 86_400).max(created_at),
+                        at,
                         c,
                         suffix: &t.to,
                         source: Source::Transition { id, day },
                         place: 0,
+                        cause,
                     });
                 }
             }

@@ -200,7 +200,7 @@ impl Sandbox {
         let horizon = date::today(now.sandbox) * 86_400;
         endpoint.through = now.sandbox;
         endpoint.seen = self
-            .feed_since(view, horizon)
+            .feed_since(view, horizon, now.sandbox)
             .into_iter()
             .filter(|e| endpoint.wants(&e.kind, e.collection))
             .map(|e| (e.id.clone(), e.at()))
@@ -429,12 +429,14 @@ impl Sandbox {
             today: now.today(),
             world: &world,
         };
-        let event = self.find_event(id, readable, view).ok_or_else(|| {
-            Error::not_found(format!(
-                "No event with id `{}`. List /v1/events for the ids that exist.",
-                shown(id)
-            ))
-        })?;
+        let event = self
+            .find_event(id, readable, view, now.sandbox)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "No event with id `{}`. List /v1/events for the ids that exist.",
+                    shown(id)
+                ))
+            })?;
         let body = self.render_event(&event, view)?;
         let mut queued_for = Vec::new();
         for endpoint in &mut hooks.endpoints {
@@ -490,7 +492,7 @@ impl Sandbox {
         let Some(earliest) = hooks.endpoints.iter().map(|e| horizon(e.through)).min() else {
             return false;
         };
-        let feed = self.feed_since(view, earliest);
+        let feed = self.feed_since(view, earliest, now.sandbox);
         let mut bodies: BTreeMap<usize, String> = BTreeMap::new();
         let mut changed = false;
         for endpoint in &mut hooks.endpoints {
@@ -548,15 +550,25 @@ impl Sandbox {
         changed
     }
 
-    /// When the sandbox's day next changes, real Unix seconds: what days passing do appears
-    /// in its feed then. `None` for a frozen clock, whose days pass only when it is moved.
-    pub fn next_day_at(&self, state: &AccountState, real_now: i64) -> Option<i64> {
+    /// When the sandbox's feed next grows by itself, real Unix seconds: at the next of the
+    /// day's booked events, or at midnight (what the next day does appears then). `None` for a
+    /// frozen clock, whose time passes only when it is moved.
+    pub fn next_change_at(&self, state: &AccountState, real_now: i64) -> Option<i64> {
         let now = state.now(real_now);
         if now.frozen {
             return None;
         }
+        let world = OnceCell::new();
+        let view = View {
+            state,
+            today: now.today(),
+            world: &world,
+        };
         let next_midnight = (now.today() + 1) * 86_400;
-        Some(real_now + (next_midnight - now.sandbox))
+        let next = self
+            .next_event_at(view, now.sandbox)
+            .map_or(next_midnight, |at| at.min(next_midnight));
+        Some(real_now + (next - now.sandbox))
     }
 }
 

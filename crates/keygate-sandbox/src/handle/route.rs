@@ -117,8 +117,8 @@ impl Sandbox {
             }
             Route::Clock if read => super::tools::clock(now),
             Route::Clock if post => super::tools::move_clock(state, now, req.body),
-            Route::Events if read => self.events(req.query, req.readable, view),
-            Route::Event(id) if read => self.event(id, req.readable, view),
+            Route::Events if read => self.events(req.query, req.readable, view, now.sandbox),
+            Route::Event(id) if read => self.event(id, req.readable, view, now.sandbox),
             Route::Trigger if post => self.trigger(req, state, hooks, now),
             Route::Endpoints if read => self.list_endpoints(hooks),
             Route::Endpoints if post => self.create_endpoint(req, hooks, view, now, random),

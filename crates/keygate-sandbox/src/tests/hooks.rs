@@ -366,13 +366,107 @@ fn after_a_reset_a_repeatable_sandbox_delivers_its_same_events_again() {
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
-fn the_sandbox_says_when_its_next_day_begins_unless_its_clock_is_frozen() {
-    let client = Client::new();
-    let next = client.sandbox.next_day_at(&client.state, NOW).unwrap();
+fn the_sandbox_says_when_its_feed_next_grows_unless_its_clock_is_frozen() {
+    let mut client = Client::new();
+    // The files' day: nothing is booked before midnight.
+    let next = client.sandbox.next_change_at(&client.state, NOW).unwrap();
     assert_eq!(next, (date::today(NOW) + 1) * 86_400);
+    // 03:00 the next day: the day's bookings are made, and their events come at their time.
+    let (status, _) = client.post("/v1/sandbox/clock", &json!({"advance": {"hours": 15}}));
+    assert_eq!(status, 200);
+    let now = client.state.now(NOW).sandbox;
+    let next = client.sandbox.next_change_at(&client.state, NOW).unwrap();
+    let first_booking = next - NOW + now;
+    assert!(first_booking > now && first_booking < (date::today(now) + 1) * 86_400);
+    let events = client.list_all("/v1/events?type=transaction.created");
+    assert!(events.iter().all(|e| e["created"].as_i64().unwrap() <= now));
+    // Real time reaches it: it is in the feed.
+    client.now += first_booking - now;
+    let later = client.list_all("/v1/events?type=transaction.created");
+    assert!(later.len() > events.len());
+    assert!(later.iter().any(|e| e["created"] == first_booking));
     let frozen = AccountState::repeatable(crate::Repeatable {
         seed: 1,
         start: NOW,
     });
-    assert_eq!(client.sandbox.next_day_at(&frozen, NOW), None);
+    assert_eq!(client.sandbox.next_change_at(&frozen, NOW), None);
+}
+
+/// One step of a generated session: the clock moved (days or hours), real time passing (the
+/// alarm's scan at a new day), an order (due within ten days), a quote, a cancel, a made event,
+/// or a delivery of what is due.
+fn session_step(client: &mut Client, draws: &mut Draws, secret: &str, got: &mut Vec<Value>) {
+    match draws.next(8) {
+        0 => advance(client, 1 + draws.next(9) as i64),
+        1 => {
+            let hours = 1 + draws.next(30);
+            let (status, body) =
+                client.post("/v1/sandbox/clock", &json!({"advance": {"hours": hours}}));
+            assert_eq!(status, 200, "{body}");
+        }
+        2 => {
+            client.now += 3_600 * (1 + draws.next(20) as i64);
+            client
+                .sandbox
+                .scan_hooks(&client.state, &mut client.hooks, client.now);
+        }
+        3 | 4 => {
+            let (_, clock) = client.get("/v1/sandbox/clock");
+            let today = date::parse(clock["today"].as_str().unwrap()).unwrap();
+            let mut body = order(1 + draws.next(400_000) as i64);
+            body["requested_execution_date"] = json!(date::format(today + draws.next(10) as i64));
+            let (status, created) = client.post("/v1/payment_orders", &body);
+            assert_eq!(status, 201, "{created}");
+            if draws.next(4) == 0 {
+                let id = created["id"].as_str().unwrap();
+                client.post(&format!("/v1/payment_orders/{id}/cancel"), &json!({}));
+            }
+        }
+        5 => {
+            client.post("/v1/quotes", &travel_quote("IT"));
+        }
+        6 => {
+            let (status, body) =
+                client.post("/v1/sandbox/events", &json!({"type": "quote.expired"}));
+            assert_eq!(status, 201, "{body}");
+        }
+        _ => got.extend(deliver_all(client, secret)),
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn whatever_a_session_does_an_endpoint_gets_the_feed_after_its_registration_once_in_order() {
+    for seed in 1..=10u64 {
+        let mut client = Client::new();
+        // Every other session in a repeatable sandbox, whose frozen clock puts many events in
+        // one second.
+        if seed % 2 == 0 {
+            client.state = AccountState::repeatable(crate::Repeatable { seed, start: NOW });
+        }
+        let mut draws = Draws(seed);
+        client.post("/v1/quotes", &travel_quote("FR"));
+        let last_before = client.list_all("/v1/events").last().cloned().unwrap();
+        let endpoint = register(&mut client, &["*"]);
+        let secret = endpoint["secret"].as_str().unwrap().to_string();
+        let mut got = Vec::new();
+        for _ in 0..25 {
+            session_step(&mut client, &mut draws, &secret, &mut got);
+        }
+        got.extend(deliver_all(&mut client, &secret));
+        let feed = feed_after(&mut client, last_before["id"].as_str());
+        let show = |events: &[Value]| -> Vec<String> {
+            events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {} {}",
+                        e["created"], e["type"], e["data"]["object"]["id"]
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(show(&got), show(&feed), "seed {seed}");
+        assert_eq!(got, feed, "seed {seed}: bodies as the feed shows them");
+    }
 }

@@ -115,13 +115,16 @@ pub(crate) fn an_endpoint_gets_every_event_of_a_create_advance_execute_flow_sign
     made.expect_status(201);
 
     let feed = c.events_after(&t, before.last().and_then(|e| e["id"].as_str()));
-    let got = received(c, &path, &secret, feed.len());
+    // The clock runs: should this run cross a booking time, the feed grows meanwhile, and
+    // those events come after what was read here.
+    let all = received(c, &path, &secret, feed.len());
+    let got = &all[..feed.len()];
     assert_eq!(
-        event_ids(&got),
+        event_ids(got),
         event_ids(&feed),
         "every event once, in order"
     );
-    assert_eq!(got, feed, "each body as GET /v1/events shows it");
+    assert_eq!(got, &feed[..], "each body as GET /v1/events shows it");
     let about_order: Vec<&str> = got
         .iter()
         .filter(|e| e["data"]["object"]["id"] == order["id"])
@@ -132,20 +135,21 @@ pub(crate) fn an_endpoint_gets_every_event_of_a_create_advance_execute_flow_sign
         ["payment_order.created", "payment_order.executed"]
     );
     assert_eq!(got.last().unwrap(), &made.json);
+    let before_resend = received(c, &path, &secret, 0).len();
 
     // Sent again on demand.
     let first = &feed[0];
     let r = c.post(&t, "/v1/sandbox/events", &json!({"event": first["id"]}));
     r.expect_status(202);
     assert_eq!(r.json["endpoints"], json!([id]), "{r}");
-    let again = received(c, &path, &secret, feed.len() + 1);
-    assert_eq!(again.last().unwrap(), first);
+    let again = received(c, &path, &secret, before_resend + 1);
+    assert!(again[before_resend..].contains(first), "sent again");
 
     // Every attempt is in the delivery log.
     let r = c.get(&t, &format!("/v1/webhook_endpoints/{id}/deliveries"));
     r.expect_status(200);
     let log = r.json["data"].as_array().unwrap();
-    assert_eq!(log.len(), (feed.len() + 1).min(100), "{r}");
+    assert!(log.len() >= (feed.len() + 1).min(100), "{r}");
     assert!(
         log.iter()
             .all(|a| a["status"] == 200 && a["delivered"] == true),
