@@ -22,6 +22,7 @@
 mod base62;
 
 pub mod admin;
+pub mod calendar;
 pub mod config;
 pub mod credentials;
 pub mod engine;
@@ -37,6 +38,7 @@ pub mod model;
 pub mod outbound;
 pub mod page;
 pub mod policy;
+pub mod quota;
 pub mod random;
 pub mod ratelimit;
 pub mod revocation;
