@@ -184,9 +184,12 @@ impl Endpoint {
         self.queue.iter().map(|q| q.body.len()).sum()
     }
 
-    /// Whether one more event of `size` bytes fits its queue.
+    /// Whether one more event of `size` bytes fits its queue. An empty queue takes any one
+    /// event, so none is too large ever to be sent.
     pub(crate) fn has_room(&self, size: usize) -> bool {
-        self.queue.len() < MAX_QUEUED_EVENTS && self.queued_bytes() + size <= MAX_QUEUED_BYTES
+        self.queue.is_empty()
+            || (self.queue.len() < MAX_QUEUED_EVENTS
+                && self.queued_bytes() + size <= MAX_QUEUED_BYTES)
     }
 }
 
@@ -291,6 +294,22 @@ mod tests {
         let log = &hooks.endpoints[0].log;
         assert_eq!(log.len(), MAX_DELIVERY_LOG);
         assert_eq!(log.back().unwrap().attempt, MAX_DELIVERY_LOG as u32 + 7);
+    }
+
+    #[test]
+    fn an_empty_queue_takes_any_event_and_a_full_one_waits() {
+        let mut e = endpoint("we_1", &["*"]);
+        assert!(
+            e.has_room(MAX_QUEUED_BYTES + 1),
+            "never stuck on one large event"
+        );
+        e.queue.push_back(queued("evt_1", 0));
+        assert!(e.has_room(10));
+        assert!(!e.has_room(MAX_QUEUED_BYTES));
+        for n in 1..MAX_QUEUED_EVENTS {
+            e.queue.push_back(queued(&format!("evt_{}", n + 1), 0));
+        }
+        assert!(!e.has_room(1));
     }
 
     #[test]
