@@ -170,22 +170,27 @@ pub(crate) fn a_failing_receiver_gets_backed_off_retries_and_loses_nothing(c: &C
     let first = c.create(&t, "quotes", &c.data.quote_body(product));
     let second = c.create(&t, "quotes", &c.data.quote_body(product));
 
-    let refused = c.receiver.wait_for(3, PATIENCE, |q| q.path == path);
-    assert_eq!(
-        refused.len(),
-        3,
-        "three attempts while the receiver is down"
-    );
+    // The receiver records a request before it answers it: the log, written once the answer
+    // is in, says when three attempts have been refused and the receiver may recover.
+    let log = |c: &Ctx| c.get(&t, &format!("/v1/webhook_endpoints/{id}/deliveries"));
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while log(c).json["data"].as_array().map_or(0, Vec::len) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "three attempts while the receiver is down"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.receiver.respond(&path, Reply::ok());
+    let refused = c.receiver.requests_where(|q| q.path == path);
     let spread = refused[2].received_at - refused[0].received_at;
     assert!(
         spread >= Duration::from_secs(2),
         "retries back off (1 s, then 2 s): {spread:?}"
     );
-    c.receiver.respond(&path, Reply::ok());
 
     // Back-off doubles (the next try may be 4 s or, if one timed out on a loaded machine, 8 s
     // and more away): wait on the delivery log until both are acknowledged.
-    let log = |c: &Ctx| c.get(&t, &format!("/v1/webhook_endpoints/{id}/deliveries"));
     let deadline = std::time::Instant::now() + RECOVERY_PATIENCE;
     loop {
         let r = log(c);
