@@ -3,12 +3,13 @@
 //! `POST /v1/sandbox/events` (send an event of a type now, or send a past one again), and the
 //! scan that queues what the event feed shows beyond each endpoint's cursor (`crate::hooks`).
 
+use super::create::check_budget;
 use super::read::{View, id_of};
 use super::render::{Ordered, to_json};
 use crate::clock::Now;
 use crate::hooks::{Endpoint, Hooks, MAX_WEBHOOK_ENDPOINTS, Queued};
 use crate::rules::{Record, shown};
-use crate::state::{Logged, json_size};
+use crate::state::Logged;
 use crate::{AccountState, Readable, Sandbox, SandboxRequest, SandboxResponse, date};
 use keygate_core::page::ListPage;
 use keygate_core::random::SecureRandom;
@@ -360,13 +361,9 @@ impl Sandbox {
             id: id_of(&object).to_string(),
             object: to_json(&Ordered(&object))?,
         };
-        let growth = json_size(&logged) + if state.log.is_empty() { 9 } else { 1 };
-        if !state.reserve(growth) {
-            return Err(Error::new(
-                409,
-                "This sandbox is full; POST /v1/sandbox/reset to start afresh.",
-            ));
-        }
+        let growth =
+            state.growth_of_create(&coll.name, 0, &[], None, std::slice::from_ref(&logged));
+        check_budget(state, growth)?;
         state.log.push(logged);
         let world = OnceCell::new();
         let view = View {
