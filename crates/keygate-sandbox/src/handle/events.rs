@@ -266,12 +266,7 @@ impl Sandbox {
         view: View,
         until: i64,
     ) -> Result<SandboxResponse, Error> {
-        let event = self.find_event(id, readable, view, until).ok_or_else(|| {
-            Error::not_found(format!(
-                "No event with id `{}`. List /v1/events for the ids that exist.",
-                shown(id)
-            ))
-        })?;
+        let event = self.find_event(id, readable, view, until)?;
         Ok(SandboxResponse::json(200, self.render_event(&event, view)?))
     }
 
@@ -343,19 +338,25 @@ impl Sandbox {
         })
     }
 
-    /// The event `id` of the feed, if the caller may see it.
+    /// The event `id` of the feed, or a 404 if the caller may not see it (or there is none).
     pub(super) fn find_event<'a>(
         &'a self,
         id: &str,
         readable: Readable,
         view: View<'a>,
         until: i64,
-    ) -> Option<FeedEvent<'a>> {
+    ) -> Result<FeedEvent<'a>, Error> {
         let event = self
             .feed(readable, view, until)
             .into_iter()
-            .find(|e| e.id(self) == id)?;
-        Some(FeedEvent {
+            .find(|e| e.id(self) == id)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "No event with id `{}`. List /v1/events for the ids that exist.",
+                    shown(id)
+                ))
+            })?;
+        Ok(FeedEvent {
             id: id.to_string(),
             kind: event.kind(self),
             collection: &self.collections[event.c].name,

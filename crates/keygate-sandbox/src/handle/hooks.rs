@@ -143,14 +143,7 @@ impl Sandbox {
         }
         for (n, kind) in body.enabled_events.iter().enumerate() {
             if kind != "*" && !known.contains(kind) {
-                errors.push(FieldError::new(
-                    format!("enabled_events[{n}]"),
-                    format!(
-                        "unknown event type `{}`; the sandbox sends: {}",
-                        shown(kind),
-                        known.iter().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                ));
+                errors.push(unknown_type(format!("enabled_events[{n}]"), kind, &known));
             }
         }
         if !errors.is_empty() {
@@ -318,16 +311,7 @@ impl Sandbox {
         now: Now,
     ) -> Result<SandboxResponse, Error> {
         let known = self.event_types();
-        let unknown = || {
-            Error::invalid(vec![FieldError::new(
-                "type",
-                format!(
-                    "unknown event type `{}`; the sandbox sends: {}",
-                    shown(kind),
-                    known.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            )])
-        };
+        let unknown = || Error::invalid(vec![unknown_type("type".into(), kind, &known)]);
         if !known.contains(kind) {
             return Err(unknown());
         }
@@ -426,14 +410,7 @@ impl Sandbox {
             today: now.today(),
             world: &world,
         };
-        let event = self
-            .find_event(id, readable, view, now.sandbox)
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "No event with id `{}`. List /v1/events for the ids that exist.",
-                    shown(id)
-                ))
-            })?;
+        let event = self.find_event(id, readable, view, now.sandbox)?;
         let body = self.render_event(&event, view)?;
         let mut queued_for = Vec::new();
         for endpoint in &mut hooks.endpoints {
@@ -567,6 +544,19 @@ impl Sandbox {
             .map_or(next_midnight, |at| at.min(next_midnight));
         Some(real_now + (next - now.sandbox))
     }
+}
+
+/// The error for `field` naming a type the sandbox never sends, listing those it does.
+fn unknown_type(field: String, kind: &str, known: &BTreeSet<String>) -> FieldError {
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    FieldError::new(
+        field,
+        format!(
+            "unknown event type `{}`; the sandbox sends: {}",
+            shown(kind),
+            known.join(", ")
+        ),
+    )
 }
 
 /// An endpoint by id, or a 404 that says where the ids are.
