@@ -413,7 +413,7 @@ impl SandboxStore {
         }
         self.load().await?;
         let request = call.request();
-        let (response, snapshot, hooks_snapshot) = {
+        let (response, snapshot) = {
             let mut state_guard = self.account_state.borrow_mut();
             let state = state_guard.get_or_insert_with(AccountState::default);
             let mut hooks_guard = self.hooks.borrow_mut();
@@ -431,12 +431,7 @@ impl SandboxStore {
             } else {
                 None
             };
-            let hooks_snapshot = if response.hooks_changed {
-                Some(serde_json::to_string(hooks).map_err(|_| Error::internal())?)
-            } else {
-                None
-            };
-            (response, snapshot, hooks_snapshot)
+            (response, snapshot)
         };
         let storage = self.state.storage();
         if let Some(snapshot) = snapshot {
@@ -451,11 +446,8 @@ impl SandboxStore {
                 return Err(unavailable());
             }
         }
-        if let Some(hooks) = hooks_snapshot {
-            if storage.put(HOOKS_KEY, hooks).await.is_err() {
-                self.forget();
-                return Err(unavailable());
-            }
+        if response.hooks_changed {
+            self.save_hooks().await?;
             // Something may be owed now: the alarm delivers it.
             self.arm_at(now_seconds()).await;
         }
@@ -544,6 +536,8 @@ impl SandboxStore {
         Ok(())
     }
 
+    /// Persists the webhook endpoints as they are in memory; should that fail, memory is
+    /// forgotten (it must not run ahead of storage) and the answer is a 503.
     async fn save_hooks(&self) -> Result<(), Error> {
         let text = match self.hooks.borrow().as_ref() {
             Some(hooks) => serde_json::to_string(hooks).map_err(|_| Error::internal())?,
@@ -557,8 +551,8 @@ impl SandboxStore {
     }
 
     /// Sets the alarm for what comes next: a named sandbox's idle time running out, the next
-    /// queued delivery, and, while it has webhook endpoints, the sandbox's next day (what days
-    /// passing do appears in its feed then). No alarm when none of these is ahead.
+    /// queued delivery, and, while it has webhook endpoints, the next time its feed grows by
+    /// itself (`Sandbox::next_change_at`). No alarm when none of these is ahead.
     async fn arm(&self) {
         let now = now_seconds();
         let mut next: Option<i64> = None;

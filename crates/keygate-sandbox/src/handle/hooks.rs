@@ -4,6 +4,7 @@
 //! scan that queues what the event feed shows beyond each endpoint's cursor (`crate::hooks`).
 
 use super::create::check_budget;
+use super::events::FeedEvent;
 use super::read::{View, id_of};
 use super::render::{Ordered, to_json};
 use crate::clock::Now;
@@ -429,13 +430,9 @@ impl Sandbox {
         }
         for endpoint in &mut hooks.endpoints {
             if queued_for.contains(&endpoint.id) {
-                endpoint.queue.push_back(Queued {
-                    event_id: event.id.clone(),
-                    kind: event.kind.clone(),
-                    body: body.clone(),
-                    attempts: 0,
-                    next_at: now.real,
-                });
+                endpoint
+                    .queue
+                    .push_back(owed(&event, body.clone(), now.real));
             }
         }
         let answer = serde_json::json!({
@@ -496,13 +493,7 @@ impl Sandbox {
                     complete = false;
                     break;
                 }
-                endpoint.queue.push_back(Queued {
-                    event_id: event.id.clone(),
-                    kind: event.kind.clone(),
-                    body,
-                    attempts: 0,
-                    next_at: real_now,
-                });
+                endpoint.queue.push_back(owed(event, body, real_now));
                 taken.push((event.id.clone(), event.at()));
             }
             let through = if complete {
@@ -543,6 +534,17 @@ impl Sandbox {
             .next_event_at(view, now.sandbox)
             .map_or(next_midnight, |at| at.min(next_midnight));
         Some(real_now + (next - now.sandbox))
+    }
+}
+
+/// `event`, rendered as `body`, owed to an endpoint from `real_now` on.
+fn owed(event: &FeedEvent, body: String, real_now: i64) -> Queued {
+    Queued {
+        event_id: event.id.clone(),
+        kind: event.kind.clone(),
+        body,
+        attempts: 0,
+        next_at: real_now,
     }
 }
 
