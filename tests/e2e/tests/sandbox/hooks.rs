@@ -269,3 +269,72 @@ pub(crate) fn a_read_only_test_key_cannot_register_a_webhook_endpoint(c: &Ctx) {
             .is_empty()
     );
 }
+
+/// The bounds a tenant can cross: 5 endpoints per sandbox (409), a URL of at most 2048 bytes
+/// and at most 64 event types (400); a backlog beyond the queue's 200 events, which holds the
+/// cursor and loses nothing; and the delivery log, which keeps the newest 100 attempts.
+pub(crate) fn webhook_bounds_refuse_clearly_and_a_long_backlog_loses_nothing(c: &Ctx) {
+    let t = c.tenant("hooks-bounds");
+    let path = format!("/sandbox-hooks/bounds-{}", t.account_id);
+    let url = format!("{}{path}", c.receiver.url());
+    let refused = |body: Value, field: &str| {
+        let r = c.post(&t, "/v1/webhook_endpoints", &body);
+        r.expect_status(400);
+        assert_eq!(r.json["errors"][0]["field"], field, "{r}");
+    };
+    let long = format!("{url}/{}", "a".repeat(2048));
+    refused(json!({"url": long, "enabled_events": ["*"]}), "url");
+    refused(
+        json!({"url": url, "enabled_events": vec!["transaction.created"; 65]}),
+        "enabled_events",
+    );
+    let before = c.events_after(&t, None);
+    let (id, secret) = c.register(&t, &path, &["transaction.created"]);
+    for n in 1..5 {
+        c.register(&t, &format!("{path}-spare-{n}"), &["statement.created"]);
+    }
+    let r = c.post(
+        &t,
+        "/v1/webhook_endpoints",
+        &json!({"url": url, "enabled_events": ["*"]}),
+    );
+    r.expect_status(409);
+    assert!(
+        r.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("5 webhook endpoints"),
+        "{r}"
+    );
+
+    // 25 days of transactions (about a dozen a day): more than a queue holds at once.
+    c.move_clock(&t, &json!({"advance": {"days": 25}}))
+        .expect_status(200);
+    let feed: Vec<Value> = c
+        .events_after(&t, before.last().and_then(|e| e["id"].as_str()))
+        .into_iter()
+        .filter(|e| e["type"] == "transaction.created")
+        .collect();
+    assert!(feed.len() > 200, "{} transactions", feed.len());
+    let arrived = c
+        .receiver
+        .wait_for(feed.len(), RECOVERY_PATIENCE, |q| q.path == path);
+    assert!(
+        arrived.len() >= feed.len(),
+        "{} of {}",
+        arrived.len(),
+        feed.len()
+    );
+    let got = received(c, &path, &secret, feed.len());
+    assert_eq!(
+        event_ids(&got[..feed.len()]),
+        event_ids(&feed),
+        "every event once, in order"
+    );
+    let r = c.get(&t, &format!("/v1/webhook_endpoints/{id}/deliveries"));
+    assert_eq!(
+        r.json["data"].as_array().unwrap().len(),
+        100,
+        "the newest 100 kept"
+    );
+}

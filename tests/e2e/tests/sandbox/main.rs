@@ -163,6 +163,7 @@ fn main() {
             an_endpoint_gets_every_event_of_a_create_advance_execute_flow_signed_and_in_order,
             a_failing_receiver_gets_backed_off_retries_and_loses_nothing,
             a_read_only_test_key_cannot_register_a_webhook_endpoint,
+            webhook_bounds_refuse_clearly_and_a_long_backlog_loses_nothing,
             // Headers and the origin
             every_sandbox_answer_has_x_sandbox_and_a_fresh_request_id,
             test_keys_never_reach_the_origin,
