@@ -241,6 +241,15 @@ fn account(agreement: Agreement) -> Account {
         revision: 1,
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
+    }
+}
+
+/// Credits as the admin API writes them: the balance and the refill (`set_at` is the write's).
+fn credits_body(credits: &Option<keygate_core::quota::Credits>) -> Value {
+    match credits {
+        Some(c) => json!({"remaining": c.remaining, "refill": c.refill}),
+        None => Value::Null,
     }
 }
 
@@ -282,10 +291,11 @@ fn check_admin(body: &Value) {
                 allowed_ips,
                 rate_limit,
                 ip_mode,
+                quota,
             } = &new;
             let again = json!({
                 "name": name, "agreement": agreement, "allowed_ips": allowed_ips,
-                "rate_limit": rate_limit, "ip_mode": ip_mode,
+                "rate_limit": rate_limit, "ip_mode": ip_mode, "quota": quota,
             });
             assert_eq!(admin::new_account(&again), Ok(new));
         }
@@ -306,6 +316,7 @@ fn check_admin(body: &Value) {
                 allowed_ips,
                 rate_limit,
                 ip_mode,
+                quota,
             } = &patch;
             let again = object(&[
                 ("name", name.as_ref().map(|v| json!(v))),
@@ -314,6 +325,7 @@ fn check_admin(body: &Value) {
                 ("allowed_ips", allowed_ips.as_ref().map(|v| json!(v))),
                 ("rate_limit", rate_limit.map(|v| json!(v))),
                 ("ip_mode", ip_mode.map(|v| json!(v))),
+                ("quota", quota.as_ref().map(|v| json!(v))),
             ]);
             assert_eq!(admin::account_patch(&again), Ok(patch));
         }
@@ -340,8 +352,12 @@ fn check_admin(body: &Value) {
                 expires_at,
                 rate_limit,
                 ip_mode,
+                quota,
+                credits,
             } = t;
             let again = object(&[
+                ("quota", Some(json!(quota))),
+                ("credits", Some(credits_body(credits))),
                 ("name", Some(json!(name))),
                 ("environment", Some(json!(environment))),
                 ("scopes", Some(json!(scopes))),
@@ -390,8 +406,12 @@ fn check_admin(body: &Value) {
                 expires_at,
                 rate_limit,
                 ip_mode,
+                quota,
+                credits,
             } = &patch;
             let again = object(&[
+                ("quota", quota.as_ref().map(|v| json!(v))),
+                ("credits", credits.as_ref().map(credits_body)),
                 ("name", name.as_ref().map(|v| json!(v))),
                 ("scopes", scopes.as_ref().map(|v| json!(v))),
                 ("allowed_ips", allowed_ips.as_ref().map(|v| json!(v))),

@@ -52,6 +52,7 @@ mod native {
             revision: 1,
             rate_limit: None,
             ip_mode: Default::default(),
+            quota: None,
         };
         let key = KeyTemplate {
             environment: Environment::Live,
@@ -68,6 +69,8 @@ mod native {
             expires_at: Some(i64::MAX),
             rate_limit: None,
             ip_mode: Default::default(),
+            quota: None,
+            credits: None,
         }
         .into_key(
             "key_bench".into(),

@@ -26,6 +26,16 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// `prefix.name` is not a field of a nested object that accepts `expected`. The name is
+    /// the caller's and may be anything: it is cut to 100 characters before it is echoed.
+    pub fn unknown(prefix: &str, name: &str, expected: &str) -> Self {
+        let name: String = name.chars().take(100).collect();
+        Self::new(
+            format!("{prefix}.{name}"),
+            format!("unknown field; expected {expected}"),
+        )
+    }
 }
 
 /// A refusal with its HTTP status, a human-readable message that says what to do,

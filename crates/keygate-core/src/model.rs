@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use crate::keys::{Environment, KeyHash, parse_key};
+use crate::quota::{Credits, Quota};
 use crate::ratelimit::RateLimit;
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,9 @@ pub struct Account {
     /// What the account's allowlist does with an address outside it.
     #[serde(default)]
     pub ip_mode: IpMode,
+    /// The account's quota: granted requests per period, shared by all its keys.
+    #[serde(default)]
+    pub quota: Option<Quota>,
 }
 
 impl Account {
@@ -164,6 +168,12 @@ pub struct ApiKey {
     /// What the key's allowlist does with an address outside it.
     #[serde(default)]
     pub ip_mode: IpMode,
+    /// This key's own quota, counted besides its account's (if any).
+    #[serde(default)]
+    pub quota: Option<Quota>,
+    /// This key's credits.
+    #[serde(default)]
+    pub credits: Option<Credits>,
     /// A roll's grace that starts when the successor is first used (`roll` with
     /// `"grace": "after_first_use"`), on the rolled key.
     #[serde(default, skip_serializing_if = "Option::is_none")]

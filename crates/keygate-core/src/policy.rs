@@ -19,6 +19,7 @@ use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::{Environment, KeyHash, KeyKind, parse_key};
 use crate::model::{ApiKey, EdgeRecord, IpMode, key_state};
+use crate::quota::{self, Counter, Credits, Lane, Quota};
 use crate::ratelimit::{Count, RateLimit};
 use crate::scope::{self, KEYS_MANAGE};
 use crate::target::{Target, parse_target};
@@ -125,12 +126,52 @@ pub struct Grant {
     pub account_rate_limit: Option<RateLimit>,
     /// The client address, when an allowlist in `report` mode would have refused it.
     pub ip_would_deny: Option<String>,
+    /// The account's quota, if any.
+    pub account_quota: Option<Quota>,
+    /// The key's own quota, if any.
+    pub key_quota: Option<Quota>,
+    /// The key's credits, if any.
+    pub credits: Option<Credits>,
+    /// The route, `METHOD /pattern`, where it has a cost of its own (the usage export's
+    /// `route`).
+    pub costed_route: Option<String>,
+    /// Credits the request takes.
+    pub cost: u64,
 }
 
 impl Grant {
     /// Whether a limit applies: then the request is counted before it is served.
     pub fn is_rate_limited(&self) -> bool {
         self.key_rate_limit.is_some() || self.account_rate_limit.is_some()
+    }
+
+    /// Whether a quota or credits apply: then the request is counted in the account's ledger
+    /// before it is served.
+    pub fn is_metered(&self) -> bool {
+        !self.counters(0).is_empty()
+    }
+
+    /// The ledger's counters this request is counted in at `now` (`crate::quota::counters`).
+    pub fn counters(&self, now: i64) -> Vec<Counter> {
+        quota::counters(
+            self.account_quota.as_ref(),
+            &self.key_id,
+            self.key_quota.as_ref(),
+            self.credits.as_ref(),
+            self.product.as_deref(),
+            self.cost,
+            now,
+        )
+    }
+
+    /// The usage row this request is billed in at `now`.
+    pub fn lane(&self, now: i64) -> Lane {
+        Lane {
+            key_id: self.key_id.clone(),
+            product: self.product.clone(),
+            route: self.costed_route.clone(),
+            day: quota::Period::Day.start(now),
+        }
     }
 
     /// The windows of the account's limiter this request is counted in, all at once
@@ -290,6 +331,13 @@ pub fn authorize(
         key_rate_limit: key.rate_limit,
         account_rate_limit: record.account.rate_limit,
         ip_would_deny,
+        account_quota: record.account.quota.clone(),
+        key_quota: key.quota.clone(),
+        credits: key.credits.clone(),
+        costed_route: route
+            .cost
+            .map(|_| format!("{} {}", route.method, route.path)),
+        cost: route.cost.unwrap_or(1),
     })
 }
 

@@ -8,10 +8,17 @@
 //! when it expires, which keeps the bound at the price of an undershoot of at most that lease.
 
 use crate::calendar::{civil_from_days, days_from_civil};
-use crate::error::FieldError;
+use crate::error::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+
+mod leases;
+mod ledger;
+
+pub use leases::{Leases, QuotaStatus, SETTLE_AFTER_MS, Settlement, USABLE_FOR_MS};
+pub use ledger::{
+    Crossing, CrossingKind, Effects, Lane, LeaseReply, Ledger, MAX_OPEN_LEASES, Standing, Tally,
+};
 
 /// Largest `requests` of a quota (and `remaining`/`amount` of credits).
 pub const MAX_VOLUME: u64 = 1_000_000_000;
@@ -135,19 +142,253 @@ impl Quota {
     }
 }
 
+/// `{"amount": m, "period": "day"|"month"}`: the balance is set to `amount` at the start of
+/// every period after the one the credits were set in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refill {
+    /// 1 to [`MAX_VOLUME`].
+    pub amount: u64,
+    /// When the balance is refilled.
+    pub period: Period,
+}
+
+/// A key's credits: `{"remaining": n, "refill": {...}|null}`, each granted request costing
+/// its route's `cost`. `set_at` (not written by the admin API: the time of the write that set
+/// the credits) names the balance, so setting credits again starts a fresh balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credits {
+    /// The balance from `set_at` to the end of its period (or for ever, without refill).
+    pub remaining: u64,
+    /// The refill, if the balance is refilled.
+    #[serde(default)]
+    pub refill: Option<Refill>,
+    /// Unix seconds of the write that set the credits.
+    #[serde(default)]
+    pub set_at: i64,
+    /// The key the balance was set on: a roll's successor keeps it, and so draws from the
+    /// same balance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_of: Option<String>,
+    /// How many times the key's credits were set before: with `set_at`, names the balance, so
+    /// two top-ups within one second are two balances.
+    #[serde(default)]
+    pub serial: u64,
+}
+
+impl Credits {
+    /// These credits, set on `key_id` unless they were set on a key already (a roll).
+    pub fn of(mut self, key_id: &str) -> Self {
+        if self.balance_of.is_none() {
+            self.balance_of = Some(key_id.to_string());
+        }
+        self
+    }
+
+    /// Reads the admin API's `credits` field (`null`: none); `set_at` is `now`. `remaining`
+    /// may be 0 (a key that must be topped up before its first call).
+    pub fn from_json(
+        field: &str,
+        value: &Value,
+        now: i64,
+    ) -> Result<Option<Credits>, Vec<FieldError>> {
+        let map = match value {
+            Value::Null => return Ok(None),
+            Value::Object(map) => map,
+            _ => {
+                return Err(vec![FieldError::new(
+                    field,
+                    "must be {\"remaining\": n, \"refill\": {\"amount\": m, \"period\": \"day\"|\"month\"}} or null",
+                )]);
+            }
+        };
+        let mut errors = unknown_fields(field, map, &["remaining", "refill"]);
+        let remaining = match map.get("remaining").and_then(Value::as_u64) {
+            Some(n) if n <= MAX_VOLUME => Some(n),
+            _ => {
+                errors.push(FieldError::new(
+                    format!("{field}.remaining"),
+                    format!("is required: a whole number from 0 to {MAX_VOLUME}"),
+                ));
+                None
+            }
+        };
+        let refill = match map.get("refill") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(refill)) => {
+                let prefix = format!("{field}.refill");
+                errors.extend(unknown_fields(&prefix, refill, &["amount", "period"]));
+                let amount = volume(
+                    &format!("{prefix}.amount"),
+                    refill.get("amount"),
+                    &mut errors,
+                );
+                let period = Period::parse(
+                    &format!("{prefix}.period"),
+                    refill.get("period"),
+                    &mut errors,
+                );
+                amount
+                    .zip(period)
+                    .map(|(amount, period)| Refill { amount, period })
+            }
+            Some(_) => {
+                errors.push(FieldError::new(
+                    format!("{field}.refill"),
+                    "must be {\"amount\": m, \"period\": \"day\"|\"month\"} or null",
+                ));
+                None
+            }
+        };
+        match remaining {
+            Some(remaining) if errors.is_empty() => Ok(Some(Credits {
+                remaining,
+                refill,
+                set_at: now,
+                balance_of: None,
+                serial: 0,
+            })),
+            _ => Err(errors),
+        }
+    }
+
+    /// Whether `other` is no larger: no more remaining, and a refill no larger of the same
+    /// period (or none). A manager may give a child key only what it holds itself.
+    pub fn covers(&self, other: &Credits) -> bool {
+        let refill = match (self.refill, other.refill) {
+            (_, None) => true,
+            (Some(own), Some(child)) => own.period == child.period && child.amount <= own.amount,
+            (None, Some(_)) => false,
+        };
+        refill && other.remaining <= self.remaining
+    }
+}
+
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterKind {
+    /// Granted requests in a calendar period.
+    Quota,
+    /// A key's credits: the cost of its granted requests.
+    Credits,
+}
+
+/// One counter a request is counted in, as the edge states it from the key's record: which,
+/// its limit in the current period, and what one request costs in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    /// Quota or credits.
+    pub kind: CounterKind,
+    /// The key whose counter it is; `None`: the account's quota, shared by all its keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The product a quota is limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Units in the current period.
+    pub limit: u64,
+    /// Unix seconds: the start of the current period.
+    pub period_start: i64,
+    /// Unix seconds: its end (the reset); `None`: credits that are never refilled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_end: Option<i64>,
+    /// Units one request takes: 1 for a quota, the route's cost for credits.
+    pub cost: u64,
+    /// The day/month period, or the credits' `set_at`: part of the counter's name, so a
+    /// changed period or a new balance is a new counter.
+    pub basis: String,
+}
+
+impl Counter {
+    /// The counter's name in the account's ledger.
+    pub fn name(&self) -> String {
+        let kind = match self.kind {
+            CounterKind::Quota => "quota",
+            CounterKind::Credits => "credits",
+        };
+        format!(
+            "{kind}:{}:{}:{}",
+            self.key_id.as_deref().unwrap_or("account"),
+            self.product.as_deref().unwrap_or("*"),
+            self.basis
+        )
+    }
+}
+
+/// The counters a granted request of a key is counted in at `now`: the account's quota and
+/// the key's (each if it applies to the route's `product`), and the key's credits at the
+/// route's `cost`. Empty: the request is not metered.
+pub fn counters(
+    account_quota: Option<&Quota>,
+    key_id: &str,
+    key_quota: Option<&Quota>,
+    credits: Option<&Credits>,
+    product: Option<&str>,
+    cost: u64,
+    now: i64,
+) -> Vec<Counter> {
+    let quota = |quota: &Quota, key_id: Option<&str>| {
+        let applies = quota.product.as_deref().is_none_or(|p| Some(p) == product);
+        applies.then(|| Counter {
+            kind: CounterKind::Quota,
+            key_id: key_id.map(str::to_string),
+            product: quota.product.clone(),
+            limit: quota.requests,
+            period_start: quota.period.start(now),
+            period_end: Some(quota.period.end(now)),
+            cost: 1,
+            basis: period_name(quota.period).to_string(),
+        })
+    };
+    let credits = credits.map(|credits| {
+        let (period_start, period_end, limit) = match credits.refill {
+            Some(refill) => {
+                let start = refill.period.start(now);
+                // The balance set in this period holds until its end; a refill after.
+                let limit = if credits.set_at >= start {
+                    credits.remaining
+                } else {
+                    refill.amount
+                };
+                (start, Some(refill.period.end(now)), limit)
+            }
+            None => (credits.set_at, None, credits.remaining),
+        };
+        Counter {
+            kind: CounterKind::Credits,
+            key_id: Some(credits.balance_of.as_deref().unwrap_or(key_id).to_string()),
+            product: None,
+            limit,
+            period_start,
+            period_end,
+            cost: cost.max(1),
+            basis: format!("{}.{}", credits.set_at, credits.serial),
+        }
+    });
+    account_quota
+        .and_then(|q| quota(q, None))
+        .into_iter()
+        .chain(key_quota.and_then(|q| quota(q, Some(key_id))))
+        .chain(credits)
+        .collect()
+}
+
+fn period_name(period: Period) -> &'static str {
+    match period {
+        Period::Day => "day",
+        Period::Month => "month",
+    }
+}
+
 fn unknown_fields(
     field: &str,
     map: &serde_json::Map<String, Value>,
     known: &[&str],
 ) -> Vec<FieldError> {
+    let expected = known.join(", ");
     map.keys()
         .filter(|name| !known.contains(&name.as_str()))
-        .map(|name| {
-            FieldError::new(
-                format!("{field}.{name}"),
-                format!("unknown field; expected {}", known.join(", ")),
-            )
-        })
+        .map(|name| FieldError::unknown(field, name, &expected))
         .collect()
 }
 
@@ -164,105 +405,69 @@ fn volume(field: &str, value: Option<&Value>, errors: &mut Vec<FieldError>) -> O
     }
 }
 
-/// A lease: requests an isolate may grant alone until `expires_at`, in the period that
-/// started at `period_start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// Its number within the ledger.
-    pub id: u64,
-    /// Units reserved; 0 when the counter is full (the request is refused).
-    pub units: u64,
-    /// The period it belongs to: it grants nothing in another.
-    pub period_start: i64,
-    /// Unix seconds after which it counts as fully used.
-    pub expires_at: i64,
-}
-
-/// One counter's period: what was used and what is leased out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Count {
-    period_start: i64,
-    used: u64,
-    leased: BTreeMap<u64, (u64, i64)>,
-}
-
-impl Count {
-    fn reserved(&self) -> u64 {
-        self.leased.values().map(|(units, _)| units).sum()
+impl QuotaStatus {
+    /// `Keygate-Quota-Limit`, `-Remaining` and `-Reset` (seconds until the reset, as
+    /// `RateLimit-Reset`; absent for credits that are never refilled).
+    pub fn headers(&self, now: i64) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("Keygate-Quota-Limit", self.limit.to_string()),
+            ("Keygate-Quota-Remaining", self.remaining.to_string()),
+        ];
+        if let Some(reset) = self.reset {
+            headers.push((
+                "Keygate-Quota-Reset",
+                reset.saturating_sub(now).max(0).to_string(),
+            ));
+        }
+        headers
     }
 }
 
-/// The counters of one account, by name (`quota:account`, `quota:key:<id>`, …). The worker
-/// keeps one per account in a Durable Object, which runs one call at a time.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ledger {
-    counts: BTreeMap<String, Count>,
-    next_lease: u64,
-}
-
-impl Ledger {
-    /// Reserves up to `want` units of counter `name` (limit `limit` per `period`) at `now`:
-    /// as many as [`lease_size`] allows of what is neither used nor leased. `units` 0 means
-    /// the counter is full.
-    pub fn lease(&mut self, name: &str, limit: u64, period: Period, want: u64, now: i64) -> Lease {
-        self.expire(now);
-        let period_start = period.start(now);
-        let count = self.counts.entry(name.to_string()).or_default();
-        if count.period_start != period_start {
-            *count = Count {
-                period_start,
-                ..Count::default()
-            };
-        }
-        let free = limit.saturating_sub(count.used + count.reserved());
-        let units = want.min(lease_size(free));
-        self.next_lease += 1;
-        let lease = Lease {
-            id: self.next_lease,
-            units,
-            period_start,
-            expires_at: now + LEASE_SECONDS,
-        };
-        if units > 0 {
-            count.leased.insert(lease.id, (units, lease.expires_at));
-        }
-        lease
-    }
-
-    /// Settles lease `id` of counter `name`: `used` of its units were granted, the rest are
-    /// free again. A lease of a past period, already expired or unknown changes nothing.
-    pub fn settle(&mut self, name: &str, id: u64, used: u64) {
-        let Some(count) = self.counts.get_mut(name) else {
-            return;
-        };
-        if let Some((units, _)) = count.leased.remove(&id) {
-            count.used += used.min(units);
-        }
-    }
-
-    /// Leases past their time count as fully used: their isolate may have granted them all.
-    pub fn expire(&mut self, now: i64) {
-        for count in self.counts.values_mut() {
-            let expired: Vec<(u64, u64)> = count
-                .leased
-                .iter()
-                .filter(|(_, (_, expires_at))| *expires_at <= now)
-                .map(|(id, (units, _))| (*id, *units))
-                .collect();
-            for (id, units) in expired {
-                count.leased.remove(&id);
-                count.used += units;
+/// The 429 for a request the counter `full` has no room for, with `Retry-After` until its
+/// reset, and the counter as the answer's quota headers show it. The message names whose
+/// counter it is.
+pub fn refusal(full: &Standing, now: i64) -> (Error, QuotaStatus) {
+    let n = full.limit;
+    let per = match full.period_end.map(|end| end - full.period_start) {
+        Some(span) if span <= 86_400 => "today (UTC)",
+        _ => "this month (UTC)",
+    };
+    let of = full
+        .product
+        .as_deref()
+        .map(|p| format!(" of the product `{p}`"))
+        .unwrap_or_default();
+    let message = match (full.kind, &full.key_id) {
+        (CounterKind::Credits, _) => format!(
+            "This API key has {} credits left, and this request costs {}. {}",
+            full.free,
+            full.cost,
+            if full.period_end.is_some() {
+                "They are refilled at the time in Retry-After; or ask for a top-up."
+            } else {
+                "Ask for a top-up."
             }
-        }
+        ),
+        (CounterKind::Quota, Some(_)) => format!(
+            "This API key has made {n} requests{of} {per}, its quota. Retry after the time in \
+             Retry-After, or ask for a larger quota."
+        ),
+        (CounterKind::Quota, None) => format!(
+            "This account's keys have made {n} requests{of} {per}, the account's quota (one \
+             quota shared by all its keys). Retry after the time in Retry-After, or ask for a \
+             larger quota."
+        ),
+    };
+    let mut error = Error::new(429, message);
+    if let Some(end) = full.period_end {
+        error = error.with_retry_after(u32::try_from((end - now).max(1)).unwrap_or(u32::MAX));
     }
-
-    /// Units used of counter `name` in the period that started at `period_start`.
-    pub fn used(&self, name: &str, period_start: i64) -> u64 {
-        self.counts
-            .get(name)
-            .filter(|c| c.period_start == period_start)
-            .map_or(0, |c| c.used)
-    }
+    let status = QuotaStatus {
+        limit: full.limit,
+        remaining: full.free,
+        reset: full.period_end,
+    };
+    (error, status)
 }
 
 /// How many units a lease may take when `free` are free: exactly one near the end, a share of

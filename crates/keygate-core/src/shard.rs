@@ -151,7 +151,10 @@ pub fn index_changes(
                 &denial.account_id,
                 Some(denial.at + crate::engine::DENIAL_RETENTION_SECONDS),
             )),
-            Write::PutUsage { .. } | Write::CountSimilar { .. } => {}
+            Write::PutUsage { .. }
+            | Write::CountSimilar { .. }
+            | Write::PutLedger { .. }
+            | Write::AddUsage { .. } => {}
         }
     }
     if webhooks {
@@ -214,7 +217,9 @@ pub fn place(caller: &Caller, manager_account: Option<&str>, command: &Command) 
         | Command::Withdraw { account_id, .. }
         | Command::CreateKey { account_id, .. }
         | Command::ListKeys { account_id, .. }
-        | Command::ListEvents { account_id, .. } => Placement::Account(account_id.clone()),
+        | Command::ListEvents { account_id, .. }
+        | Command::ListUsage { account_id, .. }
+        | Command::Lease { account_id, .. } => Placement::Account(account_id.clone()),
         Command::GetKey { key_id }
         | Command::UpdateKey { key_id, .. }
         | Command::RollKey { key_id, .. }

@@ -270,6 +270,11 @@ mod tests {
             key_rate_limit: None,
             account_rate_limit: None,
             ip_would_deny: None,
+            account_quota: None,
+            key_quota: None,
+            credits: None,
+            costed_route: None,
+            cost: 1,
         }
     }
 

@@ -45,6 +45,7 @@ pub(crate) fn account() -> Account {
         revision: 1,
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
     }
 }
 
@@ -58,6 +59,8 @@ pub(crate) fn key(environment: Environment) -> ApiKey {
         expires_at: None,
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
+        credits: None,
     }
     .into_key(
         "key_1".into(),

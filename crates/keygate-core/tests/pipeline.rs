@@ -93,6 +93,7 @@ fn world() -> World {
         revision: 1,
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
     };
     let key = api_key(&live, Environment::Live);
     let record = EdgeRecord {
@@ -130,6 +131,8 @@ fn api_key(secret: &IssuedKey, environment: Environment) -> ApiKey {
         expires_at: None,
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
+        credits: None,
     }
     .into_key(
         "key_1".into(),
@@ -214,6 +217,11 @@ fn a_valid_request_is_granted() {
             key_rate_limit: None,
             account_rate_limit: None,
             ip_would_deny: None,
+            account_quota: None,
+            key_quota: None,
+            credits: None,
+            costed_route: None,
+            cost: 1,
         }
     );
 }

@@ -70,6 +70,8 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             expires_at: None,
             rate_limit: None,
             ip_mode: Default::default(),
+            quota: None,
+            credits: None,
         }
         .into_key(
             "key_1".into(),
@@ -89,6 +91,7 @@ fn record(w: &World, scopes: Vec<String>) -> EdgeRecord {
             revision: 1,
             rate_limit: None,
             ip_mode: Default::default(),
+            quota: None,
         },
         product_keys: w
             .product_keys

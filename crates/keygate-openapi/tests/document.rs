@@ -732,6 +732,7 @@ fn admin_views_match_the_schemas() {
         revision: 1,
         rate_limit: None,
         ip_mode: IpMode::Enforce,
+        quota: None,
     };
     let entitlement = Entitlement {
         account_id: "acct_1".into(),
@@ -776,6 +777,8 @@ fn admin_views_match_the_schemas() {
         report_first_use: false,
         start: "sk_test_abcd".into(),
         end: "wxyz".into(),
+        quota: None,
+        credits: None,
     };
     let full = ApiKey {
         disabled_by: Some(Actor::Operator),

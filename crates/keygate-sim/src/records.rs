@@ -62,6 +62,7 @@ pub fn account(account: u32, revision: u64) -> Account {
         revision,
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
     }
 }
 
@@ -83,6 +84,8 @@ pub fn record(
         expires_at: None,
         rate_limit: limit,
         ip_mode: Default::default(),
+        quota: None,
+        credits: None,
     }
     .into_key(
         key_id(key),

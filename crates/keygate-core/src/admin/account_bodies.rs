@@ -3,6 +3,7 @@
 use super::*;
 use crate::error::Error;
 use crate::model::{Account, AccountStatus, Agreement, IpMode};
+use crate::quota::Quota;
 use crate::ratelimit::RateLimit;
 use serde_json::Value;
 
@@ -19,6 +20,8 @@ pub struct NewAccount {
     pub rate_limit: Option<RateLimit>,
     /// What the allowlist does with an address outside it; `enforce` when absent.
     pub ip_mode: IpMode,
+    /// Granted requests per period, shared by all the account's keys.
+    pub quota: Option<Quota>,
 }
 
 impl NewAccount {
@@ -35,11 +38,12 @@ impl NewAccount {
             revision: 1,
             rate_limit: self.rate_limit,
             ip_mode: self.ip_mode,
+            quota: self.quota,
         }
     }
 }
 
-/// `{name, agreement, allowed_ips?, rate_limit?}`.
+/// `{name, agreement, allowed_ips?, rate_limit?, ip_mode?, quota?}`.
 pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
     let mut r = Reader::new(body, &bodies::ACCOUNT_CREATE)?;
     let name = r.name("name");
@@ -51,6 +55,7 @@ pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
     };
     let rate_limit = r.rate_limit().unwrap_or(None);
     let ip_mode = r.ip_mode().unwrap_or_default();
+    let quota = r.quota().unwrap_or(None);
     r.finish()?;
     match (name, agreement, allowed_ips) {
         (Some(name), Some(agreement), Some(allowed_ips)) => Ok(NewAccount {
@@ -59,6 +64,7 @@ pub fn new_account(body: &Value) -> Result<NewAccount, Error> {
             allowed_ips,
             rate_limit,
             ip_mode,
+            quota,
         }),
         // Unreachable: every None above recorded an error and `finish` returned it.
         _ => Err(Error::internal()),
@@ -80,6 +86,8 @@ pub struct AccountPatch {
     pub rate_limit: Option<Option<RateLimit>>,
     /// A new allowlist mode.
     pub ip_mode: Option<IpMode>,
+    /// `Some(None)` removes the account's quota.
+    pub quota: Option<Option<Quota>>,
 }
 
 impl AccountPatch {
@@ -105,11 +113,14 @@ impl AccountPatch {
         if let Some(mode) = self.ip_mode {
             account.ip_mode = mode;
         }
+        if let Some(quota) = &self.quota {
+            account.quota = quota.clone();
+        }
         account.touch(now);
     }
 }
 
-/// `{name?, agreement?, status?, allowed_ips?, rate_limit?}`.
+/// `{name?, agreement?, status?, allowed_ips?, rate_limit?, ip_mode?, quota?}`.
 pub fn account_patch(body: &Value) -> Result<AccountPatch, Error> {
     let mut r = Reader::new(body, &bodies::ACCOUNT_UPDATE)?;
     let patch = AccountPatch {
@@ -119,6 +130,7 @@ pub fn account_patch(body: &Value) -> Result<AccountPatch, Error> {
         allowed_ips: r.allowed_ips(),
         rate_limit: r.rate_limit(),
         ip_mode: r.ip_mode(),
+        quota: r.quota(),
     };
     r.finish()?;
     Ok(patch)

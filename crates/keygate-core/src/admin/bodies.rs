@@ -70,6 +70,10 @@ pub enum FieldKind {
     ExpiresAt,
     /// `{requests, period_seconds}`, or `null`.
     RateLimit,
+    /// `{requests, period, product?}`, or `null`.
+    Quota,
+    /// `{remaining, refill?}`, or `null`.
+    Credits,
     /// Whole seconds from 0 to [`GRACE_MAX`].
     GraceSeconds {
         /// What an absent field means.
@@ -135,6 +139,11 @@ const fn choice(of: Choices) -> FieldKind {
 
 const SCOPES_NOTE: &str =
     "Scopes of the route table (`resource:action`, `*` wildcards); default `[\"*\"]`.";
+const QUOTA_NOTE: &str = "Granted requests per UTC day or month, of one product's routes or of \
+     all; `null` removes it. The tighter of the account's and the key's wins.";
+const CREDITS_NOTE: &str = "A balance each granted request takes its route's `cost` from \
+     (1 by default), refilled to `refill.amount` each period; setting it again (a top-up) \
+     starts a fresh balance of `remaining`. `null` removes it.";
 const ABSENT_UNCHANGED: &str = "Absent fields stay as they are.";
 
 /// `POST /admin/v1/accounts`.
@@ -147,6 +156,7 @@ pub const ACCOUNT_CREATE: BodySpec = BodySpec {
         field("allowed_ips", false, FieldKind::Cidrs),
         field("rate_limit", false, FieldKind::RateLimit),
         field("ip_mode", false, choice(Choices::IpMode)),
+        described("quota", FieldKind::Quota, QUOTA_NOTE),
     ],
 };
 
@@ -165,6 +175,7 @@ pub const ACCOUNT_UPDATE: BodySpec = BodySpec {
             "`null` removes the account's limit.",
         ),
         field("ip_mode", false, choice(Choices::IpMode)),
+        described("quota", FieldKind::Quota, QUOTA_NOTE),
     ],
 };
 
@@ -185,6 +196,8 @@ pub const KEY_CREATE: BodySpec = BodySpec {
         ),
         field("rate_limit", false, FieldKind::RateLimit),
         field("ip_mode", false, choice(Choices::IpMode)),
+        described("quota", FieldKind::Quota, QUOTA_NOTE),
+        described("credits", FieldKind::Credits, CREDITS_NOTE),
     ],
 };
 
@@ -209,6 +222,8 @@ pub const KEY_UPDATE: BodySpec = BodySpec {
             "`null`: only the account's limit (if any) applies.",
         ),
         field("ip_mode", false, choice(Choices::IpMode)),
+        described("quota", FieldKind::Quota, QUOTA_NOTE),
+        described("credits", FieldKind::Credits, CREDITS_NOTE),
     ],
 };
 

@@ -5,6 +5,7 @@ use crate::config::GatewayConfig;
 use crate::error::Error;
 use crate::keys::Environment;
 use crate::model::{Account, ApiKey, IpMode, KeyStatus};
+use crate::quota::{Credits, Quota};
 use crate::ratelimit::RateLimit;
 use serde_json::Value;
 
@@ -28,6 +29,11 @@ pub struct KeyTemplate {
     pub rate_limit: Option<RateLimit>,
     /// What the allowlist does with an address outside it.
     pub ip_mode: IpMode,
+    /// The key's own quota, counted besides the account's.
+    pub quota: Option<Quota>,
+    /// The key's credits. A roll carries the balance itself over ([`Credits::balance_of`]):
+    /// the successor draws from the same balance, so a roll mints no credits.
+    pub credits: Option<Credits>,
 }
 
 impl KeyTemplate {
@@ -42,6 +48,8 @@ impl KeyTemplate {
             expires_at: key.expires_at,
             rate_limit: key.rate_limit,
             ip_mode: key.ip_mode,
+            quota: key.quota.clone(),
+            credits: key.credits.clone(),
         }
     }
 
@@ -55,6 +63,7 @@ impl KeyTemplate {
         end: String,
         now: i64,
     ) -> ApiKey {
+        let credits = self.credits.map(|credits| credits.of(&id));
         ApiKey {
             id,
             account_id: account_id.to_string(),
@@ -73,6 +82,8 @@ impl KeyTemplate {
             disabled_by: None,
             rate_limit: self.rate_limit,
             ip_mode: self.ip_mode,
+            quota: self.quota,
+            credits,
             grace: None,
             first_used_at: None,
             report_first_use: false,
@@ -96,7 +107,8 @@ impl NewKey {
     }
 }
 
-/// `{name, environment, scopes?, allowed_ips?, products?, expires_at?, rate_limit?}`. `scopes`
+/// `{name, environment, scopes?, allowed_ips?, products?, expires_at?, rate_limit?, ip_mode?,
+/// quota?, credits?}`. `scopes`
 /// defaults to `["*"]` (`["*"]` means all), the lists to empty (no extra restriction). A live key
 /// for an account with a test agreement is 403, after the body itself is valid.
 pub fn new_key(
@@ -127,6 +139,8 @@ pub fn new_key(
     let expires_at = r.expires_at(now).unwrap_or(None);
     let rate_limit = r.rate_limit().unwrap_or(None);
     let ip_mode = r.ip_mode().unwrap_or_default();
+    let quota = r.quota().unwrap_or(None);
+    let credits = r.credits(now).unwrap_or(None);
     r.finish()?;
     let (Some(name), Some(environment), Some(scopes), Some(allowed_ips), Some(products)) =
         (name, environment, scopes, allowed_ips, products)
@@ -149,6 +163,8 @@ pub fn new_key(
             expires_at,
             rate_limit,
             ip_mode,
+            quota,
+            credits,
         },
     })
 }
@@ -172,6 +188,10 @@ pub struct KeyPatch {
     pub rate_limit: Option<Option<RateLimit>>,
     /// A new allowlist mode.
     pub ip_mode: Option<IpMode>,
+    /// `Some(None)` removes the key's own quota.
+    pub quota: Option<Option<Quota>>,
+    /// New credits (a fresh balance: a top-up), or `Some(None)` to remove them.
+    pub credits: Option<Option<Credits>>,
 }
 
 impl KeyPatch {
@@ -208,12 +228,22 @@ impl KeyPatch {
         if let Some(mode) = self.ip_mode {
             key.ip_mode = mode;
         }
+        if let Some(quota) = &self.quota {
+            key.quota = quota.clone();
+        }
+        if let Some(credits) = &self.credits {
+            let serial = key.credits.as_ref().map_or(0, |c| c.serial + 1);
+            key.credits = credits
+                .clone()
+                .map(|credits| Credits { serial, ..credits }.of(&key.id));
+        }
         key.updated_at = now;
         Ok(())
     }
 }
 
-/// `{name?, scopes?, allowed_ips?, products?, status?, expires_at?, rate_limit?}`.
+/// `{name?, scopes?, allowed_ips?, products?, status?, expires_at?, rate_limit?, ip_mode?,
+/// quota?, credits?}`.
 pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPatch, Error> {
     let mut r = Reader::new(body, &bodies::KEY_UPDATE)?;
     let patch = KeyPatch {
@@ -225,6 +255,8 @@ pub fn key_patch(body: &Value, config: &GatewayConfig, now: i64) -> Result<KeyPa
         expires_at: r.expires_at(now),
         rate_limit: r.rate_limit(),
         ip_mode: r.ip_mode(),
+        quota: r.quota(),
+        credits: r.credits(now),
     };
     r.finish()?;
     Ok(patch)

@@ -7,6 +7,7 @@ use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::Environment;
 use crate::model::{AccountStatus, Agreement, IpMode, KeyStatus};
+use crate::quota::{Credits, Quota};
 use crate::ratelimit::RateLimit;
 use crate::scope::Scope;
 use serde_json::{Map, Value};
@@ -55,6 +56,30 @@ impl<'a> Reader<'a> {
 
     pub(super) fn ip_mode(&mut self) -> Option<IpMode> {
         self.choice("ip_mode", &IP_MODES)
+    }
+
+    /// `quota`: absent → `None`; `null` → `Some(None)`; a quota → `Some(Some(quota))`.
+    pub(super) fn quota(&mut self) -> Option<Option<Quota>> {
+        let value = self.value("quota")?;
+        match Quota::from_json("quota", value) {
+            Ok(quota) => Some(quota),
+            Err(errors) => {
+                self.errors.extend(errors);
+                None
+            }
+        }
+    }
+
+    /// `credits` at `now`: absent → `None`; `null` → `Some(None)`; credits → `Some(Some(..))`.
+    pub(super) fn credits(&mut self, now: i64) -> Option<Option<Credits>> {
+        let value = self.value("credits")?;
+        match Credits::from_json("credits", value, now) {
+            Ok(credits) => Some(credits),
+            Err(errors) => {
+                self.errors.extend(errors);
+                None
+            }
+        }
     }
 
     /// `rate_limit`: absent → `None`; `null` → `Some(None)`; a limit → `Some(Some(limit))`.

@@ -100,6 +100,8 @@ pub enum FilterValues {
     EventType,
     /// An object id.
     Id,
+    /// A UTC date, `YYYY-MM-DD`.
+    Date,
 }
 
 impl FilterValues {
@@ -107,7 +109,7 @@ impl FilterValues {
     pub fn choices(self) -> Option<&'static [&'static str]> {
         match self {
             FilterValues::EventType => Some(&EVENT_TYPES),
-            FilterValues::Id => None,
+            FilterValues::Id | FilterValues::Date => None,
         }
     }
 }
@@ -536,6 +538,41 @@ pub const ROUTES: &[Operation] = &[
             account_id: i.param("account_id"),
             kind: i.filter("type"),
             key_id: i.filter("key_id"),
+            page: i.page,
+        }),
+    },
+    Operation {
+        id: "listUsage",
+        method: Method::Get,
+        path: "/admin/v1/accounts/{account_id}/usage",
+        summary: "Export an account's usage: granted, refused and lapsed requests per key, product, costed route and day",
+        description: Some(
+            "JSON by default; CSV (one header row, RFC 4180) with `Accept: text/csv`, where a \
+             further page is announced by `Keygate-Next-Starting-After`. `counters` (JSON only) \
+             are the account's quota and credit counters as they stand: the rows' totals for a \
+             counter's period are its `used`. `from` and `to` default to the last 30 days.",
+        ),
+        tag: Tag::Events,
+        auth: Auth::AdminCredential,
+        query: Query::Page(&[
+            Filter {
+                name: "from",
+                description: "The first day, YYYY-MM-DD (UTC); default 29 days before `to`.",
+                values: FilterValues::Date,
+            },
+            Filter {
+                name: "to",
+                description: "The last day, included, YYYY-MM-DD (UTC); default today.",
+                values: FilterValues::Date,
+            },
+        ]),
+        body: Body::None,
+        answers: &[ok("A page of usage rows, and the counters.", "UsageList")],
+        conflict: false,
+        handler: Handler::Command(|i| Command::ListUsage {
+            account_id: i.param("account_id"),
+            from: i.filter("from"),
+            to: i.filter("to"),
             page: i.page,
         }),
     },

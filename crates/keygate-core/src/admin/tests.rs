@@ -27,6 +27,7 @@ fn new_account_valid_and_defaults() {
             allowed_ips: vec![],
             rate_limit: None,
             ip_mode: IpMode::Enforce,
+            quota: None,
         }
     );
     let a = new_account(&json!({"name": "A", "agreement": "production", "allowed_ips": ["10.0.0.1", "::ffff:10.1.0.0/112"]}))
@@ -383,6 +384,8 @@ fn roll_marks_the_old_key_and_copies_settings() {
             expires_at: Some(NOW + 1_000),
             rate_limit: None,
             ip_mode: IpMode::Enforce,
+            quota: None,
+            credits: None,
         }
     );
     roll(&mut old, "key_2", NOW, RollGrace::Fixed(3_600)).unwrap();

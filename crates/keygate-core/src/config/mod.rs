@@ -59,7 +59,13 @@ struct RouteFile {
     product: Option<Value>,
     #[serde(default)]
     environments: Vec<Environment>,
+    /// Credits a granted request takes (1 when absent).
+    #[serde(default)]
+    cost: Option<u64>,
 }
+
+/// The largest `cost` of a route.
+pub const MAX_ROUTE_COST: u64 = 1_000_000;
 
 /// `Some` for any value present, `null` included (serde's `Option` would read `null` as `None`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
@@ -89,6 +95,9 @@ pub struct Route {
     pub product: Option<String>,
     /// Environments this route serves; empty means both.
     pub environments: Vec<Environment>,
+    /// Credits a granted request takes from a key's balance; `None`: 1, and the usage export
+    /// does not break the route out.
+    pub cost: Option<u64>,
     pattern: Pattern,
 }
 
@@ -427,6 +436,15 @@ fn validate_routes(
                 }
             }
         }
+        if file
+            .cost
+            .is_some_and(|cost| !(1..=MAX_ROUTE_COST).contains(&cost))
+        {
+            errors.push(FieldError::new(
+                at("cost"),
+                format!("must be a whole number from 1 to {MAX_ROUTE_COST}"),
+            ));
+        }
         let mut environments = file.environments;
         environments.sort();
         environments.dedup();
@@ -439,6 +457,7 @@ fn validate_routes(
                 scope: file.scope,
                 product,
                 environments,
+                cost: file.cost,
                 pattern,
             });
             indices.push(i);

@@ -166,6 +166,32 @@ pub enum Command {
         #[serde(default)]
         counted: Vec<Counted>,
     },
+    /// An isolate's settlements of the leases it held on the account's ledger, and a lease for
+    /// one lane, if it needs one (from [`Caller::Edge`] only; docs/quotas.md).
+    Lease {
+        /// The account whose ledger it is.
+        account_id: String,
+        /// The lane a lease is wanted for; `None`: settlements only.
+        #[serde(default)]
+        lane: Option<crate::quota::Lane>,
+        /// The counters a request of the lane is counted in, as its key's record states them.
+        #[serde(default)]
+        counters: Vec<crate::quota::Counter>,
+        /// What the isolate granted from the leases it gives back.
+        #[serde(default)]
+        settle: Vec<crate::quota::Settlement>,
+    },
+    /// `GET /admin/v1/accounts/{id}/usage`: usage rows per key, product, costed route and day.
+    ListUsage {
+        /// The `acct_` id from the path.
+        account_id: String,
+        /// The first day, `YYYY-MM-DD` (UTC); default 29 days before `to`.
+        from: Option<String>,
+        /// The last day (included); default today.
+        to: Option<String>,
+        /// The page asked for (`limit`, `starting_after`).
+        page: PageParams,
+    },
     /// GitHub's secret-scanning report, its signature verified by the worker ([`Caller::Edge`]).
     GithubReport {
         /// The tokens GitHub found, each with where it found them.
@@ -187,6 +213,7 @@ impl Command {
                 | Command::ListEvents { .. }
                 | Command::GetRequest { .. }
                 | Command::GetDeliveries { .. }
+                | Command::ListUsage { .. }
         )
     }
 }

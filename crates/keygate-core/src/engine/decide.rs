@@ -23,6 +23,7 @@ pub(super) fn decide(
                 None => mint.id("acct_")?,
             };
             let account = admin::new_account(&body)?.into_account(id, now);
+            check_quota_product(account.quota.as_ref(), cx)?;
             let view = account_view(&account, &[])?;
             Ok(Outcome::json(201, view).with(vec![Write::PutAccount(account)]))
         }
@@ -53,6 +54,7 @@ pub(super) fn decide(
         Command::UpdateAccount { account_id, body } => {
             principal.operator_only()?;
             let patch = admin::account_patch(&body)?;
+            check_quota_product(patch.quota.as_ref().and_then(Option::as_ref), cx)?;
             let mut account = store.account(&account_id)?.ok_or_else(account_not_found)?;
             patch.apply(&mut account, now);
             let view = account_view(&account, &store.entitlements(&account.id)?)?;
@@ -100,6 +102,7 @@ pub(super) fn decide(
             }
             let account = store.account(&account_id)?.ok_or_else(account_not_found)?;
             let template = admin::new_key(&body, &account, cx.config, now)?.into_template();
+            check_quota_product(template.quota.as_ref(), cx)?;
             if let Principal::Manager(manager) = &principal {
                 delegation::check_environment(manager, template.environment)?;
             }
@@ -129,6 +132,7 @@ pub(super) fn decide(
         }
         Command::UpdateKey { key_id, body } => {
             let patch = admin::key_patch(&body, cx.config, now)?;
+            check_quota_product(patch.quota.as_ref().and_then(Option::as_ref), cx)?;
             let stored = managed_key(principal, store, &key_id)?;
             let mut key = stored.key.clone();
             patch.apply(&mut key, now)?;
@@ -143,6 +147,7 @@ pub(super) fn decide(
                 && !delegation::only_disables(&stored.key, &key)
             {
                 check_reenable(&stored.key, &key)?;
+                delegation::check_credits_unchanged(&stored.key, &key)?;
                 delegation::check_within(&manager.key, &key)?;
             }
             let view = used_key_view(store, &key)?;
@@ -261,6 +266,31 @@ pub(super) fn decide(
             outcome.writes.extend(exposed(store, now, &hashes)?);
             outcome.writes.extend(first_used(store, &first_uses)?);
             Ok(outcome)
+        }
+        Command::Lease {
+            account_id,
+            lane,
+            counters,
+            settle,
+        } => {
+            if !matches!(principal, Principal::Edge) {
+                return Err(Error::forbidden(
+                    "Only the gateway itself leases from a ledger.",
+                ));
+            }
+            usage::lease(store, mint, now, account_id, lane, &counters, &settle)
+        }
+        Command::ListUsage {
+            account_id,
+            from,
+            to,
+            page,
+        } => {
+            if !principal.sees(&account_id) {
+                return Err(account_not_found());
+            }
+            store.account(&account_id)?.ok_or_else(account_not_found)?;
+            usage::list_usage(store, &account_id, from, to, &page, now)
         }
         Command::GithubReport { matches } => {
             if !matches!(principal, Principal::Edge) {
@@ -419,4 +449,19 @@ pub(super) fn touched(account: &Account, now: i64) -> Write {
     let mut account = account.clone();
     account.touch(now);
     Write::PutAccount(account)
+}
+
+/// A quota limited to a product names one of the gateway's products.
+fn check_quota_product(quota: Option<&crate::quota::Quota>, cx: &Context<'_>) -> Result<(), Error> {
+    let Some(product) = quota.and_then(|q| q.product.as_deref()) else {
+        return Ok(());
+    };
+    if cx.config.products().iter().any(|p| p.id == product) {
+        return Ok(());
+    }
+    Err(Error::invalid(vec![FieldError::new(
+        "quota.product",
+        "is not a product of this gateway; use a product id of the gateway configuration, or \
+         leave it out to count every route",
+    )]))
 }

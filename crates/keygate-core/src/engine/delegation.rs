@@ -12,6 +12,8 @@
 //! | `environment` | `test` if the manager is a test key |
 //! | `rate_limit` | if the manager has its own: one too, with no more requests at no higher a rate |
 //! | `ip_mode` | `enforce` if the manager's own allowlist is enforced |
+//! | `quota` | if the manager has its own: one too, of the same period (and product), no larger |
+//! | `credits` | if the manager has its own: some too, no more remaining and no larger refill; a manager never changes an existing key's credits (a top-up is the operator's) |
 //!
 //! Applied to the manager itself, the same rule forbids it to loosen its own restrictions:
 //! the result of changing itself must be within what it was before. Operations that only take
@@ -23,6 +25,7 @@ use crate::error::{Error, FieldError};
 use crate::ip::IpAllowlist;
 use crate::keys::Environment;
 use crate::model::{AccountStatus, ApiKey, IpMode, KeyStatus, key_state};
+use crate::quota::Period;
 use crate::scope::{self, KEYS_MANAGE};
 use ipnet::IpNet;
 
@@ -159,6 +162,39 @@ pub(super) fn check_within(manager: &ApiKey, key: &ApiKey) -> Result<(), Error> 
             ));
         }
     }
+    if let Some(own) = &manager.quota
+        && !key.quota.as_ref().is_some_and(|quota| own.covers(quota))
+    {
+        errors.push(FieldError::new(
+            "quota",
+            format!(
+                "must be within this key's own quota ({} requests per {}{}): the same period, \
+                 no more requests",
+                own.requests,
+                if own.period == Period::Day {
+                    "day"
+                } else {
+                    "month"
+                },
+                own.product
+                    .as_deref()
+                    .map(|p| format!(" of {p}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(own) = &manager.credits
+        && !key
+            .credits
+            .as_ref()
+            .is_some_and(|credits| own.covers(credits))
+    {
+        errors.push(FieldError::new(
+            "credits",
+            "must be within this key's own credits: no more remaining, and a refill no larger \
+             of the same period",
+        ));
+    }
     if manager.environment == Environment::Test && key.environment == Environment::Live {
         errors.push(FieldError::new(
             "environment",
@@ -232,4 +268,22 @@ pub(super) fn only_disables(before: &ApiKey, after: &ApiKey) -> bool {
     expected.disabled_by = after.disabled_by.clone();
     expected.updated_at = after.updated_at;
     after.status == KeyStatus::Disabled && *after == expected
+}
+
+/// A manager's change to an existing key: its credits stay as they are. Setting credits starts
+/// a fresh balance, so a manager that could set them could refill its own keys at will; a
+/// top-up is the operator's.
+pub(super) fn check_credits_unchanged(before: &ApiKey, after: &ApiKey) -> Result<(), Error> {
+    if before.credits == after.credits {
+        return Ok(());
+    }
+    let mut error = Error::forbidden(
+        "A key with `keys:manage` cannot change a key's credits: setting them is a top-up, and \
+         only the operator tops up. Use the admin token.",
+    );
+    error.errors = vec![FieldError::new(
+        "credits",
+        "only the operator sets credits on an existing key",
+    )];
+    Err(error)
 }

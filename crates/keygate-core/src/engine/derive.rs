@@ -102,7 +102,11 @@ pub(super) fn derive_events(
                 }
                 (kind, &key.account_id, Some(&key.id), data)
             }
-            Write::PutUsage { .. } | Write::PutDenial(_) | Write::CountSimilar { .. } => continue,
+            Write::PutUsage { .. }
+            | Write::PutDenial(_)
+            | Write::CountSimilar { .. }
+            | Write::PutLedger { .. }
+            | Write::AddUsage { .. } => continue,
             Write::DeleteKey(stored) => (
                 "key.deleted",
                 &stored.key.account_id,

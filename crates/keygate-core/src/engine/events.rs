@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 pub const EVENT_RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
 
 /// The event types, as `GET /admin/v1/accounts/{id}/events?type=` accepts them.
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 17] = [
     "account.created",
     "account.updated",
     "entitlement.created",
@@ -28,6 +28,8 @@ pub const EVENT_TYPES: [&str; 15] = [
     "key.revoked",
     "leak.reported",
     "ip.would_deny",
+    "quota.threshold_reached",
+    "credits.refilled",
 ];
 
 /// One event. Serialised with `"object": "event"`.

@@ -27,6 +27,7 @@ mod record_activity;
 mod store;
 #[cfg(test)]
 mod tests;
+mod usage;
 mod views;
 
 use crate::error::Error;
@@ -40,6 +41,10 @@ pub use activity::{
 pub use events::{EVENT_RETENTION_SECONDS, EVENT_TYPES, Event, changes};
 pub use quota::{
     DEFAULT_MANAGER_READS_PER_MINUTE, DEFAULT_MANAGER_WRITES_PER_MINUTE, ManagerBudgets,
+};
+pub use usage::{
+    LeaseAnswer, MAX_USAGE_DAYS, USAGE_RETENTION_SECONDS, UsageRow, counter_view, parse_date,
+    usage_csv, usage_csv_answer,
 };
 pub use views::{account_view, entitlement_view, key_view};
 

@@ -35,6 +35,20 @@ pub enum Write {
     /// Store a refused request's true reason, for [`DENIAL_RETENTION_SECONDS`], with no
     /// similar refusals counted on it yet.
     PutDenial(Denial),
+    /// Replace the account's ledger of quotas and credits.
+    PutLedger {
+        /// The account.
+        account_id: String,
+        /// The ledger as it now stands.
+        ledger: crate::quota::Ledger,
+    },
+    /// Add a tally to a usage row (created at zero if absent).
+    AddUsage {
+        /// The account.
+        account_id: String,
+        /// The row's lane and what to add.
+        row: UsageRow,
+    },
     /// Add `more` to `similar_not_stored` of the stored refusal `request_id`: later refusals
     /// of its key in its minute, past the caps (an update, never a new row).
     CountSimilar {
@@ -63,7 +77,11 @@ impl Write {
             Write::PutEntitlement(e) => Some(EdgeScope::Account(&e.account_id)),
             Write::DeleteEntitlement { account_id, .. } => Some(EdgeScope::Account(account_id)),
             Write::PutKey(stored) | Write::DeleteKey(stored) => Some(EdgeScope::Key(&stored.hash)),
-            Write::PutUsage { .. } | Write::PutDenial(_) | Write::CountSimilar { .. } => None,
+            Write::PutUsage { .. }
+            | Write::PutDenial(_)
+            | Write::CountSimilar { .. }
+            | Write::PutLedger { .. }
+            | Write::AddUsage { .. } => None,
         }
     }
 }

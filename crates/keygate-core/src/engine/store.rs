@@ -63,6 +63,17 @@ pub trait Store {
     /// The webhook delivery log of an event; `None` if it was never queued (unknown event, or
     /// recorded while webhooks were not configured).
     fn deliveries(&self, event_id: &str) -> Result<Option<webhook::Deliveries>, Error>;
+    /// The account's ledger of quotas and credits (empty if it never had one).
+    fn ledger(&self, account_id: &str) -> Result<crate::quota::Ledger, Error>;
+    /// A page of the account's usage rows of the days `from` to `to` (UTC midnights,
+    /// included), by day, key, product and route, and whether more follow.
+    fn usage_rows(
+        &self,
+        account_id: &str,
+        from: i64,
+        to: i64,
+        page: &PageParams,
+    ) -> Result<(Vec<UsageRow>, bool), Error>;
     /// Whether an `ip.would_deny` event for this key and address block
     /// ([`crate::ip::prefix`], the event's `data.after.prefix`) was recorded on the UTC day
     /// `day` ([`day_of`]).
@@ -172,5 +183,19 @@ impl Store for EmptyStore {
 
     fn would_deny_on(&self, _: &str, _: &str, _: i64) -> Result<bool, Error> {
         Ok(false)
+    }
+
+    fn ledger(&self, _: &str) -> Result<crate::quota::Ledger, Error> {
+        Ok(crate::quota::Ledger::default())
+    }
+
+    fn usage_rows(
+        &self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: &PageParams,
+    ) -> Result<(Vec<UsageRow>, bool), Error> {
+        Ok((Vec::new(), false))
     }
 }

@@ -100,40 +100,198 @@ fn leases_shrink_to_one_request_near_the_limit() {
     assert_eq!(lease_size(1_000_000), MAX_LEASE);
 }
 
+fn lane(key: &str) -> Lane {
+    Lane {
+        key_id: key.to_string(),
+        product: None,
+        route: None,
+        day: Period::Day.start(NOW),
+    }
+}
+
+fn quota_of(requests: u64) -> Quota {
+    Quota {
+        requests,
+        period: Period::Day,
+        product: None,
+    }
+}
+
+fn used(ledger: &Ledger, counter: &Counter) -> u64 {
+    ledger
+        .standings()
+        .into_iter()
+        .find(|s| s.name == counter.name())
+        .map_or(0, |s| s.used)
+}
+
+fn granted(reply: &LeaseReply) -> Option<(u64, u64)> {
+    match reply {
+        LeaseReply::Granted { id, requests, .. } => Some((*id, *requests)),
+        _ => None,
+    }
+}
+
 #[test]
 fn a_lease_never_reserves_more_than_is_free_and_unused_units_come_back() {
     let mut ledger = Ledger::default();
-    let a = ledger.lease("quota:account", 50, Period::Day, 10, NOW);
-    assert_eq!(a.units, 1, "a quota of 50 is decided request by request");
-    let b = ledger.lease("quota:account", 50, Period::Day, 10, NOW);
-    ledger.settle("quota:account", a.id, 1);
-    ledger.settle("quota:account", b.id, 0);
-    assert_eq!(ledger.used("quota:account", Period::Day.start(NOW)), 1);
+    let mut fx = Effects::default();
+    let counters = counters(None, "key_a", Some(&quota_of(50)), None, None, 1, NOW);
+    let a = granted(&ledger.lease(&lane("key_a"), &counters, NOW, &mut fx)).unwrap();
+    assert_eq!(a.1, 1, "a quota of 50 is decided request by request");
+    let b = granted(&ledger.lease(&lane("key_a"), &counters, NOW, &mut fx)).unwrap();
+    ledger.settle(a.0, 1, &mut fx);
+    ledger.settle(b.0, 0, &mut fx);
+    assert_eq!(used(&ledger, &counters[0]), 1);
     // A settlement twice, or of a lease that does not exist, changes nothing.
-    ledger.settle("quota:account", a.id, 1);
-    ledger.settle("quota:account", 999, 1);
-    assert_eq!(ledger.used("quota:account", Period::Day.start(NOW)), 1);
+    ledger.settle(a.0, 1, &mut fx);
+    ledger.settle(999, 1, &mut fx);
+    assert_eq!(used(&ledger, &counters[0]), 1);
+    assert_eq!(fx.usage[&lane("key_a")].granted, 1);
 }
 
 #[test]
-fn an_unsettled_lease_counts_as_used_when_it_expires_and_a_new_period_starts_afresh() {
+fn an_unsettled_lease_lapses_as_used_and_a_new_period_starts_afresh() {
     let mut ledger = Ledger::default();
-    let lease = ledger.lease("k", 10_000, Period::Day, 1_000, NOW);
-    assert_eq!(lease.units, MAX_LEASE);
-    ledger.expire(NOW + LEASE_SECONDS);
-    assert_eq!(ledger.used("k", Period::Day.start(NOW)), MAX_LEASE);
-    // Settled after it expired: too late, still counted in full.
-    ledger.settle("k", lease.id, 1);
-    assert_eq!(ledger.used("k", Period::Day.start(NOW)), MAX_LEASE);
+    let mut fx = Effects::default();
+    let big = counters(None, "key_a", Some(&quota_of(10_000)), None, None, 1, NOW);
+    let (id, requests) = granted(&ledger.lease(&lane("key_a"), &big, NOW, &mut fx)).unwrap();
+    assert_eq!(requests, MAX_LEASE);
+    ledger.expire(NOW + LEASE_SECONDS, &mut fx);
+    assert_eq!(used(&ledger, &big[0]), MAX_LEASE);
+    assert_eq!(fx.usage[&lane("key_a")].lapsed, MAX_LEASE);
+    // Settled after it lapsed: too late, still counted in full.
+    ledger.settle(id, 1, &mut fx);
+    assert_eq!(used(&ledger, &big[0]), MAX_LEASE);
     let tomorrow = Period::Day.end(NOW);
-    let next = ledger.lease("k", 10_000, Period::Day, 1, tomorrow);
-    assert_eq!(next.period_start, tomorrow);
-    assert_eq!(ledger.used("k", tomorrow), 0);
+    let next = counters(
+        None,
+        "key_a",
+        Some(&quota_of(10_000)),
+        None,
+        None,
+        1,
+        tomorrow,
+    );
+    let mut next_lane = lane("key_a");
+    next_lane.day = tomorrow;
+    granted(&ledger.lease(&next_lane, &next, tomorrow, &mut fx)).unwrap();
+    assert_eq!(used(&ledger, &next[0]), 0);
+}
+
+#[test]
+fn the_tightest_counter_decides_and_a_refusal_consumes_nothing() {
+    let mut ledger = Ledger::default();
+    let mut fx = Effects::default();
+    let account = quota_of(1_000);
+    let key = quota_of(3);
+    let both = counters(Some(&account), "key_a", Some(&key), None, None, 1, NOW);
+    for _ in 0..3 {
+        let (id, requests) = granted(&ledger.lease(&lane("key_a"), &both, NOW, &mut fx)).unwrap();
+        ledger.settle(id, requests, &mut fx);
+    }
+    let LeaseReply::Full { full } = ledger.lease(&lane("key_a"), &both, NOW, &mut fx) else {
+        panic!("the key's quota of 3 is full");
+    };
+    assert_eq!(full.key_id.as_deref(), Some("key_a"));
+    // The account's counter counted the three grants, not the refusal.
+    assert_eq!(used(&ledger, &both[0]), 3);
+    assert_eq!(fx.usage[&lane("key_a")].refused, 1);
+    // Another key of the account still has the account's room.
+    let other = counters(Some(&account), "key_b", None, None, None, 1, NOW);
+    assert!(granted(&ledger.lease(&lane("key_b"), &other, NOW, &mut fx)).is_some());
+}
+
+#[test]
+fn credits_of_20_at_a_cost_of_5_give_exactly_4_calls() {
+    let mut ledger = Ledger::default();
+    let mut fx = Effects::default();
+    let credits = Credits {
+        remaining: 20,
+        refill: None,
+        set_at: NOW - 100,
+        balance_of: None,
+        serial: 0,
+    };
+    let costly = counters(None, "key_a", None, Some(&credits), None, 5, NOW);
+    let mut calls = 0;
+    while let Some((id, requests)) = granted(&ledger.lease(&lane("key_a"), &costly, NOW, &mut fx)) {
+        calls += requests;
+        ledger.settle(id, requests, &mut fx);
+        assert!(calls <= 4);
+    }
+    assert_eq!(calls, 4);
+    assert_eq!(used(&ledger, &costly[0]), 20);
+    assert_eq!(
+        costly[0].period_end, None,
+        "credits without refill never reset"
+    );
+}
+
+#[test]
+fn thresholds_fire_once_per_period_and_credits_announce_their_refill() {
+    let mut ledger = Ledger::default();
+    let mut fx = Effects::default();
+    let credits = Credits {
+        remaining: 10,
+        refill: Some(Refill {
+            amount: 10,
+            period: Period::Day,
+        }),
+        set_at: NOW - 100,
+        balance_of: None,
+        serial: 0,
+    };
+    let today = counters(None, "key_a", None, Some(&credits), None, 1, NOW);
+    while let Some((id, requests)) = granted(&ledger.lease(&lane("key_a"), &today, NOW, &mut fx)) {
+        ledger.settle(id, requests, &mut fx);
+    }
+    let kinds: Vec<CrossingKind> = fx.crossings.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [CrossingKind::Warning, CrossingKind::Exhausted]);
+    assert_eq!(fx.crossings[0].counter.used, 8);
+    let tomorrow = Period::Day.end(NOW);
+    let next = counters(None, "key_a", None, Some(&credits), None, 1, tomorrow);
+    assert_eq!(next[0].limit, 10, "refilled to the amount");
+    let mut fx = Effects::default();
+    let mut next_lane = lane("key_a");
+    next_lane.day = tomorrow;
+    granted(&ledger.lease(&next_lane, &next, tomorrow, &mut fx)).unwrap();
+    granted(&ledger.lease(&next_lane, &next, tomorrow, &mut fx)).unwrap();
+    let kinds: Vec<CrossingKind> = fx.crossings.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [CrossingKind::Refilled], "once, not per lease");
+}
+
+#[test]
+fn a_lease_ends_with_its_day_and_the_open_leases_are_bounded() {
+    let mut ledger = Ledger::default();
+    let mut fx = Effects::default();
+    let late = Period::Day.end(NOW) - 3;
+    let c = counters(
+        None,
+        "key_a",
+        Some(&quota_of(1_000_000)),
+        None,
+        None,
+        1,
+        late,
+    );
+    let LeaseReply::Granted { expires_at, .. } = ledger.lease(&lane("key_a"), &c, late, &mut fx)
+    else {
+        panic!("granted");
+    };
+    assert_eq!(expires_at, Period::Day.end(NOW));
+    for _ in 1..MAX_OPEN_LEASES {
+        ledger.lease(&lane("key_a"), &c, late, &mut fx);
+    }
+    assert_eq!(
+        ledger.lease(&lane("key_a"), &c, late, &mut fx),
+        LeaseReply::Busy
+    );
 }
 
 /// Isolates that lease, grant from their leases, settle, or vanish, in an order drawn from a
-/// seed; the counter's limit holds whatever the order, and once every lease is settled or
-/// expired, every unit is accounted for.
+/// seed; the limit holds whatever the order, and once every lease is settled or lapsed, the
+/// usage rows (granted + lapsed) are exactly the counter's use.
 #[test]
 fn isolates_together_never_grant_more_than_the_limit_whatever_the_interleaving() {
     struct Draws(u64);
@@ -150,59 +308,117 @@ fn isolates_together_never_grant_more_than_the_limit_whatever_the_interleaving()
         let mut draws = Draws(seed);
         let limit = 1 + draws.next(300);
         let mut ledger = Ledger::default();
-        // Per isolate: its open lease (id, units, granted from it).
+        let mut fx = Effects::default();
+        let q = counters(None, "key_a", Some(&quota_of(limit)), None, None, 1, NOW);
+        // Per isolate: its open lease (id, requests, granted from it).
         let mut isolates: Vec<Option<(u64, u64, u64)>> = vec![None; 4];
-        let mut granted = 0u64;
+        let mut granted_total = 0u64;
         let mut refused = 0u64;
         let mut now = NOW;
         for _ in 0..600 {
             let i = draws.next(4) as usize;
             match (draws.next(10), isolates[i]) {
-                // A request: granted from the lease, or a new lease is drawn.
-                (0..=6, Some((id, units, used))) if used < units => {
-                    isolates[i] = Some((id, units, used + 1));
-                    granted += 1;
+                (0..=6, Some((id, requests, used))) if used < requests => {
+                    isolates[i] = Some((id, requests, used + 1));
+                    granted_total += 1;
                 }
                 (0..=6, open) => {
                     if let Some((id, _, used)) = open {
-                        ledger.settle("q", id, used);
+                        ledger.settle(id, used, &mut fx);
                     }
-                    let lease = ledger.lease("q", limit, Period::Day, 20, now);
-                    if lease.units == 0 {
-                        isolates[i] = None;
-                        refused += 1;
-                    } else {
-                        isolates[i] = Some((lease.id, lease.units, 1));
-                        granted += 1;
+                    match granted(&ledger.lease(&lane("key_a"), &q, now, &mut fx)) {
+                        None => {
+                            isolates[i] = None;
+                            refused += 1;
+                        }
+                        Some((id, requests)) => {
+                            isolates[i] = Some((id, requests, 1));
+                            granted_total += 1;
+                        }
                     }
                 }
-                // The isolate settles what it used.
                 (7 | 8, Some((id, _, used))) => {
-                    ledger.settle("q", id, used);
+                    ledger.settle(id, used, &mut fx);
                     isolates[i] = None;
                 }
-                // It vanishes with its lease, or time passes.
                 (9, Some(_)) if draws.next(4) == 0 => isolates[i] = None,
                 _ => now += 1,
             }
             assert!(
-                granted <= limit,
-                "seed {seed}: {granted} granted of {limit}"
+                granted_total <= limit,
+                "seed {seed}: {granted_total} granted of {limit}"
             );
         }
         for isolate in isolates.iter_mut() {
             if let Some((id, _, used)) = isolate.take() {
-                ledger.settle("q", id, used);
+                ledger.settle(id, used, &mut fx);
             }
         }
-        ledger.expire(now + LEASE_SECONDS);
-        let used = ledger.used("q", Period::Day.start(NOW));
-        // Used counts what was granted, and what vanished isolates might have granted.
-        assert!(
-            used >= granted && used <= limit,
-            "seed {seed}: {used} {granted}"
+        ledger.expire(now + LEASE_SECONDS, &mut fx);
+        let used = used(&ledger, &q[0]);
+        let tally = fx.usage.get(&lane("key_a")).copied().unwrap_or_default();
+        assert_eq!(
+            tally.granted + tally.lapsed,
+            used,
+            "seed {seed}: the rows are the counter"
         );
-        // A refusal means the counter was full, or held by open leases.
+        assert_eq!(tally.refused, refused, "seed {seed}");
+        assert!(
+            used >= granted_total && used <= limit,
+            "seed {seed}: {used} {granted_total}"
+        );
         assert!(refused == 0 || used + MAX_LEASE * 4 >= limit, "seed {seed}");
     }
+}
+
+#[test]
+fn an_isolate_grants_from_its_lease_until_it_is_spent_then_owes_its_settlement() {
+    let mut leases = Leases::default();
+    let now_ms = NOW * 1000;
+    let standing = Standing {
+        name: "quota:key_a:*:day".into(),
+        kind: CounterKind::Quota,
+        key_id: Some("key_a".into()),
+        product: None,
+        limit: 100,
+        used: 10,
+        reserved: 3,
+        free: 87,
+        cost: 1,
+        period_start: Period::Day.start(NOW),
+        period_end: Some(Period::Day.end(NOW)),
+    };
+    let first = leases
+        .add(
+            "acct_a",
+            "lane",
+            7,
+            3,
+            NOW + LEASE_SECONDS,
+            vec![standing],
+            now_ms,
+        )
+        .unwrap();
+    assert_eq!((first.limit, first.remaining), (100, 89));
+    assert_eq!(leases.arm(now_ms), Some(USABLE_FOR_MS as u64));
+    assert_eq!(leases.arm(now_ms), None, "armed once");
+    assert!(leases.take("acct_a", "other lane", now_ms).is_none());
+    assert_eq!(leases.take("acct_a", "lane", now_ms).unwrap().remaining, 88);
+    assert!(leases.settlements(Some("acct_a"), now_ms, false).is_empty());
+    assert!(leases.take("acct_a", "lane", now_ms).is_some());
+    assert!(leases.take("acct_a", "lane", now_ms).is_none(), "spent");
+    assert_eq!(leases.next_due(now_ms), Some(SETTLE_AFTER_MS));
+    let owed = leases.settlements(None, now_ms, false);
+    assert_eq!(
+        owed,
+        [("acct_a".to_string(), vec![Settlement { id: 7, granted: 3 }])]
+    );
+    assert_eq!(leases.next_due(now_ms), None);
+    // A lease is not granted from once it is near its lapse.
+    leases.add("acct_a", "lane", 8, 5, NOW + 5, Vec::new(), now_ms);
+    assert!(leases.take("acct_a", "lane", now_ms + 1_000).is_none());
+    assert_eq!(
+        leases.settlements(None, now_ms + 1_000, false),
+        [("acct_a".to_string(), vec![Settlement { id: 8, granted: 1 }])]
+    );
 }

@@ -93,6 +93,43 @@ fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
     assert_eq!(ended.data["after"]["because"], "leaked");
     w.store.events.push(ended);
 
+    // A key's credits run out (80%, 100%), and are refilled the next day.
+    let metered = w.key(key_body(json!({
+        "credits": {"remaining": 5, "refill": {"amount": 5, "period": "day"}}
+    })));
+    let record = w.store.key_by_id(&metered);
+    let lease = |at: i64| {
+        let grant_counters =
+            crate::quota::counters(None, &record.id, None, record.credits.as_ref(), None, 1, at);
+        Command::Lease {
+            account_id: record.account_id.clone(),
+            lane: Some(crate::quota::Lane {
+                key_id: record.id.clone(),
+                product: None,
+                route: None,
+                day: crate::quota::Period::Day.start(at),
+            }),
+            counters: grant_counters,
+            settle: Vec::new(),
+        }
+    };
+    let mut settle = Vec::new();
+    for _ in 0..5 {
+        let body = w.ok(&Caller::Edge, lease(NOW)).body.unwrap();
+        let id = body["lease"]["id"].as_u64().unwrap();
+        settle.push(crate::quota::Settlement { id, granted: 1 });
+    }
+    w.ok(
+        &Caller::Edge,
+        Command::Lease {
+            account_id: record.account_id.clone(),
+            lane: None,
+            counters: Vec::new(),
+            settle,
+        },
+    );
+    w.ok(&Caller::Edge, lease(NOW + 86_400));
+
     let kinds: Vec<&str> = w.store.events.iter().map(|e| e.kind.as_str()).collect();
     for kind in EVENT_TYPES {
         assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");

@@ -36,12 +36,32 @@ pub(super) struct MemStore {
     pub usage: Vec<(String, Usage)>,
     pub denials: Vec<StoredDenial>,
     pub deliveries: Vec<webhook::Deliveries>,
+    pub ledgers: Vec<(String, crate::quota::Ledger)>,
+    pub usage_days: Vec<(String, UsageRow)>,
 }
 
 impl MemStore {
     pub(super) fn apply(&mut self, writes: &[Write]) {
         for write in writes {
             match write.clone() {
+                Write::PutLedger { account_id, ledger } => {
+                    self.ledgers.retain(|(a, _)| *a != account_id);
+                    self.ledgers.push((account_id, ledger));
+                }
+                Write::AddUsage { account_id, row } => {
+                    match self
+                        .usage_days
+                        .iter_mut()
+                        .find(|(a, r)| *a == account_id && r.id == row.id)
+                    {
+                        Some((_, r)) => {
+                            r.granted += row.granted;
+                            r.refused += row.refused;
+                            r.lapsed += row.lapsed;
+                        }
+                        None => self.usage_days.push((account_id, row)),
+                    }
+                }
                 Write::PutAccount(a) => match self.accounts.iter_mut().find(|x| x.id == a.id) {
                     Some(x) => *x = a,
                     None => self.accounts.push(a),
@@ -107,6 +127,35 @@ pub(super) fn page_of<T: Clone>(
 }
 
 impl Store for MemStore {
+    fn ledger(&self, account_id: &str) -> Result<crate::quota::Ledger, Error> {
+        Ok(self
+            .ledgers
+            .iter()
+            .find(|(a, _)| a == account_id)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default())
+    }
+
+    fn usage_rows(
+        &self,
+        account_id: &str,
+        from: i64,
+        to: i64,
+        page: &PageParams,
+    ) -> Result<(Vec<UsageRow>, bool), Error> {
+        let mut rows: Vec<UsageRow> = self
+            .usage_days
+            .iter()
+            .filter(|(a, r)| {
+                let day = parse_date("date", &r.date).unwrap_or(i64::MIN);
+                a == account_id && (from..=to).contains(&day)
+            })
+            .map(|(_, r)| r.clone())
+            .collect();
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(page_of(rows, page, |r| r.id.as_str()))
+    }
+
     fn account(&self, id: &str) -> Result<Option<Account>, Error> {
         Ok(self.accounts.iter().find(|a| a.id == id).cloned())
     }
