@@ -12,6 +12,7 @@ use keygate_core::admin::{GRACE_MAX, MAX_LEAK_TOKENS, MAX_LIST_ITEMS, MAX_NAME_C
 use keygate_core::config::GatewayConfig;
 use keygate_core::engine::EVENT_TYPES;
 use keygate_core::github;
+use keygate_core::quota::MAX_VOLUME;
 use keygate_core::ratelimit::{MAX_PERIOD_SECONDS, MAX_REQUESTS};
 use serde_json::{Map, Value, json};
 
@@ -63,6 +64,9 @@ fn operation(op: &Operation, gateway: &GatewayConfig) -> Value {
             let schema = match filter.values {
                 FilterValues::EventType => json!({"type": "string", "enum": EVENT_TYPES}),
                 FilterValues::Id => json!({"type": "string", "minLength": 1}),
+                FilterValues::Date => {
+                    json!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})
+                }
             };
             parameters.push(json!({
                 "name": filter.name,
@@ -208,6 +212,14 @@ fn name_field() -> Value {
     })
 }
 
+fn quota_or_null() -> Value {
+    json!({"oneOf": [schema_ref("Quota"), {"type": "null"}]})
+}
+
+fn credits_or_null() -> Value {
+    json!({"oneOf": [schema_ref("Credits"), {"type": "null"}]})
+}
+
 fn rate_limit_or_null() -> Value {
     json!({"oneOf": [schema_ref("RateLimit"), {"type": "null"}]})
 }
@@ -236,6 +248,8 @@ fn field_schema(kind: FieldKind, gateway: &GatewayConfig) -> Value {
         }
         FieldKind::ExpiresAt => json!({"type": ["integer", "null"]}),
         FieldKind::RateLimit => rate_limit_or_null(),
+        FieldKind::Quota => quota_or_null(),
+        FieldKind::Credits => credits_or_null(),
         FieldKind::GraceSeconds { default } => {
             json!({"type": "integer", "minimum": 0, "maximum": GRACE_MAX, "default": default})
         }
@@ -306,6 +320,54 @@ pub(crate) fn schemas(gateway: &GatewayConfig) -> Map<String, Value> {
             },
         }),
     );
+    let products: Vec<&str> = gateway.products().iter().map(|p| p.id.as_str()).collect();
+    let period = json!({"type": "string", "enum": ["day", "month"], "description": "A calendar period in UTC."});
+    s.insert(
+        "Quota".into(),
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["requests", "period"],
+            "properties": {
+                "requests": {"type": "integer", "minimum": 1, "maximum": MAX_VOLUME},
+                "period": period,
+                "product": {"type": "string", "enum": products, "description": "Only this product's routes count; absent: every route."},
+            },
+        }),
+    );
+    s.insert(
+        "Credits".into(),
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["remaining"],
+            "properties": {
+                "remaining": {"type": "integer", "minimum": 0, "maximum": MAX_VOLUME, "description": "The balance set now; in a view, the balance as set (the live balance is in the usage export's `counters`)."},
+                "refill": {"oneOf": [{
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["amount", "period"],
+                    "properties": {
+                        "amount": {"type": "integer", "minimum": 1, "maximum": MAX_VOLUME},
+                        "period": period,
+                    },
+                }, {"type": "null"}]},
+            },
+        }),
+    );
+    s.insert(
+        "CreditsView".into(),
+        json!({
+            "type": "object",
+            "required": ["remaining", "set_at"],
+            "properties": {
+                "remaining": {"type": "integer", "description": "The balance as set (the live balance is in the usage export's `counters`)."},
+                "refill": {"type": ["object", "null"]},
+                "set_at": {"type": "integer", "description": "When the balance was set."},
+                "balance_of": {"type": "string", "description": "The key the balance was set on; a roll's successor shares it."},
+            },
+        }),
+    );
     s.insert("Actor".into(), json!({
         "oneOf": [
             {"type": "object", "required": ["type"], "properties": {"type": {"const": "operator"}}},
@@ -314,7 +376,7 @@ pub(crate) fn schemas(gateway: &GatewayConfig) -> Map<String, Value> {
     }));
     s.insert("Account".into(), json!({
         "type": "object",
-        "required": ["object", "id", "name", "agreement", "status", "allowed_ips", "created_at", "updated_at", "rate_limit", "ip_mode", "products"],
+        "required": ["object", "id", "name", "agreement", "status", "allowed_ips", "created_at", "updated_at", "rate_limit", "ip_mode", "products", "quota"],
         "properties": {
             "object": {"const": "account"},
             "id": {"type": "string", "pattern": "^acct_"},
@@ -325,6 +387,7 @@ pub(crate) fn schemas(gateway: &GatewayConfig) -> Map<String, Value> {
             "created_at": {"type": "integer", "description": "Unix seconds."},
             "updated_at": {"type": "integer", "description": "Unix seconds."},
             "rate_limit": {"oneOf": [schema_ref("RateLimit"), {"type": "null"}], "description": "One limit shared by all the account's keys (a key's own limit can only be tighter)."},
+            "quota": quota_or_null(),
             "ip_mode": ip_mode,
             "products": {"type": "array", "items": {"type": "string"}, "description": "The products the account is entitled to."},
         },
@@ -368,7 +431,7 @@ pub(crate) fn schemas(gateway: &GatewayConfig) -> Map<String, Value> {
     s.insert("ApiKey".into(), json!({
         "type": "object",
         "description": "An API key as the admin API shows it: never the secret, never its hash.",
-        "required": ["object", "id", "account_id", "name", "environment", "status", "scopes", "allowed_ips", "products", "created_at", "updated_at", "expires_at", "leaked_at", "revoke_at", "rolled_to", "rate_limit", "ip_mode", "start", "end", "last_used_at", "last_used_ip", "ips_seen", "refusals", "would_deny"],
+        "required": ["object", "id", "account_id", "name", "environment", "status", "scopes", "allowed_ips", "products", "created_at", "updated_at", "expires_at", "leaked_at", "revoke_at", "rolled_to", "rate_limit", "quota", "credits", "ip_mode", "start", "end", "last_used_at", "last_used_ip", "ips_seen", "refusals", "would_deny"],
         "properties": {
             "object": {"const": "api_key"},
             "id": {"type": "string", "pattern": "^key_"},
@@ -387,6 +450,8 @@ pub(crate) fn schemas(gateway: &GatewayConfig) -> Map<String, Value> {
             "rolled_to": nullable("string"),
             "disabled_by": {"allOf": [schema_ref("Actor")], "description": "Present while the key is disabled."},
             "rate_limit": rate_limit_or_null(),
+            "quota": quota_or_null(),
+            "credits": {"oneOf": [schema_ref("CreditsView"), {"type": "null"}]},
             "ip_mode": ip_mode,
             "grace": {"allOf": [schema_ref("FirstUseGrace")], "description": "On a key rolled with `\"grace\": \"after_first_use\"`."},
             "first_used_at": {"type": "integer", "description": "On a successor whose predecessor's grace waits for its first use."},
@@ -541,5 +606,43 @@ pub(crate) fn schemas(gateway: &GatewayConfig) -> Map<String, Value> {
     for name in ["Account", "ApiKey", "Event"] {
         s.insert(format!("{name}List"), list_of(name));
     }
+    s.insert("Usage".into(), json!({
+        "type": "object",
+        "required": ["object", "id", "date", "key_id", "product", "route", "granted", "refused", "lapsed"],
+        "properties": {
+            "object": {"const": "usage"},
+            "id": {"type": "string", "description": "The row's cursor for `starting_after`."},
+            "date": {"type": "string", "format": "date", "description": "The UTC day."},
+            "key_id": {"type": "string"},
+            "product": nullable("string"),
+            "route": {"type": ["string", "null"], "description": "`METHOD /pattern`, where the route has a `cost` in gateway.json."},
+            "granted": {"type": "integer", "minimum": 0},
+            "refused": {"type": "integer", "minimum": 0, "description": "Refused for a quota or the credits."},
+            "lapsed": {"type": "integer", "minimum": 0, "description": "Leased by an isolate that stopped before saying how many it granted; counted as used."},
+        },
+    }));
+    s.insert("QuotaCounter".into(), json!({
+        "type": "object",
+        "required": ["counter", "limit", "used", "reserved", "remaining", "period_start"],
+        "properties": {
+            "counter": {"type": "string", "enum": ["quota", "credits"]},
+            "key_id": {"type": ["string", "null"], "description": "`null`: the account's quota."},
+            "product": nullable("string"),
+            "limit": {"type": "integer"},
+            "used": {"type": "integer"},
+            "reserved": {"type": "integer", "description": "Held by open leases at the edge."},
+            "remaining": {"type": "integer"},
+            "period_start": {"type": "integer"},
+            "period_end": {"type": ["integer", "null"], "description": "The reset; `null` for credits never refilled."},
+            "threshold": {"type": "integer", "enum": [80, 100], "description": "In a `quota.threshold_reached` event."},
+        },
+    }));
+    let mut usage_list = list_of("Usage");
+    if let Some(required) = usage_list["required"].as_array_mut() {
+        required.push(json!("counters"));
+    }
+    usage_list["properties"]["counters"] =
+        json!({"type": "array", "items": schema_ref("QuotaCounter")});
+    s.insert("UsageList".into(), usage_list);
     s
 }

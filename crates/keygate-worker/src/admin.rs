@@ -3,14 +3,14 @@
 //! the `Registry` Durable Object, on the core's rules.
 
 use crate::facts::CredentialHeaders;
-use crate::http::{bounded_body, header, json_body, method_of, now_seconds};
+use crate::http::{answer_response, bounded_body, header, json_body, method_of, now_seconds};
 use crate::registry::{self, Message, MessageHooks};
 use crate::settings::Vars;
 use crate::{demo, keystore, ratelimit};
 use keygate_core::Error;
 use keygate_core::admin::routes::{self, Body, Handler, Input, Operation, Params};
 use keygate_core::credentials::extract_credential;
-use keygate_core::engine::{Caller, Command};
+use keygate_core::engine::{Caller, Command, usage_csv_answer};
 use keygate_core::github::{self, GithubKeys};
 use keygate_core::ip::throttle_prefix;
 use keygate_core::keys::constant_time_eq;
@@ -153,6 +153,32 @@ async fn relay(
     command: Command,
     request_id: &str,
 ) -> Result<Response, Error> {
+    relay_as(
+        env,
+        vars,
+        location,
+        caller,
+        manager_account,
+        command,
+        request_id,
+        false,
+    )
+    .await
+}
+
+/// [`relay`], the answer rendered as CSV when `csv` (the usage export asked for
+/// `text/csv`).
+#[allow(clippy::too_many_arguments, reason = "relay's, and the format")]
+async fn relay_as(
+    env: &Env,
+    vars: &Vars,
+    location: &Location,
+    caller: Caller,
+    manager_account: Option<&str>,
+    command: Command,
+    request_id: &str,
+    csv: bool,
+) -> Result<Response, Error> {
     // The demo account is seeded by an admin request, never by a report (GitHub's) the
     // worker makes on its own behalf.
     if vars.demo_seed && !matches!(caller, Caller::Edge) {
@@ -175,7 +201,25 @@ async fn relay(
     if vars.applies_locally() {
         keystore::apply(location, reply.edge.clone());
     }
+    if csv {
+        return Ok(answer_response(usage_csv_answer(reply.answer)));
+    }
     Ok(reply.into_response())
+}
+
+/// Whether the request prefers CSV: its `Accept` names `text/csv`.
+fn accepts_csv(req: &Request) -> bool {
+    req.headers()
+        .get("Accept")
+        .ok()
+        .flatten()
+        .is_some_and(|accept| {
+            accept.split(',').any(|kind| {
+                kind.split(';')
+                    .next()
+                    .is_some_and(|k| k.trim().eq_ignore_ascii_case("text/csv"))
+            })
+        })
 }
 
 thread_local! {
@@ -255,7 +299,8 @@ pub async fn handle(
     {
         return Err(decision.refusal());
     }
-    relay(
+    let csv = matches!(command, Command::ListUsage { .. }) && accepts_csv(&req);
+    relay_as(
         env,
         vars,
         &location,
@@ -263,6 +308,7 @@ pub async fn handle(
         account.as_deref(),
         command,
         request_id,
+        csv,
     )
     .await
 }

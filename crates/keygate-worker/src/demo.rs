@@ -36,6 +36,7 @@ pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
         allowed_ips: Vec::new(),
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
     }
     .into_account(ACCOUNT_ID.into(), now);
     let mut writes = vec![Write::PutAccount(account)];
@@ -58,6 +59,8 @@ pub fn seed(config: &GatewayConfig, now: i64) -> Vec<Write> {
         expires_at: None,
         rate_limit: None,
         ip_mode: Default::default(),
+        quota: None,
+        credits: None,
     };
     let key = template.into_key(KEY_ID.into(), ACCOUNT_ID, secret.start, secret.end, now);
     writes.push(Write::PutKey(StoredKey {

@@ -11,6 +11,7 @@ use crate::config::gateway_config;
 use crate::facts::CredentialHeaders;
 use crate::http::{error_response, method_of, now_seconds};
 use crate::keystore::{self, Held, Located};
+use crate::quota::{self, Metered};
 use crate::settings::Vars;
 use crate::{activity, origin, ratelimit, sandbox};
 use keygate_core::Error;
@@ -18,6 +19,7 @@ use keygate_core::keys::{Environment, KeyHash};
 use keygate_core::location::Location;
 use keygate_core::model::EdgeRecord;
 use keygate_core::policy::{self, Grant, PreparedRecord, RequestFacts};
+use keygate_core::quota::QuotaStatus;
 use keygate_core::ratelimit::RateDecision;
 use keygate_core::target::{RequestUrl, Target};
 use std::rc::Rc;
@@ -41,7 +43,7 @@ pub enum Next<'a> {
     /// decide again.
     Lookup(KeyHash),
     /// The grant, the target it was made for, and the key's record.
-    Granted(Grant, Target<'a>, Rc<PreparedRecord>),
+    Granted(Box<Grant>, Target<'a>, Rc<PreparedRecord>),
 }
 
 /// Steps `https` to `scope`: authenticate, the record (cached at `location`, or from
@@ -82,7 +84,7 @@ pub fn admit<'a>(
         now,
     )
     .inspect_err(|error| activity::denied(&record, facts, error, request_id))?;
-    Ok(Next::Granted(grant, authenticated.target, record))
+    Ok(Next::Granted(Box::new(grant), authenticated.target, record))
 }
 
 /// Records a granted request as the key's use, by the path that answers it (the fast path
@@ -119,7 +121,7 @@ pub async fn handle(
                 lookup = Lookup::Located(keystore::location_get(host, &location, &hash).await);
             }
             Next::Lookup(hash) => lookup = Lookup::Done(keystore::kv_get(env, &hash).await),
-            Next::Granted(grant, target, record) => break (grant, target, record),
+            Next::Granted(grant, target, record) => break (*grant, target, record),
         }
     };
     // Counted after the grant: requests refused before it (401/403/404) cost no count. The
@@ -132,6 +134,19 @@ pub async fn handle(
         activity::denied(&record, &facts, &refusal, request_id);
         return Ok(with_rate_limit(error_response(&refusal), &decision));
     }
+    // The quota and credits come last: a request refused for anything else never consumes.
+    let quota_status = match quota::admit(env, vars.limits, &grant, request_id).await? {
+        Metered::Unmetered => None,
+        Metered::Granted(status) => status,
+        Metered::Refused(refusal, status) => {
+            activity::denied(&record, &facts, &refusal, request_id);
+            let response = with_quota(error_response(&refusal), Some(&status));
+            return Ok(match counted {
+                Some(decision) => with_rate_limit(response, &decision),
+                None => response,
+            });
+        }
+    };
     record_use(&record, &facts, &grant, request_id);
     // The only branch that can reach the origin is a live grant; test keys stay in-process.
     // Both get the target that was authorised, not the URL again.
@@ -139,10 +154,21 @@ pub async fn handle(
         Environment::Test => sandbox::serve(req, env, &grant, &record, &target, request_id).await,
         Environment::Live => origin::forward(req, vars, &grant, &target, request_id).await?,
     };
+    let response = with_quota(response, quota_status.as_ref());
     Ok(match counted {
         Some(decision) => with_rate_limit(response, &decision),
         None => response,
     })
+}
+
+/// `Keygate-Quota-Limit`, `-Remaining` and `-Reset` on every answer to a metered key.
+fn with_quota(mut response: Response, status: Option<&QuotaStatus>) -> Response {
+    if let Some(status) = status {
+        for (name, value) in status.headers(now_seconds()) {
+            let _ = response.headers_mut().set(name, &value);
+        }
+    }
+    response
 }
 
 /// `RateLimit-Limit`, `-Remaining` and `-Reset` on every answer to a limited key.

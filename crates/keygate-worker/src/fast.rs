@@ -8,7 +8,7 @@
 //! (`src/protocol.rs`, where its grammar is stated): a complete response, a KV key to read, a
 //! planned origin request, a Durable Object message to send first, or `full` for what only the
 //! workers-rs path serves (the admin API, sandbox requests that need the account's state
-//! object, and keys with a rate limit, counted by a Durable Object). The workers-rs framework
+//! object, and keys with a rate limit, a quota or credits, counted by a Durable Object). The workers-rs framework
 //! costs ~50 µs of CPU per request before any of our code runs, and ~2 ms at an isolate's first
 //! request (docs/performance.md): edge requests, and the isolate's own housekeeping (the
 //! revocation log's reads, the activity's sends), never need it.
@@ -264,10 +264,11 @@ fn run(
             };
             return checked(&resumed, &step);
         }
-        Next::Granted(grant, target, record) => (grant, target, record),
+        Next::Granted(grant, target, record) => (*grant, target, record),
     };
-    // A limited key's requests are counted by a Durable Object: the workers-rs path does it.
-    if grant.is_rate_limited() {
+    // A limited or metered key's requests are counted by a Durable Object: the workers-rs
+    // path does it.
+    if grant.is_rate_limited() || grant.is_metered() {
         return checked(&resumed, &Step::Full);
     }
     match grant.environment {

@@ -16,6 +16,7 @@ mod keystore;
 mod lock;
 mod origin;
 mod protocol;
+mod quota;
 mod random;
 mod ratelimit;
 mod registry;
@@ -58,6 +59,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     // Whatever this request recorded (a refusal, a use, a key sent in clear) is sent within its
     // bound by a flush armed here, not by whichever request comes next.
     activity::arm(&env, &ctx, Vars::get(&env).limits);
+    // What this request drew from a quota's lease is settled after the answer, never before.
+    quota::arm(&env, &ctx, Vars::get(&env).limits);
     // What this request taught the isolate goes to the location's cache, after the answer.
     if let Some(delay_ms) = keystore::writes_after() {
         let host = keystore::host_of(&raw_url).to_string();

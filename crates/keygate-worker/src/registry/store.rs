@@ -2,12 +2,13 @@
 
 use super::*;
 use keygate_core::engine::{
-    Event, RATE_LIMITED_STATUS, RefusalMinute, Store, StoredDenial, StoredKey, Usage,
-    WOULD_DENY_PERIOD_SECONDS,
+    Event, RATE_LIMITED_STATUS, RefusalMinute, Store, StoredDenial, StoredKey, Usage, UsageRow,
+    WOULD_DENY_PERIOD_SECONDS, parse_date,
 };
 use keygate_core::keys::KeyHash;
 use keygate_core::model::{Account, ApiKey, Entitlement};
 use keygate_core::page::PageParams;
+use keygate_core::quota::{Lane, Ledger, Tally};
 use keygate_core::webhook;
 use keygate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
@@ -388,5 +389,112 @@ impl Store for SqlStore<'_> {
             vec![account_id.into()],
         )?;
         Ok(counted.first().map_or(0, |c| c.n.max(0) as usize))
+    }
+
+    fn ledger(&self, account_id: &str) -> Result<Ledger, Error> {
+        let docs: Vec<Doc> = rows(
+            self.sql,
+            "SELECT doc FROM quota_ledgers WHERE account_id = ?",
+            vec![account_id.into()],
+        )?;
+        docs.first()
+            .map_or_else(|| Ok(Ledger::default()), |d| parse_doc(&d.doc))
+    }
+
+    fn usage_rows(
+        &self,
+        account_id: &str,
+        from: i64,
+        to: i64,
+        page: &PageParams,
+    ) -> Result<(Vec<UsageRow>, bool), Error> {
+        let mut filter = String::from("account_id = ? AND day >= ? AND day <= ?");
+        let mut bindings: Vec<SqlStorageValue> = vec![account_id.into(), from.into(), to.into()];
+        if let Some(after) = &page.starting_after {
+            let cursor = UsageCursor::parse(after).ok_or_else(|| {
+                Error::invalid(vec![FieldError::new(
+                    "starting_after",
+                    "must be the id of a usage row of the previous page",
+                )])
+            })?;
+            filter.push_str(" AND (day, key_id, product, route) > (?, ?, ?, ?)");
+            bindings.extend([
+                cursor.day.into(),
+                cursor.key_id.into(),
+                cursor.product.into(),
+                cursor.route.into(),
+            ]);
+        }
+        bindings.push((page.limit as i64 + 1).into());
+        let found: Vec<UsageDay> = rows(
+            self.sql,
+            &format!(
+                "SELECT day, key_id, product, route, granted, refused, lapsed FROM usage_days
+                 WHERE {filter} ORDER BY day, key_id, product, route LIMIT ?"
+            ),
+            bindings,
+        )?;
+        let has_more = found.len() > page.limit;
+        Ok((
+            found
+                .into_iter()
+                .take(page.limit)
+                .map(UsageDay::into_row)
+                .collect(),
+            has_more,
+        ))
+    }
+}
+
+/// A usage row as stored: `product` and `route` are `''` where the lane has none.
+#[derive(Deserialize)]
+struct UsageDay {
+    day: i64,
+    key_id: String,
+    product: String,
+    route: String,
+    granted: i64,
+    refused: i64,
+    lapsed: i64,
+}
+
+impl UsageDay {
+    fn into_row(self) -> UsageRow {
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        UsageRow::new(
+            &Lane {
+                key_id: self.key_id,
+                product: some(self.product),
+                route: some(self.route),
+                day: self.day,
+            },
+            Tally {
+                granted: count(self.granted),
+                refused: count(self.refused),
+                lapsed: count(self.lapsed),
+            },
+        )
+    }
+}
+
+/// A usage row's id (`UsageRow::id`: `YYYY-MM-DD/key/product/route`) read back as a position.
+struct UsageCursor {
+    day: i64,
+    key_id: String,
+    product: String,
+    route: String,
+}
+
+impl UsageCursor {
+    fn parse(id: &str) -> Option<Self> {
+        let mut parts = id.splitn(4, '/');
+        let day = parse_date("starting_after", parts.next()?).ok()?;
+        Some(Self {
+            day,
+            key_id: parts.next()?.to_string(),
+            product: parts.next()?.to_string(),
+            route: parts.next()?.to_string(),
+        })
     }
 }

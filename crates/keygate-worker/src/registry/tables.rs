@@ -4,7 +4,8 @@ use super::*;
 use crate::revocations;
 use keygate_core::Error;
 use keygate_core::engine::{
-    DENIAL_RETENTION_SECONDS, EVENT_RETENTION_SECONDS, EdgeScope, Event, Write, minute_of,
+    DENIAL_RETENTION_SECONDS, EVENT_RETENTION_SECONDS, EdgeScope, Event, USAGE_RETENTION_SECONDS,
+    Write, minute_of, parse_date,
 };
 use keygate_core::webhook;
 use worker::SqlStorage;
@@ -42,6 +43,13 @@ impl Registry {
                 ON events (key_id, json_extract(doc, '$.data.after.prefix'), created_at)
                 WHERE type = 'ip.would_deny'",
             "CREATE TABLE IF NOT EXISTS usage (key_id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            // Usage plans (docs/quotas.md): the ledger, and the rows the export reads.
+            "CREATE TABLE IF NOT EXISTS quota_ledgers (account_id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS usage_days (
+                account_id TEXT NOT NULL, day INTEGER NOT NULL, key_id TEXT NOT NULL,
+                product TEXT NOT NULL, route TEXT NOT NULL, granted INTEGER NOT NULL,
+                refused INTEGER NOT NULL, lapsed INTEGER NOT NULL,
+                PRIMARY KEY (account_id, day, key_id, product, route))",
             // Refusal records are diagnostics kept 7 days: the unbounded `denials` table of
             // earlier versions is dropped, not migrated (docs/storage.md "Migrations").
             "DROP TABLE IF EXISTS denials",
@@ -175,6 +183,45 @@ pub(super) fn apply(
                     sql,
                     "DELETE FROM usage WHERE key_id = ?",
                     vec![stored.key.id.as_str().into()],
+                )?
+            }
+            Write::PutLedger { account_id, ledger } => exec(
+                sql,
+                "INSERT INTO quota_ledgers (account_id, doc) VALUES (?, ?)
+                 ON CONFLICT (account_id) DO UPDATE SET doc = excluded.doc",
+                vec![account_id.as_str().into(), to_doc(ledger)?.into()],
+            )?,
+            Write::AddUsage { account_id, row } => {
+                let day = parse_date("date", &row.date).map_err(|_| Error::internal())?;
+                let amount = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                exec(
+                    sql,
+                    "INSERT INTO usage_days
+                       (account_id, day, key_id, product, route, granted, refused, lapsed)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (account_id, day, key_id, product, route) DO UPDATE SET
+                       granted = granted + excluded.granted,
+                       refused = refused + excluded.refused,
+                       lapsed = lapsed + excluded.lapsed",
+                    vec![
+                        account_id.as_str().into(),
+                        day.into(),
+                        row.key_id.as_str().into(),
+                        row.product.clone().unwrap_or_default().into(),
+                        row.route.clone().unwrap_or_default().into(),
+                        amount(row.granted).into(),
+                        amount(row.refused).into(),
+                        amount(row.lapsed).into(),
+                    ],
+                )?;
+                // The export reaches back USAGE_RETENTION_SECONDS; older rows go as new ones come.
+                exec(
+                    sql,
+                    "DELETE FROM usage_days WHERE account_id = ? AND day < ?",
+                    vec![
+                        account_id.as_str().into(),
+                        (day - USAGE_RETENTION_SECONDS).into(),
+                    ],
                 )?
             }
             Write::PutUsage { key_id, usage } => exec(
