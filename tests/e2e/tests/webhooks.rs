@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use keygate_e2e::audited::{audit, create_account, key, op};
+use keygate_e2e::audited::{audit, bank_data_account, create_account, key, op, product_key};
 use keygate_e2e::clock::unix_now as now;
 use keygate_e2e::offline::keygate_signature;
 use keygate_e2e::{
@@ -67,6 +67,7 @@ fn main() {
             the_demo_receivers_verifier_accepts_real_deliveries_only,
             a_key_leaked_overtakes_a_backlog_of_routine_events,
             a_key_leaked_after_a_quiet_spell_does_not_wait_for_a_grace_end,
+            a_quotas_80_and_100_percent_are_delivered_once_each,
         ],
     );
 }
@@ -479,4 +480,54 @@ fn a_key_leaked_after_a_quiet_spell_does_not_wait_for_a_grace_end(c: &Ctx) {
         waited <= SECURITY_LANE_BOUND,
         "key.leaked waited {waited:?} after a quiet spell (bound {SECURITY_LANE_BOUND:?})"
     );
+}
+
+/// Usage plans (docs/quotas.md "Thresholds"): a key's quota of 5 a day, asked 8 times, crosses
+/// 80% and 100% once each, whatever the requests refused after it.
+fn a_quotas_80_and_100_percent_are_delivered_once_each(c: &Ctx) {
+    let gw = &c.steady;
+    let (id, entitled) = bank_data_account(gw, &json!({"name": "thresholds", "agreement": "test"}));
+    let pk = product_key(&entitled, "test");
+    let k = key(
+        gw,
+        &id,
+        "metered",
+        json!({"quota": {"requests": 5, "period": "day"}}),
+    );
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| {
+            let r = gw
+                .get("/v1/accounts")
+                .bearer(&k.secret)
+                .product_key(&pk)
+                .send();
+            audit(&r);
+            r.status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    let threshold = |r: &OriginRequest| {
+        of_account(r, "/steady", &id)
+            && serde_json::from_slice::<Value>(&r.body)
+                .is_ok_and(|e| e["type"] == "quota.threshold_reached")
+    };
+    let arrived = c.receiver.wait_for(2, PATIENCE, threshold);
+    let crossed: Vec<Value> = arrived
+        .iter()
+        .map(|r| {
+            assert_signed(r);
+            let event: Value = serde_json::from_slice(&r.body).expect("JSON");
+            event["data"]["after"].clone()
+        })
+        .collect();
+    let thresholds: Vec<&Value> = crossed.iter().map(|a| &a["threshold"]).collect();
+    assert_eq!(thresholds, [&json!(80), &json!(100)], "{crossed:?}");
+    for after in &crossed {
+        assert_eq!(after["key_id"], k.id.as_str());
+        assert_eq!(after["limit"], 5);
+    }
+    // Once each: more refusals and the settlements still to come add none.
+    std::thread::sleep(Duration::from_secs(3));
+    let later = c.receiver.requests().into_iter().filter(threshold).count();
+    assert_eq!(later, 2, "each threshold once");
 }

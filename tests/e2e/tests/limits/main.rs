@@ -41,6 +41,7 @@ mod concurrency;
 mod defaults;
 mod headers;
 mod locations;
+mod quotas;
 mod refused;
 mod revocation;
 mod settings;
@@ -51,6 +52,7 @@ use concurrency::*;
 use defaults::*;
 use headers::*;
 use locations::*;
+use quotas::*;
 use refused::*;
 use revocation::*;
 use settings::*;
@@ -110,6 +112,9 @@ fn main() {
             a_keys_limit_is_counted_per_location,
             a_client_cannot_name_its_location_without_the_test_hook,
             with_the_test_hook_the_same_names_are_locations,
+            a_daily_quota_of_50_grants_exactly_50_of_200_concurrent_requests,
+            credits_of_20_at_a_route_cost_of_5_give_exactly_4_calls,
+            quotas_are_validated_and_bounded_by_delegation,
         ],
     );
 }
