@@ -4,12 +4,12 @@
 // Security model: api.js (the only module that holds the session's token). The modules, by role:
 //   api.js        the session, the admin operations read from /openapi.json, the fetch wrapper,
 //                 the rendering of the API's JSON errors
-//   dom.js        element builders (no innerHTML) and formatting
+//   dom.js        element builders, HTML and SVG (no innerHTML), and formatting
 //   dialogs.js    the secret-once, confirmation and form dialogs of index.html
 //   pager.js      pagination over `starting_after`
 //   router.js     views by name, so that views lead to each other without importing each other
 //   views/*.js    one per screen or section: sign-in, accounts, account (keys, new-key,
-//                 product-keys, events) and the sandbox explorer
+//                 product-keys, usage, events) and the sandbox explorer
 import { describe, loadDescription, whoami } from "./api.js";
 import { closeSecret, setupSecretDialog } from "./dialogs.js";
 import { $, banner, clear, h, view } from "./dom.js";

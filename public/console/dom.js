@@ -16,6 +16,22 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/**
+ * Creates an SVG element, as h() does an HTML one: svg("rect", {class: "bar", x: 0, …}, child, …).
+ * Every attribute goes through setAttribute (case kept: viewBox); colours belong in app.css.
+ */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    el.setAttribute(name, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
 /** Appends children (nested arrays flattened; null, undefined and false skipped; the rest as text). */
 export function append(el, children) {
   for (const child of children.flat()) {

@@ -199,6 +199,67 @@ test("customer: a keys:manage key sees its own account only", async ({ page }) =
   await page.screenshot({ path: `${SHOTS}/customer.png`, fullPage: true });
 });
 
+test("usage: a metered key's counter and the 30-day chart, for the operator and the account's manager", async ({ page }) => {
+  const violations = [];
+  page.on("console", (msg) => { if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text()); });
+  const account = await adminOk("POST", "/accounts", { name: "Metered Ltd", agreement: "test" });
+  const productKey = (await adminOk("PUT", `/accounts/${account.id}/products/bank_data`)).product_keys.test;
+  const { key, secret } = await adminOk("POST", `/accounts/${account.id}/keys`, { name: "metered job",
+    environment: "test", scopes: ["accounts:read"], products: ["bank_data"], quota: { requests: 3, period: "day" } });
+  const now = Date.now();
+  const today = new Date(now).toISOString().slice(0, 10);
+  const tomorrow = new Date(now + 86_400_000).toISOString().slice(0, 10);
+  const statuses = [];
+  for (let i = 0; i < 5; i++) {
+    const response = await fetch(`${BASE}/v1/accounts`,
+      { headers: { Authorization: `Bearer ${secret}`, "X-Product-Key": productKey } });
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  // Grants are settled about a second after they are made.
+  await page.waitForTimeout(2000);
+
+  const expectUsage = async () => {
+    const card = page.getByTestId("usage");
+    const counter = card.locator(`[data-testid="usage-counter-row"][data-counter="quota"][data-key-id="${key.id}"]`);
+    // On a busy machine settling may take longer: Refresh reads the counters again.
+    await expect(async () => {
+      await card.getByTestId("usage-refresh").click();
+      await expect(counter.getByTestId("usage-counter-used")).toHaveText("3 / 3", { timeout: 1000 });
+    }).toPass({ timeout: 15_000 });
+    await expect(counter.getByTestId("usage-counter-whose")).toContainText("metered job");
+    await expect(counter.getByTestId("usage-counter-remaining")).toHaveText("0");
+    await expect(counter.getByTestId("usage-counter-resets")).toHaveText(`${tomorrow} 00:00:00 UTC`);
+    // The chart: 30 days up to today, and a text alternative with the totals.
+    const chart = card.getByRole("img", { name: /^Requests per UTC day/ });
+    await expect(chart).toBeVisible();
+    expect(await chart.evaluate((el) => el.namespaceURI)).toBe("http://www.w3.org/2000/svg");
+    await expect(chart).toHaveAccessibleName(new RegExp(`today \\(${today}\\) 3 granted and 2 refused\\.$`));
+    await expect(chart.getByTestId("usage-chart-day")).toHaveCount(30);
+    await expect(chart.getByTestId("usage-chart-last")).toHaveText(today);
+    await expect(chart.getByTestId("usage-chart-max")).toHaveText("5");
+    const day = chart.locator(`[data-testid="usage-chart-day"][data-date="${today}"]`);
+    await expect(day.locator(".usage-bar-granted")).toHaveCount(1);
+    await expect(day.locator(".usage-bar-refused")).toHaveCount(1);
+  };
+
+  await signInAsOperator(page);
+  await openAccount(page, account);
+  await expectUsage();
+  await page.screenshot({ path: `${SHOTS}/usage.png`, fullPage: true });
+
+  // The account's manager sees the same card for its own account.
+  const manager = await adminOk("POST", `/accounts/${account.id}/keys`,
+    { name: "metered manager", environment: "test", scopes: ["keys:manage", "*"] });
+  await page.getByTestId("sign-out").click();
+  await page.getByTestId("signin-token").fill(manager.secret);
+  await page.getByTestId("signin-submit").click();
+  await expect(page.getByTestId("account-title")).toHaveText(account.name);
+  await expectUsage();
+  expect(violations).toEqual([]);
+});
+
 test("sandbox explorer: GET /v1/accounts with a test key answers 200", async ({ page }) => {
   await signInAsOperator(page);
   await page.getByTestId("nav-sandbox").click();

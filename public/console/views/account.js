@@ -1,4 +1,5 @@
-// One account: its header, then its keys, the create-key form, its product keys and its events.
+// One account: its header, then its keys, the create-key form, its product keys, its usage and
+// its events.
 import { call, describe, whoami } from "../api.js";
 import { banner, clear, h, list, view } from "../dom.js";
 import { go } from "../router.js";
@@ -6,6 +7,7 @@ import { eventsSection } from "./events.js";
 import { keysSection } from "./keys.js";
 import { newKeySection } from "./new-key.js";
 import { productKeysSection } from "./product-keys.js";
+import { usageSection } from "./usage.js";
 
 export async function renderAccount(accountId) {
   banner("");
@@ -34,6 +36,6 @@ export async function renderAccount(accountId) {
 
   const keys = keysSection(accountId);
   root.append(keys.section, newKeySection(accountId, account, keys.refresh),
-    productKeysSection(accountId, account), eventsSection(accountId));
+    productKeysSection(accountId, account), usageSection(accountId), eventsSection(accountId));
   keys.refresh().catch((e) => banner(describe(e)));
 }
