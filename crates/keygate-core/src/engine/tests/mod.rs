@@ -7,6 +7,7 @@ mod events;
 #[cfg(not(target_arch = "wasm32"))]
 mod property;
 mod quotas;
+mod plans;
 mod rates;
 mod safety;
 mod sharded;
