@@ -29,6 +29,7 @@ export class Registry {}
 export class SandboxStore {}
 export class RateLimiter {}
 export class Revocations {}
+export class Directory {}
 
 export default {
   fetch(_request, env) {
