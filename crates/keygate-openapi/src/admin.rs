@@ -331,7 +331,7 @@ pub(crate) fn schemas(gateway: &GatewayConfig) -> Map<String, Value> {
             "properties": {
                 "requests": {"type": "integer", "minimum": 1, "maximum": MAX_VOLUME},
                 "period": period,
-                "product": {"type": "string", "enum": products, "description": "Only this product's routes count; absent: every route."},
+                "product": {"oneOf": [{"type": "string", "enum": products}, {"type": "null"}], "description": "Only this product's routes count; absent or null: every route."},
             },
         }),
     );

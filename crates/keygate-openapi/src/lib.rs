@@ -167,6 +167,9 @@ fn headers() -> Value {
         "X-Sandbox": {"description": "Every sandbox answer carries `X-Sandbox: true`.", "schema": {"const": "true"}},
         "X-Sandbox-Clock": {"description": "The test account's sandbox time (UTC, RFC 3339), after the request: real time until moved with POST /v1/sandbox/clock.", "required": true, "schema": {"type": "string", "format": "date-time"}},
         "Idempotent-Replayed": {"description": "`true` when the stored answer of an earlier request with the same `Idempotency-Key` is replayed.", "schema": {"const": "true"}},
+        "Keygate-Quota-Limit": {"description": "On every answer to a key under a quota or credits: the units of the tightest counter's period (docs/quotas.md).", "schema": {"type": "integer", "minimum": 0}},
+        "Keygate-Quota-Remaining": {"description": "Units left in it, as the serving location knows (never more than the truth).", "schema": {"type": "integer", "minimum": 0}},
+        "Keygate-Quota-Reset": {"description": "Seconds until it resets; absent for credits that are never refilled.", "schema": {"type": "integer", "minimum": 0}},
     })
 }
 
@@ -180,6 +183,15 @@ fn responses() -> Value {
         "description": "Seconds to wait, when known.",
         "schema": {"type": "integer", "minimum": 0},
     });
+    let mut too_many = error_answer(
+        "Rate limited: a key's or its account's rate limit, a quota, or a key's credits (edge); an account's admin budget (MANAGER_WRITES_PER_MINUTE, MANAGER_READS_PER_MINUTE) or too many failed admin authentications from one address (admin).",
+        &["Keygate-Quota-Limit", "Keygate-Quota-Remaining", "Keygate-Quota-Reset"],
+    );
+    // Credits that are never refilled have no time to wait for: only a top-up helps.
+    too_many["headers"]["Retry-After"] = json!({
+        "description": "Seconds to wait before retrying; absent only when a key's credits, never refilled, ran out.",
+        "schema": {"type": "integer", "minimum": 0},
+    });
     json!({
         "BadRequest": error_answer("Malformed request: invalid body or query (one `errors` entry per field at fault), two different credentials, a missing `X-Product-Key`, or a key in the URL.", &[]),
         "Unauthorized": error_answer("No credential, a malformed or unknown key or token, or a key that is disabled, expired, revoked, or of a suspended account.", &["WWW-Authenticate"]),
@@ -188,7 +200,7 @@ fn responses() -> Value {
         "MethodNotAllowed": error_answer("The path exists but not with this method.", &["Allow"]),
         "Conflict": error_answer("The request is valid but conflicts with the resource's state.", &[]),
         "PayloadTooLarge": error_answer("The body is larger than allowed (64 KiB).", &[]),
-        "TooManyRequests": error_answer("Rate limited: a key's or its account's rate limit (edge); an account's admin budget (MANAGER_WRITES_PER_MINUTE, MANAGER_READS_PER_MINUTE) or too many failed admin authentications from one address (admin).", &["Retry-After"]),
+        "TooManyRequests": too_many,
         "InternalError": error_answer("Internal error; retry later, quote the X-Request-Id.", &[]),
         "Unavailable": unavailable,
     })
