@@ -185,7 +185,11 @@ fn responses() -> Value {
     });
     let mut too_many = error_answer(
         "Rate limited: a key's or its account's rate limit, a quota, or a key's credits (edge); an account's admin budget (MANAGER_WRITES_PER_MINUTE, MANAGER_READS_PER_MINUTE) or too many failed admin authentications from one address (admin).",
-        &["Keygate-Quota-Limit", "Keygate-Quota-Remaining", "Keygate-Quota-Reset"],
+        &[
+            "Keygate-Quota-Limit",
+            "Keygate-Quota-Remaining",
+            "Keygate-Quota-Reset",
+        ],
     );
     // Credits that are never refilled have no time to wait for: only a top-up helps.
     too_many["headers"]["Retry-After"] = json!({

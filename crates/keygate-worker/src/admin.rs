@@ -136,6 +136,7 @@ async fn github_report(
         None,
         Command::GithubReport { matches },
         request_id,
+        false,
     )
     .await
 }
@@ -144,32 +145,12 @@ async fn github_report(
 /// edge changes of its answer to this isolate's cache of `location` at once (revocation is
 /// immediate where the write was served), and relays the answer. `manager_account`: the
 /// account of a manager caller, whose commands run on that account's records only.
+/// The answer is rendered as CSV when `csv` (the usage export asked for `text/csv`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the command, who sends it, and the format"
+)]
 async fn relay(
-    env: &Env,
-    vars: &Vars,
-    location: &Location,
-    caller: Caller,
-    manager_account: Option<&str>,
-    command: Command,
-    request_id: &str,
-) -> Result<Response, Error> {
-    relay_as(
-        env,
-        vars,
-        location,
-        caller,
-        manager_account,
-        command,
-        request_id,
-        false,
-    )
-    .await
-}
-
-/// [`relay`], the answer rendered as CSV when `csv` (the usage export asked for
-/// `text/csv`).
-#[allow(clippy::too_many_arguments, reason = "relay's, and the format")]
-async fn relay_as(
     env: &Env,
     vars: &Vars,
     location: &Location,
@@ -300,7 +281,7 @@ pub async fn handle(
         return Err(decision.refusal());
     }
     let csv = matches!(command, Command::ListUsage { .. }) && accepts_csv(&req);
-    relay_as(
+    relay(
         env,
         vars,
         &location,

@@ -45,6 +45,7 @@ mod answers;
 pub mod audited;
 mod client;
 pub mod clock;
+pub mod dates;
 mod gateway;
 pub mod node;
 pub mod offline;

@@ -114,6 +114,7 @@ fn main() {
             with_the_test_hook_the_same_names_are_locations,
             a_daily_quota_of_50_grants_exactly_50_of_200_concurrent_requests,
             credits_of_20_at_a_route_cost_of_5_give_exactly_4_calls,
+            a_live_keys_quota_lets_exactly_its_requests_reach_the_origin,
             quotas_are_validated_and_bounded_by_delegation,
         ],
     );

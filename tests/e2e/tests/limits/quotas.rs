@@ -2,6 +2,7 @@
 //! export that bills them, reconciled with what the trial itself counted.
 
 use super::*;
+use keygate_e2e::dates;
 
 /// `{"requests": n, "period": "day"}`.
 fn daily(n: u64) -> Value {
@@ -10,19 +11,7 @@ fn daily(n: u64) -> Value {
 
 /// Today in UTC, `YYYY-MM-DD`, as the gateway's clock reads it (the machine's).
 fn today() -> String {
-    let days = keygate_e2e::clock::unix_now().div_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm), kept here: the suite checks the gateway
-    // against the calendar, not against the core's arithmetic.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    dates::fmt_day(dates::today())
 }
 
 /// The account's usage export for today, once its rows for `key_id` add up to `requests`
@@ -322,4 +311,50 @@ pub(crate) fn quotas_are_validated_and_bounded_by_delegation(c: &Ctx) {
         .bearer(&manager.secret)
         .send();
     assert_eq!(theirs.status, 404, "{theirs}");
+}
+
+pub(crate) fn a_live_keys_quota_lets_exactly_its_requests_reach_the_origin(c: &Ctx) {
+    let gw = &c.gw;
+    let a = account(gw, "quota live", json!({}));
+    // The account's quota binds a key with none of its own; a refusal for its scope would
+    // never consume (it is refused before the ledger is asked).
+    op(
+        gw,
+        "PATCH",
+        &format!("/accounts/{}", a.id),
+        Some(&json!({"quota": daily(6)})),
+    )
+    .expect_success();
+    let k = key(gw, &a.id, "live", json!({"environment": "live"}));
+    let narrow = key(
+        gw,
+        &a.id,
+        "no scope",
+        json!({"environment": "live", "scopes": ["owners:read"]}),
+    );
+    for _ in 0..3 {
+        let r = edge_from(gw, INSIDE, &narrow.secret, &a.pk_live, "no-scope");
+        assert_eq!(r.status, 403, "{r}");
+    }
+    let marker = format!("quota-live-{}", a.id);
+    let answers = burst(15, |i| {
+        edge_from(gw, INSIDE, &k.secret, &a.pk_live, &format!("{marker}-{i}"))
+    });
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        6,
+        "the account's quota, untouched by the refusals before it: {statuses:?}"
+    );
+    let refused = answers.iter().find(|r| r.status == 429).expect("a 429");
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("account's quota"),
+        "{refused}"
+    );
+    thread::sleep(Duration::from_millis(300));
+    let got = c.origin.got(&a.id, &marker);
+    assert_eq!(got.len(), 6, "exactly the granted requests reach the origin: {got:#?}");
 }

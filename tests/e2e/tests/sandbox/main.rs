@@ -12,14 +12,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use keygate_e2e::{Gateway, Origin, Req, Resp, Value, json, repo_root, run, tests};
 
 // One module per section; each sees this file's names and, through them, every
 // other module's (`use super::*`).
 mod data;
-mod dates;
 mod headers;
 mod hooks;
 mod idempotency;
@@ -33,10 +32,10 @@ mod time;
 mod writes;
 
 use data::*;
-use dates::*;
 use headers::*;
 use hooks::*;
 use idempotency::*;
+use keygate_e2e::dates::{self, *};
 use named::*;
 use reads::*;
 use requests::*;

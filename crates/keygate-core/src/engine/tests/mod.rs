@@ -4,10 +4,10 @@
 mod attacks;
 mod bounds;
 mod events;
+mod plans;
 #[cfg(not(target_arch = "wasm32"))]
 mod property;
 mod quotas;
-mod plans;
 mod rates;
 mod safety;
 mod sharded;

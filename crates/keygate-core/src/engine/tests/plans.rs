@@ -23,16 +23,28 @@ fn a_metered_manager_mints_keys_within_its_quota_and_credits_only() {
         (json!({"quota": daily(100), "credits": credits}), None),
         (json!({"quota": daily(10), "credits": credits}), None),
         (json!({"credits": credits}), Some("quota")),
-        (json!({"quota": daily(101), "credits": credits}), Some("quota")),
-        (json!({"quota": {"requests": 10, "period": "month"}, "credits": credits}), Some("quota")),
+        (
+            json!({"quota": daily(101), "credits": credits}),
+            Some("quota"),
+        ),
+        (
+            json!({"quota": {"requests": 10, "period": "month"}, "credits": credits}),
+            Some("quota"),
+        ),
         (json!({"quota": daily(10)}), Some("credits")),
-        (json!({"quota": daily(10), "credits": {"remaining": 51}}), Some("credits")),
+        (
+            json!({"quota": daily(10), "credits": {"remaining": 51}}),
+            Some("credits"),
+        ),
         (
             json!({"quota": daily(10), "credits": {"remaining": 5, "refill": {"amount": 5, "period": "day"}}}),
             Some("credits"),
         ),
     ] {
-        match (w.run(&m, create(&w, key_body(extra.clone()))), refused_field) {
+        match (
+            w.run(&m, create(&w, key_body(extra.clone()))),
+            refused_field,
+        ) {
             (Ok(_), None) => {}
             (Err(e), Some(field)) => assert_eq!(fields(&e), [field], "{extra}"),
             (other, _) => panic!("{extra}: {other:?}"),
@@ -57,16 +69,17 @@ fn only_the_operator_tops_up_and_a_top_up_is_a_fresh_balance() {
     let after = w.store.key_by_id(&id).credits.unwrap();
     assert_eq!(after.remaining, 5);
     // The same amount in the same second is still a new balance: another counter.
-    let name = |c: &crate::quota::Credits| {
-        counters(None, &id, None, Some(c), None, 1, NOW)[0].name()
-    };
+    let name =
+        |c: &crate::quota::Credits| counters(None, &id, None, Some(c), None, 1, NOW)[0].name();
     assert_ne!(name(&before), name(&after));
 }
 
 #[test]
 fn a_roll_shares_the_credit_balance_and_keeps_the_quota() {
     let mut w = World::new();
-    let id = w.key(key_body(json!({"quota": daily(7), "credits": {"remaining": 9}})));
+    let id = w.key(key_body(
+        json!({"quota": daily(7), "credits": {"remaining": 9}}),
+    ));
     let rolled = w.ok(
         &Caller::Operator,
         Command::RollKey {
@@ -74,7 +87,10 @@ fn a_roll_shares_the_credit_balance_and_keeps_the_quota() {
             body: None,
         },
     );
-    let successor = rolled.body.unwrap()["key"]["id"].as_str().unwrap().to_string();
+    let successor = rolled.body.unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let old = w.store.key_by_id(&id);
     let new = w.store.key_by_id(&successor);
     assert_eq!(new.quota, old.quota);
@@ -89,10 +105,15 @@ fn a_quota_names_a_product_of_the_gateway() {
     let mut w = World::new();
     let bad = w.refused(
         &Caller::Operator,
-        create(&w, key_body(json!({"quota": {"requests": 5, "period": "day", "product": "nope"}}))),
+        create(
+            &w,
+            key_body(json!({"quota": {"requests": 5, "period": "day", "product": "nope"}})),
+        ),
     );
     assert_eq!(fields(&bad), ["quota.product"]);
-    w.key(key_body(json!({"quota": {"requests": 5, "period": "day", "product": "bank_data"}})));
+    w.key(key_body(
+        json!({"quota": {"requests": 5, "period": "day", "product": "bank_data"}}),
+    ));
 }
 
 #[test]
@@ -139,7 +160,10 @@ fn leases_are_the_edges_alone_and_the_export_is_the_counters() {
         .body
         .unwrap();
     let row = &export["data"][0];
-    assert_eq!((row["granted"].clone(), row["refused"].clone()), (json!(3), json!(1)));
+    assert_eq!(
+        (row["granted"].clone(), row["refused"].clone()),
+        (json!(3), json!(1))
+    );
     assert_eq!(export["counters"][0]["used"], 3);
     assert_eq!(export["counters"][0]["remaining"], 0);
     // Dates are checked, and a range is bounded.
