@@ -95,15 +95,13 @@ impl Quota {
     /// Reads the admin API's `quota` field (`null`: none). Errors name `field.requests`,
     /// `field.period`, `field.product`; whether the product exists is the caller's to check.
     pub fn from_json(field: &str, value: &Value) -> Result<Option<Quota>, Vec<FieldError>> {
-        let map = match value {
-            Value::Null => return Ok(None),
-            Value::Object(map) => map,
-            _ => {
-                return Err(vec![FieldError::new(
-                    field,
-                    "must be {\"requests\": n, \"period\": \"day\"|\"month\"} or null",
-                )]);
-            }
+        let Some(map) = object_or_null(
+            field,
+            value,
+            "{\"requests\": n, \"period\": \"day\"|\"month\"}",
+        )?
+        else {
+            return Ok(None);
         };
         let mut errors = unknown_fields(field, map, &["requests", "period", "product"]);
         let requests = volume(
@@ -191,15 +189,13 @@ impl Credits {
         value: &Value,
         now: i64,
     ) -> Result<Option<Credits>, Vec<FieldError>> {
-        let map = match value {
-            Value::Null => return Ok(None),
-            Value::Object(map) => map,
-            _ => {
-                return Err(vec![FieldError::new(
-                    field,
-                    "must be {\"remaining\": n, \"refill\": {\"amount\": m, \"period\": \"day\"|\"month\"}} or null",
-                )]);
-            }
+        let Some(map) = object_or_null(
+            field,
+            value,
+            "{\"remaining\": n, \"refill\": {\"amount\": m, \"period\": \"day\"|\"month\"}}",
+        )?
+        else {
+            return Ok(None);
         };
         let mut errors = unknown_fields(field, map, &["remaining", "refill"]);
         let remaining = match map.get("remaining").and_then(Value::as_u64) {
@@ -377,6 +373,23 @@ fn period_name(period: Period) -> &'static str {
     match period {
         Period::Day => "day",
         Period::Month => "month",
+    }
+}
+
+/// A nested object of the admin API, or `null` (`None`); anything else is refused as not
+/// `shape`.
+fn object_or_null<'a>(
+    field: &str,
+    value: &'a Value,
+    shape: &str,
+) -> Result<Option<&'a serde_json::Map<String, Value>>, Vec<FieldError>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map)),
+        _ => Err(vec![FieldError::new(
+            field,
+            format!("must be {shape} or null"),
+        )]),
     }
 }
 

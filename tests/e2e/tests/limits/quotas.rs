@@ -55,6 +55,23 @@ fn sum(export: &Value, key_id: &str, field: &str) -> u64 {
         .sum()
 }
 
+/// Checks that exactly `granted` of `answers` are 200 and the others 429 with a message that
+/// names `what`; returns a refusal.
+#[track_caller]
+fn exactly_granted<'a>(answers: &'a [Resp], granted: usize, what: &str) -> &'a Resp {
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!(
+        (count(200), count(429)),
+        (granted, answers.len() - granted),
+        "{statuses:?}"
+    );
+    let refused = answers.iter().find(|r| r.status == 429).expect("a 429");
+    let message = refused.json["message"].as_str().unwrap_or_default();
+    assert!(message.contains(what), "names {what}: {refused}");
+    refused
+}
+
 #[track_caller]
 fn quota_headers(r: &Resp) -> (u64, u64, u64) {
     let value = |name: &str| -> u64 {
@@ -180,25 +197,7 @@ pub(crate) fn credits_of_20_at_a_route_cost_of_5_give_exactly_4_calls(c: &Ctx) {
         audit(&r);
         r
     });
-    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        4,
-        "20 credits at 5 a call: {statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 429).count(),
-        6,
-        "{statuses:?}"
-    );
-    let refused = answers.iter().find(|r| r.status == 429).expect("a 429");
-    assert!(
-        refused.json["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("credits"),
-        "{refused}"
-    );
+    let refused = exactly_granted(&answers, 4, "credits");
     assert!(
         refused.header("retry-after").is_none(),
         "never refilled: {refused}"
@@ -340,21 +339,13 @@ pub(crate) fn a_live_keys_quota_lets_exactly_its_requests_reach_the_origin(c: &C
     let answers = burst(15, |i| {
         edge_from(gw, INSIDE, &k.secret, &a.pk_live, &format!("{marker}-{i}"))
     });
-    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        6,
-        "the account's quota, untouched by the refusals before it: {statuses:?}"
-    );
-    let refused = answers.iter().find(|r| r.status == 429).expect("a 429");
-    assert!(
-        refused.json["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("account's quota"),
-        "{refused}"
-    );
+    // The account's quota, untouched by the refusals before it.
+    exactly_granted(&answers, 6, "account's quota");
     thread::sleep(Duration::from_millis(300));
     let got = c.origin.got(&a.id, &marker);
-    assert_eq!(got.len(), 6, "exactly the granted requests reach the origin: {got:#?}");
+    assert_eq!(
+        got.len(),
+        6,
+        "exactly the granted requests reach the origin: {got:#?}"
+    );
 }
