@@ -15,7 +15,10 @@ use serde_json::Value;
 mod leases;
 mod ledger;
 
-pub use leases::{Leases, QuotaStatus, SETTLE_AFTER_MS, Settlement, USABLE_FOR_MS};
+pub use leases::{
+    FULL_FOR_MS, Leases, Owed, QuotaStatus, RefusedCount, SETTLE_AFTER_MS, Settlement,
+    USABLE_FOR_MS,
+};
 pub use ledger::{
     Crossing, CrossingKind, Effects, Lane, LeaseReply, Ledger, MAX_OPEN_LEASES, Standing, Tally,
 };

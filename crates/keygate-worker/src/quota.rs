@@ -2,17 +2,18 @@
 //! ledgers (`keygate_core::quota::Leases`, where the rules are), the lease request to the
 //! account's Registry when none is usable, and the flush that settles what it granted.
 //!
-//! A request with a usable lease is decided here without any call; without one, it waits for
-//! one call to its account's Registry, which settles what this isolate owes that account and
-//! leases (or refuses: the ledger counts the refusal). Every step fails closed: a Registry that
-//! cannot answer is a 503, never a grant.
+//! A request with a usable lease is decided here without any call, and so is one of a lane the
+//! ledger found full less than a second ago (refused, and counted for the next report);
+//! otherwise it waits for one call to its account's Registry, which takes what this isolate
+//! owes that account and leases (or refuses: the ledger counts the refusal). Every step fails
+//! closed: a Registry that cannot answer is a 503, never a grant.
 
 use crate::registry::{self, Message};
 use crate::settings::Limits;
 use keygate_core::Error;
 use keygate_core::engine::{Caller, Command, LeaseAnswer};
 use keygate_core::policy::Grant;
-use keygate_core::quota::{self, LeaseReply, Leases, QuotaStatus, Settlement};
+use keygate_core::quota::{self, LeaseReply, Leases, Owed, QuotaStatus};
 use std::cell::RefCell;
 use std::time::Duration;
 use worker::{Context, Delay, Env};
@@ -67,15 +68,22 @@ pub async fn admit(
     if let Some(status) = held {
         return Ok(Metered::Granted(Some(status)));
     }
-    let settle = owed(Some(account_id), now_ms)
+    let refusing = LEASES.with(|leases| leases.borrow_mut().refuse(account_id, &lane_name, now_ms));
+    if let Some(full) = refusing {
+        let (error, status) = quota::refusal(&full, now);
+        return Ok(Metered::Refused(error, status));
+    }
+    let Owed { settle, refused } = owed(Some(account_id), now_ms)
         .into_iter()
-        .flat_map(|(_, settle)| settle)
-        .collect();
+        .map(|(_, owed)| owed)
+        .next()
+        .unwrap_or_default();
     let command = Command::Lease {
         account_id: account_id.to_string(),
-        lane: Some(lane),
+        lane: Some(lane.clone()),
         counters,
         settle,
+        refused,
     };
     match call(env, limits, command, request_id).await? {
         Some(LeaseReply::Granted {
@@ -93,13 +101,18 @@ pub async fn admit(
         }
         Some(LeaseReply::Full { full }) => {
             let (error, status) = quota::refusal(&full, now);
+            LEASES.with(|leases| {
+                leases
+                    .borrow_mut()
+                    .full(account_id, &lane_name, lane, full, now_ms)
+            });
             Ok(Metered::Refused(error, status))
         }
         Some(LeaseReply::Busy) | None => Err(unavailable()),
     }
 }
 
-fn owed(account_id: Option<&str>, now_ms: i64) -> Vec<(String, Vec<Settlement>)> {
+fn owed(account_id: Option<&str>, now_ms: i64) -> Vec<(String, Owed)> {
     LEASES.with(|leases| leases.borrow_mut().settlements(account_id, now_ms, false))
 }
 
@@ -152,19 +165,19 @@ pub fn arm(env: &Env, ctx: &Context, limits: Limits) {
 }
 
 /// Sends what this isolate owes, each account's to its Registry at once. A settlement that
-/// fails is lost, and its lease lapses in the ledger: counted as used, never as free.
+/// fails is lost, and its lease lapses in the ledger: counted as used, never as free (and the
+/// refusals it reported are missing from the export).
 async fn settle(env: &Env, limits: Limits) {
-    let sends = owed(None, now_ms())
-        .into_iter()
-        .map(|(account_id, settle)| {
-            let command = Command::Lease {
-                account_id,
-                lane: None,
-                counters: Vec::new(),
-                settle,
-            };
-            call(env, limits, command, "")
-        });
+    let sends = owed(None, now_ms()).into_iter().map(|(account_id, owed)| {
+        let command = Command::Lease {
+            account_id,
+            lane: None,
+            counters: Vec::new(),
+            settle: owed.settle,
+            refused: owed.refused,
+        };
+        call(env, limits, command, "")
+    });
     for result in futures_util::future::join_all(sends).await {
         if let Err(error) = result {
             worker::console_error!("quota settlement lost: {} {}", error.status, error.message);

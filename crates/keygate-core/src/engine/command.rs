@@ -180,6 +180,9 @@ pub enum Command {
         /// What the isolate granted from the leases it gives back.
         #[serde(default)]
         settle: Vec<crate::quota::Settlement>,
+        /// Requests it refused on its own while the ledger's "full" held.
+        #[serde(default)]
+        refused: Vec<crate::quota::RefusedCount>,
     },
     /// `GET /admin/v1/accounts/{id}/usage`: usage rows per key, product, costed route and day.
     ListUsage {

@@ -272,13 +272,15 @@ pub(super) fn decide(
             lane,
             counters,
             settle,
+            refused,
         } => {
             if !matches!(principal, Principal::Edge) {
                 return Err(Error::forbidden(
                     "Only the gateway itself leases from a ledger.",
                 ));
             }
-            usage::lease(store, mint, now, account_id, lane, &counters, &settle)
+            let owed = crate::quota::Owed { settle, refused };
+            usage::lease(store, mint, now, account_id, lane, &counters, owed)
         }
         Command::ListUsage {
             account_id,

@@ -9,7 +9,7 @@ use super::*;
 use crate::error::{Answer, Error, FieldError};
 use crate::model::Actor;
 use crate::page::PageParams;
-use crate::quota::{Counter, Crossing, CrossingKind, Effects, Lane, Settlement, Standing, Tally};
+use crate::quota::{Counter, Crossing, CrossingKind, Effects, Lane, Owed, Standing, Tally};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -97,7 +97,8 @@ pub struct LeaseAnswer {
     pub lease: Option<crate::quota::LeaseReply>,
 }
 
-/// [`Command::Lease`]: settle what the isolate owes, then lease for `lane`.
+/// [`Command::Lease`]: take what the isolate owes (settlements, refusals it made alone), then
+/// lease for `lane`.
 pub(super) fn lease(
     store: &impl Store,
     mint: &mut impl Mint,
@@ -105,12 +106,15 @@ pub(super) fn lease(
     account_id: String,
     lane: Option<Lane>,
     counters: &[Counter],
-    settle: &[Settlement],
+    owed: Owed,
 ) -> Result<Outcome, Error> {
     let mut ledger = store.ledger(&account_id)?;
     let mut effects = Effects::default();
-    for settlement in settle {
+    for settlement in owed.settle {
         ledger.settle(settlement.id, settlement.granted, &mut effects);
+    }
+    for count in owed.refused {
+        ledger.refused(&count.lane, count.requests, &mut effects);
     }
     let reply = match &lane {
         Some(lane) => Some(ledger.lease(lane, counters, now, &mut effects)),

@@ -6,8 +6,14 @@
 //! sent when it stops reaches the ledger before the lease lapses, and what it granted is
 //! billed as granted. A lease spent, or no longer usable, is settled by the flush the request
 //! arms ([`Leases::arm`]), or rides on the isolate's next lease request for the account.
+//!
+//! A lane the ledger found full is refused here, without a call, for [`FULL_FOR_MS`]: a flood
+//! of requests over a quota costs the account's Registry about one call a second per isolate,
+//! not one per request. The refusals are counted and reported with the settlements, so the
+//! usage export still counts every one. The price: units another isolate gives back within
+//! that second are not granted here until it ends (an undershoot, never an overshoot).
 
-use super::ledger::Standing;
+use super::ledger::{Lane, Standing};
 use serde::{Deserialize, Serialize};
 
 /// How long after it is drawn a lease may be granted from.
@@ -18,6 +24,8 @@ const LAPSE_MARGIN_MS: i64 = 4_000;
 pub const SETTLE_AFTER_MS: u64 = 1_000;
 /// Leases one isolate holds at most; beyond, the oldest is settled early.
 const MAX_HELD: usize = 256;
+/// How long an isolate refuses a lane the ledger found full before it asks again.
+pub const FULL_FOR_MS: i64 = 1_000;
 
 /// One lease's settlement: how many of its requests were granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +34,24 @@ pub struct Settlement {
     pub id: u64,
     /// Requests granted from it.
     pub granted: u64,
+}
+
+/// Requests of a lane refused by an isolate on its own, while the ledger's "full" held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedCount {
+    /// The lane.
+    pub lane: Lane,
+    /// How many.
+    pub requests: u64,
+}
+
+/// What an isolate owes one account's ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owed {
+    /// Leases given back.
+    pub settle: Vec<Settlement>,
+    /// Refusals made without asking.
+    pub refused: Vec<RefusedCount>,
 }
 
 /// The tightest counter of a request, for its `Keygate-Quota-*` headers.
@@ -79,10 +105,21 @@ impl Local {
     }
 }
 
-/// The leases of one isolate, over all accounts.
+#[derive(Debug, Clone)]
+struct Refusing {
+    account_id: String,
+    lane_name: String,
+    lane: Lane,
+    full: Standing,
+    until_ms: i64,
+    unreported: u64,
+}
+
+/// The leases of one isolate, over all accounts, and the lanes it refuses for a moment.
 #[derive(Debug, Default)]
 pub struct Leases {
     held: Vec<Local>,
+    refusing: Vec<Refusing>,
     armed: bool,
 }
 
@@ -135,36 +172,100 @@ impl Leases {
         status
     }
 
-    /// The settlements owed now: leases spent or no longer usable (with `everything`, all),
-    /// of `account_id` only or of every account, removed from what the isolate holds.
+    /// A request of `lane` refused without a call, if the ledger found the lane full less
+    /// than [`FULL_FOR_MS`] ago: the full counter, and the refusal is counted for the report.
+    pub fn refuse(&mut self, account_id: &str, lane: &str, now_ms: i64) -> Option<Standing> {
+        let refusing = self
+            .refusing
+            .iter_mut()
+            .find(|r| r.account_id == account_id && r.lane_name == lane && now_ms < r.until_ms)?;
+        refusing.unreported += 1;
+        Some(refusing.full.clone())
+    }
+
+    /// The ledger found `lane` full (and counted that refusal itself): refuse it here for a
+    /// moment, never past the counter's reset.
+    pub fn full(
+        &mut self,
+        account_id: &str,
+        lane_name: &str,
+        lane: Lane,
+        full: Standing,
+        now_ms: i64,
+    ) {
+        self.refusing
+            .retain(|r| r.unreported > 0 || now_ms < r.until_ms);
+        if self.refusing.len() >= MAX_HELD {
+            return;
+        }
+        let reset_ms = full
+            .period_end
+            .map_or(i64::MAX, |end| end.saturating_mul(1000));
+        self.refusing.push(Refusing {
+            account_id: account_id.to_string(),
+            lane_name: lane_name.to_string(),
+            lane,
+            full,
+            until_ms: (now_ms + FULL_FOR_MS).min(reset_ms),
+            unreported: 0,
+        });
+    }
+
+    /// What is owed now, by account (of `account_id` only, or of every account): leases spent
+    /// or no longer usable (with `everything`, all), and the refusals made without asking.
+    /// Taken out of what the isolate holds.
     pub fn settlements(
         &mut self,
         account_id: Option<&str>,
         now_ms: i64,
         everything: bool,
-    ) -> Vec<(String, Vec<Settlement>)> {
-        let mut owed: Vec<(String, Vec<Settlement>)> = Vec::new();
+    ) -> Vec<(String, Owed)> {
+        let mut owed: Vec<(String, Owed)> = Vec::new();
+        fn entry<'o>(owed: &'o mut Vec<(String, Owed)>, account: &str) -> &'o mut Owed {
+            let index = match owed.iter().position(|(a, _)| a == account) {
+                Some(index) => index,
+                None => {
+                    owed.push((account.to_string(), Owed::default()));
+                    owed.len() - 1
+                }
+            };
+            &mut owed[index].1
+        }
+        let mine = |a: &str| account_id.is_none_or(|wanted| wanted == a);
         self.held.retain(|local| {
-            let mine = account_id.is_none_or(|a| a == local.account_id);
-            if !mine || (!everything && local.usable(now_ms)) {
+            if !mine(&local.account_id) || (!everything && local.usable(now_ms)) {
                 return true;
             }
-            let settlement = Settlement {
+            entry(&mut owed, &local.account_id).settle.push(Settlement {
                 id: local.id,
                 granted: local.granted,
-            };
-            match owed.iter_mut().find(|(a, _)| *a == local.account_id) {
-                Some((_, list)) => list.push(settlement),
-                None => owed.push((local.account_id.clone(), vec![settlement])),
-            }
+            });
             false
         });
+        for refusing in self.refusing.iter_mut().filter(|r| mine(&r.account_id)) {
+            if refusing.unreported > 0 {
+                entry(&mut owed, &refusing.account_id)
+                    .refused
+                    .push(RefusedCount {
+                        lane: refusing.lane.clone(),
+                        requests: refusing.unreported,
+                    });
+                refusing.unreported = 0;
+            }
+        }
+        self.refusing.retain(|r| now_ms < r.until_ms);
         owed
     }
 
-    /// Milliseconds until a settlement is owed, if the isolate holds a lease: a spent lease's
-    /// is owed [`SETTLE_AFTER_MS`] from now, a usable one's when it stops being usable.
+    /// Milliseconds until a settlement is owed, if the isolate holds a lease or unreported
+    /// refusals: a spent lease's and the refusals' are owed [`SETTLE_AFTER_MS`] from now, a
+    /// usable lease's when it stops being usable.
     pub fn next_due(&mut self, now_ms: i64) -> Option<u64> {
+        let refusals = self
+            .refusing
+            .iter()
+            .any(|r| r.unreported > 0)
+            .then_some(SETTLE_AFTER_MS);
         let due = self
             .held
             .iter()
@@ -175,6 +276,7 @@ impl Leases {
                     SETTLE_AFTER_MS
                 }
             })
+            .chain(refusals)
             .min();
         if due.is_none() {
             self.armed = false;

@@ -242,6 +242,13 @@ impl Ledger {
         }
     }
 
+    /// `requests` of `lane` an isolate refused on its own while the ledger's "full" held:
+    /// counted as refused, as if each had asked.
+    pub fn refused(&mut self, lane: &Lane, requests: u64, effects: &mut Effects) {
+        let tally = effects.usage.entry(lane.clone()).or_default();
+        tally.refused = tally.refused.saturating_add(requests);
+    }
+
     /// Leases past their time lapse: counted as fully used, since their isolate may have
     /// granted them all.
     pub fn expire(&mut self, now: i64, effects: &mut Effects) {

@@ -409,16 +409,70 @@ fn an_isolate_grants_from_its_lease_until_it_is_spent_then_owes_its_settlement()
     assert!(leases.take("acct_a", "lane", now_ms).is_none(), "spent");
     assert_eq!(leases.next_due(now_ms), Some(SETTLE_AFTER_MS));
     let owed = leases.settlements(None, now_ms, false);
-    assert_eq!(
-        owed,
-        [("acct_a".to_string(), vec![Settlement { id: 7, granted: 3 }])]
-    );
+    assert_eq!(owed, [settled("acct_a", Settlement { id: 7, granted: 3 })]);
     assert_eq!(leases.next_due(now_ms), None);
     // A lease is not granted from once it is near its lapse.
     leases.add("acct_a", "lane", 8, 5, NOW + 5, Vec::new(), now_ms);
     assert!(leases.take("acct_a", "lane", now_ms + 1_000).is_none());
     assert_eq!(
         leases.settlements(None, now_ms + 1_000, false),
-        [("acct_a".to_string(), vec![Settlement { id: 8, granted: 1 }])]
+        [settled("acct_a", Settlement { id: 8, granted: 1 })]
     );
+}
+
+fn settled(account: &str, settlement: Settlement) -> (String, Owed) {
+    let owed = Owed {
+        settle: vec![settlement],
+        refused: Vec::new(),
+    };
+    (account.to_string(), owed)
+}
+
+#[test]
+fn a_full_lane_is_refused_without_a_call_for_a_second_and_every_refusal_is_reported() {
+    let mut ledger = Ledger::default();
+    let mut fx = Effects::default();
+    let mut leases = Leases::default();
+    let now_ms = NOW * 1000;
+    let c = counters(None, "key_a", Some(&quota_of(1)), None, None, 1, NOW);
+    let (id, _) = granted(&ledger.lease(&lane("key_a"), &c, NOW, &mut fx)).unwrap();
+    ledger.settle(id, 1, &mut fx);
+    let LeaseReply::Full { full } = ledger.lease(&lane("key_a"), &c, NOW, &mut fx) else {
+        panic!("full");
+    };
+    assert!(
+        leases.refuse("acct_a", "lane", now_ms).is_none(),
+        "not known yet"
+    );
+    leases.full("acct_a", "lane", lane("key_a"), full, now_ms);
+    for _ in 0..5 {
+        assert!(leases.refuse("acct_a", "lane", now_ms + 500).is_some());
+    }
+    assert!(leases.refuse("acct_a", "other", now_ms + 500).is_none());
+    assert!(leases.refuse("acct_b", "lane", now_ms + 500).is_none());
+    assert_eq!(
+        leases.arm(now_ms + 500),
+        Some(SETTLE_AFTER_MS),
+        "the report is owed"
+    );
+    // After a second the ledger is asked again.
+    assert!(
+        leases
+            .refuse("acct_a", "lane", now_ms + FULL_FOR_MS)
+            .is_none()
+    );
+    let owed = leases.settlements(None, now_ms + FULL_FOR_MS, false);
+    let refused = &owed[0].1.refused;
+    assert_eq!((refused.len(), refused[0].requests), (1, 5));
+    for count in refused {
+        ledger.refused(&count.lane, count.requests, &mut fx);
+    }
+    // One refusal counted by the ledger itself, five reported: six, as sent.
+    assert_eq!(fx.usage[&lane("key_a")].refused, 6);
+    assert!(
+        leases
+            .settlements(None, now_ms + FULL_FOR_MS, false)
+            .is_empty()
+    );
+    assert_eq!(leases.next_due(now_ms + FULL_FOR_MS), None);
 }

@@ -111,6 +111,7 @@ fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
             }),
             counters: grant_counters,
             settle: Vec::new(),
+            refused: Vec::new(),
         }
     };
     let mut settle = Vec::new();
@@ -126,6 +127,7 @@ fn every_change_is_an_event_and_no_event_carries_a_secret_or_a_hash() {
             lane: None,
             counters: Vec::new(),
             settle,
+            refused: Vec::new(),
         },
     );
     w.ok(&Caller::Edge, lease(NOW + 86_400));

@@ -133,6 +133,7 @@ fn leases_are_the_edges_alone_and_the_export_is_the_counters() {
         lane: Some(lane.clone()),
         counters: counters(None, &id, key.quota.as_ref(), None, None, 1, NOW),
         settle,
+        refused: Vec::new(),
     };
     assert_eq!(w.refused(&m, lease(Vec::new())).status, 403);
     assert_eq!(w.refused(&Caller::Operator, lease(Vec::new())).status, 403);
