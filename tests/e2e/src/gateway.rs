@@ -84,11 +84,23 @@ impl GatewayBuilder {
     }
 
     /// Starts the gateway; panics with wrangler's output if it does not come up.
+    ///
+    /// A start that lost a port is tried again with fresh ports: the harness picks free ports
+    /// and wrangler picks its runtime's own, each by binding and releasing, so gateways
+    /// starting at once can be handed the same one (workerd then exits: "Address already in
+    /// use").
     pub fn start(self) -> Gateway {
-        match self.try_start() {
-            Ok(gw) => gw,
-            Err(e) => panic!("{e}"),
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            match self.clone().try_start() {
+                Ok(gw) => return gw,
+                Err(e) if attempt < ATTEMPTS && e.contains("Address already in use") => {
+                    eprintln!("e2e: a port was taken while the gateway started; starting again");
+                }
+                Err(e) => panic!("{e}"),
+            }
         }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// Starts the gateway; the error carries wrangler's output.

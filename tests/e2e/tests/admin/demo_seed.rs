@@ -242,7 +242,13 @@ pub(crate) fn curl(args: &[&str], issues_secret: bool) -> (u16, Value) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').expect("status line");
     let status: u16 = code.trim().parse().expect("status");
-    let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    // Not JSON: the raw text, so a failure shows what answered (wrangler's proxy answers a
+    // plain-text 503 when the runtime restarts mid-request).
+    let json: Value = match serde_json::from_str(body) {
+        Ok(json) => json,
+        Err(_) if body.is_empty() => Value::Null,
+        Err(_) => Value::String(body.into()),
+    };
     let secrets = full_secret_keys(body);
     if issues_secret {
         assert_eq!(secrets.len(), 1, "{body}");
