@@ -277,26 +277,19 @@ pub(crate) fn quotas_are_validated_and_bounded_by_delegation(c: &Ctx) {
         "manager",
         json!({"scopes": ["keys:manage", "accounts:read"], "quota": daily(100)}),
     );
-    let child = gw
-        .post(&format!("/admin/v1/accounts/{}/keys", a.id))
-        .bearer(&manager.secret)
-        .json(&key_body(
-            "child",
-            json!({"scopes": ["accounts:read"], "quota": daily(1000)}),
-        ))
-        .send();
+    let child = |requests: u64| {
+        let body = json!({"scopes": ["accounts:read"], "quota": daily(requests)});
+        gw.post(&format!("/admin/v1/accounts/{}/keys", a.id))
+            .bearer(&manager.secret)
+            .json(&key_body("child", body))
+            .send()
+    };
+    let beyond = child(1000);
     assert_eq!(
-        child.status, 403,
-        "a manager cannot grant more than its quota: {child}"
+        beyond.status, 403,
+        "a manager cannot grant more than its quota: {beyond}"
     );
-    let within = gw
-        .post(&format!("/admin/v1/accounts/{}/keys", a.id))
-        .bearer(&manager.secret)
-        .json(&key_body(
-            "child",
-            json!({"scopes": ["accounts:read"], "quota": daily(10)}),
-        ))
-        .send();
+    let within = child(10);
     assert_eq!(within.status, 201, "{within}");
     // The manager reads its own account's usage, and no other's.
     let own = gw
