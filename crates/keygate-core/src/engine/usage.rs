@@ -114,7 +114,7 @@ pub(super) fn lease(
         ledger.settle(settlement.id, settlement.granted, &mut effects);
     }
     for count in owed.refused {
-        ledger.refused(&count.lane, count.requests, &mut effects);
+        effects.refused(&count.lane, count.requests);
     }
     let reply = match &lane {
         Some(lane) => Some(ledger.lease(lane, counters, now, &mut effects)),

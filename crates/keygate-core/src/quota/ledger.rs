@@ -140,6 +140,15 @@ pub struct Effects {
     pub crossings: Vec<Crossing>,
 }
 
+impl Effects {
+    /// `requests` of `lane` an isolate refused on its own while the ledger's "full" held:
+    /// counted as refused, as if each had asked. No counter moves: a refusal consumes nothing.
+    pub fn refused(&mut self, lane: &Lane, requests: u64) {
+        let tally = self.usage.entry(lane.clone()).or_default();
+        tally.refused = tally.refused.saturating_add(requests);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Count {
     kind: CounterKind,
@@ -240,13 +249,6 @@ impl Ledger {
             effects.usage.entry(held.lane.clone()).or_default().granted += granted;
             self.use_units(&held, granted, effects);
         }
-    }
-
-    /// `requests` of `lane` an isolate refused on its own while the ledger's "full" held:
-    /// counted as refused, as if each had asked.
-    pub fn refused(&mut self, lane: &Lane, requests: u64, effects: &mut Effects) {
-        let tally = effects.usage.entry(lane.clone()).or_default();
-        tally.refused = tally.refused.saturating_add(requests);
     }
 
     /// Leases past their time lapse: counted as fully used, since their isolate may have

@@ -465,7 +465,7 @@ fn a_full_lane_is_refused_without_a_call_for_a_second_and_every_refusal_is_repor
     let refused = &owed[0].1.refused;
     assert_eq!((refused.len(), refused[0].requests), (1, 5));
     for count in refused {
-        ledger.refused(&count.lane, count.requests, &mut fx);
+        fx.refused(&count.lane, count.requests);
     }
     // One refusal counted by the ledger itself, five reported: six, as sent.
     assert_eq!(fx.usage[&lane("key_a")].refused, 6);
